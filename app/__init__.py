@@ -1,0 +1,51 @@
+"""The Flask layer: create_app(config) is the only way an application is built."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import Engine
+
+from .config import Config
+from .errors import init_errors
+from .extensions import Runtime, csrf, init_runtime
+from .logging import init_logging
+from .security import init_security_headers
+
+
+def create_app(config: Config, *, engine: Engine | None = None) -> Flask:
+    """Build the application. `engine` lets tests share one connection-bound engine."""
+    config.check()
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        TESTING=config.testing,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.production,
+        MAX_CONTENT_LENGTH=50 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=3600,
+    )
+    init_logging(app)
+    init_runtime(app, Runtime.build(config, engine))
+    csrf.init_app(app)
+    init_security_headers(app)
+    init_errors(app)
+    _register_blueprints(app)
+    from .cli import register_cli
+    from .site import init_templates
+
+    init_templates(app)
+
+    register_cli(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .agency_api.views import bp as agency_api_bp
+    from .operator.views import bp as operator_bp
+    from .site import bp as site_bp
+
+    app.register_blueprint(site_bp)
+    app.register_blueprint(operator_bp)
+    app.register_blueprint(agency_api_bp)
+    csrf.exempt(agency_api_bp)

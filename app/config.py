@@ -1,0 +1,119 @@
+"""Configuration, read from the environment once, by `Config.from_env()` (never at import time).
+
+Every secret has a demo default so the demo runs on a fresh machine; production mode refuses to
+start while any demo secret is still in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agency_connectors.base import AgencyEndpoint
+from core.errors import ConfigurationError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+AGENCY_CODES = ("identity", "tax", "pension", "housing", "transport", "employment", "education", "family")
+
+DEMO_SECRET_KEY = "demo-only-secret-key-change-me"
+DEMO_MASTER_KEYS = "demo-2026:ZGVtby1vbmx5LW1hc3Rlci1rZXktMzItYnl0ZXMhISE"
+DEMO_LOOKUP_KEY = "demo-only-lookup-key"
+DEMO_OPERATOR_PASSWORD = "operator-demo-password"  # noqa: S105 - the published demo credential
+
+
+def demo_agency_key(code: str) -> str:
+    return f"demo-{code}-key"
+
+
+def demo_notify_secret(code: str) -> str:
+    return f"demo-{code}-notify-secret"
+
+
+@dataclass(frozen=True)
+class Config:
+    env: str = "development"
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'instance' / 'consentry.db'}"
+    secret_key: str = DEMO_SECRET_KEY
+    master_keys: str = DEMO_MASTER_KEYS
+    active_master_kid: str | None = None
+    lookup_key: str = DEMO_LOOKUP_KEY
+    operator_password: str = DEMO_OPERATOR_PASSWORD
+    catalogue_path: str | None = None
+    agencies: tuple[AgencyEndpoint, ...] = field(default_factory=lambda: default_agencies("http://127.0.0.1:8700"))
+    agency_timeout_s: float = 2.0
+    agency_retries: int = 2
+    agency_backoff_s: float = 0.05
+    breaker_threshold: int = 5
+    breaker_reset_s: float = 30.0
+    notify_max_skew_s: int = 300
+    refresh_concurrency: int = 64
+    testing: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        base = env.get("AGENCY_BASE_URL", "http://127.0.0.1:8700")
+        config = cls(
+            env=env.get("CONSENTRY_ENV", "development"),
+            database_url=env.get("DATABASE_URL", cls.database_url),
+            secret_key=env.get("SECRET_KEY", DEMO_SECRET_KEY),
+            master_keys=env.get("MASTER_KEYS", DEMO_MASTER_KEYS),
+            active_master_kid=env.get("ACTIVE_MASTER_KID") or None,
+            lookup_key=env.get("LOOKUP_KEY", DEMO_LOOKUP_KEY),
+            operator_password=env.get("OPERATOR_PASSWORD", DEMO_OPERATOR_PASSWORD),
+            catalogue_path=env.get("CATALOGUE_PATH") or None,
+            agencies=tuple(
+                AgencyEndpoint(
+                    code=code,
+                    url=env.get(f"AGENCY_URL_{code.upper()}", f"{base.rstrip('/')}/{code}"),
+                    api_key=env.get(f"AGENCY_KEY_{code.upper()}", demo_agency_key(code)),
+                    notify_secret=env.get(f"AGENCY_NOTIFY_SECRET_{code.upper()}", demo_notify_secret(code)),
+                )
+                for code in AGENCY_CODES
+            ),
+            agency_timeout_s=float(env.get("AGENCY_TIMEOUT_S", cls.agency_timeout_s)),
+            agency_retries=int(env.get("AGENCY_RETRIES", cls.agency_retries)),
+        )
+        config.check()
+        return config
+
+    def replace(self, **changes) -> Config:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    def check(self) -> None:
+        """Refuse production with any demo secret; refuse unknown modes."""
+        if self.env not in ("development", "production"):
+            raise ConfigurationError(f"CONSENTRY_ENV must be development or production, not {self.env!r}")
+        if not self.production:
+            return
+        demo = [
+            name
+            for name, value, default in (
+                ("SECRET_KEY", self.secret_key, DEMO_SECRET_KEY),
+                ("MASTER_KEYS", self.master_keys, DEMO_MASTER_KEYS),
+                ("LOOKUP_KEY", self.lookup_key, DEMO_LOOKUP_KEY),
+                ("OPERATOR_PASSWORD", self.operator_password, DEMO_OPERATOR_PASSWORD),
+            )
+            if default in value
+        ]
+        for agency in self.agencies:
+            if agency.api_key == demo_agency_key(agency.code):
+                demo.append(f"AGENCY_KEY_{agency.code.upper()}")
+            if agency.notify_secret == demo_notify_secret(agency.code):
+                demo.append(f"AGENCY_NOTIFY_SECRET_{agency.code.upper()}")
+        if demo:
+            raise ConfigurationError(f"production mode refuses demo secrets: {', '.join(demo)}")
+
+
+def default_agencies(base_url: str) -> tuple[AgencyEndpoint, ...]:
+    return tuple(
+        AgencyEndpoint(code, f"{base_url.rstrip('/')}/{code}", demo_agency_key(code), demo_notify_secret(code))
+        for code in AGENCY_CODES
+    )

@@ -1,0 +1,179 @@
+"""Turning a citizen's profile (person-format items with provenance) into what the operator page
+shows: readable values, masking of highly sensitive ones, provenance in words, agency status.
+
+Masking happens here, before any template sees a value, so a template cannot print one by mistake.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from profile_store.assembly import FieldView
+from profile_store.catalogue import META_KEYS, Catalogue
+from profile_store.models import CITIZEN_PROVIDED, GOVERNMENT_VERIFIED, NOT_APPLICABLE, AgencySync
+
+SOURCES = {
+    GOVERNMENT_VERIFIED: "Government-verified",
+    CITIZEN_PROVIDED: "Declared by citizen",
+    NOT_APPLICABLE: "Not applicable",
+}
+MASK, SHOWN = "••••", 4
+# Sub-field names of the person format that do not read well as they are.
+SUB_LABELS = {
+    "nbr": "Number", "areacode": "Area code", "yearofassessment": "Year of assessment",
+    "chassisno": "Chassis number", "engineno": "Engine number", "vehicleno": "Vehicle number",
+    "regadd": "Address", "postal": "Postal code", "birthcertno": "Birth certificate number",
+    "dob": "Date of birth", "tob": "Time of birth", "hdbtype": "Flat type", "noofowners": "Number of owners",
+}
+
+
+@dataclass(frozen=True)
+class ShownField:
+    label: str
+    text: str | None  # a single value
+    parts: list[tuple[str, str]]  # the sub-fields of a composite value
+    rows: list[list[tuple[str, str]]]  # the elements of a list or history, each with its sub-fields
+    source: str
+    lastupdated: str
+    fetched: str
+    unavailable: bool
+    masked: bool
+
+
+@dataclass(frozen=True)
+class AgencyGroup:
+    code: str
+    name: str
+    fields: list[ShownField] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AgencyState:
+    name: str
+    state: str  # "ok" | "failed" | "never"
+    last_success: str
+    last_attempt: str
+    last_error: str
+
+
+@dataclass(frozen=True)
+class ProfilePage:
+    groups: list[AgencyGroup]
+    agencies: list[AgencyState]
+    failing: list[str]
+
+
+def profile_page(
+    catalogue: Catalogue, fields: Mapping[str, FieldView], status: Mapping[str, AgencySync], *, now: dt.datetime
+) -> ProfilePage:
+    groups = {code: AgencyGroup(code, agency.name) for code, agency in catalogue.agencies.items()}
+    for view in fields.values():
+        group = groups.setdefault(view.agency, AgencyGroup(view.agency, view.agency))
+        group.fields.append(show_field(view, now=now))
+    agencies = [agency_state(catalogue.agencies[code].name, status.get(code)) for code in catalogue.source_agencies()]
+    return ProfilePage(
+        groups=[g for g in groups.values() if g.fields],
+        agencies=agencies,
+        failing=[a.name for a in agencies if a.state == "failed"],
+    )
+
+
+def show_field(view: FieldView, *, now: dt.datetime) -> ShownField:
+    masked = view.attribute.masked
+    text, parts, rows = None, [], []
+    if not view.unavailable:
+        shape, item = view.attribute.shape, view.item
+        if shape in ("value", "coded"):
+            text = _leaf(item, masked)
+        elif shape == "composite":
+            parts = _parts(item, masked)
+        elif shape == "history":
+            rows = [_parts(element, masked) for element in item.get(view.attribute.list_key or "", [])]
+        else:
+            rows = [_parts(element, masked) for element in item]
+    return ShownField(
+        label=view.attribute.label,
+        text=text,
+        parts=parts,
+        rows=rows,
+        source=SOURCES.get(view.source, "Unknown"),
+        lastupdated=long_date(view.lastupdated) if view.lastupdated else "Not known",
+        fetched=ago(view.fetched_at, now) if view.fetched_at else "Never fetched",
+        unavailable=view.unavailable,
+        masked=masked,
+    )
+
+
+def agency_state(name: str, sync: AgencySync | None) -> AgencyState:
+    if sync is None:
+        return AgencyState(name, "never", "Never", "Never", "")
+    return AgencyState(
+        name=name,
+        state="failed" if sync.last_error else "ok",
+        last_success=timestamp(sync.succeeded_at) if sync.succeeded_at else "Never",
+        last_attempt=timestamp(sync.attempted_at),
+        last_error=sync.last_error or "",
+    )
+
+
+def mask(text: str) -> str:
+    """All but the last four characters hidden; short values hidden entirely. The mask has a fixed
+    length so it does not give away the value's length."""
+    return MASK + text[-SHOWN:] if len(text) > SHOWN else MASK
+
+
+def _parts(item: Mapping[str, Any], masked: bool) -> list[tuple[str, str]]:
+    return [(sub_label(key), _leaf(value, masked)) for key, value in item.items() if key not in META_KEYS]
+
+
+def _leaf(value: Any, masked: bool) -> str:
+    text = _readable(value)
+    return mask(text) if masked and text != "–" else text
+
+
+def _readable(value: Any) -> str:
+    if isinstance(value, Mapping):
+        if "value" in value:
+            return _readable(value["value"])
+        if "code" in value or "desc" in value:
+            code, desc = str(value.get("code") or ""), str(value.get("desc") or "")
+            return f"{desc} ({code})" if desc and code and code != desc else (desc or code or "–")
+        inner = [f"{sub_label(k)}: {_readable(v)}" for k, v in value.items() if k not in META_KEYS]
+        return "; ".join(inner) or "–"
+    if isinstance(value, list):
+        return "; ".join(_readable(v) for v in value) or "–"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if value is None or value == "":
+        return "–"
+    return str(value)
+
+
+def sub_label(key: str) -> str:
+    return SUB_LABELS.get(key, key.replace("_", " ").replace("-", " ").capitalize())
+
+
+def long_date(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def timestamp(moment: dt.datetime) -> str:
+    moment = _utc(moment)
+    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+
+
+def ago(moment: dt.datetime, now: dt.datetime) -> str:
+    seconds = max(0, int((_utc(now) - _utc(moment)).total_seconds()))
+    for size, unit in ((86_400, "day"), (3_600, "hour"), (60, "minute")):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "just now"
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    # Stored times are UTC; a database that drops the zone must not shift them to local time.
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)

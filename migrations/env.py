@@ -1,0 +1,38 @@
+"""Alembic environment. The database URL comes from the caller (core.migrate passes a connection)
+or from DATABASE_URL; SQLite uses batch mode so ALTERs work."""
+
+from __future__ import annotations
+
+import os
+
+from alembic import context
+
+import agency_connectors.notifications  # noqa: F401  (every domain's models register on Base.metadata)
+import profile_store.models  # noqa: F401
+from core.db import Base, make_engine
+
+metadata = Base.metadata
+
+config = context.config
+
+
+def _run(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    _run(connection)
+else:
+    from app.config import Config
+
+    url = os.environ.get("DATABASE_URL") or Config().database_url
+    with make_engine(url).connect() as conn:
+        _run(conn)

@@ -1,0 +1,39 @@
+"""Where profile values meet keys: national-id digests, per-citizen data keys and the associated
+data that pins each ciphertext to its row."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from core.crypto.field_cipher import FieldCipher, associated_data
+from core.crypto.keyring import MasterKeyring, WrappedKey
+
+from .models import Citizen
+
+
+class Vault:
+    def __init__(self, keyring: MasterKeyring, lookup_key: str) -> None:
+        self.keyring = keyring
+        self._lookup_key = lookup_key.encode()
+
+    def digest_uinfin(self, uinfin: str) -> str:
+        """A keyed digest: finds a citizen by national id without storing the id in clear."""
+        return hmac.new(self._lookup_key, uinfin.encode(), hashlib.sha256).hexdigest()
+
+    def new_data_key(self, citizen_id: str) -> tuple[FieldCipher, WrappedKey]:
+        dek, wrapped = self.keyring.new_data_key(citizen_id.encode())
+        return FieldCipher(dek), wrapped
+
+    def cipher_for(self, citizen: Citizen) -> FieldCipher:
+        """The citizen's field cipher; raises CryptoError for a wrong master key or tampered key."""
+        dek = self.keyring.unwrap(WrappedKey(citizen.dek_kid, citizen.dek_wrapped), citizen.id.encode())
+        return FieldCipher(dek)
+
+
+def field_aad(citizen_id: str, attribute: str, origin: str, version: int) -> bytes:
+    return associated_data("field", citizen_id, attribute, origin, version)
+
+
+def uinfin_aad(citizen_id: str) -> bytes:
+    return associated_data("uinfin", citizen_id)

@@ -1,0 +1,130 @@
+"""Shared fixtures.
+
+The database is built by running the migrations (never create_all), on SQLite by default or on the
+database in TEST_DATABASE_URL (one database per xdist worker). Each test runs inside a transaction
+that is rolled back, services and views committing into SAVEPOINTs. Agencies are the real
+simulators on loopback, one server per worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from agency_connectors.simulators import RunningSimulators, default_config, start_simulators
+from app import create_app
+from app.config import Config, default_agencies
+from app.extensions import Runtime
+from core import migrate
+from core.db import make_engine
+
+from .factories import TEST_MASTER_KEYS
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _database_url(tmp_root) -> str:
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp_root / f'consentry-{_worker()}.db'}"
+    url = make_url(base)
+    name = f"consentry_test_{_worker()}"
+    admin = make_engine(base).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    return _database_url(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def engine(database_url) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def simulators() -> Iterator[RunningSimulators]:
+    with start_simulators(default_config()) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _reset_simulator_faults(request) -> Iterator[None]:
+    yield
+    if "simulators" in request.fixturenames:
+        request.getfixturevalue("simulators").reset()
+
+
+@pytest.fixture(scope="session")
+def base_config(database_url, simulators) -> Config:
+    return Config(
+        database_url=database_url,
+        master_keys=TEST_MASTER_KEYS,
+        agencies=default_agencies(simulators.base_url),
+        agency_timeout_s=1.0,
+        agency_retries=1,
+        agency_backoff_s=0.01,
+        testing=True,
+    )
+
+
+@pytest.fixture
+def connection(engine) -> Iterator:
+    conn = engine.connect()
+    outer = conn.begin()
+    yield conn
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def sessions(connection) -> sessionmaker[Session]:
+    """Sessions bound to the test's connection; their commits become SAVEPOINT releases."""
+    return sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+
+
+@pytest.fixture
+def db_session(sessions) -> Iterator[Session]:
+    session = sessions()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def runtime(base_config, engine, sessions) -> Runtime:
+    rt = Runtime.build(base_config, engine)
+    rt.sessions = sessions
+    return rt
+
+
+@pytest.fixture
+def app(base_config, engine, sessions):
+    application = create_app(base_config, engine=engine)
+    application.extensions["consentry"].sessions = sessions
+    return application
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def now() -> dt.datetime:
+    return dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)

@@ -1,0 +1,27 @@
+"""The schema comes from migrations alone: one head, and no drift from the models."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+import agency_connectors.notifications  # noqa: F401
+import profile_store.models  # noqa: F401
+from core.db import Base
+from core.migrate import alembic_config
+
+
+def test_one_head():
+    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
+
+
+def test_models_match_migrations(engine):
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
+
+
+def test_migration_files_are_numbered():
+    script = ScriptDirectory.from_config(alembic_config())
+    for revision in script.walk_revisions():
+        assert revision.revision.isdigit() and len(revision.revision) == 4
