@@ -11,7 +11,9 @@ from collections.abc import Callable
 class CircuitBreaker:
     CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 
-    def __init__(self, threshold: int = 5, reset_after_s: float = 30.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, threshold: int = 5, reset_after_s: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ):
         self.threshold = threshold
         self.reset_after_s = reset_after_s
         self._clock = clock

@@ -60,7 +60,9 @@ class ImportSummary:
     attributes: int
 
 
-def read_records(stream: IO[str], fmt: str, *, catalogue: Catalogue, agency: str) -> dict[str, dict[str, Any]]:
+def read_records(
+    stream: IO[str], fmt: str, *, catalogue: Catalogue, agency: str
+) -> dict[str, dict[str, Any]]:
     """Parse and check the whole file; returns items by national id. Raises ValidationFailed whose
     errors are keyed "line N" when any line is bad."""
     if fmt not in ("csv", "jsonl"):
@@ -107,8 +109,9 @@ def import_records(
         if citizen is None:
             citizen = create_citizen(session, vault=vault, uinfin=uinfin, now=now)
             created += 1
-        apply_agency_record(session, vault=vault, catalogue=catalogue, citizen=citizen, agency=agency,
-                            items=items, now=now)
+        apply_agency_record(
+            session, vault=vault, catalogue=catalogue, citizen=citizen, agency=agency, items=items, now=now
+        )
     return ImportSummary(len(records), created, sum(len(i) for i in records.values()))
 
 
@@ -161,4 +164,6 @@ def open_text(data: bytes) -> IO[str]:
     try:
         return io.StringIO(data.decode("utf-8-sig"), newline="")
     except UnicodeDecodeError as exc:
-        raise ValidationFailed("file is not UTF-8", {"file": [f"invalid byte at offset {exc.start}"]}) from None
+        raise ValidationFailed(
+            "file is not UTF-8", {"file": [f"invalid byte at offset {exc.start}"]}
+        ) from None

@@ -66,8 +66,7 @@ class HttpAgencyConnector:
                 last = AgencyFailure(f"http_{response.status_code}", "agency error")
                 continue
             return self._parse(response)
-        assert last is not None
-        raise last
+        raise last or AgencyFailure("no_attempt")
 
     def _parse(self, response: httpx.Response) -> dict[str, Any] | None:
         if response.status_code == 404:

@@ -34,7 +34,13 @@ def sign(secret: str, timestamp: int | str, body: bytes) -> str:
 
 
 def verify_signature(
-    *, secret: str, timestamp: str | None, signature: str | None, body: bytes, now: dt.datetime, max_skew_s: int
+    *,
+    secret: str,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    now: dt.datetime,
+    max_skew_s: int,
 ) -> None:
     """Raises Unauthorized unless the signature is valid and the timestamp is fresh."""
     if not timestamp or not signature or not timestamp.isdigit():

@@ -59,7 +59,9 @@ class _Fetched:
     elapsed_ms: float = 0.0
 
 
-async def _fetch_one(registry: ConnectorRegistry, client: httpx.AsyncClient, code: str, uinfin: str) -> _Fetched:
+async def _fetch_one(
+    registry: ConnectorRegistry, client: httpx.AsyncClient, code: str, uinfin: str
+) -> _Fetched:
     started = time.perf_counter()
     try:
         items = await registry.connectors[code].fetch(client, uinfin)
@@ -75,7 +77,13 @@ async def _fetch_citizen(
 
 
 def _store(
-    session: Session, *, vault: Vault, catalogue: Catalogue, citizen: Citizen, fetched: list[_Fetched], now: dt.datetime
+    session: Session,
+    *,
+    vault: Vault,
+    catalogue: Catalogue,
+    citizen: Citizen,
+    fetched: list[_Fetched],
+    now: dt.datetime,
 ) -> RefreshResult:
     result = RefreshResult(citizen.id)
     for got in fetched:
@@ -83,8 +91,13 @@ def _store(
         if got.failure is None:
             try:
                 applied = apply_agency_record(
-                    session, vault=vault, catalogue=catalogue, citizen=citizen, agency=got.agency,
-                    items=got.items, now=now,
+                    session,
+                    vault=vault,
+                    catalogue=catalogue,
+                    citizen=citizen,
+                    agency=got.agency,
+                    items=got.items,
+                    now=now,
                 )
                 outcome.found = got.items is not None
                 outcome.changed = len(applied.changed)
@@ -92,7 +105,9 @@ def _store(
                 outcome.ok, got.failure = False, AgencyFailure("invalid_payload")
         if got.failure is not None:
             outcome.reason = got.failure.summary()
-            record_agency_failure(session, citizen_id=citizen.id, agency=got.agency, reason=outcome.reason, now=now)
+            record_agency_failure(
+                session, citizen_id=citizen.id, agency=got.agency, reason=outcome.reason, now=now
+            )
         result.outcomes[got.agency] = outcome
     return result
 
@@ -151,10 +166,18 @@ def refresh_all(
     def write(batch: list[tuple[str, list[_Fetched]]]) -> None:
         with sessions() as session, session.begin():
             now = clock()
-            by_id = {c.id: c for c in session.scalars(select(Citizen).where(Citizen.id.in_([i for i, _ in batch])))}
+            by_id = {
+                c.id: c for c in session.scalars(select(Citizen).where(Citizen.id.in_([i for i, _ in batch])))
+            }
             for citizen_id, fetched in batch:
-                result = _store(session, vault=vault, catalogue=catalogue, citizen=by_id[citizen_id],
-                                fetched=fetched, now=now)
+                result = _store(
+                    session,
+                    vault=vault,
+                    catalogue=catalogue,
+                    citizen=by_id[citizen_id],
+                    fetched=fetched,
+                    now=now,
+                )
                 for code in result.failed:
                     progress.agency_failures[code] = progress.agency_failures.get(code, 0) + 1
                 progress.failed_citizens += bool(result.failed)

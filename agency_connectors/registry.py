@@ -17,7 +17,9 @@ from .http import HttpAgencyConnector
 
 
 class ConnectorRegistry:
-    def __init__(self, connectors: dict[str, HttpAgencyConnector], endpoints: dict[str, AgencyEndpoint]) -> None:
+    def __init__(
+        self, connectors: dict[str, HttpAgencyConnector], endpoints: dict[str, AgencyEndpoint]
+    ) -> None:
         self.connectors = connectors
         self.endpoints = endpoints
         # Building an SSL context costs milliseconds; build it once, not per refresh.

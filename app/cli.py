@@ -29,8 +29,13 @@ console = Console(stderr=True)
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=console)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
 
 
 def _fail(exc: DomainError) -> None:
@@ -71,7 +76,9 @@ def seed(count: int, refresh: bool) -> None:
     with transaction(rt.sessions) as session:
         for n in range(count):
             ensure_citizen(session, vault=rt.vault, uinfin=demo_uinfin(n), now=utcnow())
-    console.print(f"{count} demo citizens present, e.g. {', '.join(demo_uinfin(n) for n in range(min(count, 3)))}")
+    console.print(
+        f"{count} demo citizens present, e.g. {', '.join(demo_uinfin(n) for n in range(min(count, 3)))}"
+    )
     if refresh:
         _refresh_everyone(batch_size=200, concurrency=rt.config.refresh_concurrency)
 
@@ -95,8 +102,14 @@ def refresh(uinfin: str | None, everyone: bool, batch_size: int, concurrency: in
             citizen = find_citizen_by_uinfin(session, vault=rt.vault, uinfin=uinfin or "")
             if citizen is None:
                 raise click.ClickException("no citizen with that national id")
-            result = refresh_citizen(session, registry=rt.connectors, vault=rt.vault, catalogue=rt.catalogue,
-                                     citizen=citizen, now=utcnow())
+            result = refresh_citizen(
+                session,
+                registry=rt.connectors,
+                vault=rt.vault,
+                catalogue=rt.catalogue,
+                citizen=citizen,
+                now=utcnow(),
+            )
     except DomainError as exc:
         _fail(exc)
     table = Table("agency", "result", "changed", "ms")
@@ -113,15 +126,22 @@ def _refresh_everyone(*, batch_size: int, concurrency: int) -> None:
     with _progress() as bar:
         task = bar.add_task("refreshing", total=total)
         progress = refresh_all(
-            rt.sessions, registry=rt.connectors, vault=rt.vault, catalogue=rt.catalogue, clock=utcnow,
-            batch_size=batch_size, concurrency=concurrency,
+            rt.sessions,
+            registry=rt.connectors,
+            vault=rt.vault,
+            catalogue=rt.catalogue,
+            clock=utcnow,
+            batch_size=batch_size,
+            concurrency=concurrency,
             on_batch=lambda p: bar.update(task, completed=p.citizens),
         )
     table = Table("agency", "failed citizens")
     for code in rt.connectors.codes():
         table.add_row(code, str(progress.agency_failures.get(code, 0)))
     Console().print(table)
-    console.print(f"{progress.citizens} citizens refreshed, {progress.failed_citizens} with at least one agency failing")
+    console.print(
+        f"{progress.citizens} citizens refreshed, {progress.failed_citizens} with at least one agency failing"
+    )
 
 
 @click.command("rotate-keys")
@@ -149,7 +169,9 @@ def rotate_keys(batch_size: int) -> None:
 @click.command("import")
 @click.argument("agency")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["auto", "csv", "jsonl"]), default="auto", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["auto", "csv", "jsonl"]), default="auto", show_default=True
+)
 @with_appcontext
 def import_file(agency: str, path: Path, fmt: str) -> None:
     """Import an agency's export file (CSV or JSON Lines). All or nothing."""
@@ -158,12 +180,15 @@ def import_file(agency: str, path: Path, fmt: str) -> None:
     try:
         records = read_records(open_text(path.read_bytes()), fmt, catalogue=rt.catalogue, agency=agency)
         with transaction(rt.sessions) as session:
-            summary = import_records(session, vault=rt.vault, catalogue=rt.catalogue, agency=agency,
-                                     records=records, now=utcnow())
+            summary = import_records(
+                session, vault=rt.vault, catalogue=rt.catalogue, agency=agency, records=records, now=utcnow()
+            )
     except DomainError as exc:
         _fail(exc)
-    console.print(f"imported {summary.attributes} attributes for {summary.citizens} citizens "
-                  f"({summary.created} new) from {agency}")
+    console.print(
+        f"imported {summary.attributes} attributes for {summary.citizens} citizens "
+        f"({summary.created} new) from {agency}"
+    )
 
 
 @click.command("simulators")

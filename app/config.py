@@ -18,7 +18,7 @@ from core.errors import ConfigurationError
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 AGENCY_CODES = ("identity", "tax", "pension", "housing", "transport", "employment", "education", "family")
 
-DEMO_SECRET_KEY = "demo-only-secret-key-change-me"
+DEMO_SECRET_KEY = "demo-only-secret-key-change-me"  # noqa: S105 - refused in production
 DEMO_MASTER_KEYS = "demo-2026:ZGVtby1vbmx5LW1hc3Rlci1rZXktMzItYnl0ZXMhISE"
 DEMO_LOOKUP_KEY = "demo-only-lookup-key"
 DEMO_OPERATOR_PASSWORD = "operator-demo-password"  # noqa: S105 - the published demo credential
@@ -42,7 +42,9 @@ class Config:
     lookup_key: str = DEMO_LOOKUP_KEY
     operator_password: str = DEMO_OPERATOR_PASSWORD
     catalogue_path: str | None = None
-    agencies: tuple[AgencyEndpoint, ...] = field(default_factory=lambda: default_agencies("http://127.0.0.1:8700"))
+    agencies: tuple[AgencyEndpoint, ...] = field(
+        default_factory=lambda: default_agencies("http://127.0.0.1:8700")
+    )
     agency_timeout_s: float = 2.0
     agency_retries: int = 2
     agency_backoff_s: float = 0.05
@@ -114,6 +116,8 @@ class Config:
 
 def default_agencies(base_url: str) -> tuple[AgencyEndpoint, ...]:
     return tuple(
-        AgencyEndpoint(code, f"{base_url.rstrip('/')}/{code}", demo_agency_key(code), demo_notify_secret(code))
+        AgencyEndpoint(
+            code, f"{base_url.rstrip('/')}/{code}", demo_agency_key(code), demo_notify_secret(code)
+        )
         for code in AGENCY_CODES
     )

@@ -31,8 +31,9 @@ def demo(port: int, citizens: int, open_browser: bool) -> None:
     rt = runtime()
     migrate.upgrade(rt.engine)
     agency_url = urlsplit(rt.config.agencies[0].url)
-    simulators = start_simulators(default_config(), host=agency_url.hostname or "127.0.0.1",
-                                  port=agency_url.port or 8700)
+    simulators = start_simulators(
+        default_config(), host=agency_url.hostname or "127.0.0.1", port=agency_url.port or 8700
+    )
     click.echo(f"simulated agencies at {simulators.base_url}")
     ctx = click.get_current_context()
     from .cli import seed

@@ -50,7 +50,9 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
-        return error_response(400, "invalid_request", "The form expired or was not sent by this site. Try again.")
+        return error_response(
+            400, "invalid_request", "The form expired or was not sent by this site. Try again."
+        )
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
@@ -68,5 +70,12 @@ def init_errors(app: Flask) -> None:
 
 
 def _http_error_code(status: int | None) -> str:
-    return {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-            405: "method_not_allowed", 413: "invalid_request", 429: "rate_limited"}.get(status or 500, "server_error")
+    return {
+        400: "invalid_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "invalid_request",
+        429: "rate_limited",
+    }.get(status or 500, "server_error")

@@ -32,7 +32,12 @@ class FieldView:
 
 
 def load_fields(
-    session: Session, *, vault: Vault, catalogue: Catalogue, citizen: Citizen, attributes: Iterable[str] | None = None
+    session: Session,
+    *,
+    vault: Vault,
+    catalogue: Catalogue,
+    citizen: Citizen,
+    attributes: Iterable[str] | None = None,
 ) -> dict[str, FieldView]:
     """Decrypt the citizen's values. A government-verified value wins; a declaration fills in only
     where no agency value is available; anything else is reported unavailable. Raises CryptoError
@@ -51,30 +56,57 @@ def load_fields(
         spec = catalogue[name]
         stored, declared = fields.get(name), declarations.get(name)
         if stored is not None and not stored.unavailable:
-            value = cipher.decrypt_json(stored.ciphertext, field_aad(citizen.id, name, AGENCY, stored.version))
+            value = cipher.decrypt_json(
+                stored.ciphertext, field_aad(citizen.id, name, AGENCY, stored.version)
+            )
             views[name] = FieldView(
-                spec, _item(spec, value, stored.source, stored.lastupdated), stored.agency, stored.source,
-                stored.lastupdated, stored.fetched_at, False, False,
+                spec,
+                _item(spec, value, stored.source, stored.lastupdated),
+                stored.agency,
+                stored.source,
+                stored.lastupdated,
+                stored.fetched_at,
+                False,
+                False,
             )
         elif declared is not None:
-            value = cipher.decrypt_json(declared.ciphertext, field_aad(citizen.id, name, DECLARED, declared.version))
+            value = cipher.decrypt_json(
+                declared.ciphertext, field_aad(citizen.id, name, DECLARED, declared.version)
+            )
             stamp = declared.declared_at.date()
             views[name] = FieldView(
-                spec, _item(spec, value, CITIZEN_PROVIDED, stamp), CITIZEN, CITIZEN_PROVIDED, stamp,
-                declared.declared_at, False, True,
+                spec,
+                _item(spec, value, CITIZEN_PROVIDED, stamp),
+                CITIZEN,
+                CITIZEN_PROVIDED,
+                stamp,
+                declared.declared_at,
+                False,
+                True,
             )
         else:
             source = CITIZEN_PROVIDED if spec.agency == CITIZEN else GOVERNMENT_VERIFIED
             stamp = stored.lastupdated if stored is not None else None
             views[name] = FieldView(
-                spec, _unavailable(spec, source, stamp), spec.agency, source, stamp,
-                stored.fetched_at if stored is not None else None, True, False,
+                spec,
+                _unavailable(spec, source, stamp),
+                spec.agency,
+                source,
+                stamp,
+                stored.fetched_at if stored is not None else None,
+                True,
+                False,
             )
     return views
 
 
 def assemble_person(
-    session: Session, *, vault: Vault, catalogue: Catalogue, citizen: Citizen, attributes: Iterable[str] | None = None
+    session: Session,
+    *,
+    vault: Vault,
+    catalogue: Catalogue,
+    citizen: Citizen,
+    attributes: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """The person JSON: exactly the requested attributes, each with its provenance properties."""
     views = load_fields(session, vault=vault, catalogue=catalogue, citizen=citizen, attributes=attributes)
@@ -82,11 +114,17 @@ def assemble_person(
 
 
 def agency_status(session: Session, citizen_id: str) -> dict[str, AgencySync]:
-    return {s.agency: s for s in session.scalars(select(AgencySync).where(AgencySync.citizen_id == citizen_id))}
+    return {
+        s.agency: s for s in session.scalars(select(AgencySync).where(AgencySync.citizen_id == citizen_id))
+    }
 
 
 def _props(source: str, lastupdated: dt.date | None) -> dict[str, Any]:
-    return {"lastupdated": lastupdated.isoformat() if lastupdated else "", "source": source, "classification": "C"}
+    return {
+        "lastupdated": lastupdated.isoformat() if lastupdated else "",
+        "source": source,
+        "classification": "C",
+    }
 
 
 def _item(spec: Attribute, value: Any, source: str, lastupdated: dt.date | None) -> Any:

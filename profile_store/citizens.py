@@ -70,7 +70,9 @@ def iter_citizen_ids(session: Session, *, batch_size: int = 1000) -> Iterator[li
     last = ""
     while True:
         batch = list(
-            session.scalars(select(Citizen.id).where(Citizen.id > last).order_by(Citizen.id).limit(batch_size))
+            session.scalars(
+                select(Citizen.id).where(Citizen.id > last).order_by(Citizen.id).limit(batch_size)
+            )
         )
         if not batch:
             return

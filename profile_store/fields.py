@@ -98,7 +98,9 @@ def apply_agency_record(
         existing.ciphertext = (
             None
             if incoming.unavailable
-            else cipher.encrypt_json(incoming.value, field_aad(citizen.id, attribute.name, AGENCY, existing.version))
+            else cipher.encrypt_json(
+                incoming.value, field_aad(citizen.id, attribute.name, AGENCY, existing.version)
+            )
         )
         (result.unavailable if incoming.unavailable else result.changed).append(attribute.name)
     _mark_sync(session, citizen.id, agency, now, error=None)
@@ -107,7 +109,9 @@ def apply_agency_record(
     return result
 
 
-def record_agency_failure(session: Session, *, citizen_id: str, agency: str, reason: str, now: dt.datetime) -> None:
+def record_agency_failure(
+    session: Session, *, citizen_id: str, agency: str, reason: str, now: dt.datetime
+) -> None:
     """Note a failed fetch. Stored values keep their last good value and original lastupdated."""
     _mark_sync(session, citizen_id, agency, now, error=reason[:200])
     session.flush()
@@ -141,15 +145,24 @@ def declare(
     else:
         session.add(
             FieldVersion(
-                citizen_id=citizen.id, attribute=attribute, origin=DECLARED, version=existing.version,
-                agency=CITIZEN, source=CITIZEN_PROVIDED, lastupdated=existing.declared_at.date(),
-                unavailable=False, ciphertext=existing.ciphertext, recorded_at=existing.declared_at,
+                citizen_id=citizen.id,
+                attribute=attribute,
+                origin=DECLARED,
+                version=existing.version,
+                agency=CITIZEN,
+                source=CITIZEN_PROVIDED,
+                lastupdated=existing.declared_at.date(),
+                unavailable=False,
+                ciphertext=existing.ciphertext,
+                recorded_at=existing.declared_at,
                 superseded_at=now,
             )
         )
     existing.version += 1
     existing.declared_at = now
-    existing.ciphertext = cipher.encrypt_json(payload, field_aad(citizen.id, attribute, DECLARED, existing.version))
+    existing.ciphertext = cipher.encrypt_json(
+        payload, field_aad(citizen.id, attribute, DECLARED, existing.version)
+    )
     session.flush()
     return existing
 
@@ -188,15 +201,24 @@ def _same(existing: ProfileField, incoming: _Incoming, cipher: FieldCipher) -> b
 def _archive(session: Session, existing: ProfileField, origin: str, now: dt.datetime) -> None:
     session.add(
         FieldVersion(
-            citizen_id=existing.citizen_id, attribute=existing.attribute, origin=origin,
-            version=existing.version, agency=existing.agency, source=existing.source,
-            lastupdated=existing.lastupdated, unavailable=existing.unavailable,
-            ciphertext=existing.ciphertext, recorded_at=existing.fetched_at, superseded_at=now,
+            citizen_id=existing.citizen_id,
+            attribute=existing.attribute,
+            origin=origin,
+            version=existing.version,
+            agency=existing.agency,
+            source=existing.source,
+            lastupdated=existing.lastupdated,
+            unavailable=existing.unavailable,
+            ciphertext=existing.ciphertext,
+            recorded_at=existing.fetched_at,
+            superseded_at=now,
         )
     )
 
 
-def _mark_sync(session: Session, citizen_id: str, agency: str, now: dt.datetime, *, error: str | None) -> None:
+def _mark_sync(
+    session: Session, citizen_id: str, agency: str, now: dt.datetime, *, error: str | None
+) -> None:
     sync = session.get(AgencySync, (citizen_id, agency))
     if sync is None:
         sync = AgencySync(citizen_id=citizen_id, agency=agency, attempted_at=now)

@@ -17,9 +17,12 @@ from .vault import Vault, field_aad, uinfin_aad
 
 def pending_rotation(session: Session, *, vault: Vault) -> int:
     """How many citizens still have a data key wrapped by a non-active master key."""
-    return session.scalar(
-        select(func.count()).select_from(Citizen).where(Citizen.dek_kid != vault.keyring.active_kid)
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count()).select_from(Citizen).where(Citizen.dek_kid != vault.keyring.active_kid)
+        )
+        or 0
+    )
 
 
 def rotate_batch(session: Session, *, vault: Vault, batch_size: int = 500) -> int:

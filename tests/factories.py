@@ -23,7 +23,9 @@ def fresh_uinfin() -> str:
     return demo_uinfin(next(_counter))
 
 
-def make_citizen(session: Session, vault: Vault, *, uinfin: str | None = None, now: dt.datetime | None = None) -> Citizen:
+def make_citizen(
+    session: Session, vault: Vault, *, uinfin: str | None = None, now: dt.datetime | None = None
+) -> Citizen:
     return create_citizen(
         session, vault=vault, uinfin=uinfin or fresh_uinfin(), now=now or dt.datetime.now(dt.UTC)
     )

@@ -12,7 +12,13 @@ from .transport import TransportConnector
 CONNECTOR_CLASSES = {
     cls.agency: cls
     for cls in (
-        IdentityConnector, TaxConnector, PensionConnector, HousingConnector,
-        TransportConnector, EmploymentConnector, EducationConnector, FamilyConnector,
+        IdentityConnector,
+        TaxConnector,
+        PensionConnector,
+        HousingConnector,
+        TransportConnector,
+        EmploymentConnector,
+        EducationConnector,
+        FamilyConnector,
     )
 }

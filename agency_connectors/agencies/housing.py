@@ -1,4 +1,6 @@
-"""Housing board: housing type, public flat type and ownership (loans, purchase dates). Private owners have no record."""
+"""Housing board: housing type, public flat type and ownership (loans, purchase dates). Private owners
+have no record.
+"""
 
 from __future__ import annotations
 

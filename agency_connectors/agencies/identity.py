@@ -1,4 +1,6 @@
-"""National identity registry: names, birth, nationality, residential status, passport and registered address. Every citizen has a record."""
+"""National identity registry: names, birth, nationality, residential status, passport and registered
+address. Every citizen has a record.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Central pension fund: contribution history, employers, account balances, housing withdrawals, schemes."""
+"""Central pension fund: contribution history, employers, account balances, housing withdrawals,
+schemes.
+"""
 
 from __future__ import annotations
 

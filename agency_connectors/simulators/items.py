@@ -16,7 +16,10 @@ from core.uinfin import check_letter
 from .tables import REFERENCE_DATE, STAMP_START
 
 NOT_APPLICABLE = "3"
-_STAMP_SPAN_DAYS = (REFERENCE_DATE - STAMP_START).days
+# Every possible lastupdated stamp, formatted once: items are stamped on every request.
+_STAMPS = tuple(
+    (STAMP_START + dt.timedelta(days=d)).isoformat() for d in range((REFERENCE_DATE - STAMP_START).days + 1)
+)
 
 
 def seeded_rng(*parts: str) -> random.Random:
@@ -44,7 +47,8 @@ def random_day(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
 
 
 def stamp(rng: random.Random) -> str:
-    return (STAMP_START + dt.timedelta(days=rng.randint(0, _STAMP_SPAN_DAYS))).isoformat()
+    """A lastupdated date between STAMP_START and REFERENCE_DATE."""
+    return _STAMPS[int(rng.random() * len(_STAMPS))]
 
 
 def val(value: Any) -> dict[str, Any]:

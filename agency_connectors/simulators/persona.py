@@ -25,7 +25,11 @@ _AGE_BANDS = ((18, 24, 10), (25, 34, 18), (35, 44, 19), (45, 54, 19), (55, 64, 1
 _EMPLOYED = ((24, 0.70), (54, 0.97), (64, 0.90), (74, 0.60), (90, 0.20))
 # (oldest age of band, weights of single, married, widowed, divorced)
 _MARITAL = (
-    (24, (95, 5, 0, 0)), (29, (60, 38, 0, 2)), (39, (25, 68, 1, 6)), (59, (15, 72, 4, 9)), (90, (8, 65, 20, 7))
+    (24, (95, 5, 0, 0)),
+    (29, (60, 38, 0, 2)),
+    (39, (25, 68, 1, 6)),
+    (59, (15, 72, 4, 9)),
+    (90, (8, 65, 20, 7)),
 )
 
 
@@ -53,6 +57,7 @@ class Persona:
     alias_name: str
     hanyupinyin_alias: str
     family_name: str  # surname, or father's name for patronymic names; children inherit it
+    given_name: str
     dob: dt.date
     birth_country: str
     nationality: str  # "SG" for citizens
@@ -93,7 +98,7 @@ def persona_for(uinfin: str, seed: str = "consentry") -> Persona:
     race = rng.choices([r[0] for r in t.RACES], [r[2] for r in t.RACES])[0]
     dob = _birth_date(rng, status)
     age = age_on(dob, t.REFERENCE_DATE)
-    names = _names(rng, race, sex, dob)
+    names = _names(rng, race, sex)
     home = rng.choice(t.RACE_HOME_COUNTRY[race])
     wealth = rng.random()
     marital, married, divorced = _marital(rng, age, dob)
@@ -101,12 +106,24 @@ def persona_for(uinfin: str, seed: str = "consentry") -> Persona:
     edu_index = _education(rng, age, wealth)
     work = _work(rng, status, age, wealth, edu_index)
     return Persona(
-        uinfin=uinfin, status=status, sex=sex, race=race, **names, dob=dob,
+        uinfin=uinfin,
+        status=status,
+        sex=sex,
+        race=race,
+        **names,
+        dob=dob,
         birth_country="SG" if status == CITIZEN and rng.random() < 0.9 else home,
         nationality="SG" if status == CITIZEN else home,
-        marital=marital, marriage_date=married, divorce_date=divorced,
-        address=address, dwelling=dwelling, hdb_type=hdb_type, home_owner=owner, wealth=wealth,
-        **work, edu_index=edu_index,
+        marital=marital,
+        marriage_date=married,
+        divorce_date=divorced,
+        address=address,
+        dwelling=dwelling,
+        hdb_type=hdb_type,
+        home_owner=owner,
+        wealth=wealth,
+        **work,
+        edu_index=edu_index,
         drives=rng.random() < 0.45 + 0.35 * wealth - (0.3 if age > 75 else 0.0),
         has_tax_record=bool(work["employer"]) or rng.random() >= 0.6,
         has_cpf=status != FOREIGNER and (bool(work["employer"]) or rng.random() >= 0.3),
@@ -129,17 +146,20 @@ def _birth_date(rng: random.Random, status: str) -> dt.date:
     return random_day(rng, add_years(latest, -1) + dt.timedelta(days=1), latest)
 
 
-def _names(rng: random.Random, race: str, sex: str, dob: dt.date) -> dict[str, str]:
+def _names(rng: random.Random, race: str, sex: str) -> dict[str, str]:
     male = sex == "M"
     if race == "CN":
         surname, py_surname, dialect = rng.choice(t.CHINESE_SURNAMES)
         given, py_given = rng.choice(t.CHINESE_GIVEN_MALE if male else t.CHINESE_GIVEN_FEMALE)
         english = rng.choice(t.ENGLISH_MALE if male else t.ENGLISH_FEMALE) if rng.random() < 0.35 else ""
         return {
-            "dialect": dialect, "name": f"{surname} {given}", "hanyupinyin_name": f"{py_surname} {py_given}",
+            "dialect": dialect,
+            "name": f"{surname} {given}",
+            "hanyupinyin_name": f"{py_surname} {py_given}",
             "alias_name": f"{english} {surname} {given}" if english else "",
             "hanyupinyin_alias": f"{english} {py_surname} {py_given}" if english else "",
             "family_name": surname,
+            "given_name": given,
         }
     if race == "EU":
         surname = rng.choice(t.EURASIAN_SURNAMES)
@@ -147,13 +167,23 @@ def _names(rng: random.Random, race: str, sex: str, dob: dt.date) -> dict[str, s
         name = f"{given} {surname}"
     else:
         malay = race == "MY"
-        given = rng.choice((t.MALAY_MALE if male else t.MALAY_FEMALE) if malay else
-                           (t.INDIAN_MALE if male else t.INDIAN_FEMALE))
+        given = rng.choice(
+            (t.MALAY_MALE if male else t.MALAY_FEMALE)
+            if malay
+            else (t.INDIAN_MALE if male else t.INDIAN_FEMALE)
+        )
         surname = rng.choice(t.MALAY_MALE if malay else t.INDIAN_MALE)  # the father's name
         link = ("BIN" if male else "BINTE") if malay else ("S/O" if male else "D/O")
         name = f"{given} {link} {surname}"
-    return {"dialect": "", "name": name, "hanyupinyin_name": "", "alias_name": "", "hanyupinyin_alias": "",
-            "family_name": surname}
+    return {
+        "dialect": "",
+        "name": name,
+        "hanyupinyin_name": "",
+        "alias_name": "",
+        "hanyupinyin_alias": "",
+        "family_name": surname,
+        "given_name": given,
+    }
 
 
 def _marital(rng: random.Random, age: int, dob: dt.date) -> tuple[str, dt.date | None, dt.date | None]:
@@ -184,7 +214,12 @@ def _home(rng: random.Random, status: str, age: int, wealth: float, marital: str
     if wealth > 0.70 and status != FOREIGNER:
         building, street, prefix = rng.choice(t.EC_BUILDINGS)
         number = str(rng.randint(1, 40))
-        return "ec", "", settled, Address(number, building, floor, unit, street, f"{prefix}{rng.randint(0, 9999):04d}")
+        return (
+            "ec",
+            "",
+            settled,
+            Address(number, building, floor, unit, street, f"{prefix}{rng.randint(0, 9999):04d}"),
+        )
     street, prefix = rng.choice(t.HDB_STREETS)
     block = rng.randint(1, 999)
     flat = rng.choices([h[0] for h in t.HDB_TYPES], [h[2] for h in t.HDB_TYPES])[0]
@@ -202,19 +237,32 @@ def _education(rng: random.Random, age: int, wealth: float) -> int:
 def _work(rng: random.Random, status: str, age: int, wealth: float, edu_index: int) -> dict:
     rate = next(share for oldest, share in _EMPLOYED if age <= oldest)
     if status != FOREIGNER and rng.random() >= rate:
-        return {"employer": "", "occupation": ("", ""), "monthly_income": 0, "previous_employer": "",
-                "employer_since": None}
+        return {
+            "employer": "",
+            "occupation": ("", ""),
+            "monthly_income": 0,
+            "previous_employer": "",
+            "employer_since": None,
+        }
     degree = t.EDU_LEVELS[edu_index][0] in ("7", "9")
     jobs = [o for o in t.OCCUPATIONS if degree or not o[4]]
     code, desc, low, high, _ = rng.choice(jobs)
     pay = low + (high - low) * (0.5 * wealth + 0.5 * rng.random())
-    since_start = max(add_years(t.REFERENCE_DATE, -(age - 18)), add_years(t.REFERENCE_DATE, -20))
+    # Joined at most 20 years ago and no earlier than 17, always more than a year ago unless the
+    # person changed jobs recently: then the last 15 months of contributions show both employers.
+    earliest = max(add_years(t.REFERENCE_DATE, -max(1, age - 17)), add_years(t.REFERENCE_DATE, -20))
     changed = rng.random() < 0.12
-    since = random_day(rng, add_years(t.REFERENCE_DATE, -1), t.REFERENCE_DATE - dt.timedelta(days=60)) \
-        if changed else random_day(rng, since_start, add_years(t.REFERENCE_DATE, -2))
+    since = (
+        random_day(rng, add_years(t.REFERENCE_DATE, -1), t.REFERENCE_DATE - dt.timedelta(days=60))
+        if changed
+        else random_day(rng, earliest, max(earliest, add_years(t.REFERENCE_DATE, -2)))
+    )
     return {
-        "employer": _employer(rng), "occupation": (code, desc), "monthly_income": int(pay // 10 * 10),
-        "previous_employer": _employer(rng) if changed else "", "employer_since": since,
+        "employer": _employer(rng),
+        "occupation": (code, desc),
+        "monthly_income": int(pay // 10 * 10),
+        "previous_employer": _employer(rng) if changed else "",
+        "employer_since": since,
     }
 
 

@@ -29,8 +29,11 @@ def notify(agency: str):
     if endpoint is None:
         abort(404, "unknown agency")
     verify_signature(
-        secret=endpoint.notify_secret, timestamp=request.headers.get("X-Timestamp"),
-        signature=request.headers.get("X-Signature"), body=request.get_data(), now=now,
+        secret=endpoint.notify_secret,
+        timestamp=request.headers.get("X-Timestamp"),
+        signature=request.headers.get("X-Signature"),
+        body=request.get_data(),
+        now=now,
         max_skew_s=rt.config.notify_max_skew_s,
     )
     notice = _load_notice(request.get_data())
@@ -39,14 +42,23 @@ def notify(agency: str):
     if citizen is None:
         raise NotFound("no such citizen")
     claim_notice(session, agency=agency, notice_id=notice["notice_id"], now=now)
-    result = refresh_citizen(session, registry=rt.connectors, vault=rt.vault, catalogue=rt.catalogue,
-                             citizen=citizen, now=now, agencies=[agency])
+    result = refresh_citizen(
+        session,
+        registry=rt.connectors,
+        vault=rt.vault,
+        catalogue=rt.catalogue,
+        citizen=citizen,
+        now=now,
+        agencies=[agency],
+    )
     if reason := result.failed.get(agency):
         # Keep nothing, not even the notice id, so the agency can simply send the notice again.
         session.rollback()
         return error_response(502, "refresh_failed", f"could not fetch from {agency}: {reason}")
     session.commit()
-    return NoticeResponse().dump({"status": "refreshed", "agency": agency, "changed": result.outcomes[agency].changed})
+    return NoticeResponse().dump(
+        {"status": "refreshed", "agency": agency, "changed": result.outcomes[agency].changed}
+    )
 
 
 def _load_notice(raw: bytes) -> dict:

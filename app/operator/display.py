@@ -7,6 +7,7 @@ Masking happens here, before any template sees a value, so a template cannot pri
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,13 +22,46 @@ SOURCES = {
     NOT_APPLICABLE: "Not applicable",
 }
 MASK, SHOWN = "••••", 4
+NOTHING = "\N{EN DASH}"
+TABLE_COLUMNS = 4  # lists with more sub-fields than this show each entry as its own list (phones)
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Sub-fields in reading order where the person format's order is not (addresses).
+SUB_ORDER = {
+    key: n for n, key in enumerate(("block", "building", "floor", "unit", "street", "postal", "country"))
+}
 # Sub-field names of the person format that do not read well as they are.
 SUB_LABELS = {
-    "nbr": "Number", "areacode": "Area code", "yearofassessment": "Year of assessment",
-    "chassisno": "Chassis number", "engineno": "Engine number", "vehicleno": "Vehicle number",
-    "regadd": "Address", "postal": "Postal code", "birthcertno": "Birth certificate number",
-    "dob": "Date of birth", "tob": "Time of birth", "hdbtype": "Flat type", "noofowners": "Number of owners",
-}
+    "startdate": "Start date", "enddate": "End date", "issuedate": "Issue date", "expirydate": "Expiry date",
+    "nbr": "Number", "areacode": "Area code", "postal": "Postal code", "type": "Address type",
+    "yearofassessment": "Year of assessment", "taxclearance": "Tax clearance", "oa": "Ordinary account",
+    "sa": "Special account", "ma": "MediSave account", "ra": "Retirement account",
+    "gstregular": "GST voucher (cash)", "gstmedisave": "GST voucher (MediSave)",
+    "gstspecial": "GST voucher (special)", "signup": "Signed up", "withdrawaldetails": "Withdrawals",
+    "shareofcover": "Share of cover", "insurercode": "Insurer", "sumassuredamount": "Sum assured",
+    "saqparticipationstatus": "Self-awareness questionnaire", "sdsnetshareholdingqty": "Shares held",
+    "comstatus": "Commercial licence status", "pdl": "Provisional licence", "qdl": "Qualified licence",
+    "photocardserialno": "Photo card serial number", "totaldemeritpoints": "Demerit points",
+    "yearattained": "Year attained", "birthcertno": "Birth certificate number", "dob": "Date of birth",
+    "tob": "Time of birth", "lifestatus": "Life status", "hanyupinyinname": "Hanyu Pinyin name",
+    "hanyupinyinaliasname": "Hanyu Pinyin alias name", "aliasname": "Alias name",
+    "marriedname": "Married name", "secondaryrace": "Secondary race", "birthcountry": "Country of birth",
+    "residentialstatus": "Residential status", "scprgrantdate": "PR granted", "nric": "NRIC",
+    "hdbtype": "Flat type", "noofowners": "Number of owners", "dateofpurchase": "Date of purchase",
+    "dateofownershiptransfer": "Date of ownership transfer", "leasecommencementdate": "Lease commencement",
+    "termoflease": "Term of lease", "loangranted": "Loan granted",
+    "monthlyloaninstalment": "Monthly instalment", "originalloanrepayment": "Original repayment period",
+    "balanceloanrepayment": "Remaining repayment period", "outstandingloanbalance": "Outstanding loan",
+    "vehicleno": "Vehicle number", "iulabelno": "IU label number", "chassisno": "Chassis number",
+    "engineno": "Engine number", "motorno": "Motor number", "yearofmanufacture": "Year of manufacture",
+    "firstregistrationdate": "First registered", "originalregistrationdate": "Originally registered",
+    "coecategory": "COE category", "coeexpirydate": "COE expiry", "roadtaxexpirydate": "Road tax expiry",
+    "quotapremium": "Quota premium", "openmarketvalue": "Open market value", "co2emission": "CO2 emission",
+    "enginecapacity": "Engine capacity", "powerrate": "Power rating", "primarycolour": "Primary colour",
+    "secondarycolour": "Secondary colour", "effectiveownership": "Owner since",
+    "nooftransfers": "Number of transfers", "minimumparfbenefit": "Minimum PARF benefit",
+    "maximumladenweight": "Maximum laden weight", "maximumunladenweight": "Maximum unladen weight",
+    "vpc": "Vehicle parking certificate",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -35,7 +69,9 @@ class ShownField:
     label: str
     text: str | None  # a single value
     parts: list[tuple[str, str]]  # the sub-fields of a composite value
-    rows: list[list[tuple[str, str]]]  # the elements of a list or history, each with its sub-fields
+    columns: list[str]  # a short list or history as a table: its column headings...
+    table: list[list[str]]  # ...and one row per entry
+    rows: list[list[tuple[str, str]]]  # a wide list or history: each entry with its sub-fields
     source: str
     lastupdated: str
     fetched: str
@@ -67,13 +103,19 @@ class ProfilePage:
 
 
 def profile_page(
-    catalogue: Catalogue, fields: Mapping[str, FieldView], status: Mapping[str, AgencySync], *, now: dt.datetime
+    catalogue: Catalogue,
+    fields: Mapping[str, FieldView],
+    status: Mapping[str, AgencySync],
+    *,
+    now: dt.datetime,
 ) -> ProfilePage:
     groups = {code: AgencyGroup(code, agency.name) for code, agency in catalogue.agencies.items()}
     for view in fields.values():
         group = groups.setdefault(view.agency, AgencyGroup(view.agency, view.agency))
         group.fields.append(show_field(view, now=now))
-    agencies = [agency_state(catalogue.agencies[code].name, status.get(code)) for code in catalogue.source_agencies()]
+    agencies = [
+        agency_state(catalogue.agencies[code].name, status.get(code)) for code in catalogue.source_agencies()
+    ]
     return ProfilePage(
         groups=[g for g in groups.values() if g.fields],
         agencies=agencies,
@@ -83,7 +125,7 @@ def profile_page(
 
 def show_field(view: FieldView, *, now: dt.datetime) -> ShownField:
     masked = view.attribute.masked
-    text, parts, rows = None, [], []
+    text, parts, entries = None, [], []
     if not view.unavailable:
         shape, item = view.attribute.shape, view.item
         if shape in ("value", "coded"):
@@ -91,17 +133,21 @@ def show_field(view: FieldView, *, now: dt.datetime) -> ShownField:
         elif shape == "composite":
             parts = _parts(item, masked)
         elif shape == "history":
-            rows = [_parts(element, masked) for element in item.get(view.attribute.list_key or "", [])]
+            entries = [_parts(element, masked) for element in item.get(view.attribute.list_key or "", [])]
         else:
-            rows = [_parts(element, masked) for element in item]
+            entries = [_parts(element, masked) for element in item]
+    columns = list(dict.fromkeys(label for entry in entries for label, _ in entry))
+    as_table = bool(entries) and len(columns) <= TABLE_COLUMNS
     return ShownField(
         label=view.attribute.label,
         text=text,
         parts=parts,
-        rows=rows,
+        columns=columns if as_table else [],
+        table=[[dict(entry).get(c, NOTHING) for c in columns] for entry in entries] if as_table else [],
+        rows=[] if as_table else entries,
         source=SOURCES.get(view.source, "Unknown"),
-        lastupdated=long_date(view.lastupdated) if view.lastupdated else "Not known",
-        fetched=ago(view.fetched_at, now) if view.fetched_at else "Never fetched",
+        lastupdated=long_date(view.lastupdated) if view.lastupdated else "",
+        fetched=f"Fetched {ago(view.fetched_at, now)}" if view.fetched_at else "Never fetched",
         unavailable=view.unavailable,
         masked=masked,
     )
@@ -126,12 +172,13 @@ def mask(text: str) -> str:
 
 
 def _parts(item: Mapping[str, Any], masked: bool) -> list[tuple[str, str]]:
-    return [(sub_label(key), _leaf(value, masked)) for key, value in item.items() if key not in META_KEYS]
+    keys = sorted((k for k in item if k not in META_KEYS), key=lambda k: SUB_ORDER.get(k, len(SUB_ORDER)))
+    return [(sub_label(key), _leaf(item[key], masked)) for key in keys]
 
 
 def _leaf(value: Any, masked: bool) -> str:
     text = _readable(value)
-    return mask(text) if masked and text != "–" else text
+    return mask(text) if masked and text != NOTHING else text
 
 
 def _readable(value: Any) -> str:
@@ -140,15 +187,22 @@ def _readable(value: Any) -> str:
             return _readable(value["value"])
         if "code" in value or "desc" in value:
             code, desc = str(value.get("code") or ""), str(value.get("desc") or "")
-            return f"{desc} ({code})" if desc and code and code != desc else (desc or code or "–")
-        inner = [f"{sub_label(k)}: {_readable(v)}" for k, v in value.items() if k not in META_KEYS]
-        return "; ".join(inner) or "–"
+            return f"{desc} ({code})" if desc and code and code != desc else (desc or code or NOTHING)
+        # A nested record (a licence's suspension, a withdrawal): its non-empty parts on one line.
+        inner = [
+            f"{sub_label(k)}: {text}"
+            for k, v in value.items()
+            if k not in META_KEYS and (text := _readable(v)) != NOTHING
+        ]
+        return "; ".join(inner) or NOTHING
     if isinstance(value, list):
-        return "; ".join(_readable(v) for v in value) or "–"
+        return "; ".join(text for v in value if (text := _readable(v)) != NOTHING) or NOTHING
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if value is None or value == "":
-        return "–"
+        return NOTHING
+    if isinstance(value, str) and ISO_DATE.fullmatch(value):
+        return long_date(dt.date.fromisoformat(value))
     return str(value)
 
 
@@ -162,7 +216,7 @@ def long_date(day: dt.date) -> str:
 
 def timestamp(moment: dt.datetime) -> str:
     moment = _utc(moment)
-    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+    return f"{moment.day} {moment:%b %Y %H:%M}"
 
 
 def ago(moment: dt.datetime, now: dt.datetime) -> str:

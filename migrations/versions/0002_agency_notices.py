@@ -12,20 +12,21 @@ from alembic import op
 
 import core.db
 
-revision: str = '0002'
-down_revision: str | None = '0001'
+revision: str = "0002"
+down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table('agency_notices',
-    sa.Column('agency', sa.String(length=32), nullable=False),
-    sa.Column('notice_id', sa.String(length=100), nullable=False),
-    sa.Column('received_at', core.db.UTCDateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('agency', 'notice_id', name=op.f('pk_agency_notices'))
+    op.create_table(
+        "agency_notices",
+        sa.Column("agency", sa.String(length=32), nullable=False),
+        sa.Column("notice_id", sa.String(length=100), nullable=False),
+        sa.Column("received_at", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("agency", "notice_id", name=op.f("pk_agency_notices")),
     )
 
 
 def downgrade() -> None:
-    op.drop_table('agency_notices')
+    op.drop_table("agency_notices")

@@ -20,24 +20,38 @@ def jsonl(*rows):
 
 def test_jsonl_import_creates_citizens_and_stores_items(db_session, runtime, now):
     a, b = fresh_uinfin(), fresh_uinfin()
-    records = read_records(jsonl({"uinfin": a, "attributes": {"noa-basic": NOA}},
-                                 {"uinfin": b, "attributes": {"ownerprivate": {"value": True}}}),
-                           "jsonl", catalogue=runtime.catalogue, agency="tax")
-    summary = import_records(db_session, vault=runtime.vault, catalogue=runtime.catalogue, agency="tax",
-                             records=records, now=now)
+    records = read_records(
+        jsonl(
+            {"uinfin": a, "attributes": {"noa-basic": NOA}},
+            {"uinfin": b, "attributes": {"ownerprivate": {"value": True}}},
+        ),
+        "jsonl",
+        catalogue=runtime.catalogue,
+        agency="tax",
+    )
+    summary = import_records(
+        db_session, vault=runtime.vault, catalogue=runtime.catalogue, agency="tax", records=records, now=now
+    )
     assert (summary.citizens, summary.created, summary.attributes) == (2, 2, 2)
     citizen = find_citizen_by_uinfin(db_session, vault=runtime.vault, uinfin=a)
-    fields = load_fields(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen,
-                         attributes=["noa-basic", "ownerprivate"])
+    fields = load_fields(
+        db_session,
+        vault=runtime.vault,
+        catalogue=runtime.catalogue,
+        citizen=citizen,
+        attributes=["noa-basic", "ownerprivate"],
+    )
     assert fields["noa-basic"].item["amount"] == {"value": 64400}
     assert fields["ownerprivate"].unavailable, "a tax record without it means the agency holds none"
 
 
 def test_csv_import_groups_rows_by_citizen(db_session, runtime, now):
     a = fresh_uinfin()
-    text = "uinfin,attribute,item\n" \
-        f'{a},noa-basic,"{json.dumps(NOA).replace(chr(34), chr(34) * 2)}"\n' \
+    text = (
+        "uinfin,attribute,item\n"
+        f'{a},noa-basic,"{json.dumps(NOA).replace(chr(34), chr(34) * 2)}"\n'
         f'{a},ownerprivate,"{{""value"": false}}"\n'
+    )
     records = read_records(open_text(text.encode()), "csv", catalogue=runtime.catalogue, agency="tax")
     assert set(records[a]) == {"noa-basic", "ownerprivate"}
 

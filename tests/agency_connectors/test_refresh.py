@@ -15,13 +15,21 @@ from tests.factories import make_citizen
 
 
 def refresh(db_session, runtime, citizen, now, registry=None, **kw):
-    return refresh_citizen(db_session, registry=registry or runtime.connectors, vault=runtime.vault,
-                           catalogue=runtime.catalogue, citizen=citizen, now=now, **kw)
+    return refresh_citizen(
+        db_session,
+        registry=registry or runtime.connectors,
+        vault=runtime.vault,
+        catalogue=runtime.catalogue,
+        citizen=citizen,
+        now=now,
+        **kw,
+    )
 
 
 def views(db_session, runtime, citizen, attributes=None):
-    return load_fields(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen,
-                       attributes=attributes)
+    return load_fields(
+        db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen, attributes=attributes
+    )
 
 
 def with_endpoint(base_config, runtime, code, **changes):
@@ -64,7 +72,11 @@ def test_never_fetched_fields_of_a_failed_agency_are_unavailable(db_session, run
 
 @pytest.mark.parametrize(
     ("fault", "reason"),
-    [("truncated_json", "invalid_json"), ("wrong_types", "invalid_payload"), ("unknown_attribute", "invalid_payload")],
+    [
+        ("truncated_json", "invalid_json"),
+        ("wrong_types", "invalid_payload"),
+        ("unknown_attribute", "invalid_payload"),
+    ],
 )
 def test_bad_payloads_are_refused_whole_and_named(db_session, runtime, now, simulators, fault, reason):
     citizen = make_citizen(db_session, runtime.vault)
@@ -138,9 +150,16 @@ def test_bulk_refresh_streams_every_citizen_in_batches(engine, runtime, now, sim
         ids = [make_citizen(session, runtime.vault).id for _ in range(25)]
         session.commit()
     seen = []
-    progress = refresh_all(sessions, registry=runtime.connectors, vault=runtime.vault, catalogue=runtime.catalogue,
-                           clock=lambda: now, batch_size=10, concurrency=16,
-                           on_batch=lambda p: seen.append(p.citizens))
+    progress = refresh_all(
+        sessions,
+        registry=runtime.connectors,
+        vault=runtime.vault,
+        catalogue=runtime.catalogue,
+        clock=lambda: now,
+        batch_size=10,
+        concurrency=16,
+        on_batch=lambda p: seen.append(p.citizens),
+    )
     assert progress.citizens >= 25 and progress.failed_citizens == 0
     assert seen == sorted(seen) and len(seen) >= 3
     with sessions() as session:

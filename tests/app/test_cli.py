@@ -70,7 +70,9 @@ def test_rotate_keys_re_encrypts_under_the_active_key(base_config, engine, conne
 
 def test_import_reports_bad_lines_and_exits_non_zero(app, tmp_path, db_session, runtime):
     good, path = fresh_uinfin(), tmp_path / "tax.jsonl"
-    path.write_text(json.dumps({"uinfin": good, "attributes": {"ownerprivate": {"value": True}}}) + "\n{oops\n")
+    path.write_text(
+        json.dumps({"uinfin": good, "attributes": {"ownerprivate": {"value": True}}}) + "\n{oops\n"
+    )
     result = app.test_cli_runner().invoke(args=["import", "tax", str(path)])
     assert result.exit_code == 1
     assert "line 2" in result.output

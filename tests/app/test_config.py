@@ -19,8 +19,13 @@ def test_production_refuses_demo_secrets_naming_them():
 
 
 def test_production_starts_with_real_secrets():
-    env = {"CONSENTRY_ENV": "production", "SECRET_KEY": "s" * 40, "LOOKUP_KEY": "l" * 40,
-           "OPERATOR_PASSWORD": "p" * 20, "MASTER_KEYS": "prod-1:" + "A" * 43}
+    env = {
+        "CONSENTRY_ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "LOOKUP_KEY": "l" * 40,
+        "OPERATOR_PASSWORD": "p" * 20,
+        "MASTER_KEYS": "prod-1:" + "A" * 43,
+    }
     for code in ("IDENTITY", "TAX", "PENSION", "HOUSING", "TRANSPORT", "EMPLOYMENT", "EDUCATION", "FAMILY"):
         env[f"AGENCY_KEY_{code}"] = f"key-{code}"
         env[f"AGENCY_NOTIFY_SECRET_{code}"] = f"notify-{code}"

@@ -7,14 +7,70 @@ from core.errors import ConfigurationError
 from profile_store.catalogue import DEFAULT_PATH, default_catalogue, load_catalogue, validate_item
 
 SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "specs" / "myinfo-sample-person.json"
-SPEC_ATTRIBUTES = """partialuinfin uinfin name hanyupinyinname aliasname hanyupinyinaliasname marriedname sex race
-secondaryrace dialect nationality dob birthcountry residentialstatus passportnumber passportexpirydate regadd mailadd
-billadd housingtype hdbtype hdbownership ownerprivate email homeno mobileno marital marriagecertno countryofmarriage
-marriagedate divorcedate childrenbirthrecords sponsoredchildrenrecords edulevel gradyear schoolname occupation
-employment passtype passstatus passexpirydate employmentsector householdincome vehicles drivinglicence
-academicqualifications pioneergen merdekagen silversupport gstvoucher noa-basic noa noahistory-basic noahistory
-cpfcontributions cpfemployers cpfbalances cpfhousingwithdrawal cpfhomeprotectionscheme cpfdependantprotectionscheme
-cpfinvestmentscheme""".split()
+SPEC_ATTRIBUTES = [
+    "partialuinfin",
+    "uinfin",
+    "name",
+    "hanyupinyinname",
+    "aliasname",
+    "hanyupinyinaliasname",
+    "marriedname",
+    "sex",
+    "race",
+    "secondaryrace",
+    "dialect",
+    "nationality",
+    "dob",
+    "birthcountry",
+    "residentialstatus",
+    "passportnumber",
+    "passportexpirydate",
+    "regadd",
+    "mailadd",
+    "billadd",
+    "housingtype",
+    "hdbtype",
+    "hdbownership",
+    "ownerprivate",
+    "email",
+    "homeno",
+    "mobileno",
+    "marital",
+    "marriagecertno",
+    "countryofmarriage",
+    "marriagedate",
+    "divorcedate",
+    "childrenbirthrecords",
+    "sponsoredchildrenrecords",
+    "edulevel",
+    "gradyear",
+    "schoolname",
+    "occupation",
+    "employment",
+    "passtype",
+    "passstatus",
+    "passexpirydate",
+    "employmentsector",
+    "householdincome",
+    "vehicles",
+    "drivinglicence",
+    "academicqualifications",
+    "pioneergen",
+    "merdekagen",
+    "silversupport",
+    "gstvoucher",
+    "noa-basic",
+    "noa",
+    "noahistory-basic",
+    "noahistory",
+    "cpfcontributions",
+    "cpfemployers",
+    "cpfbalances",
+    "cpfhousingwithdrawal",
+    "cpfhomeprotectionscheme",
+    "cpfdependantprotectionscheme",
+    "cpfinvestmentscheme",
+]
 
 
 def test_catalogue_covers_every_v4_person_attribute_and_eight_agencies():
@@ -54,8 +110,10 @@ def test_malformed_items_are_rejected_with_a_reason(attribute, item, reason):
 
 def test_a_deployment_adds_an_attribute_by_editing_data(tmp_path):
     text = DEFAULT_PATH.read_text()
-    extra = text + '\n[attributes.organdonor]\nlabel = "Organ donor"\nagency = "identity"\nshape = "value"\n' \
+    extra = (
+        text + '\n[attributes.organdonor]\nlabel = "Organ donor"\nagency = "identity"\nshape = "value"\n'
         'sensitivity = "medium"\n'
+    )
     path = tmp_path / "attributes.toml"
     path.write_text(extra)
     catalogue = load_catalogue(path)
@@ -66,10 +124,16 @@ def test_a_deployment_adds_an_attribute_by_editing_data(tmp_path):
 @pytest.mark.parametrize(
     ("snippet", "complaint"),
     [
-        ('[attributes.x]\nlabel = "X"\nagency = "nowhere"\nshape = "value"\nsensitivity = "low"\n', "unknown agency"),
+        (
+            '[attributes.x]\nlabel = "X"\nagency = "nowhere"\nshape = "value"\nsensitivity = "low"\n',
+            "unknown agency",
+        ),
         ('[attributes.x]\nlabel = "X"\nagency = "tax"\nshape = "blob"\nsensitivity = "low"\n', "shape"),
         ('[attributes.x]\nlabel = "X"\nagency = "tax"\nshape = "history"\nsensitivity = "low"\n', "list_key"),
-        ('[attributes.x]\nlabel = "X"\nagency = "tax"\nshape = "value"\nsensitivity = "low"\ncolour = 1\n', "colour"),
+        (
+            '[attributes.x]\nlabel = "X"\nagency = "tax"\nshape = "value"\nsensitivity = "low"\ncolour = 1\n',
+            "colour",
+        ),
     ],
 )
 def test_invalid_catalogue_stops_start_up_naming_the_problem(tmp_path, snippet, complaint):

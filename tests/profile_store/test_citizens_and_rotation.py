@@ -20,9 +20,13 @@ from tests.factories import TEST_MASTER_KEYS, fresh_uinfin, make_citizen
 def test_national_id_is_stored_only_as_digest_and_ciphertext(db_session, runtime, now):
     uinfin = fresh_uinfin()
     citizen = create_citizen(db_session, vault=runtime.vault, uinfin=uinfin.lower(), now=now)
-    row = db_session.execute(text("SELECT * FROM citizens WHERE id = :id"), {"id": citizen.id}).mappings().one()
-    assert all(uinfin.encode() not in bytes(v) if isinstance(v, bytes | memoryview) else uinfin not in str(v)
-               for v in row.values())
+    row = (
+        db_session.execute(text("SELECT * FROM citizens WHERE id = :id"), {"id": citizen.id}).mappings().one()
+    )
+    assert all(
+        uinfin.encode() not in bytes(v) if isinstance(v, bytes | memoryview) else uinfin not in str(v)
+        for v in row.values()
+    )
     assert find_citizen_by_uinfin(db_session, vault=runtime.vault, uinfin=uinfin).id == citizen.id
     assert reveal_uinfin(runtime.vault, citizen) == uinfin
     assert citizen.id != uinfin and len(citizen.id) == 36
@@ -46,19 +50,42 @@ def test_iter_citizen_ids_pages_through_everyone(db_session, runtime, now):
 
 def _populated(db_session, runtime, now):
     citizen = make_citizen(db_session, runtime.vault, now=now)
-    apply_agency_record(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen,
-                        agency="identity", items={"name": {"value": "A"}}, now=now)
-    apply_agency_record(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen,
-                        agency="identity", items={"name": {"value": "B"}}, now=now)
-    declare(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen, attribute="email",
-            value={"value": "a@example.org"}, now=now)
+    apply_agency_record(
+        db_session,
+        vault=runtime.vault,
+        catalogue=runtime.catalogue,
+        citizen=citizen,
+        agency="identity",
+        items={"name": {"value": "A"}},
+        now=now,
+    )
+    apply_agency_record(
+        db_session,
+        vault=runtime.vault,
+        catalogue=runtime.catalogue,
+        citizen=citizen,
+        agency="identity",
+        items={"name": {"value": "B"}},
+        now=now,
+    )
+    declare(
+        db_session,
+        vault=runtime.vault,
+        catalogue=runtime.catalogue,
+        citizen=citizen,
+        attribute="email",
+        value={"value": "a@example.org"},
+        now=now,
+    )
     return citizen
 
 
 def test_rotation_re_encrypts_everything_under_the_new_master_key(db_session, runtime, now):
     citizen = _populated(db_session, runtime, now)
     before = assemble_person(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen)
-    old_history = db_session.scalar(select(FieldVersion.ciphertext).where(FieldVersion.citizen_id == citizen.id))
+    old_history = db_session.scalar(
+        select(FieldVersion.ciphertext).where(FieldVersion.citizen_id == citizen.id)
+    )
     rotated = Vault(MasterKeyring.from_spec(TEST_MASTER_KEYS, "test-b"), runtime.config.lookup_key)
     assert pending_rotation(db_session, vault=rotated) >= 1
     while rotate_batch(db_session, vault=rotated, batch_size=2):
@@ -67,8 +94,10 @@ def test_rotation_re_encrypts_everything_under_the_new_master_key(db_session, ru
     db_session.refresh(citizen)
     assert citizen.dek_kid == "test-b"
     assert assemble_person(db_session, vault=rotated, catalogue=runtime.catalogue, citizen=citizen) == before
-    assert db_session.scalar(select(FieldVersion.ciphertext).where(FieldVersion.citizen_id == citizen.id)) \
+    assert (
+        db_session.scalar(select(FieldVersion.ciphertext).where(FieldVersion.citizen_id == citizen.id))
         != old_history
+    )
     # The old master key alone can no longer open this citizen.
     old_only = Vault(MasterKeyring.from_spec(TEST_MASTER_KEYS.split(",")[0]), runtime.config.lookup_key)
     with pytest.raises(CryptoError):

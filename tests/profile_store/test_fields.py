@@ -16,19 +16,37 @@ SEX = {"code": "F", "desc": "FEMALE", "lastupdated": "2024-02-04"}
 
 
 def store(session, runtime, citizen, agency, items, now):
-    return apply_agency_record(session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen,
-                               agency=agency, items=items, now=now)
+    return apply_agency_record(
+        session,
+        vault=runtime.vault,
+        catalogue=runtime.catalogue,
+        citizen=citizen,
+        agency=agency,
+        items=items,
+        now=now,
+    )
 
 
 def test_agency_values_are_encrypted_at_rest_and_assembled_in_person_format(db_session, runtime, now):
     citizen = make_citizen(db_session, runtime.vault)
     store(db_session, runtime, citizen, "identity", {"name": NAME, "sex": SEX}, now)
-    raw = db_session.execute(text("SELECT ciphertext FROM profile_fields WHERE attribute = 'name'")).scalar_one()
+    raw = db_session.execute(
+        text("SELECT ciphertext FROM profile_fields WHERE attribute = 'name'")
+    ).scalar_one()
     assert b"TAN HENG" not in raw
-    person = assemble_person(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen,
-                             attributes=["name", "sex", "dob", "email"])
-    assert person["name"] == {"value": "TAN HENG HUAT", "lastupdated": "2024-02-04", "source": "1",
-                              "classification": "C"}
+    person = assemble_person(
+        db_session,
+        vault=runtime.vault,
+        catalogue=runtime.catalogue,
+        citizen=citizen,
+        attributes=["name", "sex", "dob", "email"],
+    )
+    assert person["name"] == {
+        "value": "TAN HENG HUAT",
+        "lastupdated": "2024-02-04",
+        "source": "1",
+        "classification": "C",
+    }
     assert person["sex"]["code"] == "F"
     # Sent by nobody: identity omitted dob, and nobody declared an email.
     assert person["dob"] == {"lastupdated": "", "source": "1", "classification": "C", "unavailable": True}
@@ -39,8 +57,13 @@ def test_absent_citizen_marks_agency_attributes_unavailable_and_lists_empty(db_s
     citizen = make_citizen(db_session, runtime.vault)
     result = store(db_session, runtime, citizen, "transport", None, now)
     assert set(result.unavailable) == {"vehicles", "drivinglicence"}
-    person = assemble_person(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen,
-                             attributes=["vehicles", "drivinglicence"])
+    person = assemble_person(
+        db_session,
+        vault=runtime.vault,
+        catalogue=runtime.catalogue,
+        citizen=citizen,
+        attributes=["vehicles", "drivinglicence"],
+    )
     assert person["vehicles"] == []
     assert person["drivinglicence"]["unavailable"] is True
 
@@ -49,15 +72,26 @@ def test_a_change_keeps_the_previous_version_with_its_agency_and_time(db_session
     citizen = make_citizen(db_session, runtime.vault)
     store(db_session, runtime, citizen, "identity", {"name": NAME}, now)
     later = now + dt.timedelta(days=3)
-    result = store(db_session, runtime, citizen, "identity", {"name": {**NAME, "value": "TAN HUI MIN",
-                                                                        "lastupdated": "2024-03-01"}}, later)
+    result = store(
+        db_session,
+        runtime,
+        citizen,
+        "identity",
+        {"name": {**NAME, "value": "TAN HUI MIN", "lastupdated": "2024-03-01"}},
+        later,
+    )
     assert "name" in result.changed
-    versions = db_session.scalars(select(FieldVersion).where(FieldVersion.citizen_id == citizen.id,
-                                                             FieldVersion.attribute == "name")).all()
+    versions = db_session.scalars(
+        select(FieldVersion).where(FieldVersion.citizen_id == citizen.id, FieldVersion.attribute == "name")
+    ).all()
     assert len(versions) == 1
     old = versions[0]
     assert (old.agency, old.version, old.lastupdated, old.superseded_at) == (
-        "identity", 1, dt.date(2024, 2, 4), later)
+        "identity",
+        1,
+        dt.date(2024, 2, 4),
+        later,
+    )
     field = db_session.get(ProfileField, (citizen.id, "name"))
     assert field.version == 2 and field.lastupdated == dt.date(2024, 3, 1)
 
@@ -74,8 +108,9 @@ def test_failure_keeps_last_good_value_and_its_lastupdated(db_session, runtime, 
     citizen = make_citizen(db_session, runtime.vault)
     store(db_session, runtime, citizen, "identity", {"name": NAME}, now)
     record_agency_failure(db_session, citizen_id=citizen.id, agency="identity", reason="timeout", now=now)
-    views = load_fields(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen,
-                        attributes=["name"])
+    views = load_fields(
+        db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen, attributes=["name"]
+    )
     assert views["name"].item["value"] == "TAN HENG HUAT"
     assert views["name"].lastupdated == dt.date(2024, 2, 4)
     sync = db_session.get(AgencySync, (citizen.id, "identity"))
@@ -87,21 +122,46 @@ def test_malformed_record_writes_nothing(db_session, runtime, now):
     with pytest.raises(ValidationFailed) as caught:
         store(db_session, runtime, citizen, "identity", {"name": NAME, "sex": "F", "vehicles": []}, now)
     assert set(caught.value.errors) == {"sex", "vehicles"}
-    assert db_session.scalar(select(ProfileField.attribute).where(ProfileField.citizen_id == citizen.id)) is None
+    assert (
+        db_session.scalar(select(ProfileField.attribute).where(ProfileField.citizen_id == citizen.id)) is None
+    )
 
 
 def test_declaration_never_overrides_or_passes_for_a_verified_value(db_session, runtime, now):
     citizen = make_citizen(db_session, runtime.vault)
     store(db_session, runtime, citizen, "education", {"edulevel": {"code": "5", "desc": "DIPLOMA"}}, now)
-    declare(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen, attribute="edulevel",
-            value={"code": "7", "desc": "DEGREE"}, now=now)
-    declare(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen, attribute="email",
-            value={"value": "tan@example.org"}, now=now)
-    person = assemble_person(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen,
-                             attributes=["edulevel", "email"])
+    declare(
+        db_session,
+        vault=runtime.vault,
+        catalogue=runtime.catalogue,
+        citizen=citizen,
+        attribute="edulevel",
+        value={"code": "7", "desc": "DEGREE"},
+        now=now,
+    )
+    declare(
+        db_session,
+        vault=runtime.vault,
+        catalogue=runtime.catalogue,
+        citizen=citizen,
+        attribute="email",
+        value={"value": "tan@example.org"},
+        now=now,
+    )
+    person = assemble_person(
+        db_session,
+        vault=runtime.vault,
+        catalogue=runtime.catalogue,
+        citizen=citizen,
+        attributes=["edulevel", "email"],
+    )
     assert person["edulevel"]["code"] == "5" and person["edulevel"]["source"] == "1"
-    assert person["email"] == {"value": "tan@example.org", "source": "2", "classification": "C",
-                               "lastupdated": now.date().isoformat()}
+    assert person["email"] == {
+        "value": "tan@example.org",
+        "source": "2",
+        "classification": "C",
+        "lastupdated": now.date().isoformat(),
+    }
     # The declaration is kept (the citizen said it) but only fills gaps.
     assert db_session.get(Declaration, (citizen.id, "edulevel")) is not None
 
@@ -110,23 +170,41 @@ def test_declaration_fills_an_unavailable_field_and_keeps_its_history(db_session
     citizen = make_citizen(db_session, runtime.vault)
     store(db_session, runtime, citizen, "education", None, now)
     for code, desc in (("3", "SECONDARY"), ("4", "POST-SECONDARY")):
-        declare(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen,
-                attribute="edulevel", value={"code": code, "desc": desc}, now=now)
-    person = assemble_person(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen,
-                             attributes=["edulevel"])
+        declare(
+            db_session,
+            vault=runtime.vault,
+            catalogue=runtime.catalogue,
+            citizen=citizen,
+            attribute="edulevel",
+            value={"code": code, "desc": desc},
+            now=now,
+        )
+    person = assemble_person(
+        db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen, attributes=["edulevel"]
+    )
     assert person["edulevel"]["code"] == "4" and person["edulevel"]["source"] == "2"
-    history = db_session.scalars(select(FieldVersion).where(FieldVersion.citizen_id == citizen.id,
-                                                            FieldVersion.origin == "citizen")).all()
+    history = db_session.scalars(
+        select(FieldVersion).where(FieldVersion.citizen_id == citizen.id, FieldVersion.origin == "citizen")
+    ).all()
     assert [h.version for h in history] == [1]
 
 
-@pytest.mark.parametrize(("attribute", "value"), [("name", {"value": "X"}), ("edulevel", {"value": "degree"}),
-                                                  ("nosuch", {"value": "x"})])
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [("name", {"value": "X"}), ("edulevel", {"value": "degree"}), ("nosuch", {"value": "x"})],
+)
 def test_undeclarable_or_malformed_declarations_are_refused(db_session, runtime, now, attribute, value):
     citizen = make_citizen(db_session, runtime.vault)
     with pytest.raises(ValidationFailed):
-        declare(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen,
-                attribute=attribute, value=value, now=now)
+        declare(
+            db_session,
+            vault=runtime.vault,
+            catalogue=runtime.catalogue,
+            citizen=citizen,
+            attribute=attribute,
+            value=value,
+            now=now,
+        )
 
 
 def test_swapped_ciphertexts_between_citizens_fail_to_decrypt(db_session, runtime, now):
@@ -138,8 +216,9 @@ def test_swapped_ciphertexts_between_citizens_fail_to_decrypt(db_session, runtim
     field_a.ciphertext = field_b.ciphertext
     db_session.flush()
     with pytest.raises(CryptoError):
-        assemble_person(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=a,
-                        attributes=["name"])
+        assemble_person(
+            db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=a, attributes=["name"]
+        )
 
 
 def test_swapping_attributes_within_a_citizen_fails_to_decrypt(db_session, runtime, now):

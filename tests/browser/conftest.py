@@ -1,0 +1,215 @@
+"""Real Chromium (Debian's /usr/bin/chromium, never a downloaded one) against the real app on a
+loopback werkzeug server. One browser per session (per xdist worker).
+
+The live app commits for real into the worker's test database, so tests here make their own
+citizens with fresh national ids and never share the function-scoped `db_session`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Response, sync_playwright
+from werkzeug.serving import make_server
+
+from agency_connectors.refresh import refresh_citizen
+from app import create_app
+from profile_store.fields import declare
+from tests.factories import fresh_uinfin, make_citizen
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+AXE = Path(__file__).with_name("vendor") / "axe.min.js"
+# Reports CSP violations from every page to the test, across navigations.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__consentryCsp(`${event.effectiveDirective} blocked ${event.blockedURI || "inline"}`);
+});
+"""
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark and, without Chromium, skip the browser tests; and run them last. Playwright's sync API
+    leaves its event loop marked as running on the main thread until the session ends, so any test
+    after it that calls asyncio.run() there (every refresh does) would fail."""
+    here = Path(__file__).parent
+    browser_items = [item for item in items if here in Path(item.path).parents]
+    for item in browser_items:
+        item.add_marker(pytest.mark.browser)
+        if not CHROMIUM.exists():
+            item.add_marker(pytest.mark.skip(reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"))
+    chosen = set(browser_items)
+    items[:] = [item for item in items if item not in chosen] + browser_items
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict[str, Any]:
+    """For anyone using pytest-playwright's fixtures: the same Chromium and flags."""
+    return {"executable_path": str(CHROMIUM), "headless": True, "args": CHROMIUM_ARGS}
+
+
+def off_the_browser_thread(work: Callable[[], Any]) -> Any:
+    """Run `work` in another thread: services that call asyncio.run() must not share a thread with
+    Playwright's sync API, which keeps its own event loop there."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def live_app(base_config, engine):
+    return create_app(base_config, engine=engine)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    id: str
+    uinfin: str
+
+
+@pytest.fixture(scope="session")
+def seeded_citizen(live_app) -> Seeded:
+    """A citizen fetched from every agency, with one declared value, committed for real."""
+    runtime = live_app.extensions["consentry"]
+
+    def seed() -> Seeded:
+        now = dt.datetime.now(dt.UTC)
+        with runtime.sessions() as session:
+            uinfin = fresh_uinfin()
+            citizen = make_citizen(session, runtime.vault, uinfin=uinfin, now=now)
+            result = refresh_citizen(
+                session,
+                registry=runtime.connectors,
+                vault=runtime.vault,
+                catalogue=runtime.catalogue,
+                citizen=citizen,
+                now=now,
+            )
+            assert result.failed == {}
+            declare(
+                session,
+                vault=runtime.vault,
+                catalogue=runtime.catalogue,
+                citizen=citizen,
+                attribute="email",
+                value={"value": "tan.ah.kow@example.com"},
+                now=now,
+            )
+            session.commit()
+            return Seeded(citizen.id, uinfin)
+
+    return off_the_browser_thread(seed)
+
+
+@dataclass
+class Tab:
+    """A page plus everything that went wrong on it: console errors and warnings, uncaught
+    exceptions, CSP violations and failed sub-resources."""
+
+    page: Page
+    base_url: str
+    problems: list[str] = field(default_factory=list)
+
+    refused_pages: set[str] = field(default_factory=set)
+
+    def on_response(self, response: Response) -> None:
+        if response.status < 400:
+            return
+        if response.request.resource_type == "document":
+            self.refused_pages.add(response.url)  # a 400/404 page the test provoked on purpose
+        else:
+            self.problems.append(f"HTTP {response.status}: {response.url}")
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type not in ("error", "warning"):
+            return
+        if (
+            message.text.startswith("Failed to load resource")
+            and message.location.get("url") in self.refused_pages
+        ):
+            return
+        self.problems.append(f"console {message.type}: {message.text} at {message.location.get('url')}")
+
+    def goto(self, path: str):
+        return self.page.goto(self.base_url + path)
+
+    def axe_violations(self) -> list[str]:
+        if not self.page.evaluate("typeof window.axe !== 'undefined'"):
+            self.page.evaluate(AXE.read_text(encoding="utf-8"))
+        result = self.page.evaluate(
+            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+            ".map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)"
+        )
+        return list(result)
+
+
+def _open_tab(browser: Browser, base_url: str, **context_options) -> Iterator[Tab]:
+    context = browser.new_context(**context_options)
+    page = context.new_page()
+    tab = Tab(page, base_url)
+    page.expose_function("__consentryCsp", lambda text: tab.problems.append(f"CSP: {text}"))
+    page.add_init_script(CSP_LISTENER)
+    page.on("console", tab.on_console)
+    page.on("pageerror", lambda error: tab.problems.append(f"page error: {error}"))
+    page.on("requestfailed", lambda r: tab.problems.append(f"request failed: {r.url} {r.failure}"))
+    page.on("response", tab.on_response)
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def tab(chromium, live_server) -> Iterator[Tab]:
+    yield from _open_tab(chromium, live_server, viewport={"width": 1280, "height": 900})
+
+
+@pytest.fixture
+def phone_tab(chromium, live_server) -> Iterator[Tab]:
+    yield from _open_tab(
+        chromium,
+        live_server,
+        viewport={"width": 375, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+
+
+@pytest.fixture
+def no_js_tab(chromium, live_server) -> Iterator[Tab]:
+    yield from _open_tab(
+        chromium, live_server, viewport={"width": 1280, "height": 900}, java_script_enabled=False
+    )
