@@ -40,10 +40,11 @@ class AgencyFailure(Exception):
 class AgencyConnector(Protocol):
     """Fetches one citizen's record from one agency.
 
-    `fetch` returns the agency's items keyed by attribute (already checked against the catalogue),
+    `fetch` runs in a worker thread (agencies are called in parallel). It returns the agency's
+    items keyed by attribute (already checked against the catalogue),
     None when the agency holds no record of the citizen, or raises AgencyFailure.
     """
 
     agency: str
 
-    async def fetch(self, client: httpx.AsyncClient, uinfin: str) -> dict[str, Any] | None: ...
+    def fetch(self, client: httpx.Client, uinfin: str) -> dict[str, Any] | None: ...

@@ -4,9 +4,9 @@ jitter, a circuit breaker, and strict checking of what comes back."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
+import time
 from typing import Any, ClassVar
 
 import httpx
@@ -32,25 +32,25 @@ class HttpAgencyConnector:
         self.policy = policy
         self.breaker = breaker
 
-    async def fetch(self, client: httpx.AsyncClient, uinfin: str) -> dict[str, Any] | None:
+    def fetch(self, client: httpx.Client, uinfin: str) -> dict[str, Any] | None:
         if not self.breaker.allow():
             raise AgencyFailure("circuit_open", "too many recent failures; not calling")
         try:
-            result = await self._fetch_with_retries(client, uinfin)
+            result = self._fetch_with_retries(client, uinfin)
         except AgencyFailure:
             self.breaker.record_failure()
             raise
         self.breaker.record_success()
         return result
 
-    async def _fetch_with_retries(self, client: httpx.AsyncClient, uinfin: str) -> dict[str, Any] | None:
+    def _fetch_with_retries(self, client: httpx.Client, uinfin: str) -> dict[str, Any] | None:
         last: AgencyFailure | None = None
         for attempt in range(self.policy.retries + 1):
             if attempt:
                 # Full jitter keeps many workers from retrying in lock-step against a sick agency.
-                await asyncio.sleep(random.uniform(0, self.policy.backoff_s * 2**attempt))  # noqa: S311
+                time.sleep(random.uniform(0, self.policy.backoff_s * 2**attempt))  # noqa: S311
             try:
-                response = await client.post(
+                response = client.post(
                     self.endpoint.url + self.lookup_path,
                     json={"uinfin": uinfin},
                     headers={"X-API-Key": self.endpoint.api_key},

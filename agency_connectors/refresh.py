@@ -6,10 +6,10 @@ stay unavailable if never fetched) and the result names the agency and the reaso
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,9 +25,7 @@ from profile_store.models import Citizen
 from profile_store.vault import Vault
 
 from .base import AgencyFailure
-from .registry import ConnectorRegistry
-
-_MISSING = object()
+from .registry import ConnectorRegistry, new_http_client
 
 
 @dataclass
@@ -54,26 +52,24 @@ class RefreshResult:
 @dataclass
 class _Fetched:
     agency: str
-    items: Any = _MISSING  # dict, None (no record), or _MISSING on failure
+    items: Any = None  # the agency's items, or None when it holds no record
     failure: AgencyFailure | None = None
     elapsed_ms: float = 0.0
 
 
-async def _fetch_one(
-    registry: ConnectorRegistry, client: httpx.AsyncClient, code: str, uinfin: str
-) -> _Fetched:
+def _fetch_one(registry: ConnectorRegistry, client: httpx.Client, code: str, uinfin: str) -> _Fetched:
     started = time.perf_counter()
     try:
-        items = await registry.connectors[code].fetch(client, uinfin)
+        items = registry.connectors[code].fetch(client, uinfin)
         return _Fetched(code, items, elapsed_ms=(time.perf_counter() - started) * 1000)
     except AgencyFailure as failure:
         return _Fetched(code, failure=failure, elapsed_ms=(time.perf_counter() - started) * 1000)
 
 
-async def _fetch_citizen(
-    registry: ConnectorRegistry, client: httpx.AsyncClient, uinfin: str, agencies: Iterable[str]
-) -> list[_Fetched]:
-    return list(await asyncio.gather(*(_fetch_one(registry, client, code, uinfin) for code in agencies)))
+def _submit_citizen(
+    pool: Executor, registry: ConnectorRegistry, client: httpx.Client, uinfin: str, codes: Iterable[str]
+) -> list[Future[_Fetched]]:
+    return [pool.submit(_fetch_one, registry, client, code, uinfin) for code in codes]
 
 
 def _store(
@@ -122,16 +118,11 @@ def refresh_citizen(
     now: dt.datetime,
     agencies: Iterable[str] | None = None,
 ) -> RefreshResult:
-    """Fetch the citizen from every agency (or those named) concurrently and store the answers in
+    """Fetch the citizen from every agency (or those named) in parallel and store the answers in
     the caller's transaction (flushed, not committed). Never raises for an agency's failure."""
     codes = list(agencies) if agencies is not None else registry.codes()
-    uinfin = reveal_uinfin(vault, citizen)
-
-    async def run() -> list[_Fetched]:
-        async with registry.client(max_connections=len(codes) or 1) as client:
-            return await _fetch_citizen(registry, client, uinfin, codes)
-
-    fetched = asyncio.run(run())
+    futures = _submit_citizen(registry.pool, registry, registry.http, reveal_uinfin(vault, citizen), codes)
+    fetched = [future.result() for future in futures]
     return _store(session, vault=vault, catalogue=catalogue, citizen=citizen, fetched=fetched, now=now)
 
 
@@ -150,66 +141,70 @@ def refresh_all(
     catalogue: Catalogue,
     clock: Callable[[], dt.datetime],
     batch_size: int = 200,
-    concurrency: int = 64,
+    concurrency: int = 32,
     on_batch: Callable[[BulkProgress], None] | None = None,
 ) -> BulkProgress:
-    """Refresh every citizen, streaming them in batches (memory stays flat as N grows). Each batch is
-    its own transaction; the next batch's fetches overlap with the current batch's writes."""
+    """Refresh every citizen, streaming them in batches so memory stays flat as N grows. Each batch
+    is one transaction; the next batch's fetches run while the current batch is written."""
     progress = BulkProgress()
     codes = registry.codes()
-
-    def load(ids: list[str]) -> list[tuple[str, str]]:
-        with sessions() as session:
-            citizens = session.scalars(select(Citizen).where(Citizen.id.in_(ids))).all()
-            return [(c.id, reveal_uinfin(vault, c)) for c in citizens]
-
-    def write(batch: list[tuple[str, list[_Fetched]]]) -> None:
-        with sessions() as session, session.begin():
-            now = clock()
-            by_id = {
-                c.id: c for c in session.scalars(select(Citizen).where(Citizen.id.in_([i for i, _ in batch])))
-            }
-            for citizen_id, fetched in batch:
-                result = _store(
-                    session,
-                    vault=vault,
-                    catalogue=catalogue,
-                    citizen=by_id[citizen_id],
-                    fetched=fetched,
-                    now=now,
+    with (
+        ThreadPoolExecutor(concurrency, thread_name_prefix="bulk-refresh") as pool,
+        new_http_client(max_connections=concurrency) as client,
+    ):
+        in_flight: list[tuple[str, list[Future[_Fetched]]]] | None = None
+        for people in _people(sessions, vault, batch_size):
+            submitted = [
+                (cid, _submit_citizen(pool, registry, client, uinfin, codes)) for cid, uinfin in people
+            ]
+            if in_flight is not None:
+                _write_batch(
+                    sessions, in_flight, vault=vault, catalogue=catalogue, now=clock(), progress=progress
                 )
-                for code in result.failed:
-                    progress.agency_failures[code] = progress.agency_failures.get(code, 0) + 1
-                progress.failed_citizens += bool(result.failed)
-        progress.citizens += len(batch)
-        if on_batch:
-            on_batch(progress)
-
-    async def fetch_batch(client, gate: asyncio.Semaphore, people: list[tuple[str, str]]):
-        async def one(citizen_id: str, uinfin: str):
-            async with gate:
-                return citizen_id, await _fetch_citizen(registry, client, uinfin, codes)
-
-        return await asyncio.gather(*(one(cid, uinfin) for cid, uinfin in people))
-
-    async def run() -> None:
-        gate = asyncio.Semaphore(max(1, concurrency // max(1, len(codes))))
-        pending: asyncio.Future | None = None
-        async with registry.client(max_connections=concurrency) as client:
-            for people in _batches(sessions, batch_size, load):
-                fetched = await fetch_batch(client, gate, people)
-                if pending is not None:
-                    await pending
-                pending = asyncio.ensure_future(asyncio.to_thread(write, fetched))
-            if pending is not None:
-                await pending
-
-    asyncio.run(run())
+                if on_batch:
+                    on_batch(progress)
+            in_flight = submitted
+        if in_flight is not None:
+            _write_batch(
+                sessions, in_flight, vault=vault, catalogue=catalogue, now=clock(), progress=progress
+            )
+            if on_batch:
+                on_batch(progress)
     return progress
 
 
-def _batches(sessions, batch_size: int, load) -> Iterator[list[tuple[str, str]]]:
-    with sessions() as session:
-        id_batches = iter_citizen_ids(session, batch_size=batch_size)
-        for ids in id_batches:
-            yield load(ids)
+def _people(
+    sessions: sessionmaker[Session], vault: Vault, batch_size: int
+) -> Iterator[list[tuple[str, str]]]:
+    with sessions() as reader:
+        for ids in iter_citizen_ids(reader, batch_size=batch_size):
+            citizens = reader.scalars(select(Citizen).where(Citizen.id.in_(ids))).all()
+            yield [(c.id, reveal_uinfin(vault, c)) for c in citizens]
+            reader.expunge_all()  # keep the identity map from growing with N
+
+
+def _write_batch(
+    sessions: sessionmaker[Session],
+    batch: list[tuple[str, list[Future[_Fetched]]]],
+    *,
+    vault: Vault,
+    catalogue: Catalogue,
+    now: dt.datetime,
+    progress: BulkProgress,
+) -> None:
+    with sessions() as session, session.begin():
+        ids = [citizen_id for citizen_id, _ in batch]
+        by_id = {c.id: c for c in session.scalars(select(Citizen).where(Citizen.id.in_(ids)))}
+        for citizen_id, futures in batch:
+            result = _store(
+                session,
+                vault=vault,
+                catalogue=catalogue,
+                citizen=by_id[citizen_id],
+                fetched=[f.result() for f in futures],
+                now=now,
+            )
+            for code in result.failed:
+                progress.agency_failures[code] = progress.agency_failures.get(code, 0) + 1
+            progress.failed_citizens += bool(result.failed)
+    progress.citizens += len(batch)

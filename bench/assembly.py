@@ -44,23 +44,33 @@ def run(options: Options) -> list[Row]:
             (citizen_id,) = seed_citizens(runtime, [demo_uinfin(full_record_indices(1)[0])])
             with runtime.sessions() as session, session.begin():
                 citizen = session.get(Citizen, citizen_id)
-                result = refresh_citizen(session, registry=runtime.connectors, vault=runtime.vault,
-                                         catalogue=runtime.catalogue, citizen=citizen, now=utcnow())
+                result = refresh_citizen(
+                    session,
+                    registry=runtime.connectors,
+                    vault=runtime.vault,
+                    catalogue=runtime.catalogue,
+                    citizen=citizen,
+                    now=utcnow(),
+                )
                 assert not result.failed and all(o.found for o in result.outcomes.values()), result
                 declare_usual(session, runtime, citizen, utcnow())
             timings, attributes, available = _measure(runtime, citizen_id, count)
             runtime.engine.dispose()
         stats = summarize(timings[WARMUP:])
         stats.update(attributes=attributes, available=available)
-        rows.append(Row(
-            benchmark=f"decrypt + assemble 1 full profile ({attributes} attributes, {available} with values)",
-            backend=backend,
-            n=stats["n"],
-            result=med_p95(stats),
-            target=f"median ≤ {TARGET_MS:g} ms",
-            verdict=MEETS if stats["median_ms"] <= TARGET_MS else MISSES,
-            data=stats,
-        ))
+        rows.append(
+            Row(
+                benchmark=(
+                    f"decrypt + assemble 1 full profile ({attributes} attributes, {available} with values)"
+                ),
+                backend=backend,
+                n=stats["n"],
+                result=med_p95(stats),
+                target=f"median ≤ {TARGET_MS:g} ms",
+                verdict=MEETS if stats["median_ms"] <= TARGET_MS else MISSES,
+                data=stats,
+            )
+        )
     return rows
 
 
@@ -71,7 +81,11 @@ def _measure(runtime, citizen_id: str, count: int) -> tuple[list[float], int, in
         with runtime.sessions() as session:
             citizen = session.get(Citizen, citizen_id)
             clock = Stopwatch()
-            person = assemble_person(session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen)
+            person = assemble_person(
+                session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen
+            )
             timings.append(clock.seconds())
-    available = sum(1 for item in person.values() if item and not (isinstance(item, dict) and item.get("unavailable")))
+    available = sum(
+        1 for item in person.values() if item and not (isinstance(item, dict) and item.get("unavailable"))
+    )
     return timings, len(person), available

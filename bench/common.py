@@ -98,7 +98,11 @@ def fresh_database(options: Options, url: str, name: str) -> Iterator[str]:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        base = Path(parsed.database) if parsed.database not in (None, "", ":memory:") else options.workdir / "b.db"
+        base = (
+            Path(parsed.database)
+            if parsed.database not in (None, "", ":memory:")
+            else options.workdir / "b.db"
+        )
         path = base.with_name(f"{base.stem}-{name}.db")
         _remove_sqlite(path)
         db_url = parsed.set(database=str(path)).render_as_string(hide_password=False)
@@ -110,7 +114,9 @@ def fresh_database(options: Options, url: str, name: str) -> Iterator[str]:
         return
     database = parsed.database or ""
     if "bench" not in database:
-        raise SystemExit(f"refusing to drop and re-create database {database!r}: its name must contain 'bench'")
+        raise SystemExit(
+            f"refusing to drop and re-create database {database!r}: its name must contain 'bench'"
+        )
     _recreate_pg(url)
     _migrate(url)
     try:
@@ -240,16 +246,28 @@ def store_full_profile(session, runtime: Runtime, citizen: Citizen, uinfin: str,
     """What a refresh from all eight agencies stores (without HTTP), plus the usual declarations."""
     for code in AGENCY_CODES:
         apply_agency_record(
-            session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen, agency=code,
-            items=record_for(code, uinfin), now=now,
+            session,
+            vault=runtime.vault,
+            catalogue=runtime.catalogue,
+            citizen=citizen,
+            agency=code,
+            items=record_for(code, uinfin),
+            now=now,
         )
     declare_usual(session, runtime, citizen, now)
 
 
 def declare_usual(session, runtime: Runtime, citizen: Citizen, now: dt.datetime) -> None:
     for attribute, value in DECLARED_VALUES.items():
-        declare(session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen,
-                attribute=attribute, value=value, now=now)
+        declare(
+            session,
+            vault=runtime.vault,
+            catalogue=runtime.catalogue,
+            citizen=citizen,
+            attribute=attribute,
+            value=value,
+            now=now,
+        )
 
 
 # --- statistics and memory -----------------------------------------------------------------------
@@ -309,13 +327,18 @@ def peak_rss_bytes() -> int:
     kib = _status_kib("VmHWM")
     if kib is not None:
         return kib * 1024
-    import resource  # noqa: PLC0415 - POSIX only, and only as a fallback
+    import resource  # POSIX only, and only as a fallback
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def mib(value: float) -> float:
     return value / (1024 * 1024)
+
+
+def log(message: str) -> None:
+    """Progress on stderr (the table goes to stdout)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 class Stopwatch:
@@ -345,6 +368,7 @@ def machine_info() -> dict[str, Any]:
         "machine": platform.machine(),
         "system": f"{platform.system()} {platform.release()}",
         "executable": sys.executable,
+        "load_average_start": list(os.getloadavg()),
     }
 
 
@@ -354,5 +378,7 @@ def machine_line(info: dict[str, Any]) -> str:
         cpu = f"{cpu} ({info['cpu_model']})"
     return (
         f"Machine: {info['cores']} cores (os.cpu_count), {info['machine']}, {cpu}, "
-        f"{info['implementation']} {info['python']}, {info['system']}"
+        f"{info['implementation']} {info['python']}, {info['system']}; "
+        f"load average {info['load_average_start'][0]:.1f} at start"
+        + (f", {info['load_average_end'][0]:.1f} at end" if "load_average_end" in info else "")
     )

@@ -107,17 +107,19 @@ def db_session(sessions) -> Iterator[Session]:
 
 
 @pytest.fixture
-def runtime(base_config, engine, sessions) -> Runtime:
+def runtime(base_config, engine, sessions) -> Iterator[Runtime]:
     rt = Runtime.build(base_config, engine)
     rt.sessions = sessions
-    return rt
+    yield rt
+    rt.connectors.close()
 
 
 @pytest.fixture
 def app(base_config, engine, sessions):
     application = create_app(base_config, engine=engine)
     application.extensions["consentry"].sessions = sessions
-    return application
+    yield application
+    application.extensions["consentry"].connectors.close()
 
 
 @pytest.fixture

@@ -109,33 +109,43 @@ def plate_number(prefix: str, number: int) -> str:
 
 
 def _vehicle(rng: random.Random) -> dict[str, Any]:
+    """One car: its registration (number, dates, COE) and then its technical particulars."""
     make, model, cc, propellant = rng.choice(t.VEHICLE_MODELS)
     registered = random_day(rng, dt.date(2012, 1, 1), t.REFERENCE_DATE - dt.timedelta(days=30))
     coe_expiry = add_years(registered, 10)
     if coe_expiry < t.REFERENCE_DATE:
         coe_expiry = add_years(coe_expiry, rng.choice((5, 10)))  # renewed
     plate = plate_number("S" + "".join(rng.choice(_PLATE_LETTERS) for _ in range(2)), rng.randint(1, 9999))
-    alnum = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
-    electric = propellant == "Electric"
+    category = "A - CAR UP TO 1600CC & 97KW (130BHP)" if cc <= 1600 else "B - CAR ABOVE 1600CC OR 97KW"
     return {
         "vehicleno": val(plate),
         "type": val(rng.choice(("Saloon Car", "Hatchback", "Sports Utility Vehicle", "Station Wagon"))),
         "iulabelno": val(f"{rng.randint(0, 9_999_999_999):010d}"),
         "make": val(make),
         "model": val(model),
-        "chassisno": val("".join(rng.choice(alnum) for _ in range(17))),
-        "engineno": val("" if electric else "".join(rng.choice(alnum) for _ in range(11))),
-        "motorno": val("".join(rng.choice(alnum) for _ in range(11)) if electric else ""),
         "yearofmanufacture": val(str(registered.year - rng.choice((0, 0, 1)))),
         "firstregistrationdate": val(iso(registered)),
         "originalregistrationdate": val(iso(registered)),
         "effectiveownership": val(f"{iso(registered)}T{rng.randint(8, 17):02d}:{rng.randint(0, 59):02d}:00"),
-        "coecategory": val(
-            "A - CAR UP TO 1600CC & 97KW (130BHP)" if cc <= 1600 else "B - CAR ABOVE 1600CC OR 97KW"
-        ),
+        "coecategory": val(category),
         "coeexpirydate": val(iso(coe_expiry)),
         "roadtaxexpirydate": val(iso(random_day(rng, t.REFERENCE_DATE, add_years(t.REFERENCE_DATE, 1)))),
         "quotapremium": val(rng.randint(30, 120) * 1000),
+        "nooftransfers": val(rng.choice((0, 0, 0, 1, 2))),
+        "scheme": val(""),
+        "status": code("1", "REGISTERED"),
+        "vpc": val(""),
+        **_particulars(rng, cc, propellant),
+    }
+
+
+def _particulars(rng: random.Random, cc: int, propellant: str) -> dict[str, Any]:
+    alnum = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+    electric = propellant == "Electric"
+    return {
+        "chassisno": val("".join(rng.choice(alnum) for _ in range(17))),
+        "engineno": val("" if electric else "".join(rng.choice(alnum) for _ in range(11))),
+        "motorno": val("".join(rng.choice(alnum) for _ in range(11)) if electric else ""),
         "openmarketvalue": val(money(rng.uniform(15_000, 90_000))),
         "co2emission": val(0 if electric else rng.randint(90, 220)),
         "enginecapacity": val(cc),
@@ -143,11 +153,7 @@ def _vehicle(rng: random.Random) -> dict[str, Any]:
         "propellant": val(propellant),
         "primarycolour": val(rng.choice(t.COLOURS)),
         "secondarycolour": val(""),
-        "nooftransfers": val(rng.choice((0, 0, 0, 1, 2))),
-        "scheme": val(""),
-        "status": code("1", "REGISTERED"),
         "minimumparfbenefit": val(rng.randint(2, 40) * 500),
-        "vpc": val(""),
         "maximumunladenweight": val(rng.randint(12, 20) * 100),
         "maximumladenweight": val(rng.randint(16, 25) * 100),
     }

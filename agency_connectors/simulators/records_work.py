@@ -76,7 +76,7 @@ def _noa(rng: random.Random, year: str, employment: int, trade: int, rent: int) 
 
 
 def _gst_voucher(p: Persona, rng: random.Random, annual: int, owner_private: bool) -> dict[str, Any]:
-    if p.status == FOREIGNER or owner_private or annual > 39_000 or p.age < 21:
+    if p.status != CITIZEN or owner_private or annual > 39_000 or p.age < 21:
         return {
             "gstregular": val(0),
             "gstmedisave": val(0),

@@ -4,6 +4,11 @@
     GET  /healthz
     GET  /_control/stats | GET, POST /_control/{agency} | POST /_control/reset   (X-Control-Key)
 
+A lookup is answered in this order, so injected faults hit every caller alike, as a sick service
+would: outage (503 at once), latency, error_rate (500), API key (401), body (400), record (404 when
+absent), then the malformed-answer faults on a 200. "requests" counts every lookup an agency receives,
+"errors" the 5xx among them.
+
 Standard library only (ThreadingHTTPServer: one thread per connection, HTTP/1.1 keep-alive). Nothing
 about a request is logged: the body holds a national id.
 """

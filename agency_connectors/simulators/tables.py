@@ -1,5 +1,5 @@
-"""Fixed reference tables the synthetic records draw from. Tuples only (never sets), so every draw
-is in a stable order on every machine."""
+"""Fixed reference tables the synthetic records draw from. Tuples and dicts only (never sets), so
+every draw is in a stable order on every machine."""
 
 from __future__ import annotations
 

@@ -136,6 +136,9 @@ def show_field(view: FieldView, *, now: dt.datetime) -> ShownField:
             entries = [_parts(element, masked) for element in item.get(view.attribute.list_key or "", [])]
         else:
             entries = [_parts(element, masked) for element in item]
+    if parts and all(part == NOTHING for _, part in parts):
+        text, parts = NOTHING, []  # a record with nothing in it reads better as one dash
+    shown = bool(parts or entries) or text not in (None, NOTHING)
     columns = list(dict.fromkeys(label for entry in entries for label, _ in entry))
     as_table = bool(entries) and len(columns) <= TABLE_COLUMNS
     return ShownField(
@@ -149,7 +152,7 @@ def show_field(view: FieldView, *, now: dt.datetime) -> ShownField:
         lastupdated=long_date(view.lastupdated) if view.lastupdated else "",
         fetched=f"Fetched {ago(view.fetched_at, now)}" if view.fetched_at else "Never fetched",
         unavailable=view.unavailable,
-        masked=masked,
+        masked=masked and shown,
     )
 
 

@@ -32,9 +32,19 @@ def views(db_session, runtime, citizen, attributes=None):
     )
 
 
-def with_endpoint(base_config, runtime, code, **changes):
-    endpoints = tuple(replace(e, **changes) if e.code == code else e for e in base_config.agencies)
-    return ConnectorRegistry.from_config(base_config.replace(agencies=endpoints), runtime.catalogue)
+@pytest.fixture
+def with_endpoint(base_config, runtime):
+    """A registry whose one agency endpoint is changed (closed after the test)."""
+    made = []
+
+    def build(code, **changes):
+        endpoints = tuple(replace(e, **changes) if e.code == code else e for e in base_config.agencies)
+        made.append(ConnectorRegistry.from_config(base_config.replace(agencies=endpoints), runtime.catalogue))
+        return made[-1]
+
+    yield build
+    for registry in made:
+        registry.close()
 
 
 def test_refresh_aggregates_all_eight_agencies_with_provenance(db_session, runtime, now, simulators):
@@ -129,23 +139,23 @@ def test_circuit_opens_after_repeated_failures_and_stops_calling(db_session, run
     assert simulators.stats()["pension"]["requests"] == calls
 
 
-def test_wrong_api_key_is_a_named_failure_and_not_retried(db_session, runtime, now, simulators, base_config):
-    registry = with_endpoint(base_config, runtime, "transport", api_key="wrong")
+def test_wrong_api_key_is_a_named_failure_and_not_retried(db_session, runtime, now, simulators, with_endpoint):
+    registry = with_endpoint("transport", api_key="wrong")
     citizen = make_citizen(db_session, runtime.vault)
     result = refresh(db_session, runtime, citizen, now, registry=registry, agencies=["transport"])
     assert result.failed["transport"].startswith("http_401")
     assert simulators.stats()["transport"]["requests"] == 1
 
 
-def test_unreachable_agency_is_reported(db_session, runtime, now, base_config):
-    registry = with_endpoint(base_config, runtime, "identity", url="http://127.0.0.1:9/identity")
+def test_unreachable_agency_is_reported(db_session, runtime, now, with_endpoint):
+    registry = with_endpoint("identity", url="http://127.0.0.1:9/identity")
     citizen = make_citizen(db_session, runtime.vault)
     result = refresh(db_session, runtime, citizen, now, registry=registry, agencies=["identity"])
     assert result.failed["identity"].startswith("unreachable")
 
 
 def test_bulk_refresh_streams_every_citizen_in_batches(engine, runtime, now, simulators):
-    sessions = sessionmaker(bind=engine, expire_on_commit=False)  # real commits: batches run in threads
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)  # real commits: bulk refresh reads and writes in separate sessions
     with sessions() as session:
         ids = [make_citizen(session, runtime.vault).id for _ in range(25)]
         session.commit()

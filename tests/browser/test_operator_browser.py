@@ -28,14 +28,17 @@ def find(tab, uinfin: str) -> None:
 
 
 def horizontal_overflow(tab) -> list[str]:
-    """Why the page would scroll sideways: the document is wider than the screen, or an element
-    reaches past its right edge (a table wider than its column)."""
+    """Why the page would scroll sideways or look cut off: the document is wider than the screen, or
+    something in the main column reaches past the column's right edge (a table too wide for it)."""
     return tab.page.evaluate(
         """() => {
-          const width = document.documentElement.clientWidth;
-          const wide = document.documentElement.scrollWidth > width ? ["document"] : [];
-          return wide.concat(Array.from(document.querySelectorAll("body *"))
-            .filter((e) => e.getBoundingClientRect().right > width + 0.5)
+          const root = document.documentElement;
+          const edge = document.querySelector("main").getBoundingClientRect().right;
+          const wide = root.scrollWidth > root.clientWidth ? ["document"] : [];
+          // Grid rows reach into the gutters by design; what they hold must not.
+          return wide.concat(Array.from(document.querySelectorAll("main *"))
+            .filter((e) => !/govuk-grid-(row|column)/.test(e.className))
+            .filter((e) => e.getBoundingClientRect().right > edge + 0.5)
             .map((e) => `${e.tagName.toLowerCase()}.${e.className}`));
         }"""
     )
