@@ -40,7 +40,7 @@ from core.clock import utcnow
 from core.db import Base, make_engine
 from core.uinfin import demo_uinfin
 from profile_store.assembly import load_fields
-from profile_store.citizens import create_citizen
+from profile_store.citizens import create_citizen, find_citizen_by_uinfin
 from profile_store.models import Citizen
 from profile_store.vault import Vault
 
@@ -93,11 +93,13 @@ def run(options: Options) -> list[Row]:
         indices = full_record_indices(HANDFUL + samples)
         log(f"scale: {HANDFUL} citizens through the real code; near-empty reads")
         handful_ids = _create_real(runtime, indices[:HANDFUL])
+        handful_uinfins = [demo_uinfin(n) for n in indices[:HANDFUL]]
         with runtime.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
         for citizen_id in handful_ids:  # warm-up
             _read_once(runtime, citizen_id)
         empty = summarize([_read_once(runtime, rng.choice(handful_ids)) for _ in range(READS)])
+        empty_lookup = summarize([_lookup_once(runtime, rng.choice(handful_uinfins)) for _ in range(READS)])
         log(f"scale: near-empty {med_p95(empty)}; encrypting {samples} sample citizens for real")
         sample = _sample_citizens(indices[HANDFUL:])
         load = _bulk_load(db_url, runtime.vault, bulk, sample, first_index=max(indices) + 1, rng=rng)
@@ -106,16 +108,37 @@ def run(options: Options) -> list[Row]:
         log("scale: reading sample profiles")
         first = summarize([_read_once(runtime, citizen_id) for citizen_id in order])
         warm = summarize([_read_once(runtime, rng.choice(order)) for _ in range(READS)])
+        sample_uinfins = [demo_uinfin(n) for n in indices[HANDFUL:]]
+        lookup = summarize([_lookup_once(runtime, rng.choice(sample_uinfins)) for _ in range(READS)])
         sql = _sql_latency(db_url, [rng.choice(order) for _ in range(READS)])
-        plan = _explain(db_url, order[0])
+        plan = _explain(db_url, _PROFILE_SQL, (order[0],))
+        rotation = _explain(db_url, _ROTATION_SQL, (runtime.vault.keyring.active_kid,))
+        pending = _explain(db_url, _PENDING_SQL, (runtime.vault.keyring.active_kid,))
         sizes = _relation_sizes(db_url, load["rows_total"])
         runtime.engine.dispose()
-    return _rows(total, samples, empty, first, warm, sql, plan, load, sizes)
+    measured = {
+        "empty": empty,
+        "first": first,
+        "warm": warm,
+        "sql": sql,
+        "plan": plan,
+        "load": load,
+        "sizes": sizes,
+        "empty_lookup": empty_lookup,
+        "lookup": lookup,
+        "rotation": rotation,
+        "pending": pending,
+    }
+    return _rows(total, samples, measured)
 
 
-def _rows(total, samples, empty, first, warm, sql, plan, load, sizes) -> list[Row]:
+def _rows(total: int, samples: int, m: dict[str, Any]) -> list[Row]:
+    empty, first, warm, sql, plan, load, sizes = (
+        m[k] for k in ("empty", "first", "warm", "sql", "plan", "load", "sizes")
+    )
     synthetic = total - HANDFUL - samples
     limit = empty["median_ms"] * READ_SLOWDOWN_ALLOWED
+    lookup_limit = m["empty_lookup"]["median_ms"] * READ_SLOWDOWN_ALLOWED
     load_result = (
         f"{total:,} citizens, {load['rows_loaded']:,} rows in {load['total_s']:.0f} s "
         f"({load['rows_loaded'] / load['copy_s']:,.0f} rows/s COPY, {load['citizens_per_s']:,.0f} citizens/s "
@@ -128,6 +151,7 @@ def _rows(total, samples, empty, first, warm, sql, plan, load, sizes) -> list[Ro
         f"; plan: {plan['node']} on {plan['index']}, {plan['rows']} rows, "
         f"{plan['hit']} buffers hit / {plan['read']} read, {plan['execution_ms']:.2f} ms in the server"
     )
+    rotation, pending = m["rotation"], m["pending"]
     return [
         Row(
             "national scale: bulk load (binary COPY, chunked)",
@@ -165,7 +189,35 @@ def _rows(total, samples, empty, first, warm, sql, plan, load, sizes) -> list[Ro
             MEETS if warm["median_ms"] <= limit else MISSES,
             {**warm, "sql": sql, "plan": plan},
         ),
+        Row(
+            "find citizen by national id (uinfin_digest unique index)",
+            "postgresql",
+            total,
+            f"{med_p95(m['lookup'])}; near-empty {med_p95(m['empty_lookup'])}",
+            f"median ≤ {READ_SLOWDOWN_ALLOWED:g} x near-empty ({lookup_limit:.2f} ms)",
+            MEETS if m["lookup"]["median_ms"] <= lookup_limit else MISSES,
+            {"at_n": m["lookup"], "near_empty": m["empty_lookup"]},
+        ),
+        Row(
+            "key rotation: rotate_batch query / pending_rotation count, nothing left to rotate",
+            "postgresql",
+            total,
+            f"batch query {rotation['execution_ms']:.0f} ms ({rotation['node']}); "
+            f"count {pending['execution_ms']:.0f} ms ({pending['node']})",
+            "info (worst case: scans every citizen)",
+            INFO,
+            {"rotate_batch": rotation, "pending_rotation": pending},
+        ),
     ]
+
+
+def _lookup_once(runtime: Runtime, uinfin: str) -> float:
+    clock = Stopwatch()
+    with runtime.sessions() as session:
+        citizen = find_citizen_by_uinfin(session, vault=runtime.vault, uinfin=uinfin)
+    elapsed = clock.seconds()
+    assert citizen is not None
+    return elapsed
 
 
 # --- real citizens -----------------------------------------------------------------------------
@@ -525,6 +577,11 @@ _PROFILE_SQL = (
 )
 
 
+# What profile_store.key_rotation runs (rotate_batch, pending_rotation), written out in SQL.
+_ROTATION_SQL = "SELECT id FROM citizens WHERE dek_kid != %s ORDER BY id LIMIT 500 FOR UPDATE SKIP LOCKED"
+_PENDING_SQL = "SELECT count(*) FROM citizens WHERE dek_kid != %s"
+
+
 def _sql_latency(db_url: str, citizen_ids: list[str]) -> dict[str, float]:
     timings = []
     with psycopg.connect(_conninfo(db_url), autocommit=True) as conn:
@@ -535,12 +592,10 @@ def _sql_latency(db_url: str, citizen_ids: list[str]) -> dict[str, float]:
     return summarize(timings)
 
 
-def _explain(db_url: str, citizen_id: str) -> dict[str, Any]:
+def _explain(db_url: str, sql: str, params: tuple) -> dict[str, Any]:
     with psycopg.connect(_conninfo(db_url), autocommit=True) as conn:
-        conn.execute(_PROFILE_SQL, (citizen_id,)).fetchall()
-        (document,) = conn.execute(
-            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + _PROFILE_SQL, (citizen_id,)
-        ).fetchone()
+        conn.execute(sql, params).fetchall()
+        (document,) = conn.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, params).fetchone()
     top = document[0]
     plan = top["Plan"]
     nodes = list(_plan_nodes(plan))

@@ -27,9 +27,12 @@ static="$root/app/static/govuk"
 rm -rf "$static"
 mkdir -p "$static/assets"
 # The stylesheet points at /assets/...; make those URLs relative so they resolve under /static/govuk/.
-sed 's#url(/assets/#url(assets/#g' "$dist/govuk-frontend.min.css" >"$static/govuk-frontend.min.css"
-cp "$dist/govuk-frontend.min.css.map" "$dist/govuk-frontend.min.js" "$dist/govuk-frontend.min.js.map" "$static/"
-cp -R "$dist/assets/fonts" "$dist/assets/images" "$dist/assets/manifest.json" "$static/assets/"
+# The GDS Transport font is licensed for GOV.UK services only: drop its @font-face rules and files so
+# text falls back to the design system's own fallback stack (arial, sans-serif). Source maps stay out.
+sed -e 's#url(/assets/#url(assets/#g' -e 's#@font-face{[^}]*}##g' -e 's#/\*\# sourceMappingURL=[^*]*\*/##' \
+    "$dist/govuk-frontend.min.css" >"$static/govuk-frontend.min.css"
+sed -e 's#//\# sourceMappingURL=.*$##' "$dist/govuk-frontend.min.js" >"$static/govuk-frontend.min.js"
+cp -R "$dist/assets/images" "$dist/assets/manifest.json" "$static/assets/"
 printf '%s\n' "govuk-frontend@${GOVUK_FRONTEND_VERSION} (npm, MIT licence), copied by scripts/vendor_govuk_frontend.sh" \
     >"$static/VERSION"
 
@@ -39,8 +42,8 @@ cp "$work/axe/package/axe.min.js" "$vendor/axe.min.js"
 cp "$work/axe/package/LICENSE" "$vendor/axe-core.LICENSE"
 printf '%s\n' "axe-core@${AXE_CORE_VERSION} (npm), copied by scripts/vendor_govuk_frontend.sh" >"$vendor/VERSION"
 
-if grep -q 'url(/assets/' "$static/govuk-frontend.min.css"; then
-    echo "absolute asset URLs left in the stylesheet" >&2
+if grep -q -e 'url(/assets/' -e '@font-face' "$static/govuk-frontend.min.css"; then
+    echo "absolute asset URLs or font faces left in the stylesheet" >&2
     exit 1
 fi
 echo "GOV.UK Frontend ${GOVUK_FRONTEND_VERSION} -> ${static#"$root"/}"

@@ -7,20 +7,19 @@ citizens with fresh national ids and never share the function-scoped `db_session
 
 from __future__ import annotations
 
-import concurrent.futures
-import datetime as dt
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Response, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
 from werkzeug.serving import make_server
 
 from agency_connectors.refresh import refresh_citizen
 from app import create_app
+from core.clock import utcnow
 from profile_store.fields import declare
 from tests.factories import fresh_uinfin, make_citizen
 
@@ -44,9 +43,8 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 
 def pytest_collection_modifyitems(config, items) -> None:
-    """Mark and, without Chromium, skip the browser tests; and run them last. Playwright's sync API
-    leaves its event loop marked as running on the main thread until the session ends, so any test
-    after it that calls asyncio.run() there (every refresh does) would fail."""
+    """Mark and, without Chromium, skip the browser tests; run them last so a worker's one Chromium
+    starts after the fast tests."""
     here = Path(__file__).parent
     browser_items = [item for item in items if here in Path(item.path).parents]
     for item in browser_items:
@@ -63,13 +61,6 @@ def browser_type_launch_args() -> dict[str, Any]:
     return {"executable_path": str(CHROMIUM), "headless": True, "args": CHROMIUM_ARGS}
 
 
-def off_the_browser_thread(work: Callable[[], Any]) -> Any:
-    """Run `work` in another thread: services that call asyncio.run() must not share a thread with
-    Playwright's sync API, which keeps its own event loop there."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(work).result()
-
-
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Browser]:
     with sync_playwright() as playwright:
@@ -80,7 +71,9 @@ def chromium() -> Iterator[Browser]:
 
 @pytest.fixture(scope="session")
 def live_app(base_config, engine):
-    return create_app(base_config, engine=engine)
+    application = create_app(base_config, engine=engine)
+    yield application
+    application.extensions["consentry"].connectors.close()
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +98,7 @@ def seeded_citizen(live_app) -> Seeded:
     runtime = live_app.extensions["consentry"]
 
     def seed() -> Seeded:
-        now = dt.datetime.now(dt.UTC)
+        now = utcnow()
         with runtime.sessions() as session:
             uinfin = fresh_uinfin()
             citizen = make_citizen(session, runtime.vault, uinfin=uinfin, now=now)
@@ -130,7 +123,7 @@ def seeded_citizen(live_app) -> Seeded:
             session.commit()
             return Seeded(citizen.id, uinfin)
 
-    return off_the_browser_thread(seed)
+    return seed()
 
 
 @dataclass
@@ -151,6 +144,11 @@ class Tab:
             self.refused_pages.add(response.url)  # a 400/404 page the test provoked on purpose
         else:
             self.problems.append(f"HTTP {response.status}: {response.url}")
+
+    def on_request_failed(self, request: Request) -> None:
+        # A navigation cancels what the page it leaves was still loading (often the favicon).
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"request failed: {request.url} {request.failure}")
 
     def on_console(self, message: ConsoleMessage) -> None:
         if message.type not in ("error", "warning"):
@@ -183,7 +181,7 @@ def _open_tab(browser: Browser, base_url: str, **context_options) -> Iterator[Ta
     page.add_init_script(CSP_LISTENER)
     page.on("console", tab.on_console)
     page.on("pageerror", lambda error: tab.problems.append(f"page error: {error}"))
-    page.on("requestfailed", lambda r: tab.problems.append(f"request failed: {r.url} {r.failure}"))
+    page.on("requestfailed", tab.on_request_failed)
     page.on("response", tab.on_response)
     try:
         yield tab

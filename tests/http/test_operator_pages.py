@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from app.security import OPERATOR_SESSION_KEY, SECURITY_HEADERS
 from profile_store.citizens import reveal_uinfin
@@ -62,6 +63,17 @@ def test_healthz_checks_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok"}
+
+
+def test_healthz_says_unavailable_when_the_database_is_not_there(client, monkeypatch):
+    class Unreachable:
+        def execute(self, *_):
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError())
+
+    monkeypatch.setattr("app.site.db", Unreachable)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable"}
 
 
 def test_sign_in_with_the_right_password_opens_the_search_page(client):

@@ -31,7 +31,8 @@ def test_agency_values_are_encrypted_at_rest_and_assembled_in_person_format(db_s
     citizen = make_citizen(db_session, runtime.vault)
     store(db_session, runtime, citizen, "identity", {"name": NAME, "sex": SEX}, now)
     raw = db_session.execute(
-        text("SELECT ciphertext FROM profile_fields WHERE attribute = 'name'")
+        text("SELECT ciphertext FROM profile_fields WHERE attribute = 'name' AND citizen_id = :id"),
+        {"id": citizen.id},
     ).scalar_one()
     assert b"TAN HENG" not in raw
     person = assemble_person(
