@@ -139,7 +139,9 @@ def test_circuit_opens_after_repeated_failures_and_stops_calling(db_session, run
     assert simulators.stats()["pension"]["requests"] == calls
 
 
-def test_wrong_api_key_is_a_named_failure_and_not_retried(db_session, runtime, now, simulators, with_endpoint):
+def test_wrong_api_key_is_a_named_failure_and_not_retried(
+    db_session, runtime, now, simulators, with_endpoint
+):
     registry = with_endpoint("transport", api_key="wrong")
     citizen = make_citizen(db_session, runtime.vault)
     result = refresh(db_session, runtime, citizen, now, registry=registry, agencies=["transport"])
@@ -155,7 +157,8 @@ def test_unreachable_agency_is_reported(db_session, runtime, now, with_endpoint)
 
 
 def test_bulk_refresh_streams_every_citizen_in_batches(engine, runtime, now, simulators):
-    sessions = sessionmaker(bind=engine, expire_on_commit=False)  # real commits: bulk refresh reads and writes in separate sessions
+    # Real commits: bulk refresh reads and writes in separate sessions.
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
     with sessions() as session:
         ids = [make_citizen(session, runtime.vault).id for _ in range(25)]
         session.commit()

@@ -46,7 +46,8 @@ def test_refresh_needs_exactly_one_target(app):
 
 
 def test_refresh_all_reports_progress_and_summary(base_config, engine, simulators):
-    app = create_app(base_config, engine=engine)  # real commits: bulk refresh reads and writes in separate sessions
+    # Real commits: bulk refresh reads and writes in separate sessions.
+    app = create_app(base_config, engine=engine)
     with app.extensions["consentry"].sessions() as session:
         make_citizen(session, app.extensions["consentry"].vault)
         session.commit()
