@@ -15,6 +15,7 @@ from rich.table import Table
 
 from agency_connectors.bulk_import import import_records, open_text, read_records
 from agency_connectors.refresh import refresh_all, refresh_citizen
+from audit.log import Event
 from core import migrate
 from core.clock import utcnow
 from core.db import transaction
@@ -23,6 +24,7 @@ from core.uinfin import demo_uinfin
 from profile_store.citizens import count_citizens, ensure_citizen, find_citizen_by_uinfin
 from profile_store.key_rotation import pending_rotation, rotate_batch
 
+from .auditing import record, refresh_event
 from .extensions import runtime
 
 console = Console(stderr=True)
@@ -110,6 +112,7 @@ def refresh(uinfin: str | None, everyone: bool, batch_size: int, concurrency: in
                 citizen=citizen,
                 now=utcnow(),
             )
+            record(session, refresh_event(citizen, result))
     except DomainError as exc:
         _fail(exc)
     table = Table("agency", "result", "changed", "ms")
@@ -135,6 +138,13 @@ def _refresh_everyone(*, batch_size: int, concurrency: int) -> None:
             concurrency=concurrency,
             on_batch=lambda p: bar.update(task, completed=p.citizens),
         )
+    with transaction(rt.sessions) as session:
+        details = {
+            "action": "bulk_refresh",
+            "citizens": progress.citizens,
+            "failures": progress.agency_failures,
+        }
+        record(session, Event(kind="admin_action", outcome="completed", details=details))
     table = Table("agency", "failed citizens")
     for code in rt.connectors.codes():
         table.add_row(code, str(progress.agency_failures.get(code, 0)))
@@ -163,6 +173,9 @@ def rotate_keys(batch_size: int) -> None:
             if not done:
                 break
             bar.advance(task, done)
+    with transaction(rt.sessions) as session:
+        details = {"action": "keys_rotated", "active_kid": rt.vault.keyring.active_kid, "citizens": total}
+        record(session, Event(kind="admin_action", outcome="completed", details=details))
     console.print(f"{total} citizens re-encrypted; master keys still needed: {rt.vault.keyring.active_kid}")
 
 
@@ -205,8 +218,10 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_group)
     for command in (seed, refresh, rotate_keys, import_file, simulators):
         app.cli.add_command(command)
+    from .audit_cli import audit_group
     from .demo import demo
 
+    app.cli.add_command(audit_group)
     app.cli.add_command(demo)
 
 

@@ -21,6 +21,12 @@ AGENCY_CODES = ("identity", "tax", "pension", "housing", "transport", "employmen
 DEMO_SECRET_KEY = "demo-only-secret-key-change-me"  # noqa: S105 - refused in production
 DEMO_MASTER_KEYS = "demo-2026:ZGVtby1vbmx5LW1hc3Rlci1rZXktMzItYnl0ZXMhISE"
 DEMO_LOOKUP_KEY = "demo-only-lookup-key"
+# Published demo audit key (Ed25519, PKCS8 PEM); production refuses it.
+DEMO_AUDIT_SIGNING_KEY = (
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEIAL22kqczLpz980jFMfc3TvAJUIxATvq3eYw+fCiiVDK\n"
+    "-----END PRIVATE KEY-----\n"
+)
 DEMO_OPERATOR_PASSWORD = "operator-demo-password"  # noqa: S105 - the published demo credential
 
 
@@ -42,6 +48,9 @@ class Config:
     lookup_key: str = DEMO_LOOKUP_KEY
     operator_password: str = DEMO_OPERATOR_PASSWORD
     catalogue_path: str | None = None
+    audit_signing_key: str = DEMO_AUDIT_SIGNING_KEY
+    audit_log_id: str = "consentry-demo"
+    audit_checkpoint_every: int = 1000
     agencies: tuple[AgencyEndpoint, ...] = field(
         default_factory=lambda: default_agencies("http://127.0.0.1:8700")
     )
@@ -67,6 +76,9 @@ class Config:
             lookup_key=env.get("LOOKUP_KEY", DEMO_LOOKUP_KEY),
             operator_password=env.get("OPERATOR_PASSWORD", DEMO_OPERATOR_PASSWORD),
             catalogue_path=env.get("CATALOGUE_PATH") or None,
+            audit_signing_key=env.get("AUDIT_SIGNING_KEY", DEMO_AUDIT_SIGNING_KEY),
+            audit_log_id=env.get("AUDIT_LOG_ID", "consentry-demo"),
+            audit_checkpoint_every=int(env.get("AUDIT_CHECKPOINT_EVERY", cls.audit_checkpoint_every)),
             agencies=tuple(
                 AgencyEndpoint(
                     code=code,
@@ -102,6 +114,7 @@ class Config:
                 ("MASTER_KEYS", self.master_keys, DEMO_MASTER_KEYS),
                 ("LOOKUP_KEY", self.lookup_key, DEMO_LOOKUP_KEY),
                 ("OPERATOR_PASSWORD", self.operator_password, DEMO_OPERATOR_PASSWORD),
+                ("AUDIT_SIGNING_KEY", self.audit_signing_key, DEMO_AUDIT_SIGNING_KEY),
             )
             if default in value
         ]

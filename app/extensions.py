@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from agency_connectors.registry import ConnectorRegistry
+from audit.signer import AuditSigner
 from core.crypto.keyring import MasterKeyring
 from core.db import make_engine, make_session_factory
 from profile_store.catalogue import Catalogue, default_catalogue, load_catalogue
@@ -29,6 +30,7 @@ class Runtime:
     catalogue: Catalogue
     vault: Vault
     connectors: ConnectorRegistry
+    audit_signer: AuditSigner
 
     @classmethod
     def build(cls, config: Config, engine: Engine | None = None) -> Runtime:
@@ -42,6 +44,7 @@ class Runtime:
             catalogue=catalogue,
             vault=Vault(keyring, config.lookup_key),
             connectors=ConnectorRegistry.from_config(config, catalogue),
+            audit_signer=AuditSigner.from_pem(config.audit_log_id, config.audit_signing_key),
         )
 
 

@@ -25,6 +25,10 @@ NAMING_CONVENTION = {
 }
 
 
+# Execution option: on SQLite, begin the transaction holding the write lock (no effect elsewhere).
+WRITER = "consentry_writer"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -83,11 +87,15 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # Writers that must queue (audit appends) ask for IMMEDIATE: a deferred transaction that
+        # read first cannot upgrade to a write lock once another writer has committed.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITER) else "BEGIN")
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, writer: bool = False) -> sessionmaker[Session]:
+    """Sessions on `engine`; `writer=True` for use cases that append to serialised logs."""
+    bind = engine.execution_options(**{WRITER: True}) if writer else engine
+    return sessionmaker(bind=bind, expire_on_commit=False)
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import agency_connectors.notifications  # noqa: F401
+import audit.models  # noqa: F401
 import profile_store.models  # noqa: F401
 from core.db import Base
 from core.migrate import alembic_config
@@ -25,3 +26,15 @@ def test_migration_files_are_numbered():
     script = ScriptDirectory.from_config(alembic_config())
     for revision in script.walk_revisions():
         assert revision.revision.isdigit() and len(revision.revision) == 4
+
+
+def test_downgrade_to_base_and_back_up(tmp_path):
+    from core import migrate
+    from core.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'roundtrip.db'}")
+    migrate.upgrade(engine)
+    migrate.downgrade(engine, "base")
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT next_seq FROM audit_head").scalar_one() == 0

@@ -13,6 +13,7 @@ from core.clock import utcnow
 from core.errors import NotFound, ValidationFailed
 from profile_store.citizens import find_citizen_by_uinfin
 
+from ..auditing import record, refresh_event
 from ..errors import error_response
 from ..extensions import db, runtime
 from ..security import agency_signature_required
@@ -55,6 +56,7 @@ def notify(agency: str):
         # Keep nothing, not even the notice id, so the agency can simply send the notice again.
         session.rollback()
         return error_response(502, "refresh_failed", f"could not fetch from {agency}: {reason}")
+    record(session, refresh_event(citizen, result))
     session.commit()
     return NoticeResponse().dump(
         {"status": "refreshed", "agency": agency, "changed": result.outcomes[agency].changed}

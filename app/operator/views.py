@@ -17,6 +17,7 @@ from core.errors import ValidationFailed
 from profile_store.assembly import agency_status, load_fields
 from profile_store.citizens import find_citizen_by_uinfin, get_citizen
 
+from ..auditing import record, refresh_event
 from ..extensions import db, runtime
 from ..security import OPERATOR_SESSION_KEY, operator_required, public, same_secret
 from .display import profile_page
@@ -103,6 +104,7 @@ def refresh(citizen_id: str):
     result = refresh_citizen(
         store, registry=rt.connectors, vault=rt.vault, catalogue=rt.catalogue, citizen=citizen, now=utcnow()
     )
+    record(store, refresh_event(citizen, result))
     store.commit()
     agencies = rt.catalogue.agencies
     failed = {(agencies[code].name if code in agencies else code): why for code, why in result.failed.items()}

@@ -14,7 +14,14 @@ def test_defaults_give_a_working_demo_on_sqlite_under_instance():
 def test_production_refuses_demo_secrets_naming_them():
     with pytest.raises(ConfigurationError) as caught:
         Config.from_env({"CONSENTRY_ENV": "production"})
-    for name in ("SECRET_KEY", "MASTER_KEYS", "LOOKUP_KEY", "AGENCY_KEY_TAX", "AGENCY_NOTIFY_SECRET_FAMILY"):
+    for name in (
+        "SECRET_KEY",
+        "MASTER_KEYS",
+        "LOOKUP_KEY",
+        "AUDIT_SIGNING_KEY",
+        "AGENCY_KEY_TAX",
+        "AGENCY_NOTIFY_SECRET_FAMILY",
+    ):
         assert name in caught.value.message
 
 
@@ -25,6 +32,7 @@ def test_production_starts_with_real_secrets():
         "LOOKUP_KEY": "l" * 40,
         "OPERATOR_PASSWORD": "p" * 20,
         "MASTER_KEYS": "prod-1:" + "A" * 43,
+        "AUDIT_SIGNING_KEY": "-----BEGIN PRIVATE KEY-----\nproduction\n-----END PRIVATE KEY-----\n",
     }
     for code in ("IDENTITY", "TAX", "PENSION", "HOUSING", "TRANSPORT", "EMPLOYMENT", "EDUCATION", "FAMILY"):
         env[f"AGENCY_KEY_{code}"] = f"key-{code}"

@@ -1,0 +1,219 @@
+"""Appending to the audit log, signing checkpoints and serving proofs.
+
+Every function runs inside the caller's transaction and never commits: a disclosure and its audit
+entry commit together or not at all ("no audit entry, no data").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import NotFound, ValidationFailed
+
+from .canonical import canonical_json
+from .merkle import chain_next, consistency_proof, inclusion_proof, leaf_hash, nodes_completed_by_append, root
+from .models import AuditCheckpoint, AuditEntry, AuditEntryAttribute, AuditHead, AuditTreeNode
+from .signer import AuditSigner
+
+ZERO_HASH = bytes(32)
+KINDS = frozenset(
+    {
+        "disclosure",
+        "consent_granted",
+        "consent_declined",
+        "consent_revoked",
+        "consent_expired",
+        "profile_refreshed",
+        "admin_action",
+        "auditor_search",
+        "auditor_export",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    """What happened. Never personal values: attribute names only, the citizen as a keyed digest."""
+
+    kind: str
+    citizen_ref: str | None = None
+    app_id: str | None = None
+    purpose: str | None = None
+    outcome: str | None = None
+    attributes: tuple[str, ...] = ()
+    details: dict[str, Any] | None = None
+
+
+class DbNodeStore:
+    """merkle.NodeStore over `audit_tree_nodes`, with the nodes of this transaction cached."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._cache: dict[tuple[int, int], bytes] = {}
+
+    def get(self, level: int, index: int) -> bytes | None:
+        key = (level, index)
+        if key not in self._cache:
+            node = self.session.get(AuditTreeNode, key)
+            if node is None:
+                return None
+            self._cache[key] = node.hash
+        return self._cache[key]
+
+    def put_many(self, nodes: dict[tuple[int, int], bytes]) -> None:
+        self._cache.update(nodes)
+        self.session.add_all(AuditTreeNode(level=lv, index=ix, hash=h) for (lv, ix), h in nodes.items())
+
+
+def append(
+    session: Session,
+    event: Event,
+    *,
+    now: dt.datetime,
+    request_id: str | None = None,
+    signer: AuditSigner | None = None,
+    checkpoint_every: int = 0,
+) -> AuditEntry:
+    """Append one entry (flushed, not committed). Locks the log head, so concurrent appenders
+    queue and the chain stays gapless and fork-free. With `signer` and `checkpoint_every` N, every
+    Nth entry also gets a signed checkpoint. Raises ValidationFailed for an unknown kind."""
+    if event.kind not in KINDS:
+        raise ValidationFailed("unknown audit event kind", {"kind": [event.kind]})
+    head = _lock_head(session)
+    seq = head.next_seq
+    body = _body(event, seq, now, request_id)
+    canonical = canonical_json(body)
+    leaf = leaf_hash(canonical)
+    chain = chain_next(head.chain_head, leaf)
+    entry = AuditEntry(
+        seq=seq,
+        recorded_at=now,
+        kind=event.kind,
+        citizen_ref=event.citizen_ref,
+        app_id=event.app_id,
+        purpose=event.purpose,
+        outcome=event.outcome,
+        body=canonical.decode(),
+        leaf_hash=leaf,
+        chain_hash=chain,
+    )
+    session.add(entry)
+    session.flush()  # the entry row before its attributes and nodes (foreign key)
+    session.add_all(AuditEntryAttribute(seq=seq, attribute=a) for a in sorted(set(event.attributes)))
+    store = DbNodeStore(session)
+    store.put_many(nodes_completed_by_append(store, seq, leaf))
+    head.next_seq, head.chain_head = seq + 1, chain
+    session.flush()
+    if signer is not None and checkpoint_every and (seq + 1) % checkpoint_every == 0:
+        create_checkpoint(session, signer=signer, now=now)
+    return entry
+
+
+def _lock_head(session: Session) -> AuditHead:
+    head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
+    if head is None:
+        raise NotFound("audit log not initialised (run the migrations)")
+    return head
+
+
+def _body(event: Event, seq: int, now: dt.datetime, request_id: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "seq": seq,
+        "time": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "kind": event.kind,
+    }
+    for name in ("citizen_ref", "app_id", "purpose", "outcome"):
+        if (value := getattr(event, name)) is not None:
+            body[name] = value
+    if event.attributes:
+        body["attributes"] = sorted(set(event.attributes))
+    if request_id:
+        body["request_id"] = request_id
+    if event.details:
+        body["details"] = event.details
+    return body
+
+
+def tree_size(session: Session) -> int:
+    return session.scalar(select(AuditHead.next_seq).where(AuditHead.id == 1)) or 0
+
+
+def create_checkpoint(session: Session, *, signer: AuditSigner, now: dt.datetime) -> AuditCheckpoint | None:
+    """Sign the current tree head (None if the log is empty or that size is already signed)."""
+    head = session.scalar(select(AuditHead).where(AuditHead.id == 1))
+    size = head.next_seq if head else 0
+    if size == 0 or session.get(AuditCheckpoint, size) is not None:
+        return None
+    body = {
+        "log_id": signer.log_id,
+        "tree_size": size,
+        "root_hash": root(DbNodeStore(session), size).hex(),
+        "chain_head": head.chain_head.hex(),
+        "timestamp": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "key_id": signer.key_id,
+    }
+    signed = signer.sign(body)
+    checkpoint = AuditCheckpoint(
+        tree_size=size,
+        created_at=now,
+        key_id=signer.key_id,
+        body=canonical_json(body).decode(),
+        signature=signed["signature"],
+    )
+    session.add(checkpoint)
+    session.flush()
+    return checkpoint
+
+
+def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
+    return session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(1))
+
+
+def get_checkpoint(session: Session, size: int) -> AuditCheckpoint:
+    checkpoint = session.get(AuditCheckpoint, size)
+    if checkpoint is None:
+        raise NotFound("no checkpoint at that tree size")
+    return checkpoint
+
+
+def checkpoints(session: Session) -> Iterable[AuditCheckpoint]:
+    return session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size))
+
+
+def prove_inclusion(session: Session, *, seq: int, size: int) -> dict[str, Any]:
+    """Inclusion proof (RFC 9162 2.1.3) of entry `seq` in the tree of `size` entries."""
+    entry = session.get(AuditEntry, seq)
+    if entry is None:
+        raise NotFound("no such audit entry")
+    if not 0 <= seq < size <= tree_size(session):
+        raise ValidationFailed("entry is not inside that tree size", {"tree_size": [str(size)]})
+    store = DbNodeStore(session)
+    return {
+        "leaf_index": seq,
+        "tree_size": size,
+        "leaf_hash": entry.leaf_hash.hex(),
+        "audit_path": [h.hex() for h in inclusion_proof(store, seq, size)],
+        "root_hash": root(store, size).hex(),
+    }
+
+
+def prove_consistency(session: Session, *, first: int, second: int) -> dict[str, Any]:
+    """Consistency proof (RFC 9162 2.1.4) between two tree sizes."""
+    if not 0 < first <= second <= tree_size(session):
+        raise ValidationFailed(
+            "need 0 < first <= second <= tree size", {"first": [str(first)], "second": [str(second)]}
+        )
+    store = DbNodeStore(session)
+    return {
+        "first": first,
+        "second": second,
+        "first_root": root(store, first).hex(),
+        "second_root": root(store, second).hex(),
+        "consistency_path": [h.hex() for h in consistency_proof(store, first, second)],
+    }

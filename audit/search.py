@@ -1,0 +1,102 @@
+"""Searching the log (auditors) and a citizen's own access history, newest first, with keyset
+pagination on (recorded_at, seq) so page N costs what page 1 costs at any size."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import exists, select, tuple_
+from sqlalchemy.orm import Session
+
+from core.errors import ValidationFailed
+
+from .models import AuditEntry, AuditEntryAttribute
+
+MAX_PAGE = 200
+DISCLOSURE_KINDS = ("disclosure", "consent_granted", "consent_declined", "consent_revoked", "consent_expired")
+
+
+@dataclass(frozen=True)
+class Filters:
+    citizen_ref: str | None = None
+    app_id: str | None = None
+    attribute: str | None = None
+    purpose: str | None = None
+    outcome: str | None = None
+    kinds: tuple[str, ...] = ()
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+@dataclass
+class Page:
+    entries: list[AuditEntry] = field(default_factory=list)
+    next_cursor: str | None = None
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(e.body) for e in self.entries]
+
+
+def encode_cursor(entry: AuditEntry) -> str:
+    raw = f"{entry.recorded_at.isoformat()}|{entry.seq}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    try:
+        stamp, seq = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
+        when = dt.datetime.fromisoformat(stamp)
+        if when.tzinfo is None:
+            raise ValueError("naive")
+        return when, int(seq)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("invalid cursor", {"cursor": ["not a cursor this service issued"]}) from None
+
+
+def search(session: Session, filters: Filters, *, cursor: str | None = None, limit: int = 50) -> Page:
+    """One page of entries matching every given filter, newest first."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailed("page size out of range", {"limit": [f"between 1 and {MAX_PAGE}"]})
+    query = select(AuditEntry)
+    for column, value in (
+        (AuditEntry.citizen_ref, filters.citizen_ref),
+        (AuditEntry.app_id, filters.app_id),
+        (AuditEntry.purpose, filters.purpose),
+        (AuditEntry.outcome, filters.outcome),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.kinds:
+        query = query.where(AuditEntry.kind.in_(filters.kinds))
+    if filters.attribute is not None:
+        query = query.where(
+            exists().where(
+                AuditEntryAttribute.seq == AuditEntry.seq, AuditEntryAttribute.attribute == filters.attribute
+            )
+        )
+    if filters.since is not None:
+        query = query.where(AuditEntry.recorded_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(AuditEntry.recorded_at < filters.until)
+    if cursor is not None:
+        query = query.where(tuple_(AuditEntry.recorded_at, AuditEntry.seq) < decode_cursor(cursor))
+    rows = list(
+        session.scalars(query.order_by(AuditEntry.recorded_at.desc(), AuditEntry.seq.desc()).limit(limit + 1))
+    )
+    page = Page(rows[:limit])
+    if len(rows) > limit:
+        page.next_cursor = encode_cursor(rows[limit - 1])
+    return page
+
+
+def citizen_history(
+    session: Session, *, citizen_ref: str, cursor: str | None = None, limit: int = 20
+) -> Page:
+    """What was released about this citizen, to whom and why, and their consent decisions."""
+    return search(
+        session, Filters(citizen_ref=citizen_ref, kinds=DISCLOSURE_KINDS), cursor=cursor, limit=limit
+    )

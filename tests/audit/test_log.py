@@ -1,0 +1,224 @@
+"""The stored audit log: append path, proofs, append-only triggers, tamper detection, concurrency."""
+
+import json
+import threading
+
+import pytest
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from audit.log import Event, append, create_checkpoint, prove_consistency, prove_inclusion, tree_size
+from audit.merkle import verify_consistency, verify_inclusion
+from audit.models import AuditCheckpoint, AuditEntry
+from audit.verify import verify_log
+from core.db import make_session_factory
+from profile_store.models import Declaration
+from tests.factories import make_citizen
+
+APPEND_ONLY = ("audit_entries", "audit_entry_attributes", "audit_tree_nodes", "audit_checkpoints")
+
+
+def event(n=0, **overrides):
+    fields = {
+        "kind": "disclosure",
+        "citizen_ref": "c" * 64,
+        "app_id": f"app-{n % 3}",
+        "purpose": "housing-loan",
+        "outcome": "released",
+        "attributes": ("name", "regadd"),
+    }
+    return Event(**{**fields, **overrides})
+
+
+def fill(session, runtime, now, count, every=0):
+    return [
+        append(session, event(i), now=now, signer=runtime.audit_signer, checkpoint_every=every)
+        for i in range(count)
+    ]
+
+
+def drop_guards(session):
+    """Tamper tests play the attacker with table-owner rights: remove the triggers (rolled back)."""
+    if session.bind.dialect.name == "postgresql":
+        for table in APPEND_ONLY:
+            session.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+    else:
+        for table in APPEND_ONLY:
+            session.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_update"))
+            session.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_delete"))
+
+
+def verify(session, runtime):
+    return verify_log(session, public_key=runtime.audit_signer.public_key, batch_size=7)
+
+
+def test_appends_are_gapless_chained_and_checkpointed(db_session, runtime, now):
+    start = tree_size(db_session)
+    entries = fill(db_session, runtime, now, 10, every=4)
+    assert [e.seq for e in entries] == list(range(start, start + 10))
+    body = json.loads(entries[0].body)
+    assert body["attributes"] == ["name", "regadd"] and body["seq"] == start
+    assert "value" not in entries[0].body
+    sizes = [
+        c.tree_size
+        for c in db_session.scalars(select(AuditCheckpoint).where(AuditCheckpoint.tree_size > start))
+    ]
+    assert sizes == [s for s in range(start + 1, start + 11) if s % 4 == 0]
+    assert verify(db_session, runtime).ok
+
+
+def test_inclusion_and_consistency_proofs_verify_against_checkpoints(db_session, runtime, now):
+    fill(db_session, runtime, now, 9)
+    first = create_checkpoint(db_session, signer=runtime.audit_signer, now=now)
+    fill(db_session, runtime, now, 6)
+    second = create_checkpoint(db_session, signer=runtime.audit_signer, now=now)
+    second_root = bytes.fromhex(json.loads(second.body)["root_hash"])
+    for seq in (0, first.tree_size - 1, second.tree_size - 1):
+        proof = prove_inclusion(db_session, seq=seq, size=second.tree_size)
+        assert verify_inclusion(
+            bytes.fromhex(proof["leaf_hash"]),
+            seq,
+            second.tree_size,
+            [bytes.fromhex(h) for h in proof["audit_path"]],
+            second_root,
+        )
+    proof = prove_consistency(db_session, first=first.tree_size, second=second.tree_size)
+    assert verify_consistency(
+        first.tree_size,
+        second.tree_size,
+        bytes.fromhex(json.loads(first.body)["root_hash"]),
+        second_root,
+        [bytes.fromhex(h) for h in proof["consistency_path"]],
+    )
+
+
+@pytest.mark.parametrize("statement", ["update", "delete"])
+def test_database_refuses_to_change_or_remove_entries(db_session, runtime, now, statement):
+    entry = fill(db_session, runtime, now, 1)[0]
+    change = (
+        update(AuditEntry).where(AuditEntry.seq == entry.seq).values(outcome="denied")
+        if statement == "update"
+        else delete(AuditEntry).where(AuditEntry.seq == entry.seq)
+    )
+    with pytest.raises(DBAPIError, match="append-only"), db_session.begin_nested():
+        db_session.execute(change)
+
+
+def test_checkpoints_cannot_be_rewritten(db_session, runtime, now):
+    fill(db_session, runtime, now, 1)
+    made = create_checkpoint(db_session, signer=runtime.audit_signer, now=now)
+    with pytest.raises(DBAPIError, match="append-only"), db_session.begin_nested():
+        db_session.execute(
+            update(AuditCheckpoint).where(AuditCheckpoint.tree_size == made.tree_size).values(signature="x")
+        )
+
+
+def tamper_body(session, seq):
+    row = session.get(AuditEntry, seq)
+    body = json.loads(row.body)
+    body["outcome"] = "denied"
+    session.execute(
+        update(AuditEntry)
+        .where(AuditEntry.seq == seq)
+        .values(body=json.dumps(body, separators=(",", ":"), sort_keys=True))
+    )
+
+
+def swap_rows(session, a, b):
+    first, second = session.get(AuditEntry, a), session.get(AuditEntry, b)
+    values = [(e.body, e.leaf_hash, e.chain_hash) for e in (first, second)]
+    for seq, (body, leaf, chain) in ((a, values[1]), (b, values[0])):
+        session.execute(
+            update(AuditEntry)
+            .where(AuditEntry.seq == seq)
+            .values(body=body, leaf_hash=leaf, chain_hash=chain)
+        )
+
+
+@pytest.mark.parametrize(
+    ("attack", "position", "problem"),
+    [
+        (lambda s, base: tamper_body(s, base + 5), 5, "leaf hash mismatch"),
+        (lambda s, base: s.execute(delete(AuditEntry).where(AuditEntry.seq == base + 3)), 3, "gap"),
+        (lambda s, base: swap_rows(s, base + 2, base + 6), 2, "names another seq"),
+        (lambda s, base: s.execute(delete(AuditEntry).where(AuditEntry.seq >= base + 10)), 10, "truncated"),
+    ],
+    ids=["tampered", "deleted", "reordered", "truncated-tail"],
+)
+def test_tampering_is_detected_at_the_exact_position(db_session, runtime, now, attack, position, problem):
+    base = tree_size(db_session)
+    fill(db_session, runtime, now, 12)
+    create_checkpoint(db_session, signer=runtime.audit_signer, now=now)
+    assert verify(db_session, runtime).ok
+    drop_guards(db_session)
+    db_session.execute(text("DELETE FROM audit_entry_attributes WHERE seq >= :s"), {"s": base})
+    attack(db_session, base)
+    db_session.expire_all()
+    report = verify(db_session, runtime)
+    assert not report.ok
+    assert problem in report.first.problem
+    assert report.first.seq == base + position
+
+
+def test_forged_or_swapped_checkpoints_are_detected(db_session, runtime, now):
+    fill(db_session, runtime, now, 5)
+    made = create_checkpoint(db_session, signer=runtime.audit_signer, now=now)
+    drop_guards(db_session)
+    body = json.loads(made.body)
+    body["root_hash"] = "00" * 32
+    db_session.execute(
+        update(AuditCheckpoint)
+        .where(AuditCheckpoint.tree_size == made.tree_size)
+        .values(body=json.dumps(body))
+    )
+    db_session.expire_all()
+    report = verify(db_session, runtime)
+    assert "signature invalid" in report.first.problem and report.first.seq == made.tree_size - 1
+
+
+def test_a_failed_audit_write_fails_the_callers_transaction(sessions, runtime, now):
+    """No audit entry, no data: break the append (point the head at a sequence number already
+    taken) and the caller's write in the same transaction is gone too."""
+    with sessions() as session:
+        citizen = make_citizen(session, runtime.vault)
+        fill(session, runtime, now, 1)
+        session.execute(text("UPDATE audit_head SET next_seq = next_seq - 1 WHERE id = 1"))
+        session.commit()
+    with sessions() as session:
+        session.add(
+            Declaration(citizen_id=citizen.id, attribute="email", ciphertext=b"x", version=1, declared_at=now)
+        )
+        with pytest.raises(DBAPIError):
+            append(session, event(), now=now)
+            session.commit()
+        session.rollback()
+        assert session.get(Declaration, (citizen.id, "email")) is None
+
+
+def test_eight_concurrent_writers_make_one_gapless_fork_free_chain(engine, runtime, now):
+    writers = make_session_factory(engine, writer=True)
+    per_writer, errors = 15, []
+
+    def work():
+        try:
+            for _ in range(per_writer):
+                with writers() as session, session.begin():
+                    append(session, event(), now=now, signer=runtime.audit_signer, checkpoint_every=10)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    with writers() as session:
+        before = tree_size(session)
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    with writers() as session:
+        assert tree_size(session) == before + 8 * per_writer
+        seqs = list(
+            session.scalars(select(AuditEntry.seq).where(AuditEntry.seq >= before).order_by(AuditEntry.seq))
+        )
+        assert seqs == list(range(before, before + 8 * per_writer))
+        assert verify_log(session, public_key=runtime.audit_signer.public_key).ok
