@@ -89,7 +89,7 @@ def test_records_are_identical_across_calls_processes_and_servers(sims, http) ->
     # Another interpreter with different string hashing must produce the very same data.
     code = "from tests.agency_connectors.test_simulators import fingerprint; print(fingerprint(40))"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    other = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+    other = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
         env=env,
@@ -440,7 +440,7 @@ def test_in_process_faults(sims, http) -> None:
 def test_command_line_runs_until_interrupted() -> None:
     command = [sys.executable, "-m", "agency_connectors.simulators", "--port", "0"]
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
-    with subprocess.Popen(command, cwd=ROOT, **pipes) as process:  # noqa: S603 - fixed arguments
+    with subprocess.Popen(command, cwd=ROOT, **pipes) as process:
         try:
             base_url = process.stdout.readline().split()[-1]
             assert base_url.startswith("http://127.0.0.1:")

@@ -1,0 +1,1 @@
+"""Tamper-evident, append-only disclosure audit log."""
