@@ -218,9 +218,11 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_group)
     for command in (seed, refresh, rotate_keys, import_file, simulators):
         app.cli.add_command(command)
+    from .apps_cli import apps_group
     from .audit_cli import audit_group
     from .demo import demo
 
+    app.cli.add_command(apps_group)
     app.cli.add_command(audit_group)
     app.cli.add_command(demo)
 

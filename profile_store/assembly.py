@@ -43,13 +43,14 @@ def load_fields(
     where no agency value is available; anything else is reported unavailable. Raises CryptoError
     if any ciphertext fails authentication."""
     wanted = [a for a in (attributes if attributes is not None else catalogue.names()) if a in catalogue]
-    field_query = select(ProfileField).where(ProfileField.citizen_id == citizen.id)
-    declaration_query = select(Declaration).where(Declaration.citizen_id == citizen.id)
+    # Plain rows, not ORM objects: a profile read is on every disclosure's hot path.
+    field_query = select(ProfileField.__table__).where(ProfileField.citizen_id == citizen.id)
+    declaration_query = select(Declaration.__table__).where(Declaration.citizen_id == citizen.id)
     if attributes is not None:
         field_query = field_query.where(ProfileField.attribute.in_(wanted))
         declaration_query = declaration_query.where(Declaration.attribute.in_(wanted))
-    fields = {f.attribute: f for f in session.scalars(field_query)}
-    declarations = {d.attribute: d for d in session.scalars(declaration_query)}
+    fields = {f.attribute: f for f in session.execute(field_query)}
+    declarations = {d.attribute: d for d in session.execute(declaration_query)}
     cipher = vault.cipher_for(citizen)
     views: dict[str, FieldView] = {}
     for name in wanted:

@@ -19,7 +19,7 @@ NONCE_BYTES = 12
 
 
 def associated_data(*parts: str | int) -> bytes:
-    return "\x1f".join(str(p) for p in parts).encode()
+    return "\x1f".join(map(str, parts)).encode()
 
 
 class FieldCipher:

@@ -1,0 +1,1 @@
+"""Agency apps (OAuth clients), their purposes, and citizens' consents."""

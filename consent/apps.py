@@ -1,0 +1,178 @@
+"""Registering, updating and disabling agency apps (OAuth clients) and their purposes.
+
+A registration document (JSON, from the CLI or the admin page) is validated whole with marshmallow
+and against the attribute catalogue before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlsplit
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, NotFound, ValidationFailed
+from profile_store.catalogue import Catalogue
+
+from .models import AgencyApp, Consent, Purpose
+
+PROFILES = ("myinfo-v4", "myinfo-v5")
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_ID = validate.Regexp(r"^[A-Za-z0-9._-]{3,100}$", error="letters, digits, '.', '_' and '-' only (3-100)")
+
+
+class PurposeSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(required=True, validate=_ID)
+    description = fields.String(required=True, validate=validate.Length(min=10, max=500))
+    required = fields.List(fields.String(), load_default=list)
+    optional = fields.List(fields.String(), load_default=list)
+
+
+class AppRegistrationSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    client_id = fields.String(required=True, validate=_ID)
+    name = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    agency = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    redirect_uris = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=10))
+    allowed_attributes = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    purposes = fields.List(fields.Nested(PurposeSchema), required=True, validate=validate.Length(min=1))
+    jwks = fields.Dict(load_default=None)
+    jwks_uri = fields.Url(load_default=None, schemes={"https"})
+    profiles = fields.List(
+        fields.String(validate=validate.OneOf(PROFILES)), load_default=lambda: ["myinfo-v4"]
+    )
+
+    @validates("redirect_uris")
+    def _redirect_uris(self, uris: list[str], **_: Any) -> None:
+        problems = [f"{uri!r}: {why}" for uri in uris if (why := redirect_uri_problem(uri))]
+        if problems:
+            raise ValidationError(problems)
+
+    @validates_schema
+    def _keys_and_purposes(self, data: dict, **_: Any) -> None:
+        if (data["jwks"] is None) == (data["jwks_uri"] is None):
+            raise ValidationError("give exactly one of jwks or jwks_uri", "jwks")
+        allowed = set(data["allowed_attributes"])
+        for purpose in data["purposes"]:
+            outside = (set(purpose["required"]) | set(purpose["optional"])) - allowed
+            if outside:
+                raise ValidationError(
+                    f"purpose {purpose['id']} uses attributes not allowed: {sorted(outside)}", "purposes"
+                )
+            if not purpose["required"] and not purpose["optional"]:
+                raise ValidationError(f"purpose {purpose['id']} asks for no attribute", "purposes")
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why a redirect URI cannot be registered (None when it can). Exact URIs only: no wildcards,
+    no fragments; https, or http on a loopback host for development."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "must be an absolute http(s) URL"
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        return "http is allowed only on a loopback host; use https"
+    if parts.fragment or "#" in uri:
+        return "must not contain a fragment"
+    if "*" in uri:
+        return "wildcards are not allowed"
+    if any(c in uri for c in "&+ "):
+        # MyInfo v4 clients splice the redirect URI into form bodies unencoded.
+        return "must not contain '&', '+' or spaces"
+    return None
+
+
+def register_app(
+    session: Session, *, document: dict[str, Any], catalogue: Catalogue, now: dt.datetime
+) -> AgencyApp:
+    """Validate and add an app with its purposes (flushed). Raises ValidationFailed naming every
+    problem, Conflict when the client id exists."""
+    data = _load(document, catalogue)
+    if session.get(AgencyApp, data["client_id"]) is not None:
+        raise Conflict("an app with this client_id exists")
+    app = AgencyApp(client_id=data["client_id"], created_at=now)
+    _apply(session, app, data, now)
+    session.add(app)
+    session.flush()
+    return app
+
+
+def update_app(
+    session: Session, *, document: dict[str, Any], catalogue: Catalogue, now: dt.datetime
+) -> AgencyApp:
+    """Replace an app's settings and purposes with the document's (flushed)."""
+    data = _load(document, catalogue)
+    app = get_app(session, data["client_id"])
+    _apply(session, app, data, now)
+    session.flush()
+    return app
+
+
+def set_disabled(session: Session, *, client_id: str, disabled: bool, now: dt.datetime) -> AgencyApp:
+    app = get_app(session, client_id)
+    app.disabled, app.updated_at = disabled, now
+    session.flush()
+    return app
+
+
+def get_app(session: Session, client_id: str) -> AgencyApp:
+    app = session.get(AgencyApp, client_id)
+    if app is None:
+        raise NotFound("no such agency app")
+    return app
+
+
+def find_purpose(session: Session, client_id: str, purpose_id: str) -> Purpose | None:
+    return session.get(Purpose, (client_id, purpose_id))
+
+
+def list_apps(session: Session) -> list[AgencyApp]:
+    return list(session.scalars(select(AgencyApp).order_by(AgencyApp.name)))
+
+
+def _load(document: dict[str, Any], catalogue: Catalogue) -> dict[str, Any]:
+    try:
+        data = AppRegistrationSchema().load(document)
+    except ValidationError as exc:
+        raise ValidationFailed("invalid app registration", exc.messages) from None
+    unknown = sorted(set(data["allowed_attributes"]) - set(catalogue.names()))
+    if unknown:
+        raise ValidationFailed("invalid app registration", {"allowed_attributes": [f"unknown: {unknown}"]})
+    return data
+
+
+def _apply(session: Session, app: AgencyApp, data: dict[str, Any], now: dt.datetime) -> None:
+    app.name, app.agency = data["name"], data["agency"]
+    app.redirect_uris, app.allowed_attributes = data["redirect_uris"], sorted(set(data["allowed_attributes"]))
+    app.jwks, app.jwks_uri, app.profiles = data["jwks"], data["jwks_uri"], data["profiles"]
+    app.updated_at = now
+    existing = {
+        p.purpose_id: p for p in session.scalars(select(Purpose).where(Purpose.client_id == app.client_id))
+    }
+    wanted = {p["id"]: p for p in data["purposes"]}
+    for purpose_id, purpose in existing.items():
+        if purpose_id in wanted:
+            continue
+        if session.scalar(
+            select(Consent.id)
+            .where(Consent.client_id == app.client_id, Consent.purpose_id == purpose_id)
+            .limit(1)
+        ):
+            raise ValidationFailed(
+                "invalid app registration",
+                {"purposes": [f"purpose {purpose_id} has consents; change it, do not remove it"]},
+            )
+        session.delete(purpose)
+    for purpose_id, given in wanted.items():
+        purpose = existing.get(purpose_id) or Purpose(client_id=app.client_id, purpose_id=purpose_id)
+        purpose.description = given["description"]
+        purpose.required_attributes = sorted(set(given["required"]))
+        purpose.optional_attributes = sorted(set(given["optional"]))
+        session.add(purpose)

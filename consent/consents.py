@@ -1,0 +1,128 @@
+"""Consents: granted for all or some requested fields, remembered for a chosen period or for this
+request only, revocable at any time; expiry and revocation take effect at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import NotFound, ValidationFailed
+
+from .models import AgencyApp, Consent, Purpose
+
+MAX_REMEMBER = dt.timedelta(days=366)
+# "This request only": long enough to finish the token and person calls, then gone.
+ONE_REQUEST = dt.timedelta(minutes=30)
+
+
+def requested_attributes(app: AgencyApp, purpose: Purpose, asked: Iterable[str]) -> list[str]:
+    """The attributes an authorisation request may ask: a subset of what the app is allowed and
+    its purpose names. Raises ValidationFailed naming the offenders."""
+    asked = list(dict.fromkeys(asked))
+    purpose_attrs = set(purpose.required_attributes) | set(purpose.optional_attributes)
+    outside = [a for a in asked if a not in app.allowed_attributes or a not in purpose_attrs]
+    if not asked or outside:
+        raise ValidationFailed(
+            "requested attributes not allowed for this app and purpose", {"scope": outside or ["empty"]}
+        )
+    return asked
+
+
+def grant_consent(
+    session: Session,
+    *,
+    citizen_id: str,
+    app: AgencyApp,
+    purpose: Purpose,
+    requested: Iterable[str],
+    approved: Iterable[str],
+    remember_for: dt.timedelta | None,
+    now: dt.datetime,
+) -> Consent:
+    """Record the citizen's decision (flushed). `approved` must be a subset of `requested` and hold
+    every required attribute that was requested; `remember_for` None means this request only, at
+    most 12 months otherwise."""
+    requested, approved = list(dict.fromkeys(requested)), sorted(set(approved))
+    if extra := sorted(set(approved) - set(requested)):
+        raise ValidationFailed("approved attributes were not requested", {"approved": extra})
+    missing = sorted(set(purpose.required_attributes) & set(requested) - set(approved))
+    if missing:
+        raise ValidationFailed(
+            "required attributes must be approved, or the request declined", {"approved": missing}
+        )
+    if not approved:
+        raise ValidationFailed("nothing approved: decline instead", {"approved": ["empty"]})
+    if remember_for is not None and not dt.timedelta(0) < remember_for <= MAX_REMEMBER:
+        raise ValidationFailed(
+            "consent can be remembered for at most 12 months", {"remember": [str(remember_for)]}
+        )
+    consent = Consent(
+        citizen_id=citizen_id,
+        client_id=app.client_id,
+        purpose_id=purpose.purpose_id,
+        approved=approved,
+        declined=sorted(set(requested) - set(approved)),
+        remembered=remember_for is not None,
+        granted_at=now,
+        expires_at=now + (remember_for or ONE_REQUEST),
+    )
+    session.add(consent)
+    session.flush()
+    return consent
+
+
+def revoke_consent(session: Session, *, citizen_id: str, consent_id: str, now: dt.datetime) -> Consent:
+    """Revoke one of the citizen's own consents (flushed). Idempotent; NotFound for anyone else's."""
+    consent = session.get(Consent, consent_id)
+    if consent is None or consent.citizen_id != citizen_id:
+        raise NotFound("no such consent")
+    if consent.revoked_at is None:
+        consent.revoked_at = now
+        session.flush()
+    return consent
+
+
+def remembered_consent(
+    session: Session,
+    *,
+    citizen_id: str,
+    client_id: str,
+    purpose_id: str,
+    requested: Iterable[str],
+    now: dt.datetime,
+) -> Consent | None:
+    """A remembered, active consent that already approves everything requested, if any."""
+    wanted = set(requested)
+    candidates = session.scalars(
+        select(Consent)
+        .where(
+            Consent.citizen_id == citizen_id,
+            Consent.client_id == client_id,
+            Consent.purpose_id == purpose_id,
+            Consent.remembered.is_(True),
+            Consent.revoked_at.is_(None),
+            Consent.expires_at > now,
+        )
+        .order_by(Consent.granted_at.desc())
+    )
+    return next((c for c in candidates if wanted <= set(c.approved)), None)
+
+
+def consents_of(session: Session, *, citizen_id: str) -> list[Consent]:
+    """Every consent the citizen gave, newest first (the portal's consent list)."""
+    return list(
+        session.scalars(
+            select(Consent).where(Consent.citizen_id == citizen_id).order_by(Consent.granted_at.desc())
+        )
+    )
+
+
+def get_active_consent(session: Session, consent_id: str, *, now: dt.datetime) -> Consent:
+    """The consent a token was issued under, if still active; NotFound once revoked or expired."""
+    consent = session.get(Consent, consent_id)
+    if consent is None or not consent.active_at(now):
+        raise NotFound("consent revoked or expired")
+    return consent
