@@ -82,30 +82,49 @@ def _store(
     now: dt.datetime,
 ) -> RefreshResult:
     result = RefreshResult(citizen.id)
-    for got in fetched:
-        outcome = AgencyOutcome(got.agency, ok=got.failure is None, elapsed_ms=got.elapsed_ms)
-        if got.failure is None:
-            try:
-                applied = apply_agency_record(
-                    session,
-                    vault=vault,
-                    catalogue=catalogue,
-                    citizen=citizen,
-                    agency=got.agency,
-                    items=got.items,
-                    now=now,
-                )
-                outcome.found = got.items is not None
-                outcome.changed = len(applied.changed)
-            except ValidationFailed:
-                outcome.ok, got.failure = False, AgencyFailure("invalid_payload")
-        if got.failure is not None:
-            outcome.reason = got.failure.summary()
-            record_agency_failure(
-                session, citizen_id=citizen.id, agency=got.agency, reason=outcome.reason, now=now
+    with session.no_autoflush:  # one flush per citizen, not one per agency and query
+        for got in fetched:
+            _store_one(
+                session, vault=vault, catalogue=catalogue, citizen=citizen, got=got, now=now, result=result
             )
-        result.outcomes[got.agency] = outcome
+    session.flush()
     return result
+
+
+def _store_one(
+    session: Session,
+    *,
+    vault: Vault,
+    catalogue: Catalogue,
+    citizen: Citizen,
+    got: _Fetched,
+    now: dt.datetime,
+    result: RefreshResult,
+) -> None:
+    outcome = AgencyOutcome(got.agency, ok=got.failure is None, elapsed_ms=got.elapsed_ms)
+    failure = got.failure
+    if failure is None:
+        try:
+            applied = apply_agency_record(
+                session,
+                vault=vault,
+                catalogue=catalogue,
+                citizen=citizen,
+                agency=got.agency,
+                items=got.items,
+                now=now,
+                flush=False,
+            )
+            outcome.found = got.items is not None
+            outcome.changed = len(applied.changed)
+        except ValidationFailed:
+            failure = AgencyFailure("invalid_payload")
+    if failure is not None:
+        outcome.ok, outcome.reason = False, failure.summary()
+        record_agency_failure(
+            session, citizen_id=citizen.id, agency=got.agency, reason=outcome.reason, now=now, flush=False
+        )
+    result.outcomes[got.agency] = outcome
 
 
 def refresh_citizen(

@@ -61,10 +61,12 @@ def apply_agency_record(
     agency: str,
     items: dict[str, Any] | None,
     now: dt.datetime,
+    flush: bool = True,
 ) -> ApplyResult:
     """Store what one agency said about one citizen. `items=None` means the agency holds no record:
     all its attributes become unavailable. Attributes the agency owns but did not send become
-    unavailable too. Raises ValidationFailed (nothing written) if any item is malformed."""
+    unavailable too. Raises ValidationFailed (nothing written) if any item is malformed.
+    `flush=False` leaves the flush to a caller that stores many records at once."""
     items = items or {}
     if problems := check_agency_items(catalogue, agency, items):
         raise ValidationFailed(f"{agency} sent attributes that do not fit the catalogue", problems)
@@ -105,16 +107,18 @@ def apply_agency_record(
         (result.unavailable if incoming.unavailable else result.changed).append(attribute.name)
     _mark_sync(session, citizen.id, agency, now, error=None)
     citizen.refreshed_at = now
-    session.flush()
+    if flush:
+        session.flush()
     return result
 
 
 def record_agency_failure(
-    session: Session, *, citizen_id: str, agency: str, reason: str, now: dt.datetime
+    session: Session, *, citizen_id: str, agency: str, reason: str, now: dt.datetime, flush: bool = True
 ) -> None:
     """Note a failed fetch. Stored values keep their last good value and original lastupdated."""
     _mark_sync(session, citizen_id, agency, now, error=reason[:200])
-    session.flush()
+    if flush:
+        session.flush()
 
 
 def declare(

@@ -33,3 +33,11 @@ def test_bad_documents_exit_non_zero_and_name_the_problem(app, tmp_path):
     assert result.exit_code == 1 and "redirect_uris" in result.output
     path.write_text("{not json")
     assert app.test_cli_runner().invoke(args=["apps", "register", str(path)]).exit_code == 1
+
+
+def test_the_documented_example_registers(app):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "agency-app.json"
+    result = app.test_cli_runner().invoke(args=["apps", "register", str(example)])
+    assert result.exit_code == 0, result.output
