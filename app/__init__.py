@@ -43,6 +43,7 @@ def create_app(config: Config, *, engine: Engine | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from .agency_api.views import bp as agency_api_bp
     from .audit_api.views import bp as audit_api_bp
+    from .auditor.views import bp as auditor_bp
     from .operator.views import bp as operator_bp
     from .site import bp as site_bp
 
@@ -50,4 +51,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(operator_bp)
     app.register_blueprint(agency_api_bp)
     app.register_blueprint(audit_api_bp)
+    app.register_blueprint(auditor_bp)
     csrf.exempt(agency_api_bp)

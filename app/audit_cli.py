@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from audit.auditors import record_verification
 from audit.export import export_lines
 from audit.log import create_checkpoint, latest_checkpoint, tree_size
 from audit.verify import verify_log
@@ -42,6 +43,8 @@ def verify() -> None:
                 on_progress=lambda n: bar.update(task, completed=n),
             )
             bar.update(task, completed=report.entries)
+    with transaction(rt.sessions) as session:  # the auditor console's status page shows the last run
+        record_verification(session, report=report, now=utcnow())
     if not report.ok:
         console.print(f"[red]FAILED[/red] {report.first}")
         sys.exit(1)

@@ -220,10 +220,12 @@ def register_cli(app: Flask) -> None:
         app.cli.add_command(command)
     from .apps_cli import apps_group
     from .audit_cli import audit_group
+    from .auditor.cli import auditor_group
     from .demo import demo
 
     app.cli.add_command(apps_group)
     app.cli.add_command(audit_group)
+    app.cli.add_command(auditor_group)
     app.cli.add_command(demo)
 
 

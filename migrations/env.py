@@ -8,7 +8,7 @@ import os
 from alembic import context
 
 import agency_connectors.notifications  # noqa: F401  (every domain's models register on Base.metadata)
-import audit.auditor_models  # noqa: F401
+import audit.auditor_models
 import audit.models  # noqa: F401
 import consent.models  # noqa: F401
 import profile_store.models  # noqa: F401

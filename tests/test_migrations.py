@@ -5,7 +5,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import agency_connectors.notifications  # noqa: F401
-import audit.auditor_models  # noqa: F401
+import audit.auditor_models
 import audit.models  # noqa: F401
 import consent.models  # noqa: F401
 import profile_store.models  # noqa: F401

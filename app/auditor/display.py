@@ -1,0 +1,222 @@
+"""What the auditor pages show and download: search filters from a loaded query, result rows, an
+entry with its inclusion proof checked against the signed checkpoint, the log's status, and the
+CSV and JSON Lines streams of search results."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.orm import Session
+
+from audit.auditor_models import AuditVerification
+from audit.auditors import last_verification
+from audit.checkpoint_signing import verify_checkpoint
+from audit.log import latest_checkpoint, prove_inclusion, tree_size
+from audit.merkle import verify_inclusion
+from audit.models import AuditCheckpoint, AuditEntry
+from audit.search import MAX_PAGE, Filters, search
+from audit.signer import AuditSigner
+from core.errors import NotFound
+
+CSV_COLUMNS = (
+    "seq", "recorded_at", "kind", "citizen_ref", "app_id", "purpose", "outcome", "attributes",
+    "request_id", "leaf_hash",
+)  # fmt: skip
+SEARCH_FORMAT = "consentry-audit-search/1"
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def to_filters(args: dict[str, Any]) -> Filters:
+    """Search filters from a loaded SearchQuery/ExportQuery: `to` is inclusive, so the window ends
+    at the start of the next day (UTC)."""
+    since, until = args.get("since"), args.get("until")
+    return Filters(
+        citizen_ref=args.get("citizen_ref"),
+        app_id=args.get("app_id"),
+        attribute=args.get("attribute"),
+        purpose=args.get("purpose"),
+        outcome=args.get("outcome"),
+        kinds=(args["kind"],) if args.get("kind") else (),
+        since=_midnight(since) if since else None,
+        until=_midnight(until + dt.timedelta(days=1)) if until else None,
+    )
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def utc_time(moment: dt.datetime) -> str:
+    return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+@dataclass(frozen=True)
+class Row:
+    seq: int
+    time: str
+    kind: str
+    app_id: str | None
+    purpose: str | None
+    outcome: str | None
+    attributes: list[str]
+
+
+def row(entry: AuditEntry) -> Row:
+    body = json.loads(entry.body)
+    return Row(
+        seq=entry.seq,
+        time=utc_time(entry.recorded_at),
+        kind=entry.kind.replace("_", " ").capitalize(),
+        app_id=entry.app_id,
+        purpose=entry.purpose,
+        outcome=entry.outcome,
+        attributes=body.get("attributes", []),
+    )
+
+
+@dataclass(frozen=True)
+class Proof:
+    tree_size: int
+    root_hash: str
+    signed_at: str
+    key_id: str
+    signature_valid: bool
+    audit_path: list[str]
+    verified: bool
+
+
+@dataclass(frozen=True)
+class EntryView:
+    seq: int
+    time: str
+    kind: str
+    body: str  # pretty-printed for reading; the hashed bytes are the canonical form
+    leaf_hash: str
+    chain_hash: str
+    proof: Proof | None  # None until a signed checkpoint covers the entry
+
+
+def entry_view(session: Session, seq: int, *, public_key: Ed25519PublicKey) -> EntryView:
+    """An entry and its RFC 9162 inclusion proof in the latest checkpoint, verified here against the
+    checkpoint's signed root (not a root recomputed from our own tables). Raises NotFound."""
+    entry = session.get(AuditEntry, seq) if seq < tree_size(session) else None
+    if entry is None:
+        raise NotFound("There is no audit entry with that number")
+    checkpoint = latest_checkpoint(session)
+    covered = checkpoint is not None and seq < checkpoint.tree_size
+    return EntryView(
+        seq=entry.seq,
+        time=utc_time(entry.recorded_at),
+        kind=entry.kind,
+        body=json.dumps(json.loads(entry.body), indent=2, ensure_ascii=False),
+        leaf_hash=entry.leaf_hash.hex(),
+        chain_hash=entry.chain_hash.hex(),
+        proof=_proof(session, entry, checkpoint, public_key) if covered and checkpoint else None,
+    )
+
+
+def _proof(
+    session: Session, entry: AuditEntry, checkpoint: AuditCheckpoint, public_key: Ed25519PublicKey
+) -> Proof:
+    signed = json.loads(checkpoint.body)
+    proof = prove_inclusion(session, seq=entry.seq, size=checkpoint.tree_size)
+    path = [bytes.fromhex(h) for h in proof["audit_path"]]
+    included = verify_inclusion(
+        entry.leaf_hash, entry.seq, checkpoint.tree_size, path, bytes.fromhex(signed["root_hash"])
+    )
+    signature_valid = verify_checkpoint(public_key, {"body": signed, "signature": checkpoint.signature})
+    return Proof(
+        tree_size=checkpoint.tree_size,
+        root_hash=signed["root_hash"],
+        signed_at=utc_time(checkpoint.created_at),
+        key_id=checkpoint.key_id,
+        signature_valid=signature_valid,
+        audit_path=proof["audit_path"],
+        verified=included and signature_valid,
+    )
+
+
+@dataclass(frozen=True)
+class Status:
+    tree_size: int
+    checkpoint: dict[str, Any] | None  # the signed body of the latest checkpoint
+    checkpoint_time: str
+    verification: AuditVerification | None
+    verified_at: str
+    key_id: str
+
+
+def log_status(session: Session, signer: AuditSigner) -> Status:
+    checkpoint = latest_checkpoint(session)
+    verification = last_verification(session)
+    return Status(
+        tree_size=tree_size(session),
+        checkpoint=json.loads(checkpoint.body) if checkpoint else None,
+        checkpoint_time=utc_time(checkpoint.created_at) if checkpoint else "",
+        verification=verification,
+        verified_at=utc_time(verification.ran_at) if verification else "",
+        key_id=signer.key_id,
+    )
+
+
+def signed_checkpoint_json(checkpoint: AuditCheckpoint) -> str:
+    """The checkpoint as `audit.verifier` reads it (the same bytes as `consentry audit export`)."""
+    return f'{{"body":{checkpoint.body},"signature":"{checkpoint.signature}"}}\n'
+
+
+def _pages(session: Session, filters: Filters) -> Iterator[list[AuditEntry]]:
+    """Every match, newest first, a page at a time; the session forgets each page once it is used
+    so a long export runs in constant memory."""
+    cursor: str | None = None
+    while True:
+        page = search(session, filters, cursor=cursor, limit=MAX_PAGE)
+        yield page.entries
+        session.expunge_all()
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def csv_chunks(session: Session, filters: Filters) -> Iterator[str]:
+    """A header row, then the matching entries as CSV, one chunk per page."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for entries in _pages(session, filters):
+        for entry in entries:
+            writer.writerow(_csv_row(entry))
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def _csv_row(entry: AuditEntry) -> list[str | int]:
+    body = json.loads(entry.body)
+    text = [
+        entry.kind, entry.citizen_ref, entry.app_id, entry.purpose, entry.outcome,
+        " ".join(body.get("attributes", [])), body.get("request_id"),
+    ]  # fmt: skip
+    safe = ["'" + t if t and t.startswith(FORMULA_START) else (t or "") for t in text]
+    return [entry.seq, entry.recorded_at.astimezone(dt.UTC).isoformat(), *safe, entry.leaf_hash.hex()]
+
+
+def jsonl_chunks(session: Session, filters: Filters, *, log_id: str, filters_used: dict) -> Iterator[str]:
+    """A header naming the search, then the matching entries newest first, each line shaped as in
+    a full export (seq, body, leaf_hash, chain_hash) so each can be checked with an inclusion proof.
+    A search result has gaps, so it cannot be verified as a whole log."""
+    header = {"format": SEARCH_FORMAT, "log_id": log_id, "filters": filters_used}
+    yield json.dumps(header, sort_keys=True) + "\n"
+    for entries in _pages(session, filters):
+        yield "".join(
+            f'{{"seq":{e.seq},"body":{e.body},"leaf_hash":"{e.leaf_hash.hex()}",'
+            f'"chain_hash":"{e.chain_hash.hex()}"}}\n'
+            for e in entries
+        )

@@ -1,0 +1,251 @@
+"""The auditor console: sign in with password and TOTP, search the disclosure log, read an entry
+with its inclusion proof, download exports, see the log's status.
+
+Every auditor action appends to the log it reads, and that entry commits before anything is shown
+or streamed ("no audit entry, no data"). A national id is only ever posted: the search form turns
+it into the keyed digest `citizen_ref` and redirects to a results URL carrying the digest.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import structlog
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    stream_with_context,
+    url_for,
+)
+from marshmallow import Schema, ValidationError
+
+from audit.auditors import auditor_totp_key, authenticate, find_active_auditor
+from audit.export import export_lines
+from audit.log import KINDS, Event, latest_checkpoint
+from audit.search import search as search_log
+from core.clock import utcnow
+from core.errors import NotFound, Unauthorized, ValidationFailed
+from profile_store.citizens import normalise_uinfin
+
+from ..auditing import record
+from ..extensions import db, runtime
+from ..operator.schemas import ActionForm
+from ..security import AUDITOR_SESSION_KEY, auditor_required, public, start_auditor_session
+from .display import (
+    csv_chunks,
+    entry_view,
+    jsonl_chunks,
+    log_status,
+    row,
+    signed_checkpoint_json,
+    to_filters,
+)
+from .schemas import ExportQuery, LoginForm, SearchForm, SearchQuery, filter_args
+
+bp = Blueprint("auditor", __name__, url_prefix="/auditor", template_folder="templates")
+log = structlog.get_logger(__name__)
+
+ASSETS = Path(__file__).with_name("assets")
+PAGE_SIZE = 25
+CITIZEN_REF = re.compile(r"[0-9a-f]{64}")
+SHOWN_FIELDS = ("app_id", "attribute", "purpose", "outcome", "kind", "from", "to")
+
+
+@bp.app_context_processor
+def _auditor_context() -> dict[str, Any]:
+    return {"auditor_signed_in": bool(session.get(AUDITOR_SESSION_KEY))}
+
+
+@bp.get("/assets/auditor.css")
+@public
+def stylesheet():
+    return send_from_directory(ASSETS, "auditor.css", mimetype="text/css")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if request.method == "GET":
+        return render_template("auditor/login.html", errors={}, username="")
+    try:
+        form = LoginForm().load(request.form)
+    except ValidationError as exc:
+        return _login_page(exc.messages, request.form.get("username", ""))
+    store, now = db(), utcnow()
+    try:
+        auditor = authenticate(store, **form, now=now, totp_key=_totp_key())
+    except Unauthorized as exc:
+        log.info("auditor_sign_in_failed")
+        return _login_page({"credentials": [exc.message]}, form["username"])
+    record(store, Event(kind="admin_action", outcome="auditor_login", details={"auditor": auditor.username}))
+    store.commit()
+    start_auditor_session(auditor, now=now)
+    log.info("auditor_signed_in", auditor_id=auditor.id)
+    return redirect(url_for(".search"), 303)
+
+
+def _login_page(errors: dict, username: str):
+    # Never echo the password or the code.
+    return render_template("auditor/login.html", errors=errors, username=username[:64]), 400
+
+
+@bp.post("/logout")
+@public
+def logout():
+    _load_form(ActionForm())
+    auditor_id = session.get(AUDITOR_SESSION_KEY)
+    if auditor_id and (auditor := find_active_auditor(db(), auditor_id)):
+        details = {"auditor": auditor.username}
+        record(db(), Event(kind="admin_action", outcome="auditor_logout", details=details))
+        db().commit()
+    session.clear()
+    flash("You have signed out.", "info")
+    return redirect(url_for(".login"), 303)
+
+
+@bp.get("/")
+@auditor_required
+def search():
+    try:
+        args = SearchQuery().load(request.args.to_dict())
+        page = search_log(db(), to_filters(args), cursor=args.get("cursor"), limit=PAGE_SIZE)
+    except ValidationError as exc:
+        return _search_page(exc.messages, request.args), 400
+    except ValidationFailed as exc:  # a cursor this service did not issue
+        return _search_page(exc.errors, request.args), 400
+    filters = filter_args(args)
+    details = {"filters": filters, "results": len(page.entries), "next_page": "cursor" in args}
+    _audit("auditor_search", **details)
+    next_url = url_for(".search", **filters, cursor=page.next_cursor) if page.next_cursor else None
+    return _render_search(
+        {},
+        filters,
+        rows=[row(entry) for entry in page.entries],
+        next_url=next_url,
+        first_url=url_for(".search", **filters) if "cursor" in args else None,
+        filters=filters,
+    )
+
+
+@bp.post("/")
+@auditor_required
+def submit_search():
+    try:
+        form = SearchForm().load(request.form)
+    except ValidationError as exc:
+        return _search_page(exc.messages, request.form, uinfin=request.form.get("uinfin", "")), 400
+    if uinfin := form.pop("uinfin", None):
+        form["citizen_ref"] = runtime().vault.digest_uinfin(normalise_uinfin(uinfin))
+    return redirect(url_for(".search", **filter_args(form)), 303)
+
+
+def _search_page(errors: dict, entered, *, uinfin: str = ""):
+    """The form again with what was entered (a well-formed citizen reference is carried along)."""
+    shown = {name: str(entered.get(name, ""))[:100] for name in SHOWN_FIELDS}
+    if CITIZEN_REF.fullmatch(ref := str(entered.get("citizen_ref", ""))):
+        shown["citizen_ref"] = ref
+    return _render_search(errors, shown, uinfin=uinfin)
+
+
+def _render_search(errors: dict, shown: dict[str, str], **page: Any) -> str:
+    return render_template(
+        "auditor/search.html", errors=errors, shown=shown, kinds=sorted(KINDS), **{"rows": None, **page}
+    )
+
+
+@bp.get("/entries/<int:seq>")
+@auditor_required
+def entry(seq: int):
+    view = entry_view(db(), seq, public_key=runtime().audit_signer.public_key)
+    _audit("auditor_search", entry=seq)
+    return render_template("auditor/entry.html", entry=view)
+
+
+@bp.get("/export")
+@auditor_required
+def export():
+    args = _load_query(ExportQuery())
+    fmt, filters, store, log_id = args.pop("format"), filter_args(args), db(), runtime().audit_signer.log_id
+    if fmt == "jsonl" and not filters:
+        # The whole log up to the latest checkpoint: exactly what `python -m audit.verifier` checks.
+        checkpoint = latest_checkpoint(store)
+        if checkpoint is None:
+            raise NotFound("No checkpoint has been signed yet, so there is nothing to verify against")
+        _audit("auditor_export", format=fmt, filters={}, upto=checkpoint.tree_size)
+        chunks = export_lines(store, log_id=log_id, upto=checkpoint.tree_size)
+        return _download(chunks, f"consentry-audit-{checkpoint.tree_size}.jsonl", "application/jsonl")
+    _audit("auditor_export", format=fmt, filters=filters)
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+    if fmt == "csv":
+        return _download(csv_chunks(store, to_filters(args)), f"consentry-audit-{stamp}.csv", "text/csv")
+    chunks = jsonl_chunks(store, to_filters(args), log_id=log_id, filters_used=filters)
+    return _download(chunks, f"consentry-audit-search-{stamp}.jsonl", "application/jsonl")
+
+
+@bp.get("/export/checkpoint")
+@auditor_required
+def export_checkpoint():
+    checkpoint = latest_checkpoint(db())
+    if checkpoint is None:
+        raise NotFound("No checkpoint has been signed yet")
+    _audit("auditor_export", format="checkpoint", tree_size=checkpoint.tree_size)
+    name = f"consentry-audit-{checkpoint.tree_size}.checkpoint.json"
+    return _download(signed_checkpoint_json(checkpoint), name, "application/json")
+
+
+@bp.get("/export/public-key")
+@auditor_required
+def export_public_key():
+    signer = runtime().audit_signer
+    _audit("auditor_export", format="public_key", key_id=signer.key_id)
+    name = f"consentry-audit-{signer.key_id}.pub.pem"
+    response = _download(signer.public_pem(), name, "application/x-pem-file")
+    response.headers["X-Key-Id"] = signer.key_id
+    return response
+
+
+@bp.get("/status")
+@auditor_required
+def status():
+    _audit("auditor_search", page="status")
+    return render_template("auditor/status.html", status=log_status(db(), runtime().audit_signer))
+
+
+def _audit(kind: str, **details: Any) -> None:
+    """Append and commit the auditor's action before the page or download is produced."""
+    record(db(), Event(kind=kind, details={"auditor": g.auditor.username, **details}))
+    db().commit()
+
+
+def _download(body, filename: str, mimetype: str) -> Response:
+    content = stream_with_context(body) if not isinstance(body, str | bytes) else body
+    return Response(
+        content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+def _totp_key() -> bytes:
+    return auditor_totp_key(runtime().config.secret_key)
+
+
+def _load_form(schema: Schema) -> dict:
+    try:
+        return schema.load(request.form)
+    except ValidationError as exc:
+        raise ValidationFailed("The form was not valid.", exc.messages) from exc  # type: ignore[arg-type]
+
+
+def _load_query(schema: Schema) -> dict:
+    try:
+        return schema.load(request.args.to_dict())
+    except ValidationError as exc:
+        raise ValidationFailed("The download address was not valid.", exc.messages) from exc  # type: ignore[arg-type]
