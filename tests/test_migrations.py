@@ -8,6 +8,8 @@ import agency_connectors.notifications  # noqa: F401
 import audit.auditor_models
 import audit.models  # noqa: F401
 import consent.models  # noqa: F401
+import core.crypto.platform_key_model
+import core.replay_model  # noqa: F401
 import profile_store.models  # noqa: F401
 from core.db import Base
 from core.migrate import alembic_config

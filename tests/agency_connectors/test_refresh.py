@@ -118,7 +118,8 @@ def test_agencies_are_called_concurrently(db_session, runtime, now, simulators):
     started = time.perf_counter()
     result = refresh(db_session, runtime, citizen, now)
     assert result.failed == {}
-    assert time.perf_counter() - started < 8 * 0.3 / 2, "eight 300 ms agencies must overlap"
+    # One after another would take at least 2.4 s; in parallel about 0.3 s plus overhead.
+    assert time.perf_counter() - started < 8 * 0.3 * 0.75, "eight 300 ms agencies must overlap"
 
 
 def test_transient_errors_are_retried_a_bounded_number_of_times(db_session, runtime, now, simulators):

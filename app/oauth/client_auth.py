@@ -1,0 +1,131 @@
+"""Client authentication with private_key_jwt: RFC 7523 (JWT profile for OAuth 2.0 client
+authentication), as the MyInfo v4 connector sends it (spec §4.2).
+
+The client signs a short-lived assertion with its ES256 key: header {"typ": "JWT", "alg": "ES256",
+"kid": configured kid or, by default, the key's RFC 7638 thumbprint}; claims iss = sub =
+client_id, aud = our token URL, iat, exp = iat + 300, a one-time jti and cnf.jkt (the DPoP key,
+checked by the caller). Every failure raises ClientAuthError (OAuth `invalid_client`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from joserfc import jws
+from joserfc.jwk import ECKey
+
+from app.oauth.dpop import MAX_JTI_LENGTH, normalise_url, numeric_date, thumbprint
+from app.oauth.jwks import JwksError, JwksResolver, extract_es256, verify_es256
+from app.oauth.replay import ReplayCache
+from core.errors import Unauthorized
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+MAX_ASSERTION_LENGTH = 8192
+
+
+class ClientAuthError(Unauthorized):
+    """The client assertion is malformed, unsigned by the client's key, stale or replayed."""
+
+    code = "invalid_client"
+    error = "invalid_client"
+
+
+def verify_client_assertion(
+    assertion: str,
+    *,
+    client_id: str,
+    audience: str,
+    jwks: JwksResolver,
+    now: dt.datetime,
+    replay: ReplayCache,
+    max_lifetime_s: int = 300,
+    leeway_s: int = 5,
+) -> dict[str, Any]:
+    """Authenticate `client_id` by its signed assertion; return the assertion's claims.
+
+    `audience` is our canonical token URL; it is compared after URL normalisation. On success
+    the jti is recorded in `replay` (namespace "client_assertion:<client_id>") until the assertion
+    expires. The caller still checks `cnf.jkt` against the DPoP proof key. Raises ClientAuthError.
+    """
+    if not isinstance(assertion, str) or not assertion or len(assertion) > MAX_ASSERTION_LENGTH:
+        raise ClientAuthError("client_assertion is missing or too long")
+    try:
+        obj, claims = extract_es256(assertion)
+    except ValueError as exc:
+        raise ClientAuthError(f"client_assertion is not an ES256 JWS: {exc}") from None
+    _verify_signature(obj, jwks)
+    _check_identity(claims, client_id=client_id, audience=audience)
+    exp = _check_times(claims, now=now, max_lifetime_s=max_lifetime_s, leeway_s=leeway_s)
+    expires_at = dt.datetime.fromtimestamp(math.ceil(exp) + leeway_s, dt.UTC)
+    if not replay.first_use(f"client_assertion:{client_id}", claims["jti"], expires_at):
+        raise ClientAuthError("client_assertion jti was already used")
+    return claims
+
+
+def _verify_signature(obj: jws.CompactSignature, jwks: JwksResolver) -> None:
+    """Find the client's key for the header kid (refetching the JWKS once on a miss) and verify."""
+    kid = obj.headers().get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise ClientAuthError("client_assertion kid must be a string")
+    try:
+        candidates = _candidates(jwks.signing_keys(), kid)
+        if not candidates and jwks.refresh():
+            candidates = _candidates(jwks.signing_keys(), kid)
+    except JwksError as exc:
+        raise ClientAuthError(f"client keys unavailable: {exc.message}") from None
+    if not candidates:
+        raise ClientAuthError("no signing key in the client's JWKS matches the assertion kid")
+    if not any(verify_es256(obj, key) for key in candidates):
+        raise ClientAuthError("client_assertion signature is invalid")
+
+
+def _candidates(keys: list[ECKey], kid: str | None) -> list[ECKey]:
+    """Keys with that kid; failing that, keys whose RFC 7638 thumbprint is the kid (the MyInfo
+    connector's default kid). Without a kid, every signing key (at most 64) is a candidate."""
+    if kid is None:
+        return keys
+    by_kid = [key for key in keys if key.kid == kid]
+    return by_kid or [key for key in keys if thumbprint(key.dict_value) == kid]
+
+
+def _check_identity(claims: dict[str, Any], *, client_id: str, audience: str) -> None:
+    """iss and sub name the client, aud names our token endpoint, jti is usable as a cache key."""
+    if claims.get("iss") != client_id:
+        raise ClientAuthError("client_assertion iss must be the client_id")
+    if claims.get("sub") != client_id:
+        raise ClientAuthError("client_assertion sub must be the client_id")
+    if not _audience_ok(claims.get("aud"), audience):
+        raise ClientAuthError("client_assertion aud is not this token endpoint")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+        raise ClientAuthError(f"client_assertion jti must be a string of 1 to {MAX_JTI_LENGTH} characters")
+
+
+def _check_times(claims: dict[str, Any], *, now: dt.datetime, max_lifetime_s: int, leeway_s: int) -> float:
+    """exp ahead, iat (and nbf, if sent) not ahead, a short lifetime; return exp (epoch seconds)."""
+    iat, exp, nbf = (numeric_date(claims.get(name)) for name in ("iat", "exp", "nbf"))
+    current = now.timestamp()
+    if exp is None or iat is None or ("nbf" in claims and nbf is None):
+        raise ClientAuthError("client_assertion needs numeric iat and exp (and nbf, if sent)")
+    if exp + leeway_s <= current:
+        raise ClientAuthError("client_assertion has expired")
+    if iat > current + leeway_s or (nbf is not None and nbf > current + leeway_s):
+        raise ClientAuthError("client_assertion is not valid yet")
+    # Bounds how long the replay cache must remember the jti, and how long a leak stays usable.
+    if not 0 < exp - iat <= max_lifetime_s:
+        raise ClientAuthError(f"client_assertion lifetime must be 1 to {max_lifetime_s} seconds")
+    return exp
+
+
+def _audience_ok(claimed: Any, audience: str) -> bool:
+    want = normalise_url(audience)
+    values = claimed if isinstance(claimed, list) else [claimed]
+    for value in values:
+        try:
+            if isinstance(value, str) and normalise_url(value) == want:
+                return True
+        except ValueError:
+            continue
+    return False

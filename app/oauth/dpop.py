@@ -1,0 +1,178 @@
+"""DPoP proof validation: RFC 9449 (OAuth 2.0 Demonstrating Proof of Possession).
+
+Written for what MyInfo v4 clients send (spec §4.3, §5.1): a fresh ES256 proof per request,
+header {"typ": "dpop+jwt", "alg": "ES256", "jwk": {public P-256 key, with extra kid/use/alg}},
+claims jti, htm, htu, iat, exp (= iat + 120) and, at the resource server, ath. The key's RFC 7638
+thumbprint (jkt) is what access tokens are bound to (`cnf.jkt`).
+
+Authlib has no DPoP support, so this is a small module over joserfc. Every failure raises
+DPoPError; the replay cache is consulted last, so a proof that fails another check does not burn
+its jti.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import math
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from joserfc.jwk import thumbprint as rfc7638_thumbprint
+
+from app.oauth.jwks import extract_es256, import_public_p256, verify_es256
+from app.oauth.replay import ReplayCache
+from core.errors import Unauthorized
+
+MAX_PROOF_LENGTH = 8192
+MAX_JTI_LENGTH = 200
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# RFC 7638 §3.2: the required members per key type, and nothing else, form the thumbprint input.
+THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
+
+
+class DPoPError(Unauthorized):
+    """The DPoP proof is missing, malformed, stale, replayed or bound to another key/token."""
+
+    code = "invalid_dpop_proof"
+    error = "invalid_dpop_proof"
+
+
+def thumbprint(jwk_dict: Mapping[str, Any]) -> str:
+    """RFC 7638 SHA-256 thumbprint (base64url) from the key type's required members only.
+
+    Extra members (MyInfo's client adds kid, use and alg) do not change it. ValueError for an
+    unknown key type or a missing member.
+    """
+    members = THUMBPRINT_MEMBERS.get(str(jwk_dict.get("kty")))
+    if members is None or not all(isinstance(jwk_dict.get(name), str) for name in members):
+        raise ValueError("cannot compute a thumbprint for this JWK")
+    return rfc7638_thumbprint({name: jwk_dict[name] for name in members})
+
+
+def normalise_url(url: str) -> str:
+    """scheme://host[:port]/path for comparing htu and aud (spec §7, RFC 9449 §4.3).
+
+    Lower-cases scheme and host, drops a default port, userinfo, query and fragment; an empty path
+    becomes "/". The path is compared as sent (no percent-decoding). ValueError for anything that
+    is not an absolute http(s) URL.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname
+    if scheme not in DEFAULT_PORTS or not host:
+        raise ValueError("not an absolute http(s) URL")
+    port = parts.port  # ValueError for a malformed port
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != DEFAULT_PORTS[scheme]:
+        netloc += f":{port}"
+    return f"{scheme}://{netloc}{parts.path or '/'}"
+
+
+def access_token_hash(access_token: str) -> str:
+    """The `ath` value for an access token: base64url(SHA-256(ASCII token)), unpadded."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def verify_dpop_proof(
+    proof: str,
+    *,
+    htm: str,
+    htu: str,
+    now: dt.datetime,
+    replay: ReplayCache,
+    access_token: str | None = None,
+    expected_jkt: str | None = None,
+    max_age_s: int = 120,
+    leeway_s: int = 5,
+) -> str:
+    """Check one DPoP proof for a request (`htm` method, `htu` our canonical URL); return its jkt.
+
+    With `access_token` the proof must carry the matching `ath`; with `expected_jkt` (the token's
+    `cnf.jkt`) the proof key must be that key. On success the jti is recorded in `replay`
+    (namespace "dpop") until the proof could no longer pass the iat window. Raises DPoPError.
+    """
+    claims, jkt = _verified_proof(proof)
+    iat = _check_claims(claims, htm=htm, htu=htu, now=now, max_age_s=max_age_s, leeway_s=leeway_s)
+    if access_token is not None:
+        ath = claims.get("ath")
+        if not isinstance(ath, str) or not hmac.compare_digest(ath, access_token_hash(access_token)):
+            raise DPoPError("DPoP proof ath does not match the access token")
+    if expected_jkt is not None and not hmac.compare_digest(jkt, expected_jkt):
+        raise DPoPError("DPoP proof key is not the key the access token is bound to")
+    expires_at = dt.datetime.fromtimestamp(iat + max_age_s + leeway_s, dt.UTC)
+    if not replay.first_use("dpop", claims["jti"], expires_at):
+        raise DPoPError("DPoP proof jti was already used")
+    return jkt
+
+
+def _verified_proof(proof: str) -> tuple[dict[str, Any], str]:
+    """Claims and key thumbprint of a proof whose signature verifies with its own jwk."""
+    if not isinstance(proof, str) or not proof or len(proof) > MAX_PROOF_LENGTH:
+        raise DPoPError("DPoP proof is missing or too long")
+    try:
+        obj, claims = extract_es256(proof)
+    except ValueError as exc:
+        raise DPoPError(f"DPoP proof is not an ES256 JWS: {exc}") from None
+    header = obj.headers()
+    if header.get("typ") != "dpop+jwt":
+        raise DPoPError("DPoP proof typ must be dpop+jwt")
+    jwk = header.get("jwk")
+    try:
+        # The proof key is only ever used for this signature: its use/alg members are noise.
+        key = import_public_p256(jwk, metadata=False)
+        jkt = thumbprint(key.dict_value)
+    except ValueError as exc:
+        raise DPoPError(f"DPoP proof jwk is unusable: {exc}") from None
+    if not verify_es256(obj, key):
+        raise DPoPError("DPoP proof signature is invalid")
+    return claims, jkt
+
+
+def _check_claims(
+    claims: dict[str, Any], *, htm: str, htu: str, now: dt.datetime, max_age_s: int, leeway_s: int
+) -> float:
+    """Validate jti, htm, htu, iat and exp; return iat (seconds since the epoch)."""
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+        raise DPoPError(f"DPoP proof jti must be a string of 1 to {MAX_JTI_LENGTH} characters")
+    if claims.get("htm") != htm:
+        raise DPoPError("DPoP proof htm does not match the request method")
+    if not _same_url(claims.get("htu"), htu):
+        raise DPoPError("DPoP proof htu does not match the request URL")
+    iat, exp, current = numeric_date(claims.get("iat")), numeric_date(claims.get("exp")), now.timestamp()
+    if iat is None:
+        raise DPoPError("DPoP proof iat is missing")
+    if iat > current + leeway_s:
+        raise DPoPError("DPoP proof iat is in the future")
+    if iat < current - max_age_s - leeway_s:
+        raise DPoPError("DPoP proof is too old")
+    # exp is optional in RFC 9449; the MyInfo connector always sends iat + 120.
+    if "exp" in claims and (exp is None or exp + leeway_s < current or exp > iat + max_age_s):
+        raise DPoPError("DPoP proof exp is invalid, past, or beyond the allowed proof lifetime")
+    return iat
+
+
+def _same_url(claimed: Any, expected: str) -> bool:
+    if not isinstance(claimed, str):
+        return False
+    try:
+        return normalise_url(claimed) == normalise_url(expected)
+    except ValueError:
+        return False
+
+
+def numeric_date(value: Any) -> float | None:
+    """A finite NumericDate, else None. bool is refused (an int in Python); NaN and Infinity too,
+    because Python's json accepts them and NaN passes every comparison."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None

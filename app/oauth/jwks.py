@@ -1,0 +1,277 @@
+"""Client JWKS (RFC 7517): the agency app's public keys, inline or fetched from its `jwks_uri`.
+
+MyInfo v4 clients publish one ES256 signing key (verifies their client_assertion) and one or more
+ECDH-ES+A256KW encryption keys (we encrypt person data to them), all EC P-256 (spec §1, §6). Keys
+of any other type are ignored. Fetched documents are cached for a TTL; an unknown kid may force a
+refetch, at most once per `min_refresh_interval_s`, so a flood of bogus kids cannot turn us into a
+load generator against the client's server.
+
+Also home to the ES256 JWS helpers shared by dpop.py and client_auth.py: ES256 is the only
+signature algorithm MyInfo v4 uses, and it belongs with the only key type we accept.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
+
+from core.errors import DomainError
+
+MAX_KEYS = 64
+MAX_BYTES = 64 * 1024
+FETCH_TIMEOUT_S = 3.0
+DEFAULT_TTL_S = 300.0
+MIN_REFRESH_INTERVAL_S = 10.0
+EC_MEMBERS = ("kty", "crv", "x", "y")
+_ES256 = jws.JWSRegistry(algorithms=["ES256"], strict_check_header=False)
+
+
+class JwksError(DomainError):
+    """The client's JWKS is unusable: unreachable, malformed, or lacking the key we need."""
+
+    code = "invalid_client"
+    error = "invalid_client"
+
+
+def import_public_p256(jwk: Any, *, metadata: bool = True) -> ECKey:
+    """A public EC P-256 key from a JWK dict: kty/crv/x/y, plus kid/use/alg when `metadata`.
+
+    Raises ValueError for a private key (has "d"), another key type or curve, or a point that is
+    not on the curve.
+    """
+    if not isinstance(jwk, Mapping):
+        raise ValueError("a JWK must be a JSON object")
+    if "d" in jwk:
+        raise ValueError("the JWK holds a private key")
+    if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
+        raise ValueError("the JWK is not an EC P-256 key")
+    if not (isinstance(jwk.get("x"), str) and isinstance(jwk.get("y"), str)):
+        raise ValueError("the JWK has no x/y coordinates")
+    names = ("kid", "use", "alg") if metadata else ()
+    extras = {name: jwk[name] for name in names if isinstance(jwk.get(name), str)}
+    try:
+        return ECKey.import_key({name: jwk[name] for name in EC_MEMBERS}, parameters=extras or None)
+    except (JoseError, ValueError, TypeError) as exc:
+        raise ValueError("the JWK is not a valid EC P-256 public key") from exc
+
+
+def extract_es256(value: Any) -> tuple[jws.CompactSignature, dict[str, Any]]:
+    """Split a compact JWS whose header says ES256 and whose payload is a JSON object.
+
+    Does NOT check the signature (see `verify_es256`). Raises ValueError for anything else,
+    including alg none/HS*/RS*, detached or unencoded (RFC 7797) payloads and `crit` extensions.
+    """
+    if not isinstance(value, str) or value.count(".") != 2:
+        raise ValueError("not a compact JWS")
+    try:
+        obj = jws.extract_compact(value.encode("ascii"), registry=_ES256)
+    except (JoseError, ValueError, UnicodeError) as exc:
+        raise ValueError("not a compact JWS") from exc
+    header = obj.headers()
+    if header.get("alg") != "ES256":
+        raise ValueError("alg must be ES256")
+    # We implement no JWS extensions, so anything marked critical must be refused (RFC 7515 §4.1.11).
+    if "crit" in header or "b64" in header or not obj.segments["payload"]:
+        raise ValueError("JWS extensions and detached payloads are not accepted")
+    try:
+        claims = json.loads(obj.payload)
+    except ValueError as exc:
+        raise ValueError("the JWS payload is not JSON") from exc
+    if not isinstance(claims, dict):
+        raise ValueError("the JWS payload is not a JSON object")
+    return obj, claims
+
+
+def verify_es256(obj: jws.CompactSignature, key: ECKey) -> bool:
+    """True when `obj` carries a valid ES256 signature by `key`; never raises for bad input."""
+    try:
+        return jws.validate_compact(obj, key, registry=_ES256)
+    except JoseError:
+        return False
+
+
+def check_jwks_uri(uri: str) -> None:
+    """Refuse a jwks_uri that is not https (plain http only on loopback, for tests and demos)."""
+    parts = urlsplit(uri)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+        return
+    raise JwksError("jwks_uri must use https")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_jwks(document: Any) -> list[ECKey]:
+    """The usable (public EC P-256) keys of a JWKS document; other key types are skipped.
+
+    Raises JwksError when the document is not an object with a "keys" list of at most MAX_KEYS.
+    """
+    if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
+        raise JwksError("the client JWKS must be a JSON object with a 'keys' list")
+    if len(document["keys"]) > MAX_KEYS:
+        raise JwksError(f"the client JWKS has more than {MAX_KEYS} keys")
+    keys = []
+    for item in document["keys"]:
+        try:
+            keys.append(import_public_p256(item))
+        except ValueError:
+            continue  # RSA keys, other curves or a mistakenly published private key: not ours to use
+    return keys
+
+
+class JwksResolver:
+    """The keys of one client, from an inline JWKS or a cached fetch of its jwks_uri.
+
+    Thread-safe: one lock per client, held across a fetch so concurrent requests wait for the
+    same fetch instead of each starting their own. `monotonic` is injectable for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        jwks: Mapping[str, Any] | None = None,
+        jwks_uri: str | None = None,
+        http: httpx.Client | None = None,
+        ttl_s: float = DEFAULT_TTL_S,
+        min_refresh_interval_s: float = MIN_REFRESH_INTERVAL_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if (jwks is None) == (jwks_uri is None):
+            raise JwksError("a client needs exactly one of jwks or jwks_uri")
+        if jwks_uri is not None:
+            check_jwks_uri(jwks_uri)
+        self._uri = jwks_uri
+        self._http = http
+        self._ttl_s = ttl_s
+        self._min_refresh_s = min_refresh_interval_s
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._keys: list[ECKey] | None = parse_jwks(jwks) if jwks is not None else None
+        self._fetched_at = float("-inf")
+        self._attempted_at = float("-inf")
+
+    def signing_keys(self) -> list[ECKey]:
+        """Keys that may verify ES256 signatures: use "sig" or no use, alg ES256 or no alg."""
+        return [k for k in self._current() if k.get("use") in (None, "sig") and k.alg in (None, "ES256")]
+
+    def encryption_key(self) -> ECKey:
+        """The first key with use "enc" and alg ECDH-ES+A256KW (or no alg); JwksError if none."""
+        for key in self._current():
+            if key.get("use") == "enc" and key.alg in (None, "ECDH-ES+A256KW"):
+                return key
+        raise JwksError("the client JWKS has no ECDH-ES+A256KW encryption key")
+
+    def refresh(self) -> bool:
+        """Refetch now, unless a fetch was attempted in the last `min_refresh_interval_s`.
+
+        Returns True when the keys were refetched (False for an inline JWKS or when throttled).
+        Raises JwksError when the fetch fails.
+        """
+        if self._uri is None:
+            return False
+        with self._lock:
+            if self._monotonic() - self._attempted_at < self._min_refresh_s:
+                return False
+            self._load(self._uri)
+            return True
+
+    def _current(self) -> list[ECKey]:
+        if self._uri is None:
+            return self._keys or []
+        with self._lock:
+            now = self._monotonic()
+            if self._keys is not None and now - self._fetched_at < self._ttl_s:
+                return self._keys
+            # After a failed fetch, fail fast until a retry is due: a client server that is down
+            # must not cost every request a fetch timeout.
+            if self._attempted_at > self._fetched_at and now - self._attempted_at < self._min_refresh_s:
+                raise JwksError("the client jwks_uri failed recently; not retrying yet")
+            return self._load(self._uri)
+
+    def _load(self, uri: str) -> list[ECKey]:
+        # Caller holds the lock. Stale keys are replaced only by a successful fetch.
+        self._attempted_at = self._monotonic()
+        self._keys = parse_jwks(fetch_json(self._http, uri))
+        self._fetched_at = self._monotonic()
+        return self._keys
+
+
+def fetch_json(http: httpx.Client | None, uri: str) -> Any:
+    """GET `uri` and parse at most MAX_BYTES of JSON; JwksError on any failure."""
+    client = http or httpx.Client(timeout=FETCH_TIMEOUT_S, follow_redirects=False)
+    try:
+        with client.stream("GET", uri, headers={"Accept": "application/json"}) as response:
+            if response.status_code != 200:
+                raise JwksError("the client jwks_uri did not answer 200", status=response.status_code)
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_BYTES:
+                    raise JwksError(f"the client JWKS is larger than {MAX_BYTES} bytes")
+    except httpx.HTTPError as exc:
+        raise JwksError("the client jwks_uri could not be fetched") from exc
+    finally:
+        if http is None:
+            client.close()
+    try:
+        return json.loads(bytes(body))
+    except ValueError as exc:
+        raise JwksError("the client JWKS is not JSON") from exc
+
+
+class JwksCache:
+    """One JwksResolver per client id, shared across threads; rebuilt when the client's
+    registered jwks or jwks_uri changes. Owns one pooled HTTP client (close it on shutdown)."""
+
+    def __init__(
+        self,
+        *,
+        ttl_s: float = DEFAULT_TTL_S,
+        min_refresh_interval_s: float = MIN_REFRESH_INTERVAL_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = httpx.Client(timeout=FETCH_TIMEOUT_S, follow_redirects=False)
+        self._options = {"ttl_s": ttl_s, "min_refresh_interval_s": min_refresh_interval_s}
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._resolvers: dict[str, tuple[tuple[str | None, str | None], JwksResolver]] = {}
+
+    def resolver(
+        self, client_id: str, *, jwks: Mapping[str, Any] | None = None, jwks_uri: str | None = None
+    ) -> JwksResolver:
+        """The resolver for `client_id` as registered now; JwksError for a bad registration."""
+        source = (jwks_uri, json.dumps(jwks, sort_keys=True) if jwks is not None else None)
+        with self._lock:
+            cached = self._resolvers.get(client_id)
+            if cached is not None and cached[0] == source:
+                return cached[1]
+            resolver = JwksResolver(
+                jwks=jwks, jwks_uri=jwks_uri, http=self._http, monotonic=self._monotonic, **self._options
+            )
+            self._resolvers[client_id] = (source, resolver)
+            return resolver
+
+    def forget(self, client_id: str) -> None:
+        with self._lock:
+            self._resolvers.pop(client_id, None)
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,126 @@
+"""One-time use of token ids (`jti`): DPoP proofs (RFC 9449 §11.1) and client assertions
+(RFC 7523 §3, item 7) must each be accepted once only.
+
+Two interchangeable stores: the database (the default; no extra moving part) and Redis (when
+several app servers share load and the database should not take a write per request). Both are
+atomic: of any number of concurrent callers with the same (namespace, jti), exactly one gets True.
+Both fail closed: if the store is unreachable the error propagates and the request is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import utcnow
+from core.replay_model import ReplayJti
+
+if TYPE_CHECKING:
+    import redis
+
+SWEEP_INTERVAL = dt.timedelta(minutes=1)
+
+
+class ReplayCache(Protocol):
+    def first_use(self, namespace: str, jti: str, expires_at: dt.datetime) -> bool:
+        """Record (namespace, jti) until `expires_at`: True the first time, False on any replay."""
+        ...
+
+
+class DbReplayCache:
+    """Replay cache in table `replay_jtis`: the primary key makes the first insert win.
+
+    Each call commits in its OWN short transaction from `sessions`, never the caller's: a
+    recorded jti must stay recorded even when the request that presented it later fails and
+    rolls back. Expired rows are swept at most once per `sweep_interval`, by whichever call
+    comes first. A jti whose row has expired but not yet been swept counts as a replay, which is
+    safe: a token that old already fails its own time checks.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        sweep_interval: dt.timedelta = SWEEP_INTERVAL,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._sweep_interval = sweep_interval
+        self._sweep_lock = threading.Lock()
+        self._next_sweep = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def first_use(self, namespace: str, jti: str, expires_at: dt.datetime) -> bool:
+        self._maybe_sweep()
+        session = self._sessions()
+        try:
+            session.add(ReplayJti(namespace=namespace, jti=jti, expires_at=expires_at))
+            session.commit()
+            return True
+        except IntegrityError:
+            session.rollback()
+            return False
+        finally:
+            session.close()
+
+    def _maybe_sweep(self) -> None:
+        now = self._clock()
+        # Non-blocking: one thread sweeps, the others carry on with their insert.
+        if now < self._next_sweep or not self._sweep_lock.acquire(blocking=False):
+            return
+        try:
+            self._next_sweep = now + self._sweep_interval
+            session = self._sessions()
+            try:
+                session.execute(delete(ReplayJti).where(ReplayJti.expires_at < now))
+                session.commit()
+            finally:
+                session.close()
+        finally:
+            self._sweep_lock.release()
+
+
+class RedisReplayCache:
+    """Replay cache in Redis: `SET key 1 NX EXAT expires_at` is atomic and self-expiring."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "consentry:replay:",
+        clock: Callable[[], dt.datetime] = utcnow,
+        client: redis.Redis | None = None,
+    ) -> None:
+        # Imported here so deployments without Redis need not install the client.
+        import redis as redis_lib
+
+        self._redis = client or redis_lib.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._prefix = prefix
+        self._clock = clock
+
+    def key(self, namespace: str, jti: str) -> str:
+        # Length-prefix the namespace so ("a:b", "c") and ("a", "b:c") never share a key.
+        return f"{self._prefix}{len(namespace)}:{namespace}:{jti}"
+
+    def first_use(self, namespace: str, jti: str, expires_at: dt.datetime) -> bool:
+        # EXAT must lie ahead: a past instant would drop the key at once and let a replay through.
+        floor = math.floor(self._clock().timestamp()) + 1
+        exat = max(math.ceil(expires_at.timestamp()), floor)
+        return bool(self._redis.set(self.key(namespace, jti), b"1", nx=True, exat=exat))
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def replay_cache_for(config_redis_url: str | None, sessions: sessionmaker[Session]) -> ReplayCache:
+    """Redis when a URL is configured, else the database."""
+    if config_redis_url:
+        return RedisReplayCache(config_redis_url)
+    return DbReplayCache(sessions)
