@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only refresh,bulk,assembly,scale] [--pg-url URL] [--citizens-pg N]`
+"""`python -m bench [--quick] [--only refresh,bulk,assembly,scale,audit] [--pg-url URL] [--citizens-pg N]`
 
 Runs the benchmarks, prints one table and the machine it ran on, and writes the same as JSON to
 bench/results/latest.json. See bench/README.md.
@@ -19,14 +19,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from . import assembly, refresh, scale
-from .common import MEETS, MISSES, Options, Row, log, machine_info, machine_line
+from . import assembly, audit_log, refresh, scale
+from .common import MEETS, MISSES, Options, Row, code_fingerprint, log, machine_info, machine_line
 
 BENCHMARKS: dict[str, Callable[[Options], list[Row]]] = {
     "refresh": refresh.run_single,
     "assembly": assembly.run,
     "bulk": refresh.run_bulk,
     "scale": scale.run,
+    "audit": audit_log.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     selected = [name for name in BENCHMARKS if not args.only or name in args.only.split(",")]
     machine = machine_info()
+    code = code_fingerprint()
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC)
     rows: list[Row] = []
@@ -79,16 +81,18 @@ def main(argv: list[str] | None = None) -> int:
             clock = time.perf_counter()
             rows.extend(BENCHMARKS[name](options))
             log(f"{name}: done in {time.perf_counter() - clock:.1f} s")
+            elapsed = time.perf_counter() - started
+            write_json(args.json, rows, machine, elapsed, started_at, args, code, complete=False)
     finally:
         options.cleanup()
     duration = time.perf_counter() - started
     machine["load_average_end"] = list(os.getloadavg())
-    print_table(rows, machine, duration, args.quick)
-    write_json(args.json, rows, machine, duration, started_at, args)
+    print_table(rows, machine, duration, args.quick, code)
+    write_json(args.json, rows, machine, duration, started_at, args, code, complete=True)
     return 0
 
 
-def print_table(rows: list[Row], machine: dict, duration: float, quick: bool) -> None:
+def print_table(rows: list[Row], machine: dict, duration: float, quick: bool, code: dict) -> None:
     console = Console(width=None if sys.stdout.isatty() else 220)
     table = Table(title=f"Consentry benchmarks{' (--quick)' if quick else ''}", show_lines=True)
     for column, style in (
@@ -110,7 +114,7 @@ def print_table(rows: list[Row], machine: dict, duration: float, quick: bool) ->
         if "sizes" in row.data:
             console.print(size_table(row.data["sizes"]))
     console.print(machine_line(machine))
-    console.print(f"Total time {duration:.0f} s.")
+    console.print(f"Total time {duration:.0f} s. Code measured: {code['digest']} (per file in the JSON).")
 
 
 def size_table(sizes: dict) -> Table:
@@ -149,18 +153,24 @@ def write_json(
     duration: float,
     started_at: dt.datetime,
     args: argparse.Namespace,
+    code: dict,
+    *,
+    complete: bool,
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "started_at": started_at.isoformat(),
         "duration_s": duration,
+        "complete": complete,
         "machine": machine,
         "machine_line": machine_line(machine),
+        "code": code,
         "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "rows": [dataclasses.asdict(row) for row in rows],
     }
     path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
-    log(f"results written to {path}")
+    if complete:
+        log(f"results written to {path}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from .common import (
     Row,
     Stopwatch,
     build_runtime,
+    close_runtime,
     declare_usual,
     fresh_database,
     full_record_indices,
@@ -55,7 +56,7 @@ def run(options: Options) -> list[Row]:
                 assert not result.failed and all(o.found for o in result.outcomes.values()), result
                 declare_usual(session, runtime, citizen, utcnow())
             timings, attributes, available = _measure(runtime, citizen_id, count)
-            runtime.engine.dispose()
+            close_runtime(runtime)
         stats = summarize(timings[WARMUP:])
         stats.update(attributes=attributes, available=available)
         rows.append(

@@ -180,6 +180,15 @@ def build_runtime(url: str, agencies_base_url: str = "http://127.0.0.1:9") -> Ru
     return Runtime.build(bench_config(url, agencies_base_url))
 
 
+def close_runtime(runtime: Runtime) -> None:
+    """Release what a runtime holds: agency worker threads and HTTP connections (when the registry
+    has them), database connections."""
+    close = getattr(runtime.connectors, "close", None)
+    if close is not None:
+        close()
+    runtime.engine.dispose()
+
+
 @contextlib.contextmanager
 def simulators(latency_ms: int = 0) -> Iterator[Any]:
     """The simulated agencies, in this process, on a free loopback port."""
@@ -347,6 +356,28 @@ class Stopwatch:
 
     def seconds(self) -> float:
         return time.perf_counter() - self.started
+
+
+# --- code under test ------------------------------------------------------------------------------
+
+MEASURED_CODE = ("agency_connectors", "profile_store", "core", "app/config.py", "app/extensions.py")
+
+
+def code_fingerprint() -> dict[str, Any]:
+    """sha256 of the measured modules as they are on disk when the run starts (other people edit
+    the tree meanwhile): one short digest for the lot, and one per file."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    files: dict[str, str] = {}
+    for entry in MEASURED_CODE:
+        path = root / entry
+        for file in sorted(path.rglob("*.py") if path.is_dir() else [path]):
+            if "simulators" in file.parts or not file.exists():
+                continue
+            files[str(file.relative_to(root))] = hashlib.sha256(file.read_bytes()).hexdigest()[:12]
+    overall = hashlib.sha256("".join(f"{k}:{v};" for k, v in files.items()).encode()).hexdigest()[:12]
+    return {"digest": overall, "files": files}
 
 
 # --- machine ---------------------------------------------------------------------------------------

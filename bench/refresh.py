@@ -31,6 +31,7 @@ from .common import (
     Row,
     Stopwatch,
     build_runtime,
+    close_runtime,
     fresh_database,
     full_record_indices,
     med_p95,
@@ -61,7 +62,7 @@ def run_single(options: Options) -> list[Row]:
             ids = seed_citizens(runtime, uinfins)
             first = [_timed_refresh(runtime, citizen_id) for citizen_id in ids]
             again = [_timed_refresh(runtime, citizen_id) for citizen_id in ids]
-            runtime.engine.dispose()
+            close_runtime(runtime)
         for label, timings in (("first refresh", first), ("re-refresh, unchanged", again)):
             kept = timings[WARMUP:]
             stats = summarize([t for t, _ in kept])
@@ -116,7 +117,7 @@ def run_bulk(options: Options) -> list[Row]:
             with fresh_database(options, url, f"bulk{n}") as db_url:
                 runtime = build_runtime(db_url)
                 seed_citizens(runtime, (demo_uinfin(i) for i in range(n)))
-                runtime.engine.dispose()
+                close_runtime(runtime)
                 results.append(_in_child(_bulk_child, db_url))
         rows.extend(_bulk_rows(backend, sizes, results))
     return rows
@@ -172,8 +173,10 @@ def _bulk_rows(backend: str, sizes: tuple[int, ...], results: list[dict[str, Any
 
 
 def _in_child(function, *args):
-    """Run `function(*args)` in a fresh interpreter (spawn), so memory readings are its own."""
-    context = multiprocessing.get_context("spawn")
+    """Run `function(*args)` in a child process, so its memory readings are its own. Forked, not
+    spawned: the child keeps the modules this process already imported (the tree may be mid-edit
+    by then), and nothing here holds a database connection or a thread across the fork."""
+    context = multiprocessing.get_context("fork")
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         return pool.submit(function, *args).result()
 
@@ -200,7 +203,7 @@ def _bulk_child(db_url: str) -> dict[str, Any]:
         )
         seconds = clock.seconds()
         peak = peak_rss_bytes()
-        runtime.engine.dispose()
+        close_runtime(runtime)
     return {
         "seconds": seconds,
         "citizens": progress.citizens,

@@ -56,6 +56,7 @@ from .common import (
     Stopwatch,
     bench_config,
     build_runtime,
+    close_runtime,
     fresh_database,
     full_record_indices,
     log,
@@ -100,6 +101,7 @@ def run(options: Options) -> list[Row]:
             _read_once(runtime, citizen_id)
         empty = summarize([_read_once(runtime, rng.choice(handful_ids)) for _ in range(READS)])
         empty_lookup = summarize([_lookup_once(runtime, rng.choice(handful_uinfins)) for _ in range(READS)])
+        empty_sql = _sql_latency(db_url, [rng.choice(handful_ids) for _ in range(READS)])
         log(f"scale: near-empty {med_p95(empty)}; encrypting {samples} sample citizens for real")
         sample = _sample_citizens(indices[HANDFUL:])
         load = _bulk_load(db_url, runtime.vault, bulk, sample, first_index=max(indices) + 1, rng=rng)
@@ -115,7 +117,7 @@ def run(options: Options) -> list[Row]:
         rotation = _explain(db_url, _ROTATION_SQL, (runtime.vault.keyring.active_kid,))
         pending = _explain(db_url, _PENDING_SQL, (runtime.vault.keyring.active_kid,))
         sizes = _relation_sizes(db_url, load["rows_total"])
-        runtime.engine.dispose()
+        close_runtime(runtime)
     measured = {
         "empty": empty,
         "first": first,
@@ -125,6 +127,7 @@ def run(options: Options) -> list[Row]:
         "load": load,
         "sizes": sizes,
         "empty_lookup": empty_lookup,
+        "empty_sql": empty_sql,
         "lookup": lookup,
         "rotation": rotation,
         "pending": pending,
@@ -166,10 +169,10 @@ def _rows(total: int, samples: int, m: dict[str, Any]) -> list[Row]:
             "profile read (get citizen + load_fields), near-empty db",
             "postgresql",
             HANDFUL,
-            med_p95(empty),
+            f"{med_p95(empty)}; SQL alone median {m['empty_sql']['median_ms']:.2f} ms",
             "baseline",
             INFO,
-            empty,
+            {**empty, "sql": m["empty_sql"]},
         ),
         Row(
             "profile read, first read of each sample after the load",
@@ -298,7 +301,7 @@ def _sample_citizens(indices: list[int]) -> SampleSet:
                         (len(values["uinfin_ciphertext"]), len(values["dek_wrapped"]))
                     )
                     sample.dek_kid = values["dek_kid"]
-    engine.dispose()
+    close_runtime(runtime)
     return sample
 
 
@@ -543,13 +546,20 @@ def _copy_chunk(cur, table, chunk, templates, citizen_rows, sample, rng, placeho
 
 
 def _capture_ddl(conn) -> dict[str, list[str]]:
-    """Statements to drop every constraint and index of the bulk tables, and to re-create them
-    exactly (as pg_get_constraintdef / pg_get_indexdef render them)."""
+    """Statements to drop every key, index and foreign key of the bulk tables (including foreign
+    keys of other tables that point at them, e.g. consents -> citizens), and to re-create them
+    exactly as pg_get_constraintdef / pg_get_indexdef render them."""
     tables = list(pgcopy.TABLES)
-    constraints = conn.execute(
-        "SELECT conrelid::regclass::text, conname, contype, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('p', 'u', 'f') ORDER BY conrelid, conname",
+    keys = conn.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('p', 'u') ORDER BY conrelid, conname",
         (tables,),
+    ).fetchall()
+    fks = conn.execute(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE contype = 'f' AND (conrelid = ANY(%s::regclass[]) OR confrelid = ANY(%s::regclass[])) "
+        "ORDER BY conrelid, conname",
+        (tables, tables),
     ).fetchall()
     indexes = conn.execute(
         "SELECT indrelid::regclass::text, indexrelid::regclass::text, pg_get_indexdef(indexrelid) "
@@ -558,14 +568,12 @@ def _capture_ddl(conn) -> dict[str, list[str]]:
         "WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u', 'x')) ORDER BY indrelid, indexrelid",
         (tables,),
     ).fetchall()
-    fks = [c for c in constraints if c[2] == "f"]
-    keys = [c for c in constraints if c[2] != "f"]
-    drop = [f"ALTER TABLE {t} DROP CONSTRAINT {name}" for t, name, _, _ in fks]
-    drop += [f"ALTER TABLE {t} DROP CONSTRAINT {name}" for t, name, _, _ in keys]
+    drop = [f"ALTER TABLE {t} DROP CONSTRAINT {name}" for t, name, _ in fks]
+    drop += [f"ALTER TABLE {t} DROP CONSTRAINT {name}" for t, name, _ in keys]
     drop += [f"DROP INDEX {name}" for _, name, _ in indexes]
-    create = [f"ALTER TABLE {t} ADD CONSTRAINT {name} {definition}" for t, name, _, definition in keys]
+    create = [f"ALTER TABLE {t} ADD CONSTRAINT {name} {definition}" for t, name, definition in keys]
     create += [definition for _, _, definition in indexes]
-    foreign = [f"ALTER TABLE {t} ADD CONSTRAINT {name} {definition}" for t, name, _, definition in fks]
+    foreign = [f"ALTER TABLE {t} ADD CONSTRAINT {name} {definition}" for t, name, definition in fks]
     return {"drop": drop, "create": create, "foreign_keys": foreign}
 
 
