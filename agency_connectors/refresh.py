@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,13 +136,23 @@ def refresh_citizen(
     citizen: Citizen,
     now: dt.datetime,
     agencies: Iterable[str] | None = None,
+    budget_s: float | None = None,
 ) -> RefreshResult:
     """Fetch the citizen from every agency (or those named) in parallel and store the answers in
-    the caller's transaction (flushed, not committed). Never raises for an agency's failure."""
+    the caller's transaction (flushed, not committed). Never raises for an agency's failure.
+
+    With `budget_s`, agencies that have not answered by then are left as they are (their stored
+    values and lastupdated stand) and reported as failed with reason "over_budget"; their fetches
+    finish in the background and are discarded."""
     codes = list(agencies) if agencies is not None else registry.codes()
     futures = _submit_citizen(registry.pool, registry, registry.http, reveal_uinfin(vault, citizen), codes)
-    fetched = [future.result() for future in futures]
-    return _store(session, vault=vault, catalogue=catalogue, citizen=citizen, fetched=fetched, now=now)
+    wait(futures, timeout=budget_s)
+    fetched = [future.result() for future in futures if future.done()]
+    result = _store(session, vault=vault, catalogue=catalogue, citizen=citizen, fetched=fetched, now=now)
+    for code, future in zip(codes, futures, strict=True):
+        if not future.done():
+            result.outcomes[code] = AgencyOutcome(code, ok=False, reason="over_budget")
+    return result
 
 
 @dataclass

@@ -9,6 +9,7 @@ from .config import Config
 from .errors import init_errors
 from .extensions import Runtime, csrf, init_runtime
 from .logging import init_logging
+from .rate_limit import init_rate_limits
 from .security import init_security_headers
 
 
@@ -30,6 +31,7 @@ def create_app(config: Config, *, engine: Engine | None = None) -> Flask:
     csrf.init_app(app)
     init_security_headers(app)
     init_errors(app)
+    init_rate_limits(app)
     _register_blueprints(app)
     from .cli import register_cli
     from .site import init_templates
@@ -41,15 +43,26 @@ def create_app(config: Config, *, engine: Engine | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from .admin.views import bp as admin_bp
     from .agency_api.views import bp as agency_api_bp
     from .audit_api.views import bp as audit_api_bp
     from .auditor.views import bp as auditor_bp
+    from .citizen.views import bp as citizen_bp
+    from .consent_screen.views import bp as consent_screen_bp
+    from .myinfo_v4.views import bp as myinfo_v4_bp
+    from .oauth.metadata_views import bp as wellknown_bp
     from .operator.views import bp as operator_bp
     from .site import bp as site_bp
 
     app.register_blueprint(site_bp)
     app.register_blueprint(operator_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(agency_api_bp)
     app.register_blueprint(audit_api_bp)
     app.register_blueprint(auditor_bp)
+    app.register_blueprint(citizen_bp)
+    app.register_blueprint(consent_screen_bp)
+    app.register_blueprint(myinfo_v4_bp)
+    app.register_blueprint(wellknown_bp)
+    csrf.exempt(myinfo_v4_bp)  # machine endpoints: client assertions and DPoP, not cookies
     csrf.exempt(agency_api_bp)

@@ -221,11 +221,15 @@ def register_cli(app: Flask) -> None:
     from .apps_cli import apps_group
     from .audit_cli import audit_group
     from .auditor.cli import auditor_group
+    from .citizens_cli import citizens_group
     from .demo import demo
+    from .keys_cli import keys_group
 
     app.cli.add_command(apps_group)
+    app.cli.add_command(keys_group)
     app.cli.add_command(audit_group)
     app.cli.add_command(auditor_group)
+    app.cli.add_command(citizens_group)
     app.cli.add_command(demo)
 
 

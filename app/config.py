@@ -61,6 +61,25 @@ class Config:
     breaker_reset_s: float = 30.0
     notify_max_skew_s: int = 300
     refresh_concurrency: int = 64
+    # Sign-in throttling (citizens, operators, auditors): attempts per national id, reset by a
+    # successful sign-in, and attempts per client address; see docs/identity.md.
+    sign_in_account_limit: int = 5
+    sign_in_account_window_s: int = 15 * 60
+    sign_in_ip_limit: int = 30
+    sign_in_ip_window_s: int = 60
+    # Reverse proxies in front of the app that append the client address to X-Forwarded-For.
+    trusted_proxy_hops: int = 0
+    # Where agency apps reach us: the canonical base of `aud`, `htu` and `iss` (spec section 7).
+    public_base_url: str = "http://127.0.0.1:5000"
+    # Shared state for several app servers (replay caches, rate limits); the database when unset.
+    redis_url: str | None = None
+    authorization_code_ttl_s: int = 300
+    access_token_ttl_s: int = 1800
+    # Person calls refresh fields older than this from their agencies first, within the budget.
+    person_refresh_max_age_s: int = 24 * 3600
+    person_refresh_budget_s: float = 1.5
+    # Token requests per client per minute, across every app server (REDIS_URL or the database).
+    token_rate_limit: int = 1200
     testing: bool = False
 
     @classmethod
@@ -90,6 +109,15 @@ class Config:
             ),
             agency_timeout_s=float(env.get("AGENCY_TIMEOUT_S", cls.agency_timeout_s)),
             agency_retries=int(env.get("AGENCY_RETRIES", cls.agency_retries)),
+            sign_in_account_limit=int(env.get("SIGN_IN_ACCOUNT_LIMIT", cls.sign_in_account_limit)),
+            sign_in_account_window_s=int(env.get("SIGN_IN_ACCOUNT_WINDOW_S", cls.sign_in_account_window_s)),
+            sign_in_ip_limit=int(env.get("SIGN_IN_IP_LIMIT", cls.sign_in_ip_limit)),
+            sign_in_ip_window_s=int(env.get("SIGN_IN_IP_WINDOW_S", cls.sign_in_ip_window_s)),
+            trusted_proxy_hops=int(env.get("TRUSTED_PROXY_HOPS", cls.trusted_proxy_hops)),
+            public_base_url=env.get("PUBLIC_BASE_URL", cls.public_base_url).rstrip("/"),
+            redis_url=env.get("REDIS_URL") or None,
+            person_refresh_max_age_s=int(env.get("PERSON_REFRESH_MAX_AGE_S", cls.person_refresh_max_age_s)),
+            person_refresh_budget_s=float(env.get("PERSON_REFRESH_BUDGET_S", cls.person_refresh_budget_s)),
         )
         config.check()
         return config

@@ -23,7 +23,7 @@ from core.errors import (
 log = structlog.get_logger(__name__)
 
 STATUS = {NotFound: 404, Conflict: 409, ValidationFailed: 400, Unauthorized: 401}
-JSON_PREFIXES = ("/api/", "/agency-notifications/")
+JSON_PREFIXES = ("/api/", "/agency-notifications/", "/com/", "/.well-known/")
 
 
 def wants_json() -> bool:

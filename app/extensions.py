@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from flask_wtf import CSRFProtect
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from agency_connectors.registry import ConnectorRegistry
+from app.oauth.jwks import JwksCache
+from app.oauth.platform import PlatformKeys
+from app.oauth.replay import DbReplayCache, ReplayCache, replay_cache_for
 from audit.signer import AuditSigner
 from core.crypto.keyring import MasterKeyring
 from core.db import make_engine, make_session_factory
+from core.rate_limit import DbRateLimiter, RateLimiter, rate_limiter_for
 from profile_store.catalogue import Catalogue, default_catalogue, load_catalogue
 from profile_store.vault import Vault
 
@@ -31,21 +35,48 @@ class Runtime:
     vault: Vault
     connectors: ConnectorRegistry
     audit_signer: AuditSigner
+    # Use cases that append to the audit log open their transaction as writers (BEGIN IMMEDIATE
+    # on SQLite), so concurrent requests queue instead of failing on a lock upgrade.
+    writer_sessions: sessionmaker[Session]
+    platform_keys: PlatformKeys
+    replay: ReplayCache
+    client_jwks: JwksCache
+    rate_limiter: RateLimiter
 
     @classmethod
     def build(cls, config: Config, engine: Engine | None = None) -> Runtime:
         engine = engine or make_engine(config.database_url)
         catalogue = load_catalogue(config.catalogue_path) if config.catalogue_path else default_catalogue()
         keyring = MasterKeyring.from_spec(config.master_keys, config.active_master_kid)
+        sessions = make_session_factory(engine)
+        writer_sessions = make_session_factory(engine, writer=True)
         return cls(
             config=config,
             engine=engine,
-            sessions=make_session_factory(engine),
+            sessions=sessions,
             catalogue=catalogue,
             vault=Vault(keyring, config.lookup_key),
             connectors=ConnectorRegistry.from_config(config, catalogue),
             audit_signer=AuditSigner.from_pem(config.audit_log_id, config.audit_signing_key),
+            writer_sessions=writer_sessions,
+            platform_keys=PlatformKeys(sessions, keyring, writer_sessions=writer_sessions),
+            replay=replay_cache_for(config.redis_url, sessions),
+            client_jwks=JwksCache(),
+            rate_limiter=rate_limiter_for(config.redis_url, sessions),
         )
+
+    def use_sessions(self, sessions: sessionmaker[Session]) -> None:
+        """Route every session through `sessions` (tests bind them to one connection)."""
+        self.sessions = self.writer_sessions = sessions
+        self.platform_keys.sessions = self.platform_keys.writer_sessions = sessions
+        if isinstance(self.replay, DbReplayCache):
+            self.replay = DbReplayCache(sessions)
+        if isinstance(self.rate_limiter, DbRateLimiter):
+            self.rate_limiter.sessions = sessions
+
+    def close(self) -> None:
+        self.connectors.close()
+        self.client_jwks.close()
 
 
 def init_runtime(app: Flask, runtime: Runtime) -> None:
@@ -57,10 +88,16 @@ def runtime() -> Runtime:
     return current_app.extensions["consentry"]
 
 
-def db() -> Session:
-    """The request's session, opened on first use and closed at teardown. Views commit."""
+def db(*, write: bool = False) -> Session:
+    """The request's session, opened on first use and closed at teardown. Views commit.
+
+    Requests other than GET and HEAD get a writer (BEGIN IMMEDIATE on SQLite), so concurrent
+    writers queue instead of failing on a lock upgrade; a GET that writes (an audited search, a
+    remembered consent) asks for one with `write=True` on its first call."""
     if "db" not in g:
-        g.db = runtime().sessions()
+        rt = runtime()
+        writer = write or (has_request_context() and request.method not in ("GET", "HEAD"))
+        g.db = (rt.writer_sessions if writer else rt.sessions)()
     return g.db
 
 

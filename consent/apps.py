@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -45,7 +45,7 @@ class AppRegistrationSchema(Schema):
     allowed_attributes = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
     purposes = fields.List(fields.Nested(PurposeSchema), required=True, validate=validate.Length(min=1))
     jwks = fields.Dict(load_default=None)
-    jwks_uri = fields.Url(load_default=None, schemes={"https"})
+    jwks_uri = fields.Url(load_default=None, schemes={"https"}, validate=validate.Length(max=500))
     profiles = fields.List(
         fields.String(validate=validate.OneOf(PROFILES)), load_default=lambda: ["myinfo-v4"]
     )
@@ -105,10 +105,22 @@ def register_app(
 
 
 def update_app(
-    session: Session, *, document: dict[str, Any], catalogue: Catalogue, now: dt.datetime
+    session: Session,
+    *,
+    document: dict[str, Any],
+    catalogue: Catalogue,
+    now: dt.datetime,
+    client_id: str | None = None,
 ) -> AgencyApp:
-    """Replace an app's settings and purposes with the document's (flushed)."""
+    """Replace an app's settings and purposes with the document's (flushed). With `client_id` (a page
+    editing one app) the document must name that app. Raises ValidationFailed naming every problem,
+    NotFound for an unknown app."""
     data = _load(document, catalogue)
+    if client_id is not None and data["client_id"] != client_id:
+        raise ValidationFailed(
+            "invalid app registration",
+            {"client_id": [f"must stay {client_id!r}: a new client id is a new app, register it"]},
+        )
     app = get_app(session, data["client_id"])
     _apply(session, app, data, now)
     session.flush()
@@ -137,7 +149,48 @@ def list_apps(session: Session) -> list[AgencyApp]:
     return list(session.scalars(select(AgencyApp).order_by(AgencyApp.name)))
 
 
+def purposes_of(session: Session, client_id: str) -> list[Purpose]:
+    """An app's purposes in id order (none for an unknown app)."""
+    return list(
+        session.scalars(select(Purpose).where(Purpose.client_id == client_id).order_by(Purpose.purpose_id))
+    )
+
+
+def purpose_counts(session: Session) -> dict[str, int]:
+    """How many purposes each app has, by client id (apps without any are absent)."""
+    rows = session.execute(select(Purpose.client_id, func.count()).group_by(Purpose.client_id))
+    return {client_id: count for client_id, count in rows}
+
+
+def registration_document(session: Session, client_id: str) -> dict[str, Any]:
+    """The registration document of an existing app, as `AppRegistrationSchema` loads it: updating the
+    app with it changes nothing (purposes come in id order). Raises NotFound."""
+    app = get_app(session, client_id)
+    keys = {"jwks": app.jwks} if app.jwks is not None else {"jwks_uri": app.jwks_uri}
+    return {
+        "client_id": app.client_id,
+        "name": app.name,
+        "agency": app.agency,
+        "redirect_uris": list(app.redirect_uris),
+        "allowed_attributes": list(app.allowed_attributes),
+        "purposes": [
+            {
+                "id": p.purpose_id,
+                "description": p.description,
+                "required": list(p.required_attributes),
+                "optional": list(p.optional_attributes),
+            }
+            for p in purposes_of(session, client_id)
+        ],
+        **keys,
+        "profiles": list(app.profiles),
+    }
+
+
 def _load(document: dict[str, Any], catalogue: Catalogue) -> dict[str, Any]:
+    if _holds_nul(document):
+        # PostgreSQL text cannot store NUL; refuse it here rather than fail at commit.
+        raise ValidationFailed("invalid app registration", {"document": ["must not contain NUL characters"]})
     try:
         data = AppRegistrationSchema().load(document)
     except ValidationError as exc:
@@ -146,6 +199,16 @@ def _load(document: dict[str, Any], catalogue: Catalogue) -> dict[str, Any]:
     if unknown:
         raise ValidationFailed("invalid app registration", {"allowed_attributes": [f"unknown: {unknown}"]})
     return data
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def _apply(session: Session, app: AgencyApp, data: dict[str, Any], now: dt.datetime) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
+from flask import Flask
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +27,7 @@ from core import migrate
 from core.db import make_engine
 
 from .factories import TEST_MASTER_KEYS
+from .servers import serving
 
 
 def _worker() -> str:
@@ -80,6 +83,7 @@ def base_config(database_url, simulators) -> Config:
         agency_timeout_s=1.0,
         agency_retries=1,
         agency_backoff_s=0.01,
+        public_base_url="http://localhost",
         testing=True,
     )
 
@@ -109,22 +113,51 @@ def db_session(sessions) -> Iterator[Session]:
 @pytest.fixture
 def runtime(base_config, engine, sessions) -> Iterator[Runtime]:
     rt = Runtime.build(base_config, engine)
-    rt.sessions = sessions
+    rt.use_sessions(sessions)
     yield rt
-    rt.connectors.close()
+    rt.close()
 
 
 @pytest.fixture
 def app(base_config, engine, sessions):
     application = create_app(base_config, engine=engine)
-    application.extensions["consentry"].sessions = sessions
+    application.extensions["consentry"].use_sessions(sessions)
     yield application
-    application.extensions["consentry"].connectors.close()
+    application.extensions["consentry"].close()
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Flask
+
+
+@pytest.fixture(scope="session")
+def live(base_config, engine) -> Iterator[LiveServer]:
+    """The real app on a loopback werkzeug server, committing for real into the worker's test
+    database; its public base URL is its own address, so `aud`, `htu` and `iss` match what
+    clients see. Tests using it make their own data (fresh national ids, unique client ids)."""
+
+    def build(url: str) -> Flask:
+        return create_app(base_config.replace(public_base_url=url), engine=engine)
+
+    with serving(build) as (url, app):
+        yield LiveServer(url, app)
+
+
+@pytest.fixture(scope="session")
+def live_app(live) -> Flask:
+    return live.app
+
+
+@pytest.fixture(scope="session")
+def live_server(live) -> str:
+    return live.url
 
 
 @pytest.fixture

@@ -7,9 +7,12 @@ from alembic.script import ScriptDirectory
 import agency_connectors.notifications  # noqa: F401
 import audit.auditor_models
 import audit.models  # noqa: F401
+import consent.grant_models
 import consent.models  # noqa: F401
 import core.crypto.platform_key_model
+import core.rate_limit_model
 import core.replay_model  # noqa: F401
+import identity.models  # noqa: F401
 import profile_store.models  # noqa: F401
 from core.db import Base
 from core.migrate import alembic_config

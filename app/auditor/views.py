@@ -39,6 +39,7 @@ from profile_store.citizens import normalise_uinfin
 from ..auditing import record
 from ..extensions import db, runtime
 from ..operator.schemas import ActionForm
+from ..rate_limit import limit_sign_in_by_address
 from ..security import AUDITOR_SESSION_KEY, auditor_required, public, start_auditor_session
 from .display import (
     csv_chunks,
@@ -73,6 +74,7 @@ def stylesheet():
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@limit_sign_in_by_address("auditor_login")
 def login():
     if request.method == "GET":
         return render_template("auditor/login.html", errors={}, username="")
@@ -117,7 +119,7 @@ def logout():
 def search():
     try:
         args = SearchQuery().load(request.args.to_dict())
-        page = search_log(db(), to_filters(args), cursor=args.get("cursor"), limit=PAGE_SIZE)
+        page = search_log(db(write=True), to_filters(args), cursor=args.get("cursor"), limit=PAGE_SIZE)
     except ValidationError as exc:
         return _search_page(exc.messages, request.args), 400
     except ValidationFailed as exc:  # a cursor this service did not issue
@@ -165,7 +167,7 @@ def _render_search(errors: dict, shown: dict[str, str], **page: Any) -> str:
 @bp.get("/entries/<int:seq>")
 @auditor_required
 def entry(seq: int):
-    view = entry_view(db(), seq, public_key=runtime().audit_signer.public_key)
+    view = entry_view(db(write=True), seq, public_key=runtime().audit_signer.public_key)
     _audit("auditor_search", entry=seq)
     return render_template("auditor/entry.html", entry=view)
 
@@ -174,7 +176,12 @@ def entry(seq: int):
 @auditor_required
 def export():
     args = _load_query(ExportQuery())
-    fmt, filters, store, log_id = args.pop("format"), filter_args(args), db(), runtime().audit_signer.log_id
+    fmt, filters, store, log_id = (
+        args.pop("format"),
+        filter_args(args),
+        db(write=True),
+        runtime().audit_signer.log_id,
+    )
     if fmt == "jsonl" and not filters:
         # The whole log up to the latest checkpoint: exactly what `python -m audit.verifier` checks.
         checkpoint = latest_checkpoint(store)

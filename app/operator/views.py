@@ -19,8 +19,9 @@ from profile_store.citizens import find_citizen_by_uinfin, get_citizen
 
 from ..auditing import record, refresh_event
 from ..extensions import db, runtime
+from ..profile_display import profile_page
+from ..rate_limit import limit_sign_in_by_address
 from ..security import OPERATOR_SESSION_KEY, operator_required, public, same_secret
-from .display import profile_page
 from .schemas import ActionForm, LoginForm, LookupForm
 
 bp = Blueprint("operator", __name__, url_prefix="/operator", template_folder="templates")
@@ -37,6 +38,7 @@ def _operator_context() -> dict[str, bool]:
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@limit_sign_in_by_address("operator_login")
 def login():
     if request.method == "GET":
         if session.get(OPERATOR_SESSION_KEY):

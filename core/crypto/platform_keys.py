@@ -89,6 +89,20 @@ def published_jwks(session: Session, *, now: dt.datetime) -> dict[str, list[dict
     return {"keys": [dict(row.public_jwk) for row in rows]}
 
 
+def find_active_kid(session: Session, *, use: Use, now: dt.datetime) -> str | None:
+    """The kid of the active key of `use` (the one `active_key` returns), or None."""
+    _check_use(use)
+    row = _active_row(session, use=use, now=now)
+    return row.kid if row else None
+
+
+def list_keys(session: Session, *, now: dt.datetime) -> list[tuple[PlatformKey, bool]]:
+    """Every platform key ever made, newest first, each with whether it is published at `now`."""
+    published = set(session.scalars(_published(now).with_only_columns(PlatformKey.kid)))
+    rows = session.scalars(select(PlatformKey).order_by(PlatformKey.activated_at.desc(), PlatformKey.kid))
+    return [(row, row.kid in published) for row in rows]
+
+
 def key_by_kid(session: Session, *, kid: str, now: dt.datetime) -> ECKey:
     """The public key with `kid` while it is published (to verify what we signed).
 

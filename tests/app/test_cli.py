@@ -58,7 +58,7 @@ def test_refresh_all_reports_progress_and_summary(base_config, engine, simulator
 
 def test_rotate_keys_re_encrypts_under_the_active_key(base_config, engine, connection, sessions):
     app = create_app(base_config.replace(active_master_kid="test-b"), engine=engine)
-    app.extensions["consentry"].sessions = sessions
+    app.extensions["consentry"].use_sessions(sessions)
     vault = app.extensions["consentry"].vault
     with sessions() as session:
         make_citizen(session, vault)

@@ -12,10 +12,12 @@ def test_every_route_declares_a_guard(app):
     assert unguarded == []
 
 
-def test_csrf_is_on_for_every_blueprint_except_signed_agency_calls(app):
+def test_csrf_is_on_for_every_blueprint_except_signed_machine_calls(app):
+    """Agency notices are HMAC-signed; MyInfo token and person calls carry a client assertion or
+    an access token with a DPoP proof, never a cookie. Every form a person submits has CSRF."""
     csrf = app.extensions["csrf"]
     assert app.config.get("WTF_CSRF_ENABLED", True) is True
-    assert {getattr(bp, "name", bp) for bp in csrf._exempt_blueprints} == {"agency_api"}
+    assert {getattr(bp, "name", bp) for bp in csrf._exempt_blueprints} == {"agency_api", "myinfo_v4"}
     assert not csrf._exempt_views
 
 

@@ -7,7 +7,6 @@ citizens with fresh national ids and never share the function-scoped `db_session
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +14,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
-from werkzeug.serving import make_server
 
 from agency_connectors.refresh import refresh_citizen
-from app import create_app
 from core.clock import utcnow
 from profile_store.fields import declare
 from tests.factories import fresh_uinfin, make_citizen
@@ -67,23 +64,6 @@ def chromium() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-@pytest.fixture(scope="session")
-def live_app(base_config, engine):
-    application = create_app(base_config, engine=engine)
-    yield application
-    application.extensions["consentry"].connectors.close()
-
-
-@pytest.fixture(scope="session")
-def live_server(live_app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @dataclass(frozen=True)

@@ -64,9 +64,9 @@ def test_wrong_master_key_is_a_clear_error_not_a_crash(client, refreshed, base_c
     from core.crypto.keyring import b64e
 
     wrong = create_app(base_config.replace(master_keys=f"test-a:{b64e(b'z' * 32)}"), engine=engine)
-    wrong.extensions["consentry"].sessions = sessions
+    wrong.extensions["consentry"].use_sessions(sessions)
     other = wrong.test_client()
     assert operator_login(other).status_code == 303
     response = other.get(f"/operator/citizens/{refreshed.id}")
     assert response.status_code == 500 and "integrity check" in response.text
-    wrong.extensions["consentry"].connectors.close()
+    wrong.extensions["consentry"].close()

@@ -1,5 +1,6 @@
-"""Turning a citizen's profile (person-format items with provenance) into what the operator page
-shows: readable values, masking of highly sensitive ones, provenance in words, agency status.
+"""Turning a citizen's profile (person-format items with provenance) into what people see (the
+operator page, the consent screen): readable values, masking of highly sensitive ones, provenance
+in words, agency status.
 
 Masking happens here, before any template sees a value, so a template cannot print one by mistake.
 """

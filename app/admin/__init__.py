@@ -1,0 +1,1 @@
+"""The admin pages for operators: agency apps (OAuth clients) registered, edited, disabled."""

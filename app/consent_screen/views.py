@@ -1,0 +1,199 @@
+"""The consent screen: the citizen sees which app asks, why, and each field with its current
+value (masked where sensitive), source agency and freshness; ticks off optional fields; shares or
+declines; and may have the decision remembered for a period.
+
+The pending request is a database row (consent.grants); its id in the URL is unguessable and
+usable once. Every decision is audited in the transaction that issues the code, so no code exists
+without its consent on record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from urllib.parse import urlsplit
+
+from flask import Blueprint, make_response, redirect, render_template, request
+from marshmallow import ValidationError
+
+from audit.log import Event
+from consent.consents import grant_consent, remembered_consent
+from consent.grant_models import AuthorizationRequest
+from consent.grants import close_request, issue_code, pending_request
+from consent.models import AgencyApp, Consent, Purpose
+from core.clock import utcnow
+from core.errors import ValidationFailed
+from profile_store.assembly import load_fields
+from profile_store.citizens import get_citizen
+
+from ..auditing import record
+from ..extensions import db, runtime
+from ..identity import current_citizen_id, sign_in_redirect
+from ..oauth.urls import issuer
+from ..oauth.wire import redirect_with
+from ..profile_display import show_field
+from ..security import SECURITY_HEADERS, public
+from .forms import REMEMBER, REMEMBER_LABELS, ConsentForm, form_data
+
+bp = Blueprint("consent_screen", __name__, url_prefix="/consent", template_folder="templates")
+ORIGIN = re.compile(r"^https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+@bp.route("/<request_id>", methods=["GET", "POST"])
+@public  # the citizen signs in below, after the request itself is known to be valid
+def screen(request_id: str):
+    session, now = db(write=True), utcnow()  # even a GET may issue a code (remembered consent)
+    pending = pending_request(session, request_id, now=now)
+    citizen_id = current_citizen_id()
+    if citizen_id is None:
+        return sign_in_redirect(request.path)
+    app = session.get(AgencyApp, pending.client_id)
+    purpose = session.get(Purpose, (pending.client_id, pending.purpose_id))
+    if request.method == "GET":
+        remembered = remembered_consent(
+            session,
+            citizen_id=citizen_id,
+            client_id=pending.client_id,
+            purpose_id=pending.purpose_id,
+            requested=pending.scope,
+            now=now,
+        )
+        if remembered is not None:
+            return _approved(session, pending, citizen_id, remembered, now=now)
+        return _render(pending, app, purpose, citizen_id, errors={}, now=now)
+    try:
+        form = ConsentForm().load(form_data(request.form))
+    except ValidationError as exc:
+        return _render(pending, app, purpose, citizen_id, errors=exc.messages, now=now, status=400)
+    if form["decision"] == "decline":
+        return _declined(session, pending, citizen_id, app, now=now)
+    required = _required(pending, purpose)
+    try:
+        consent = grant_consent(
+            session,
+            citizen_id=citizen_id,
+            app=app,
+            purpose=purpose,
+            requested=pending.scope,
+            approved=set(form["attributes"]) | set(required),
+            remember_for=REMEMBER[form["remember"]],
+            now=now,
+        )
+    except ValidationFailed as exc:
+        errors = {"attributes": [exc.message]}
+        return _render(pending, app, purpose, citizen_id, errors=errors, now=now, status=400)
+    citizen = get_citizen(session, citizen_id)
+    record(
+        session,
+        Event(
+            kind="consent_granted",
+            citizen_ref=citizen.uinfin_digest,
+            app_id=app.client_id,
+            purpose=purpose.purpose_id,
+            outcome="granted",
+            attributes=tuple(consent.approved),
+            details={
+                "consent_id": consent.id,
+                "declined": consent.declined,
+                "expires_at": consent.expires_at.isoformat(),
+                "remembered": consent.remembered,
+            },
+        ),
+    )
+    return _approved(session, pending, citizen_id, consent, now=now)
+
+
+def _approved(session, pending: AuthorizationRequest, citizen_id: str, consent: Consent, *, now: dt.datetime):
+    ttl = dt.timedelta(seconds=runtime().config.authorization_code_ttl_s)
+    code = issue_code(session, request=pending, citizen_id=citizen_id, consent=consent, now=now, ttl=ttl)
+    session.commit()
+    params = {"code": code, "state": pending.state, "iss": issuer(pending.profile)}
+    return redirect(redirect_with(pending.redirect_uri, params), 303)
+
+
+def _declined(session, pending: AuthorizationRequest, citizen_id: str, app: AgencyApp, *, now: dt.datetime):
+    close_request(session, pending, now=now)
+    citizen = get_citizen(session, citizen_id)
+    record(
+        session,
+        Event(
+            kind="consent_declined",
+            citizen_ref=citizen.uinfin_digest,
+            app_id=app.client_id,
+            purpose=pending.purpose_id,
+            outcome="declined",
+            attributes=tuple(sorted(pending.scope)),
+        ),
+    )
+    session.commit()
+    params = {
+        "error": "access_denied",
+        "error_description": "the person declined to share their information",
+        "state": pending.state,
+        "iss": issuer(pending.profile),
+    }
+    return redirect(redirect_with(pending.redirect_uri, params), 303)
+
+
+def _required(pending: AuthorizationRequest, purpose: Purpose) -> list[str]:
+    return [name for name in pending.scope if name in set(purpose.required_attributes)]
+
+
+def _render(
+    pending: AuthorizationRequest,
+    app: AgencyApp,
+    purpose: Purpose,
+    citizen_id: str,
+    *,
+    errors: dict,
+    now: dt.datetime,
+    status: int = 200,
+):
+    rt, session = runtime(), db()
+    citizen = get_citizen(session, citizen_id)
+    views = load_fields(
+        session, vault=rt.vault, catalogue=rt.catalogue, citizen=citizen, attributes=pending.scope
+    )
+    required = set(_required(pending, purpose))
+    rows = [
+        {
+            "name": name,
+            "field": show_field(views[name], now=now),
+            "agency": rt.catalogue.agencies[views[name].agency].name
+            if views[name].agency in rt.catalogue.agencies
+            else views[name].agency,
+            "required": name in required,
+        }
+        for name in pending.scope
+        if name in views
+    ]
+    chosen = request.form.getlist("attributes") if request.method == "POST" else None
+    page = render_template(
+        "consent_screen/screen.html",
+        app=app,
+        purpose=purpose,
+        rows=rows,
+        chosen=chosen,
+        remember=request.form.get("remember", "request"),
+        remember_labels=REMEMBER_LABELS,
+        errors=errors,
+    )
+    response = make_response(page, status)
+    response.headers["Content-Security-Policy"] = form_may_return_to(pending.redirect_uri)
+    return response
+
+
+def form_may_return_to(redirect_uri: str) -> str:
+    """The site's CSP, with the app's origin added to form-action: browsers apply form-action to
+    the redirects that follow a form submission (Chromium does), so with 'self' alone the answer's
+    303 to the app's redirect URI is blocked and the citizen never gets back to the app."""
+    policy = SECURITY_HEADERS["Content-Security-Policy"]
+    parts = urlsplit(redirect_uri)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    try:
+        origin = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+    except ValueError:  # a malformed port
+        return policy
+    if not ORIGIN.match(origin):  # never let a stored URI write its own directives
+        return policy
+    return policy.replace("form-action 'self'", f"form-action 'self' {origin}")

@@ -1,0 +1,1 @@
+"""MyInfo v4 wire profile."""

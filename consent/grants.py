@@ -1,0 +1,232 @@
+"""The authorisation-code grant as records: pending requests, single-use codes bound to PKCE, and
+the access tokens issued from them (RFC 6749 §4.1, RFC 7636).
+
+Every function works in the caller's transaction and flushes. Redemption is one conditional
+UPDATE, so of two concurrent redemptions of one code exactly one wins on both databases; a second
+presentation revokes whatever the first was issued (RFC 6749 §4.1.2), and the caller must commit
+that revocation even though it answers with an error.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from core.errors import DomainError, NotFound, Unauthorized
+
+from .grant_models import AuthorizationCode, AuthorizationRequest, IssuedToken
+from .models import AgencyApp, Consent, Purpose
+
+REQUEST_TTL = dt.timedelta(minutes=10)
+VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
+CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+class InvalidGrant(DomainError):
+    """The code is unknown, expired, already used, or not bound to this client, redirect URI or
+    PKCE verifier (RFC 6749 §5.2)."""
+
+    code = "invalid_grant"
+
+
+class InvalidToken(Unauthorized):
+    """The access token is unknown, expired or revoked, or its consent is (RFC 6750 §3.1)."""
+
+    code = "invalid_token"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def pkce_challenge(verifier: str) -> str:
+    """RFC 7636 S256: base64url(SHA-256(ASCII verifier)), unpadded."""
+    raw = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def open_request(
+    session: Session,
+    *,
+    profile: str,
+    app: AgencyApp,
+    purpose: Purpose,
+    redirect_uri: str,
+    scope: Iterable[str],
+    state: str | None,
+    code_challenge: str,
+    now: dt.datetime,
+    subentity: str | None = None,
+    nonce: str | None = None,
+    dpop_jkt: str | None = None,
+) -> AuthorizationRequest:
+    """Record a request the wire layer has already validated; it waits for the citizen."""
+    request = AuthorizationRequest(
+        id=secrets.token_urlsafe(32),
+        profile=profile,
+        client_id=app.client_id,
+        redirect_uri=redirect_uri,
+        scope=list(scope),
+        purpose_id=purpose.purpose_id,
+        state=state,
+        code_challenge=code_challenge,
+        subentity=subentity,
+        nonce=nonce,
+        dpop_jkt=dpop_jkt,
+        created_at=now,
+        expires_at=now + REQUEST_TTL,
+    )
+    session.add(request)
+    session.flush()
+    return request
+
+
+def pending_request(session: Session, request_id: str, *, now: dt.datetime) -> AuthorizationRequest:
+    """The request behind a consent page, while it is neither answered nor expired; NotFound else."""
+    request = session.get(AuthorizationRequest, request_id) if len(request_id) <= 64 else None
+    if request is None or request.completed_at is not None or request.expires_at <= now:
+        raise NotFound("this sign-in request has expired or was already answered")
+    return request
+
+
+def close_request(session: Session, request: AuthorizationRequest, *, now: dt.datetime) -> None:
+    """Mark the request answered (declined or approved): its consent page cannot be used again.
+    A conditional update, so two tabs answering at once cannot both go on."""
+    closed = session.execute(
+        update(AuthorizationRequest)
+        .where(AuthorizationRequest.id == request.id, AuthorizationRequest.completed_at.is_(None))
+        .values(completed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if closed.rowcount != 1:
+        raise NotFound("this sign-in request was already answered")
+    request.completed_at = now
+
+
+def issue_code(
+    session: Session,
+    *,
+    request: AuthorizationRequest,
+    citizen_id: str,
+    consent: Consent,
+    now: dt.datetime,
+    ttl: dt.timedelta,
+) -> str:
+    """Close the request and return a fresh URL-safe code for the approved attributes."""
+    close_request(session, request, now=now)
+    code = secrets.token_urlsafe(32)
+    session.add(
+        AuthorizationCode(
+            code_hash=digest(code),
+            profile=request.profile,
+            client_id=request.client_id,
+            redirect_uri=request.redirect_uri,
+            code_challenge=request.code_challenge,
+            citizen_id=citizen_id,
+            consent_id=consent.id,
+            purpose_id=request.purpose_id,
+            scope=[a for a in request.scope if a in set(consent.approved)],
+            subentity=request.subentity,
+            nonce=request.nonce,
+            dpop_jkt=request.dpop_jkt,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    session.flush()
+    return code
+
+
+def redeem_code(
+    session: Session,
+    *,
+    code: str,
+    client_id: str,
+    redirect_uri: str | None,
+    code_verifier: str,
+    now: dt.datetime,
+) -> AuthorizationCode:
+    """Use a code once. It is marked used on its first presentation, whatever follows; a second
+    presentation revokes the tokens issued from it. Raises InvalidGrant (commit anyway: the
+    mark and the revocation must stick)."""
+    if not isinstance(code, str) or not 0 < len(code) <= 256:
+        raise InvalidGrant("code is missing or malformed")
+    code_hash = digest(code)
+    won = session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.code_hash == code_hash, AuthorizationCode.redeemed_at.is_(None))
+        .values(redeemed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    grant = session.get(AuthorizationCode, code_hash, populate_existing=True)
+    if grant is None:
+        raise InvalidGrant("code is unknown")
+    if won.rowcount != 1:
+        revoke_tokens_from(session, code_hash=code_hash, now=now)
+        raise InvalidGrant("code was already used; tokens issued from it are revoked")
+    if not hmac.compare_digest(grant.client_id.encode(), client_id.encode()):
+        raise InvalidGrant("code was issued to another client")
+    if grant.expires_at <= now:
+        raise InvalidGrant("code has expired")
+    if redirect_uri is None or not hmac.compare_digest(grant.redirect_uri.encode(), redirect_uri.encode()):
+        raise InvalidGrant("redirect_uri is not the one the code was issued for")
+    if not isinstance(code_verifier, str) or not VERIFIER.match(code_verifier):
+        raise InvalidGrant("code_verifier must be 43-128 unreserved characters (RFC 7636)")
+    if not hmac.compare_digest(pkce_challenge(code_verifier), grant.code_challenge):
+        raise InvalidGrant("code_verifier does not match the code_challenge")
+    return grant
+
+
+def revoke_tokens_from(session: Session, *, code_hash: str, now: dt.datetime) -> int:
+    result = session.execute(
+        update(IssuedToken)
+        .where(IssuedToken.code_hash == code_hash, IssuedToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def record_token(
+    session: Session, *, grant: AuthorizationCode, jti: str, jkt: str, now: dt.datetime, ttl: dt.timedelta
+) -> IssuedToken:
+    token = IssuedToken(
+        jti=jti,
+        code_hash=grant.code_hash,
+        consent_id=grant.consent_id,
+        client_id=grant.client_id,
+        citizen_id=grant.citizen_id,
+        jkt=jkt,
+        scope=list(grant.scope),
+        issued_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(token)
+    session.flush()
+    return token
+
+
+def usable_token(session: Session, jti: str, *, now: dt.datetime) -> tuple[IssuedToken, Consent]:
+    """The token and its consent, if the token is unrevoked and unexpired and the consent still
+    active: revoking a consent stops its tokens at once. Raises InvalidToken."""
+    row = session.execute(
+        select(IssuedToken, Consent)
+        .join(Consent, Consent.id == IssuedToken.consent_id)
+        .where(IssuedToken.jti == jti)
+    ).one_or_none()
+    if row is None:
+        raise InvalidToken("access token is unknown")
+    token, consent = row
+    if token.revoked_at is not None or token.expires_at <= now:
+        raise InvalidToken("access token has expired or was revoked")
+    if not consent.active_at(now):
+        raise InvalidToken("the consent behind this access token was revoked or has expired")
+    return token, consent

@@ -1,0 +1,205 @@
+"""Rate limits shared by every app-server process: fixed-window counters, in Redis when one is
+configured, in the database otherwise.
+
+`check(key, limit, window)` counts one hit on `key` in the current window of `window` seconds
+(windows start at multiples of `window` since the Unix epoch) and allows it while the window holds
+at most `limit` hits. Counting is atomic in both stores: of any number of concurrent callers on
+one key, exactly `limit` are allowed per window. A fixed window lets up to twice `limit` through
+across a window boundary; that is the price of one counter per key instead of a log of hits.
+
+Both stores fail closed: when the store is unreachable the error propagates and the request is
+refused (an outage must not open the door to password guessing). No HTTP here; app/rate_limit.py
+turns a refusal into a 429 page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import Insert, delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core.clock import utcnow
+from core.errors import DomainError
+from core.rate_limit_model import MAX_KEY, RateLimitCounter
+
+if TYPE_CHECKING:
+    import redis
+
+SWEEP_INTERVAL = dt.timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one hit: allowed or not, the window's hits so far (this one included), and
+    the seconds until the window ends (when a refused caller may try again)."""
+
+    allowed: bool
+    hits: int
+    limit: int
+    retry_after: int
+
+
+class RateLimited(DomainError):
+    """Too many hits on one key; `retry_after` seconds until the window ends."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimiter(Protocol):
+    def check(self, key: str, limit: int, window: int) -> Decision:
+        """Count one hit on `key` in the current `window`-second window; allowed while the
+        window's hits are at most `limit`. Atomic across threads and processes."""
+        ...
+
+    def reset(self, key: str, window: int) -> None:
+        """Forget the hits on `key` in the current window (a successful sign-in clears the
+        account's earlier failures)."""
+        ...
+
+
+def _window(now: dt.datetime, window: int) -> tuple[int, int]:
+    start = math.floor(now.timestamp()) // window * window
+    return start, start + window
+
+
+def _decision(hits: int, limit: int, end: int, now: dt.datetime) -> Decision:
+    return Decision(hits <= limit, hits, limit, max(1, math.ceil(end - now.timestamp())))
+
+
+def _validate(key: str, limit: int, window: int) -> None:
+    if not 0 < len(key) <= MAX_KEY:
+        raise ValueError(f"rate-limit key must be 1 to {MAX_KEY} characters")
+    if limit < 1 or window < 1:
+        raise ValueError("rate-limit limit and window must be positive")
+
+
+class DbRateLimiter:
+    """Counters in table `rate_limit_counters`, counted by one INSERT ... ON CONFLICT DO UPDATE
+    ... RETURNING (PostgreSQL, and SQLite 3.35 or later).
+
+    Each call commits in its OWN short transaction from `sessions`, never the caller's: a hit must
+    stay counted when the request that made it fails and rolls back. Rows of ended windows are
+    swept at most once per `sweep_interval`, by whichever call comes first.
+    """
+
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        *,
+        clock: Callable[[], dt.datetime] = utcnow,
+        sweep_interval: dt.timedelta = SWEEP_INTERVAL,
+    ) -> None:
+        self.sessions = sessions
+        self._clock = clock
+        self._sweep_interval = sweep_interval
+        self._sweep_lock = threading.Lock()
+        self._next_sweep = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def check(self, key: str, limit: int, window: int) -> Decision:
+        _validate(key, limit, window)
+        now = self._clock()
+        self._maybe_sweep(now)
+        start, end = _window(now, window)
+        with self.sessions() as session:
+            expires_at = dt.datetime.fromtimestamp(end, dt.UTC)
+            hits = session.execute(_count_hit(session, key, window, start, expires_at)).scalar_one()
+            session.commit()
+        return _decision(hits, limit, end, now)
+
+    def reset(self, key: str, window: int) -> None:
+        start, _ = _window(self._clock(), window)
+        with self.sessions() as session:
+            session.execute(
+                delete(RateLimitCounter).where(
+                    RateLimitCounter.key == key,
+                    RateLimitCounter.window_s == window,
+                    RateLimitCounter.window_start == start,
+                )
+            )
+            session.commit()
+
+    def _maybe_sweep(self, now: dt.datetime) -> None:
+        # Non-blocking: one thread sweeps, the others carry on counting.
+        if now < self._next_sweep or not self._sweep_lock.acquire(blocking=False):
+            return
+        try:
+            self._next_sweep = now + self._sweep_interval
+            with self.sessions() as session:
+                session.execute(delete(RateLimitCounter).where(RateLimitCounter.expires_at <= now))
+                session.commit()
+        finally:
+            self._sweep_lock.release()
+
+
+def _count_hit(session: Session, key: str, window: int, start: int, expires_at: dt.datetime) -> Insert:
+    dialect = session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if insert is None:
+        raise NotImplementedError(f"the database rate limiter does not support {dialect}")
+    statement = insert(RateLimitCounter).values(
+        key=key, window_s=window, window_start=start, hits=1, expires_at=expires_at
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[RateLimitCounter.key, RateLimitCounter.window_s, RateLimitCounter.window_start],
+        set_={"hits": RateLimitCounter.hits + 1},
+    ).returning(RateLimitCounter.hits)
+
+
+class RedisRateLimiter:
+    """Counters in Redis: INCR and EXPIREAT in one MULTI/EXEC, one Redis key per key and window,
+    so a window's counter disappears by itself once the window has ended."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "consentry:rate:",
+        clock: Callable[[], dt.datetime] = utcnow,
+        client: redis.Redis | None = None,
+    ) -> None:
+        # Imported here so deployments without Redis need not install the client.
+        import redis as redis_lib
+
+        self._redis = client or redis_lib.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._prefix = prefix
+        self._clock = clock
+
+    def redis_key(self, key: str, window: int, start: int) -> str:
+        # Window length and start come last and are all digits, so no two triples collide.
+        return f"{self._prefix}{key}:{window}:{start}"
+
+    def check(self, key: str, limit: int, window: int) -> Decision:
+        _validate(key, limit, window)
+        now = self._clock()
+        start, end = _window(now, window)
+        name = self.redis_key(key, window, start)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.incr(name)
+        pipe.expireat(name, end + 1)  # a second's grace for clocks a little behind ours
+        hits, _ = pipe.execute()
+        return _decision(int(hits), limit, end, now)
+
+    def reset(self, key: str, window: int) -> None:
+        start, _ = _window(self._clock(), window)
+        self._redis.delete(self.redis_key(key, window, start))
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def rate_limiter_for(redis_url: str | None, sessions: Callable[[], Session]) -> RateLimiter:
+    """Redis when a URL is configured, else the database."""
+    if redis_url:
+        return RedisRateLimiter(redis_url)
+    return DbRateLimiter(sessions)
