@@ -7,6 +7,9 @@ localhost until Ctrl-C.
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 import webbrowser
 from urllib.parse import urlsplit
 
@@ -17,19 +20,26 @@ from rich.console import Console
 from werkzeug.serving import make_server
 
 from agency_connectors.simulators import default_config, start_simulators
+from consent.apps import register_app, update_app
+from consent.models import AgencyApp
 from core import migrate
+from core.clock import utcnow
 from core.uinfin import demo_uinfin
 
 from .citizens_cli import demo_accounts_table, seed_demo_accounts
+from .config import PROJECT_ROOT
 from .extensions import runtime
+
+EXAMPLE_APP = PROJECT_ROOT / "examples" / "agency-app.json"
 
 
 @click.command("demo")
 @click.option("--port", default=5000, show_default=True, help="Port for the site on 127.0.0.1.")
 @click.option("--citizens", default=25, show_default=True, help="Demo citizens to seed.")
+@click.option("--agency-port", default=3001, show_default=True, help="Port for the demo agency app.")
 @click.option("--open-browser/--no-open-browser", default=True, show_default=True)
 @with_appcontext
-def demo(port: int, citizens: int, open_browser: bool) -> None:
+def demo(port: int, citizens: int, agency_port: int, open_browser: bool) -> None:
     """Start everything: database, simulated agencies, demo data and the site."""
     rt = runtime()
     migrate.upgrade(rt.engine)
@@ -43,8 +53,12 @@ def demo(port: int, citizens: int, open_browser: bool) -> None:
 
     ctx.invoke(seed, count=citizens, refresh=True)
     demo_accounts = seed_demo_accounts()
-    server = make_server("127.0.0.1", port, current_app._get_current_object(), threaded=True)
     site = f"http://127.0.0.1:{port}/"
+    if not os.environ.get("PUBLIC_BASE_URL"):
+        rt.config = rt.config.replace(public_base_url=site.rstrip("/"))
+    seed_example_app()
+    server = make_server("127.0.0.1", port, current_app._get_current_object(), threaded=True)
+    agency_server = _serve_demo_agency_app(rt.config.public_base_url, agency_port)
     click.echo("")
     click.echo(f"Consentry demo is running at {site}")
     click.echo(f"  operator page:     {site}operator/   password: {rt.config.operator_password}")
@@ -52,6 +66,8 @@ def demo(port: int, citizens: int, open_browser: bool) -> None:
     if demo_accounts:
         click.echo(f"  citizen sign-in:   {site}citizen/sign-in   (new codes: consentry citizens demo-codes)")
         Console().print(demo_accounts_table(demo_accounts))
+    if agency_server is not None:
+        click.echo(f"  demo agency app:   http://127.0.0.1:{agency_port}/   (pre-fills a form via Consentry)")
     click.echo("  (synthetic people; press Ctrl-C to stop)")
     if open_browser:
         webbrowser.open(site)
@@ -61,4 +77,30 @@ def demo(port: int, citizens: int, open_browser: bool) -> None:
         pass
     finally:
         server.server_close()
+        if agency_server is not None:
+            agency_server.shutdown()
         simulators.stop()
+
+
+def seed_example_app() -> None:
+    """Register (or refresh) the example agency app of examples/agency-app.json."""
+    rt = runtime()
+    document = json.loads(EXAMPLE_APP.read_text())
+    with rt.sessions() as session:
+        exists = session.get(AgencyApp, document["client_id"]) is not None
+        change = update_app if exists else register_app
+        change(session, document=document, catalogue=rt.catalogue, now=utcnow())
+        session.commit()
+
+
+def _serve_demo_agency_app(consentry_url: str, port: int):
+    """The demo agency app on 127.0.0.1:`port` in a thread; None when its extras are missing."""
+    try:
+        from examples.housing_grant.app import create_demo_agency_app
+    except ImportError:
+        click.echo("  (demo agency app skipped: pip install -e '.[examples]')")
+        return None
+    agency_app = create_demo_agency_app(consentry_url, base_url=f"http://127.0.0.1:{port}")
+    agency_server = make_server("127.0.0.1", port, agency_app, threaded=True)
+    threading.Thread(target=agency_server.serve_forever, name="demo-agency-app", daemon=True).start()
+    return agency_server

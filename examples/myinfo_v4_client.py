@@ -123,10 +123,15 @@ class MyInfoV4Client:
         return url, verifier
 
     def person(self, *, code: str, code_verifier: str, scope: list[str]) -> dict[str, Any]:
-        """Redeem the code (DPoP-bound), call the person API, decrypt and verify the response."""
+        """Redeem the code (DPoP-bound), call the person API, decrypt and verify the response.
+
+        The citizen may have approved fewer attributes than were asked for: only those the token
+        grants are requested (the rest the form leaves for the citizen to type)."""
         dpop_key = ECKey.generate_key("P-256", auto_kid=True)
         token = self.token(code=code, code_verifier=code_verifier, dpop_key=dpop_key)
-        return self.fetch_person(token["access_token"], dpop_key=dpop_key, scope=scope)
+        granted = set(token.get("scope", "").split())
+        wanted = [name for name in scope if name in granted]
+        return self.fetch_person(token["access_token"], dpop_key=dpop_key, scope=wanted)
 
     def token(self, *, code: str, code_verifier: str, dpop_key: ECKey) -> dict[str, Any]:
         token_url = f"{self.base}/token"

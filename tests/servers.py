@@ -26,4 +26,5 @@ def serving(build: Callable[[str], Flask]) -> Iterator[tuple[str, Flask]]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
-        holder["app"].extensions["consentry"].close()
+        if "consentry" in holder["app"].extensions:
+            holder["app"].extensions["consentry"].close()

@@ -22,7 +22,7 @@ from consent.grant_models import AuthorizationRequest
 from consent.grants import close_request, issue_code, pending_request
 from consent.models import AgencyApp, Consent, Purpose
 from core.clock import utcnow
-from core.errors import ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from profile_store.assembly import load_fields
 from profile_store.citizens import get_citizen
 
@@ -37,6 +37,7 @@ from .forms import REMEMBER, REMEMBER_LABELS, ConsentForm, form_data
 
 bp = Blueprint("consent_screen", __name__, url_prefix="/consent", template_folder="templates")
 ORIGIN = re.compile(r"^https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+CONSENT_PATH = re.compile(r"^/consent/([A-Za-z0-9_-]{1,64})$")
 
 
 @bp.route("/<request_id>", methods=["GET", "POST"])
@@ -180,6 +181,22 @@ def _render(
     )
     response = make_response(page, status)
     response.headers["Content-Security-Policy"] = form_may_return_to(pending.redirect_uri)
+    return response
+
+
+@bp.after_app_request
+def _sign_in_may_return_to_the_app(response):
+    """The sign-in form can end at the app too: signing in goes on to the consent step, and a
+    remembered consent sends the browser from there to the app, all one redirect chain."""
+    if request.endpoint != "citizen.sign_in" or response.mimetype != "text/html":
+        return response
+    match = CONSENT_PATH.match(request.values.get("next", ""))
+    try:
+        pending = pending_request(db(), match.group(1), now=utcnow()) if match else None
+    except NotFound:
+        pending = None
+    if pending is not None:
+        response.headers["Content-Security-Policy"] = form_may_return_to(pending.redirect_uri)
     return response
 
 

@@ -5,13 +5,9 @@ and the app decrypts and verifies exactly those."""
 
 from __future__ import annotations
 
-import re
 import secrets
-from urllib.parse import parse_qs, urljoin, urlsplit
 
-import pyotp
 import pytest
-import requests
 from joserfc.jwk import ECKey
 
 from consent.apps import register_app
@@ -19,51 +15,10 @@ from core.clock import utcnow
 from examples.myinfo_v4_client import MyInfoV4Client, ServerError
 from identity.accounts import enrol
 from profile_store.citizens import reveal_uinfin
+from tests.http.citizen_browser import PASSWORD, Browser
 from tests.oauth.flow import AgencyKeys, registration, setup_citizen
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 REDIRECT_URI = "http://localhost:3001/callback"
-PASSWORD = "correct horse battery staple"
-
-
-class Browser:
-    """The citizen's browser: follows our pages, stops at the app's redirect URI."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.http = requests.Session()
-
-    def get(self, url: str) -> requests.Response:
-        return self.http.get(urljoin(self.base, url), allow_redirects=False, timeout=10)
-
-    def submit(self, url: str, page: requests.Response, fields: list[tuple[str, str]]) -> requests.Response:
-        token = CSRF.search(page.text)
-        assert token, page.text[:500]
-        data = [*fields, ("csrf_token", token.group(1))]
-        return self.http.post(urljoin(self.base, url), data=data, allow_redirects=False, timeout=10)
-
-    def follow_to_app(self, response: requests.Response, *, uinfin: str, totp: str, approve: list[str]):
-        """Sign in and approve whatever is on the consent screen; return the app's query params."""
-        for _ in range(8):
-            assert response.status_code in (200, 302, 303), response.text[:500]
-            if response.status_code == 200:
-                path = urlsplit(response.url).path
-                if path.startswith("/citizen/sign-in"):
-                    next_path = parse_qs(urlsplit(response.url).query).get("next", [""])[0]
-                    fields = [("uinfin", uinfin), ("password", PASSWORD), ("code", pyotp.TOTP(totp).now())]
-                    if next_path:
-                        fields.append(("next", next_path))
-                    response = self.submit(response.url, response, fields)
-                else:
-                    fields = [("decision", "approve"), ("remember", "request")]
-                    fields += [("attributes", name) for name in approve]
-                    response = self.submit(response.url, response, fields)
-                continue
-            location = urljoin(response.url, response.headers["Location"])
-            if location.startswith(REDIRECT_URI):
-                return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-            response = self.get(location)
-        raise AssertionError("too many redirects")
 
 
 @pytest.fixture
@@ -101,7 +56,9 @@ def test_an_integrators_client_gets_exactly_the_approved_fields(live, integrator
     url, verifier = client.authorization_url(scope=scope, purpose_id="grant", state="xyz")
 
     browser = Browser(live.url)
-    params = browser.follow_to_app(browser.get(url), uinfin=uinfin, totp=totp, approve=["regadd"])
+    params = browser.follow_to_app(
+        browser.get(url), uinfin=uinfin, totp=totp, approve=["regadd"], redirect_uri=REDIRECT_URI
+    )
 
     assert params["state"] == "xyz" and params["iss"] == f"{live.url}/com/v4"
     person = client.person(code=params["code"], code_verifier=verifier, scope=["uinfin", "name", "regadd"])
@@ -119,7 +76,9 @@ def test_asking_the_person_api_for_a_declined_field_is_forbidden(live, integrato
     client, uinfin, totp = integrator
     url, verifier = client.authorization_url(scope=["uinfin", "name", "cpfbalances"], purpose_id="grant")
     browser = Browser(live.url)
-    params = browser.follow_to_app(browser.get(url), uinfin=uinfin, totp=totp, approve=[])
+    params = browser.follow_to_app(
+        browser.get(url), uinfin=uinfin, totp=totp, approve=[], redirect_uri=REDIRECT_URI
+    )
     dpop_key = ECKey.generate_key("P-256")
     token = client.token(code=params["code"], code_verifier=verifier, dpop_key=dpop_key)
     with pytest.raises(ServerError) as refused:

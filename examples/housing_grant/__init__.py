@@ -1,0 +1,1 @@
+"""A demo agency app that pre-fills its form from Consentry."""
