@@ -52,7 +52,7 @@ def test_operator_registers_lists_and_disables_an_app(tab, live_app):
     expect(page.locator(".govuk-notification-banner")).to_contain_text("is registered")
     expect(page.get_by_role("heading", name="Housing grant application (demo)")).to_be_visible()
     expect(page.get_by_role("row", name=re.compile("Registered address"))).to_be_visible()
-    expect(page.get_by_text("demo-sig: use sig, algorithm ES256")).to_be_visible()
+    expect(page.get_by_text("housing-demo-sig-2026: use sig, algorithm ES256")).to_be_visible()
     assert tab.axe_violations() == []
     page.screenshot(path=SCREENSHOT, full_page=True)
 

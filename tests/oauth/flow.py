@@ -225,6 +225,16 @@ def token_claims(access_token: str) -> dict[str, Any]:
     return json.loads(jws.extract_compact(access_token.encode()).payload)
 
 
+def jws_header(compact: str) -> dict[str, Any]:
+    return dict(jws.extract_compact(compact.encode()).headers())
+
+
+def inner_jws_kid(response, keys: AgencyKeys) -> str:
+    """The kid of the JWS inside a person response's JWE."""
+    decrypted = jwe.decrypt_compact(response.get_data(as_text=True), keys.encryption)
+    return jws_header(decrypted.plaintext.decode())["kid"]
+
+
 def token_sub(access_token: str) -> str:
     return token_claims(access_token)["sub"]
 
