@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from joserfc import jwe, jws
+from joserfc.jwk import ECKey
 from sqlalchemy.orm import Session
 
 from agency_connectors.refresh import refresh_citizen
@@ -29,6 +30,21 @@ from ..auditing import record, refresh_event
 from ..extensions import Runtime
 
 JWE_ALG, JWE_ENC = "ECDH-ES+A256KW", "A256GCM"
+ENVELOPE = ("lastupdated", "source", "classification", "unavailable")
+
+
+@dataclass(frozen=True)
+class Encryption:
+    """Which of an app's encryption keys we may encrypt to (key-management algorithms and
+    curves; the strongest usable key wins) and the content encryption."""
+
+    key_algorithms: tuple[str, ...]
+    curves: tuple[str, ...]
+    enc: str
+
+
+# MyInfo v4 §5.3: ECDH-ES+A256KW to a P-256 key, A256GCM.
+V4_PERSON = Encryption((JWE_ALG,), ("P-256",), JWE_ENC)
 
 
 @dataclass(frozen=True)
@@ -43,27 +59,75 @@ class Release:
     token_jti: str
     attributes: Sequence[str]
     subentity: str | None = None
+    # attribute -> the dotted sub-attribute paths asked for (v5 scopes such as `cpfbalances.oa`);
+    # an attribute not named here goes out whole.
+    subfields: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 def release_person(session: Session, rt: Runtime, release: Release, *, now: dt.datetime) -> dict[str, Any]:
-    """The person JSON for `release`, disclosed and committed. Raises before committing on any
-    failure (unknown citizen, unusable client key, audit write), so nothing leaves."""
+    """The person JSON for `release`, with its disclosure appended to the audit log in the
+    caller's transaction. The caller seals it, commits, and only then sends it; any failure
+    (unknown citizen, audit write, unusable client key, commit) leaves nothing sent."""
     citizen = get_citizen(session, release.citizen_id)
     _refresh_stale(session, rt, citizen, release.attributes, now=now)
     person = assemble_person(
         session, vault=rt.vault, catalogue=rt.catalogue, citizen=citizen, attributes=release.attributes
     )
+    person = narrow(person, release.subfields)
     record(session, disclosure_event(citizen, release))
     return person
 
 
+def narrow(person: dict[str, Any], subfields: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """Keep, of each attribute named in `subfields`, only the dotted sub-paths asked for; the
+    envelope (lastupdated, source, classification, unavailable) stays on the item, or on each
+    element of a list attribute (v5 spec §8.3). A sub-field the record lacks is left out."""
+    narrowed = dict(person)
+    for name, paths in subfields.items():
+        item = person.get(name)
+        if isinstance(item, list):
+            narrowed[name] = [_pick(element, paths) for element in item if isinstance(element, dict)]
+        elif isinstance(item, dict) and not item.get("unavailable"):
+            narrowed[name] = _pick(item, paths)
+    return narrowed
+
+
+def _pick(item: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
+    picked: dict[str, Any] = {key: item[key] for key in ENVELOPE if key in item}
+    for path in paths:
+        *parents, leaf = path.split(".")
+        source: Any = item
+        for part in parents:
+            source = source.get(part) if isinstance(source, dict) else None
+        if not isinstance(source, dict) or leaf not in source:
+            continue
+        target = picked
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = source[leaf]
+    return picked
+
+
+def encryption_key(rt: Runtime, app: AgencyApp, encryption: Encryption = V4_PERSON) -> ECKey:
+    """The app's key to encrypt to under `encryption`; JwksError when it publishes none."""
+    resolver = rt.client_jwks.resolver(app.client_id, jwks=app.jwks, jwks_uri=app.jwks_uri)
+    return resolver.encryption_key(encryption.key_algorithms, encryption.curves)
+
+
 def seal(
-    rt: Runtime, app: AgencyApp, payload: dict[str, Any], *, claims: dict[str, Any] | None = None
+    rt: Runtime,
+    app: AgencyApp,
+    payload: dict[str, Any],
+    *,
+    claims: dict[str, Any] | None = None,
+    encryption: Encryption = V4_PERSON,
 ) -> str:
-    """JWS (ES256, our active key, kid in our JWKS) inside a compact JWE to the app's encryption
-    key (ECDH-ES+A256KW, A256GCM, cty JWT), as MyInfo v4 §5.3 specifies. Raises JwksError when
-    the app publishes no usable encryption key."""
-    enc_key = rt.client_jwks.resolver(app.client_id, jwks=app.jwks, jwks_uri=app.jwks_uri).encryption_key()
+    """JWS (ES256, our active key, kid in our JWKS) inside a compact JWE (cty JWT, the key's kid)
+    to the app's encryption key: by default ECDH-ES+A256KW and A256GCM, as MyInfo v4 §5.3
+    specifies; v5 passes its own `encryption`. Raises JwksError when the app publishes no usable
+    encryption key."""
+    enc_key = encryption_key(rt, app, encryption)
+    alg = enc_key.alg or JWE_ALG  # an enc key without alg is taken as ECDH-ES+A256KW
     signing = rt.platform_keys.signing_key()
     body = json.dumps({**(claims or {}), **payload}, separators=(",", ":"), ensure_ascii=False)
     signed = jws.serialize_compact(
@@ -72,10 +136,10 @@ def seal(
         signing,
         algorithms=["ES256"],
     )
-    header = {"alg": JWE_ALG, "enc": JWE_ENC, "cty": "JWT"}
+    header = {"alg": alg, "enc": encryption.enc, "cty": "JWT"}
     if enc_key.kid:
         header["kid"] = enc_key.kid
-    return jwe.encrypt_compact(header, signed, enc_key, algorithms=[JWE_ALG, JWE_ENC])
+    return jwe.encrypt_compact(header, signed, enc_key, algorithms=[alg, encryption.enc])
 
 
 def disclosure_event(citizen: Citizen, release: Release) -> Event:
@@ -87,6 +151,11 @@ def disclosure_event(citizen: Citizen, release: Release) -> Event:
     }
     if release.subentity:
         details["subentity"] = release.subentity
+    if release.subfields:
+        # Searchable by attribute like every disclosure; what left of each is named here.
+        details["sub_attributes"] = sorted(
+            f"{name}.{path}" for name, paths in release.subfields.items() for path in paths
+        )
     return Event(
         kind="disclosure",
         citizen_ref=citizen.uinfin_digest,

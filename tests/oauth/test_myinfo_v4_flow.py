@@ -469,9 +469,14 @@ def test_discovery_and_jwks(client):
     assert all("d" not in key and key["kid"] for key in jwks["keys"])
 
 
-def test_token_requests_are_rate_limited_per_client(app, client, keys, citizen, verifier, dpop_key):
+def test_token_requests_are_rate_limited_per_client(
+    app, client, keys, citizen, verifier, dpop_key, monkeypatch
+):
     runtime = app.extensions["consentry"]
     runtime.config = runtime.config.replace(token_rate_limit=2)
+    # All three calls in one fixed window, however long the test takes to get there.
+    moment = dt.datetime.now(dt.UTC).replace(second=1, microsecond=0)
+    monkeypatch.setattr(runtime.rate_limiter, "_clock", lambda: moment)
     for _ in range(2):
         code = get_code(client, citizen.id, verifier)
         assert token_call(client, keys, code, verifier, dpop_key).status_code == 200
