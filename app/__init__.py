@@ -47,6 +47,7 @@ def _register_blueprints(app: Flask) -> None:
     from .agency_api.views import bp as agency_api_bp
     from .audit_api.views import bp as audit_api_bp
     from .auditor.views import bp as auditor_bp
+    from .citizen.api import bp as citizen_api_bp
     from .citizen.views import bp as citizen_bp
     from .consent_screen.views import bp as consent_screen_bp
     from .myinfo_v4.views import bp as myinfo_v4_bp
@@ -61,6 +62,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_api_bp)
     app.register_blueprint(auditor_bp)
     app.register_blueprint(citizen_bp)
+    app.register_blueprint(citizen_api_bp)
     app.register_blueprint(consent_screen_bp)
     app.register_blueprint(myinfo_v4_bp)
     app.register_blueprint(wellknown_bp)

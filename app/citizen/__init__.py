@@ -1,2 +1,2 @@
-"""The citizen's pages: sign in with NRIC/FIN, password and authenticator code, sign out, and a
-signed-in landing page (the portal proper comes later)."""
+"""The citizen's pages (sign in with NRIC/FIN, password and authenticator code; sign out; the portal:
+profile, access history, consents and withdrawing one) and the portal's JSON API. See docs/portal.md."""

@@ -1,28 +1,36 @@
-"""The citizen's sign-in, sign-out and signed-in landing page.
+"""The citizen's pages: sign-in, sign-out, and the portal (a dashboard; their profile with its
+provenance; who has had their data; their consents, each of which they can withdraw).
 
 Sign-in takes the NRIC or FIN, the password and the current code from the citizen's authenticator
 app. Attempts are limited per client address and per national id (app/rate_limit.py); a wrong
 answer of any kind gets one message, whatever was wrong. Success starts a fresh session (no
 fixation) and returns the citizen to the local `next` path they came from, if any.
+
+Withdrawing a consent is a GET confirmation page and a POST (CSRF) that revokes it and appends
+`consent_revoked` to the audit log in one transaction (app/citizen/portal.py).
 """
 
 from __future__ import annotations
 
 import structlog
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
 from core.clock import utcnow
-from core.errors import Unauthorized, ValidationFailed
+from core.errors import NotFound, Unauthorized, ValidationFailed
 from identity.accounts import authenticate
+from profile_store.assembly import agency_status, load_fields
+from profile_store.citizens import get_citizen
 
 from .. import identity
 from ..extensions import db, runtime
 from ..identity import citizen_required, current_citizen_id, safe_next, start_citizen_session
 from ..operator.schemas import ActionForm
+from ..profile_display import profile_page, timestamp
 from ..rate_limit import check, check_sign_in_address, reset
 from ..security import public
-from .schemas import SignInForm
+from .portal import consent_record, consent_records, history, withdraw
+from .schemas import DEFAULT_PAGE, HistoryQuery, SignInForm
 
 bp = Blueprint("citizen", __name__, url_prefix="/citizen", template_folder="templates")
 log = structlog.get_logger(__name__)
@@ -31,8 +39,8 @@ SCOPE = "citizen_sign_in"
 
 
 @bp.context_processor
-def _citizen_context() -> dict[str, bool]:
-    return {"citizen_signed_in": current_citizen_id() is not None}
+def _citizen_context() -> dict[str, object]:
+    return {"citizen_signed_in": current_citizen_id() is not None, "when": timestamp}
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -92,10 +100,7 @@ def _sign_in_page(errors: dict, uinfin: str, next_path: str | None, *, status: i
 @bp.post("/sign-out")
 @public
 def sign_out():
-    try:
-        ActionForm().load(request.form)
-    except ValidationError as exc:
-        raise ValidationFailed("The form was not valid.", exc.messages) from exc  # type: ignore[arg-type]
+    _action_form()
     identity.sign_out()
     flash("You have signed out.", "info")
     return redirect(url_for(".sign_in"), 303)
@@ -105,3 +110,69 @@ def sign_out():
 @citizen_required
 def landing():
     return render_template("citizen/landing.html")
+
+
+@bp.get("/profile")
+@citizen_required
+def profile():
+    rt, store = runtime(), db()
+    citizen = get_citizen(store, g.citizen_id)
+    fields = load_fields(store, vault=rt.vault, catalogue=rt.catalogue, citizen=citizen)
+    page = profile_page(rt.catalogue, fields, agency_status(store, citizen.id), now=utcnow())
+    return render_template("citizen/profile.html", page=page)
+
+
+@bp.get("/history")
+@citizen_required
+def history_page():
+    store = db()
+    try:
+        args = HistoryQuery(only=("cursor",)).load(request.args.to_dict())
+        citizen = get_citizen(store, g.citizen_id)
+        page = history(
+            store, runtime().catalogue, citizen=citizen, cursor=args.get("cursor"), limit=DEFAULT_PAGE
+        )
+    except (ValidationError, ValidationFailed):  # a link this service did not make
+        return render_template("citizen/history.html", items=[], next_url=None, first_url=None, bad=True), 400
+    next_url = url_for(".history_page", cursor=page.next_cursor) if page.next_cursor else None
+    first_url = url_for(".history_page") if args.get("cursor") else None
+    return render_template("citizen/history.html", items=page.items, next_url=next_url, first_url=first_url)
+
+
+@bp.get("/consents")
+@citizen_required
+def consents():
+    records = consent_records(db(), runtime().catalogue, citizen_id=g.citizen_id, now=utcnow())
+    return render_template("citizen/consents.html", records=records)
+
+
+@bp.route("/consents/<uuid:consent_id>/withdraw", methods=["GET", "POST"])
+@citizen_required
+def withdraw_consent(consent_id):
+    store, now = db(), utcnow()
+    record = consent_record(
+        store, runtime().catalogue, citizen_id=g.citizen_id, consent_id=str(consent_id), now=now
+    )
+    if record is None:
+        raise NotFound("You have no consent with this reference.")
+    if request.method == "GET":
+        return render_template("citizen/withdraw.html", record=record)
+    _action_form()
+    revoked = withdraw(store, citizen=get_citizen(store, g.citizen_id), consent_id=record.id, now=now)
+    store.commit()
+    if revoked is None:
+        flash(f"Your consent for {record.app.name} had already ended.", "info")
+    else:
+        log.info("citizen_withdrew_consent", citizen_id=g.citizen_id, consent_id=record.id)
+        flash(
+            f"You withdrew your consent. {record.app.name} can no longer get your details with it.", "success"
+        )
+    return redirect(url_for(".consents"), 303)
+
+
+def _action_form() -> None:
+    """A button press (sign out, withdraw): nothing but the CSRF token, checked before the view."""
+    try:
+        ActionForm().load(request.form)
+    except ValidationError as exc:
+        raise ValidationFailed("The form was not valid.", exc.messages) from exc  # type: ignore[arg-type]

@@ -1,0 +1,242 @@
+"""The citizen portal's use cases: the citizen's own access history, their consents, and
+withdrawing one. Shared by the JSON API (app/citizen/api.py) and the pages (app/citizen/views.py).
+
+These compose the audit, consent and profile domains the way the portal needs them (the app's name,
+agency and purpose text next to each audit entry; attributes by their catalogue labels), so they
+live in the Flask layer as app/oauth/release.py does. Each runs in the caller's transaction and
+never commits; the view commits once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from audit.log import Event
+from audit.search import citizen_history
+from consent.consents import consents_of, revoke_consent
+from consent.models import AgencyApp, Consent, Purpose
+from profile_store.catalogue import Catalogue
+from profile_store.models import Citizen
+
+from ..auditing import record
+
+ACTIVE, EXPIRED, WITHDRAWN = "active", "expired", "withdrawn"
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """An attribute by its wire name and the catalogue's label for people."""
+
+    name: str
+    label: str
+
+
+@dataclass(frozen=True)
+class AppRef:
+    id: str
+    name: str
+    agency: str
+
+
+@dataclass(frozen=True)
+class PurposeRef:
+    id: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One audit entry about the citizen: a disclosure or a consent decision."""
+
+    seq: int
+    kind: str
+    time: dt.datetime
+    app: AppRef | None
+    purpose: PurposeRef
+    attributes: list[Labelled]
+    consent_id: str | None
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    items: list[HistoryItem]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    id: str
+    app: AppRef
+    purpose: PurposeRef
+    approved: list[Labelled]
+    declined: list[Labelled]
+    remembered: bool
+    granted_at: dt.datetime
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    status: str  # ACTIVE | EXPIRED | WITHDRAWN
+
+
+def history(
+    session: Session, catalogue: Catalogue, *, citizen: Citizen, cursor: str | None, limit: int
+) -> HistoryPage:
+    """One page, newest first, of what was released about `citizen` and their consent decisions.
+    Only entries carrying this citizen's keyed digest: never anyone else's. Raises
+    ValidationFailed (field `cursor`) for a cursor this service did not issue."""
+    page = citizen_history(session, citizen_ref=citizen.uinfin_digest, cursor=cursor, limit=limit)
+    bodies = page.bodies()
+    apps = _apps(session, {body["app_id"] for body in bodies if "app_id" in body})
+    purposes = _purposes(
+        session,
+        {(body["app_id"], body["purpose"]) for body in bodies if "app_id" in body and "purpose" in body},
+    )
+    items = [
+        _history_item(entry.seq, entry.recorded_at, body, apps, purposes, catalogue)
+        for entry, body in zip(page.entries, bodies, strict=True)
+    ]
+    return HistoryPage(items, page.next_cursor)
+
+
+def consent_records(
+    session: Session, catalogue: Catalogue, *, citizen_id: str, now: dt.datetime
+) -> list[ConsentRecord]:
+    """Every consent the citizen gave, newest first, with the app and purpose in words."""
+    consents = consents_of(session, citizen_id=citizen_id)
+    apps = _apps(session, {c.client_id for c in consents})
+    purposes = _purposes(session, {(c.client_id, c.purpose_id) for c in consents})
+    return [_consent_record(c, apps, purposes, catalogue, now=now) for c in consents]
+
+
+def consent_record(
+    session: Session, catalogue: Catalogue, *, citizen_id: str, consent_id: str, now: dt.datetime
+) -> ConsentRecord | None:
+    """One of the citizen's own consents, or None (also for another citizen's)."""
+    consent = session.get(Consent, consent_id)
+    if consent is None or consent.citizen_id != citizen_id:
+        return None
+    apps = _apps(session, {consent.client_id})
+    purposes = _purposes(session, {(consent.client_id, consent.purpose_id)})
+    return _consent_record(consent, apps, purposes, catalogue, now=now)
+
+
+def withdraw(session: Session, *, citizen: Citizen, consent_id: str, now: dt.datetime) -> Consent | None:
+    """Revoke one of the citizen's active consents and append `consent_revoked` to the audit log,
+    in the caller's transaction (flushed, not committed): tokens issued under it stop working once
+    the caller commits (consent.grants.usable_token checks the consent on every call). Returns
+    None, changing nothing, when the consent had already ended (withdrawn or expired). Raises
+    NotFound for an unknown consent or another citizen's."""
+    consent = _revoke_if_active(session, citizen_id=citizen.id, consent_id=consent_id, now=now)
+    if consent is None:
+        return None
+    record(
+        session,
+        Event(
+            kind="consent_revoked",
+            citizen_ref=citizen.uinfin_digest,
+            app_id=consent.client_id,
+            purpose=consent.purpose_id,
+            outcome="revoked",
+            attributes=tuple(consent.approved),
+            details={"consent_id": consent.id, "by": "citizen"},
+        ),
+    )
+    return consent
+
+
+def _revoke_if_active(
+    session: Session, *, citizen_id: str, consent_id: str, now: dt.datetime
+) -> Consent | None:
+    # The row lock makes two concurrent withdrawals (two tabs) record one revocation, not two.
+    query = select(Consent).where(Consent.id == consent_id).with_for_update()
+    consent = session.scalar(query.execution_options(populate_existing=True))
+    if consent is not None and consent.citizen_id == citizen_id and not consent.active_at(now):
+        return None
+    return revoke_consent(session, citizen_id=citizen_id, consent_id=consent_id, now=now)
+
+
+def _history_item(
+    seq: int,
+    recorded_at: dt.datetime,
+    body: dict[str, Any],
+    apps: dict[str, AgencyApp],
+    purposes: dict[tuple[str, str], Purpose],
+    catalogue: Catalogue,
+) -> HistoryItem:
+    details = body.get("details") or {}
+    app_id, purpose_id = body.get("app_id"), body.get("purpose")
+    app = None
+    if app_id is not None:
+        known = apps.get(app_id)
+        # The agency named at the time of a disclosure, else the app's current one.
+        agency = details.get("agency") or (known.agency if known else "")
+        app = AppRef(app_id, known.name if known else app_id, agency)
+    purpose = purposes.get((app_id, purpose_id)) if app_id and purpose_id else None
+    return HistoryItem(
+        seq=seq,
+        kind=body["kind"],
+        time=recorded_at,
+        app=app,
+        purpose=PurposeRef(purpose_id, purpose.description if purpose else ""),
+        attributes=labelled(catalogue, body.get("attributes", [])),
+        consent_id=details.get("consent_id"),
+        outcome=body.get("outcome"),
+    )
+
+
+def _consent_record(
+    consent: Consent,
+    apps: dict[str, AgencyApp],
+    purposes: dict[tuple[str, str], Purpose],
+    catalogue: Catalogue,
+    *,
+    now: dt.datetime,
+) -> ConsentRecord:
+    known = apps.get(consent.client_id)
+    purpose = purposes.get((consent.client_id, consent.purpose_id))
+    return ConsentRecord(
+        id=consent.id,
+        app=AppRef(
+            consent.client_id, known.name if known else consent.client_id, known.agency if known else ""
+        ),
+        purpose=PurposeRef(consent.purpose_id, purpose.description if purpose else ""),
+        approved=labelled(catalogue, consent.approved),
+        declined=labelled(catalogue, consent.declined),
+        remembered=consent.remembered,
+        granted_at=consent.granted_at,
+        expires_at=consent.expires_at,
+        revoked_at=consent.revoked_at,
+        status=_status(consent, now),
+    )
+
+
+def _status(consent: Consent, now: dt.datetime) -> str:
+    if consent.revoked_at is not None:
+        return WITHDRAWN
+    return ACTIVE if consent.active_at(now) else EXPIRED
+
+
+def labelled(catalogue: Catalogue, names: Iterable[str]) -> list[Labelled]:
+    return [Labelled(name, catalogue[name].label if name in catalogue else name) for name in names]
+
+
+def _apps(session: Session, client_ids: set[str]) -> dict[str, AgencyApp]:
+    if not client_ids:
+        return {}
+    return {
+        app.client_id: app
+        for app in session.scalars(select(AgencyApp).where(AgencyApp.client_id.in_(client_ids)))
+    }
+
+
+def _purposes(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Purpose]:
+    if not keys:
+        return {}
+    query = select(Purpose).where(tuple_(Purpose.client_id, Purpose.purpose_id).in_(sorted(keys)))
+    return {(p.client_id, p.purpose_id): p for p in session.scalars(query)}
