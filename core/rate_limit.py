@@ -25,6 +25,7 @@ from sqlalchemy import Insert, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core import redis_client
 from core.clock import utcnow
 from core.errors import DomainError
 from core.rate_limit_model import MAX_KEY, RateLimitCounter
@@ -168,10 +169,7 @@ class RedisRateLimiter:
         clock: Callable[[], dt.datetime] = utcnow,
         client: redis.Redis | None = None,
     ) -> None:
-        # Imported here so deployments without Redis need not install the client.
-        import redis as redis_lib
-
-        self._redis = client or redis_lib.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._redis = client or redis_client.connect(url)
         self._prefix = prefix
         self._clock = clock
 

@@ -19,6 +19,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import redis_client
 from core.clock import utcnow
 from core.replay_model import ReplayJti
 
@@ -98,10 +99,7 @@ class RedisReplayCache:
         clock: Callable[[], dt.datetime] = utcnow,
         client: redis.Redis | None = None,
     ) -> None:
-        # Imported here so deployments without Redis need not install the client.
-        import redis as redis_lib
-
-        self._redis = client or redis_lib.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._redis = client or redis_client.connect(url)
         self._prefix = prefix
         self._clock = clock
 
