@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only refresh,bulk,assembly,scale,audit] [--pg-url URL] [--citizens-pg N]`
+"""`python -m bench [--quick] [--only refresh,bulk,assembly,scale,audit,oauth] [--pg-url URL] [...]`
 
 Runs the benchmarks, prints one table and the machine it ran on, and writes the same as JSON to
 bench/results/latest.json. See bench/README.md.
@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from . import assembly, audit_log, refresh, scale
+from . import assembly, audit_log, oauth_api, refresh, scale
 from .common import MEETS, MISSES, Options, Row, code_fingerprint, log, machine_info, machine_line
 
 BENCHMARKS: dict[str, Callable[[Options], list[Row]]] = {
@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, Callable[[Options], list[Row]]] = {
     "bulk": refresh.run_bulk,
     "scale": scale.run,
     "audit": audit_log.run,
+    "oauth": oauth_api.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -110,6 +111,8 @@ def print_table(rows: list[Row], machine: dict, duration: float, quick: bool, co
         verdict = f"[{colours[row.verdict]}]{row.verdict}[/]" if row.verdict in colours else row.verdict
         table.add_row(row.benchmark, row.backend, n, row.result, row.target, verdict)
     console.print(table)
+    if (oauth_table := oauth_api.summary_table(rows)) is not None:
+        console.print(oauth_table)
     for row in rows:
         if "sizes" in row.data:
             console.print(size_table(row.data["sizes"]))
