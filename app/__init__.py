@@ -50,6 +50,8 @@ def _register_blueprints(app: Flask) -> None:
     from .citizen.api import bp as citizen_api_bp
     from .citizen.views import bp as citizen_bp
     from .consent_screen.views import bp as consent_screen_bp
+    from .fapi.views import bp as fapi_bp
+    from .fapi.views import wellknown_bp as fapi_wellknown_bp
     from .myinfo_v4.views import bp as myinfo_v4_bp
     from .oauth.metadata_views import bp as wellknown_bp
     from .operator.views import bp as operator_bp
@@ -65,6 +67,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(citizen_api_bp)
     app.register_blueprint(consent_screen_bp)
     app.register_blueprint(myinfo_v4_bp)
+    app.register_blueprint(fapi_bp)
+    app.register_blueprint(fapi_wellknown_bp)
     app.register_blueprint(wellknown_bp)
     csrf.exempt(myinfo_v4_bp)  # machine endpoints: client assertions and DPoP, not cookies
+    csrf.exempt(fapi_bp)  # the same for Myinfo v5; its one browser endpoint (/fapi/auth) is a GET
     csrf.exempt(agency_api_bp)

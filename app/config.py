@@ -80,6 +80,9 @@ class Config:
     person_refresh_budget_s: float = 1.5
     # Token requests per client per minute, across every app server (REDIS_URL or the database).
     token_rate_limit: int = 1200
+    # Myinfo v5 (FAPI 2.0): accept only the issuer as a client assertion's `aud`, not also the URL
+    # of the endpoint it was sent to (docs/integration-v4.md, "Myinfo v5").
+    fapi_strict_aud: bool = False
     testing: bool = False
 
     @classmethod
@@ -118,6 +121,7 @@ class Config:
             redis_url=env.get("REDIS_URL") or None,
             person_refresh_max_age_s=int(env.get("PERSON_REFRESH_MAX_AGE_S", cls.person_refresh_max_age_s)),
             person_refresh_budget_s=float(env.get("PERSON_REFRESH_BUDGET_S", cls.person_refresh_budget_s)),
+            fapi_strict_aud=env.get("FAPI_STRICT_AUD", "0").strip().lower() in ("1", "true", "yes"),
         )
         config.check()
         return config

@@ -24,6 +24,8 @@ log = structlog.get_logger(__name__)
 
 STATUS = {NotFound: 404, Conflict: 409, ValidationFailed: 400, Unauthorized: 401}
 JSON_PREFIXES = ("/api/", "/agency-notifications/", "/com/", "/.well-known/")
+# Myinfo v5's machine endpoints; /fapi/auth is the citizen's browser and gets pages.
+JSON_PREFIXES += ("/fapi/par", "/fapi/token", "/fapi/userinfo", "/fapi/.well-known/")
 
 
 def wants_json() -> bool:

@@ -1,7 +1,8 @@
 """What an authorisation hands out, as records: the pending request, the one-time code, and each
 access token issued from it.
 
-Codes are stored as SHA-256 digests only: a database read does not yield a redeemable code.
+Codes, and the `request_uri` handles of pushed requests (RFC 9126), are stored as SHA-256 digests
+only: a database read does not yield a redeemable code or a usable request_uri.
 Access tokens are signed JWTs; their rows hold the `jti`, so a token can be revoked (a replayed
 code, a revoked consent) and every person call can check that it has not been.
 """
@@ -18,10 +19,17 @@ from core.db import Base, UTCDateTime
 
 class AuthorizationRequest(Base):
     """A validated authorisation request waiting for the citizen (sign-in, then the consent screen).
-    Its id is the unguessable handle in the consent page's URL; it is completed at most once."""
+    Its id is the unguessable handle in the consent page's URL; it is completed at most once.
+
+    A pushed request (Myinfo v5, RFC 9126) also has a `request_uri`, a second handle given to the
+    client, which the browser must present at the authorization endpoint before
+    `request_uri_expires_at`; only then does it learn the consent page's id."""
 
     __tablename__ = "authorization_requests"
-    __table_args__ = (Index("ix_authorization_requests_expires_at", "expires_at"),)
+    __table_args__ = (
+        Index("ix_authorization_requests_expires_at", "expires_at"),
+        Index("ix_authorization_requests_request_uri_hash", "request_uri_hash", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     profile: Mapped[str] = mapped_column(String(20))  # "myinfo-v4" | "myinfo-v5"
@@ -34,6 +42,11 @@ class AuthorizationRequest(Base):
     subentity: Mapped[str | None] = mapped_column(String(100))
     nonce: Mapped[str | None] = mapped_column(Text)
     dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    # The scope as the client sent it, where it says more than `scope` (the attributes the
+    # consent is about): v5's `openid` and dotted sub-attributes such as `cpfbalances.oa`.
+    wire_scope: Mapped[list[str] | None] = mapped_column(JSON)
+    request_uri_hash: Mapped[str | None] = mapped_column(String(64))
+    request_uri_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -55,6 +68,7 @@ class AuthorizationCode(Base):
     subentity: Mapped[str | None] = mapped_column(String(100))
     nonce: Mapped[str | None] = mapped_column(Text)
     dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    wire_scope: Mapped[list[str] | None] = mapped_column(JSON)  # as requested; see the request's
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     redeemed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

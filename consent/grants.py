@@ -1,5 +1,5 @@
-"""The authorisation-code grant as records: pending requests, single-use codes bound to PKCE, and
-the access tokens issued from them (RFC 6749 §4.1, RFC 7636).
+"""The authorisation-code grant as records: pending requests (pushed ones too, RFC 9126),
+single-use codes bound to PKCE, and the access tokens issued from them (RFC 6749 §4.1, RFC 7636).
 
 Every function works in the caller's transaction and flushes. Redemption is one conditional
 UPDATE, so of two concurrent redemptions of one code exactly one wins on both databases; a second
@@ -16,6 +16,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -26,8 +27,10 @@ from .grant_models import AuthorizationCode, AuthorizationRequest, IssuedToken
 from .models import AgencyApp, Consent, Purpose
 
 REQUEST_TTL = dt.timedelta(minutes=10)
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # secrets.token_urlsafe; no NUL for PostgreSQL
 
 
 class InvalidGrant(DomainError):
@@ -67,6 +70,7 @@ def open_request(
     subentity: str | None = None,
     nonce: str | None = None,
     dpop_jkt: str | None = None,
+    wire_scope: Iterable[str] | None = None,
 ) -> AuthorizationRequest:
     """Record a request the wire layer has already validated; it waits for the citizen."""
     request = AuthorizationRequest(
@@ -81,6 +85,7 @@ def open_request(
         subentity=subentity,
         nonce=nonce,
         dpop_jkt=dpop_jkt,
+        wire_scope=list(wire_scope) if wire_scope is not None else None,
         created_at=now,
         expires_at=now + REQUEST_TTL,
     )
@@ -89,9 +94,41 @@ def open_request(
     return request
 
 
+def push_request(
+    session: Session, *, request_uri_ttl: dt.timedelta, now: dt.datetime, **request: Any
+) -> tuple[AuthorizationRequest, str]:
+    """Record a pushed authorisation request (RFC 9126 §2), validated by the wire layer, with the
+    keyword arguments of `open_request`; return it and its `request_uri`, a fresh
+    urn:ietf:params:oauth:request_uri: handle of 256 random bits, stored as a digest only. The
+    client must send the browser to us with it within `request_uri_ttl`."""
+    pushed = open_request(session, now=now, **request)
+    handle = secrets.token_urlsafe(32)
+    pushed.request_uri_hash = digest(handle)
+    pushed.request_uri_expires_at = now + request_uri_ttl
+    session.flush()
+    return pushed, REQUEST_URI_PREFIX + handle
+
+
+def find_pushed_request(session: Session, request_uri: str, *, client_id: str) -> AuthorizationRequest | None:
+    """The request pushed as `request_uri` by `client_id`, or None: unknown, malformed, or pushed
+    by another client (RFC 9126 §4). Whether it may still be used (`request_uri_expires_at`,
+    `completed_at`) is the caller's to check against the clock."""
+    if not isinstance(request_uri, str) or not request_uri.startswith(REQUEST_URI_PREFIX):
+        return None
+    handle = request_uri.removeprefix(REQUEST_URI_PREFIX)
+    if not 0 < len(handle) <= 128:
+        return None
+    pushed = session.scalars(
+        select(AuthorizationRequest).where(AuthorizationRequest.request_uri_hash == digest(handle))
+    ).one_or_none()
+    if pushed is None or not hmac.compare_digest(pushed.client_id.encode(), client_id.encode()):
+        return None
+    return pushed
+
+
 def pending_request(session: Session, request_id: str, *, now: dt.datetime) -> AuthorizationRequest:
     """The request behind a consent page, while it is neither answered nor expired; NotFound else."""
-    request = session.get(AuthorizationRequest, request_id) if len(request_id) <= 64 else None
+    request = session.get(AuthorizationRequest, request_id) if REQUEST_ID.match(request_id) else None
     if request is None or request.completed_at is not None or request.expires_at <= now:
         raise NotFound("this sign-in request has expired or was already answered")
     return request
@@ -137,6 +174,7 @@ def issue_code(
             subentity=request.subentity,
             nonce=request.nonce,
             dpop_jkt=request.dpop_jkt,
+            wire_scope=request.wire_scope,
             created_at=now,
             expires_at=now + ttl,
         )

@@ -29,7 +29,7 @@ from profile_store.citizens import get_citizen
 from ..auditing import record
 from ..extensions import db, runtime
 from ..identity import current_citizen_id, sign_in_redirect
-from ..oauth.urls import issuer
+from ..oauth.urls import code_ttl, issuer
 from ..oauth.wire import redirect_with
 from ..profile_display import show_field
 from ..security import SECURITY_HEADERS, public
@@ -105,7 +105,7 @@ def screen(request_id: str):
 
 
 def _approved(session, pending: AuthorizationRequest, citizen_id: str, consent: Consent, *, now: dt.datetime):
-    ttl = dt.timedelta(seconds=runtime().config.authorization_code_ttl_s)
+    ttl = code_ttl(pending.profile)  # 60 s for FAPI 2.0, configured for MyInfo v4
     code = issue_code(session, request=pending, citizen_id=citizen_id, consent=consent, now=now, ttl=ttl)
     session.commit()
     params = {"code": code, "state": pending.state, "iss": issuer(pending.profile)}

@@ -1,45 +1,45 @@
 """MyInfo v4 on the wire (../shared/specs/myinfo-v4.md): authorize, token and person.
 
 A thin layer: it parses what the official clients send, checks it with the shared OAuth modules
-(client assertion, DPoP, codes, tokens) and hands the release to app.oauth.release. The consent
-step between authorize and token is the shared consent screen (app.consent_screen).
+(app.oauth.token_service for the token endpoint, app.oauth.resource for the DPoP-bound person
+call, app.oauth.wire for errors) and hands the release to app.oauth.release. The consent step
+between authorize and token is the shared consent screen (app.consent_screen). Myinfo v5
+(app.fapi) is the other profile over the same modules.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hmac
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
+from flask import Blueprint, Response, jsonify, redirect, request, url_for
 
 from consent.apps import find_purpose
 from consent.consents import requested_attributes
-from consent.grants import CHALLENGE, InvalidGrant, open_request, record_token, redeem_code, usable_token
-from consent.models import AgencyApp, Consent
+from consent.grants import CHALLENGE, open_request
+from consent.models import AgencyApp
 from core.clock import utcnow
-from core.errors import DomainError, Unauthorized, ValidationFailed
-from core.rate_limit import RateLimited
+from core.errors import DomainError, ValidationFailed
 
-from .. import rate_limit
 from ..errors import error_response
 from ..extensions import db, runtime
 from ..oauth import urls
-from ..oauth.access_tokens import issue_access_token, verify_access_token
-from ..oauth.client_auth import ASSERTION_TYPE, ClientAuthError, verify_client_assertion
-from ..oauth.dpop import DPoPError, verify_dpop_proof
+from ..oauth.client_auth import ClientAuthError
 from ..oauth.release import Release, release_person, seal
-from ..oauth.wire import (
-    NO_STORE,
-    OAuthError,
-    dpop_challenge,
-    json_error,
-    redirect_with,
-    single_params,
-    split_scope,
+from ..oauth.resource import TokenRefused, dpop_bound_token, usable_grant
+from ..oauth.token_service import (
+    ES256_ONLY,
+    TOKEN_PARAMS,
+    ClientPolicy,
+    authenticate_client,
+    dpop_key,
+    exchange_code,
+    token_params,
 )
+from ..oauth.wire import NO_STORE, OAuthError, oauth_error_response, redirect_with, single_params, split_scope
 from ..security import public
 
 PROFILE = "myinfo-v4"
+MAX_SUBENTITY = 100
 bp = Blueprint("myinfo_v4", __name__, url_prefix="/com/v4")
 
 AUTHORIZE_PARAMS = (
@@ -53,15 +53,7 @@ AUTHORIZE_PARAMS = (
     "state",
     "subentity",
 )
-TOKEN_PARAMS = (
-    "grant_type",
-    "code",
-    "redirect_uri",
-    "client_id",
-    "code_verifier",
-    "client_assertion_type",
-    "client_assertion",
-)
+__all__ = ["AUTHORIZE_PARAMS", "TOKEN_PARAMS", "bp"]  # the parameters each endpoint reads
 
 
 def issuer() -> str:
@@ -125,6 +117,8 @@ def _check_authorize(app: AgencyApp, params: dict[str, str]):
         raise OAuthError("unsupported_response_type", "response_type must be code")
     if params.get("code_challenge_method") != "S256":
         raise OAuthError("invalid_request", "PKCE with code_challenge_method S256 is required")
+    if len(params.get("subentity") or "") > MAX_SUBENTITY:  # the column's size
+        raise OAuthError("invalid_request", f"subentity must be at most {MAX_SUBENTITY} characters")
     if not CHALLENGE.match(params.get("code_challenge", "")):
         raise OAuthError(
             "invalid_request", "code_challenge must be a base64url SHA-256 digest (43 characters)"
@@ -142,82 +136,31 @@ def _check_authorize(app: AgencyApp, params: dict[str, str]):
 @bp.post("/token")
 @public
 def token():
-    rt, now = runtime(), utcnow()
-    if request.mimetype != "application/x-www-form-urlencoded":
-        raise OAuthError("invalid_request", "send the token request as application/x-www-form-urlencoded")
-    params = single_params(request.form, TOKEN_PARAMS)
-    if "grant_type" not in params:
-        raise OAuthError("invalid_request", "grant_type is required")
-    if params["grant_type"] != "authorization_code":
-        raise OAuthError("unsupported_grant_type", "only authorization_code is supported")
-    app = _client(params.get("client_id"))
-    rate_limit.check("oauth_token", app.client_id, limit=rt.config.token_rate_limit, window=60)
-    if params.get("client_assertion_type") != ASSERTION_TYPE or "client_assertion" not in params:
-        raise ClientAuthError("private_key_jwt client authentication is required")
-    resolver = rt.client_jwks.resolver(app.client_id, jwks=app.jwks, jwks_uri=app.jwks_uri)
-    assertion = verify_client_assertion(
-        params["client_assertion"],
-        client_id=app.client_id,
-        audience=token_url(),
-        jwks=resolver,
+    now = utcnow()
+    params = token_params()
+    app, assertion = authenticate_client(
+        params,
+        client_id=params.get("client_id"),
+        profile=PROFILE,
+        policy=ClientPolicy(audiences=(token_url(),)),
         now=now,
-        replay=rt.replay,
     )
-    jkt = verify_dpop_proof(
-        request.headers.get("DPoP", ""), htm="POST", htu=token_url(), now=now, replay=rt.replay
-    )
+    jkt = dpop_key(htu=token_url(), now=now, policy=ES256_ONLY)
     cnf = assertion.get("cnf")
     if cnf is not None and not (
         isinstance(cnf, dict) and isinstance(cnf.get("jkt"), str) and hmac.compare_digest(cnf["jkt"], jkt)
     ):
         raise ClientAuthError("client_assertion cnf.jkt is not the DPoP proof's key")
-    rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
-    session = db(write=True)  # after the replay-cache writes: SQLite allows one writer at a time
-    try:
-        grant = redeem_code(
-            session,
-            code=params.get("code", ""),
-            client_id=app.client_id,
-            redirect_uri=params.get("redirect_uri"),
-            code_verifier=params.get("code_verifier", ""),
-            now=now,
-        )
-        if grant.profile != PROFILE:
-            raise InvalidGrant("code was issued for another protocol")
-        _consent_still_active(session, grant.consent_id, now)
-    except InvalidGrant:
-        session.commit()  # the code stays used, and a replay's revocations stick
-        raise
-    ttl = dt.timedelta(seconds=rt.config.access_token_ttl_s)
-    access_token, claims = issue_access_token(
-        rt.platform_keys, grant=grant, jkt=jkt, issuer=issuer(), audience=person_audience(), now=now, ttl=ttl
+    issued = exchange_code(
+        params, app=app, profile=PROFILE, jkt=jkt, issuer=issuer(), audience=person_audience(), now=now
     )
-    record_token(session, grant=grant, jti=claims["jti"], jkt=jkt, now=now, ttl=ttl)
-    session.commit()
     body = {
-        "access_token": access_token,
+        "access_token": issued.access_token,
         "token_type": "DPoP",
-        "expires_in": rt.config.access_token_ttl_s,
-        "scope": claims["scope"],
+        "expires_in": issued.expires_in,
+        "scope": issued.claims["scope"],
     }
     return jsonify(body), 200, NO_STORE
-
-
-def _client(client_id: str | None) -> AgencyApp:
-    """The registered client, read in a short session of its own (detached): the request's
-    write transaction starts only after the replay caches have recorded this request's jtis."""
-    with runtime().sessions() as session:
-        app = session.get(AgencyApp, client_id) if client_id else None
-        if app is None or app.disabled or PROFILE not in app.profiles:
-            raise ClientAuthError("unknown, disabled or non-v4 client")
-        session.expunge(app)
-    return app
-
-
-def _consent_still_active(session, consent_id: str, now: dt.datetime) -> None:
-    consent = session.get(Consent, consent_id)
-    if consent is None or not consent.active_at(now):
-        raise InvalidGrant("the consent behind this code was revoked or has expired")
 
 
 @bp.get("/person/<sub>")
@@ -225,24 +168,11 @@ def _consent_still_active(session, consent_id: str, now: dt.datetime) -> None:
 @public
 def person(sub: str):
     rt, now = runtime(), utcnow()
-    scheme, _, access_token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "dpop" or not access_token.strip():
-        raise _TokenError("invalid_token", "send the access token as Authorization: DPoP <token>")
-    access_token = access_token.strip()
-    claims = verify_access_token(
-        rt.platform_keys, access_token, issuer=issuer(), audience=person_audience(), now=now
-    )
-    verify_dpop_proof(
-        request.headers.get("DPoP", ""),
-        htm="GET",
-        htu=f"{person_audience()}/{sub}",
-        now=now,
-        replay=rt.replay,
-        access_token=access_token,
-        expected_jkt=claims["cnf"]["jkt"],
+    _token, claims = dpop_bound_token(
+        issuer=issuer(), audience=person_audience(), htu=f"{person_audience()}/{sub}", now=now
     )
     if not hmac.compare_digest(sub.encode(), claims["sub"].encode()):
-        raise _TokenError("invalid_token", "the access token was not issued for this person")
+        raise TokenRefused("invalid_token", "the access token was not issued for this person")
     params = single_params(request.args, ("scope", "subentity"))
     granted = claims["scope"].split()
     wanted = split_scope(params["scope"]) if "scope" in params else granted
@@ -254,13 +184,7 @@ def person(sub: str):
         raise OAuthError("invalid_request", "subentity is not the one consented to", status=403)
     rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
     session = db(write=True)
-    try:
-        issued, consent = usable_token(session, claims["jti"], now=now)
-    except DomainError as exc:
-        raise _TokenError("invalid_token", exc.message) from None
-    app = session.get(AgencyApp, issued.client_id)
-    if app is None or app.disabled:
-        raise _TokenError("invalid_token", "the app this token was issued to is disabled")
+    issued, consent, app = usable_grant(session, claims, profile=PROFILE, now=now)
     release = Release(
         profile=PROFILE,
         app=app,
@@ -276,33 +200,6 @@ def person(sub: str):
     return Response(body, 200, mimetype="application/jose", headers=NO_STORE)
 
 
-class _TokenError(OAuthError):
-    """A refused access token at the person endpoint: 401 with a DPoP challenge."""
-
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(error, description, status=401)
-
-
 @bp.errorhandler(DomainError)
 def _oauth_error(exc: DomainError):
-    if isinstance(exc, RateLimited):
-        headers = {"Retry-After": str(exc.retry_after)}
-        return json_error(429, "slow_down", "too many requests; retry later", headers=headers)
-    if isinstance(exc, OAuthError):
-        status = exc.status
-    elif isinstance(exc, DPoPError):
-        status = 401 if request.endpoint == "myinfo_v4.person" else 400
-    elif isinstance(exc, Unauthorized) or exc.code == "invalid_client":
-        status = 401
-    elif isinstance(exc, InvalidGrant | ValidationFailed):
-        status = 400
-    elif exc.code == "not_found":
-        status = 404
-    else:
-        current_app.logger.error("oauth_unexpected_error %s", exc.code)
-        status = 500
-    headers = None
-    if status == 401 and request.endpoint == "myinfo_v4.person":
-        headers = dpop_challenge(exc.code, exc.message)
-    error = exc.code if status != 500 else "server_error"
-    return json_error(status, error, exc.message if status != 500 else "internal error", headers=headers)
+    return oauth_error_response(exc, resource=request.endpoint == "myinfo_v4.person")

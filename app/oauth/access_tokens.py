@@ -33,12 +33,16 @@ def issue_access_token(
     audience: str,
     now: dt.datetime,
     ttl: dt.timedelta,
+    scope: str | None = None,
+    typ: str = "JWT",
 ) -> tuple[str, dict[str, Any]]:
-    """Sign a token for a redeemed grant; returns (compact JWS, claims)."""
+    """Sign a token for a redeemed grant; returns (compact JWS, claims). `scope` defaults to the
+    approved attributes; a profile whose scopes say more (v5: `openid`, sub-attributes such as
+    `cpfbalances.oa`) passes its own. `typ` is the JWS header's (v5: `at+jwt`, RFC 9068)."""
     iat = int(now.timestamp())
     claims: dict[str, Any] = {
         "sub": grant.citizen_id,
-        "scope": " ".join(grant.scope),
+        "scope": scope if scope is not None else " ".join(grant.scope),
         "client_id": grant.client_id,
         "purpose_id": grant.purpose_id,
         "cnf": {"jkt": jkt},
@@ -51,7 +55,7 @@ def issue_access_token(
     if grant.subentity:
         claims["subentity"] = grant.subentity
     key = keys.signing_key()
-    header = {"alg": "ES256", "kid": key.kid, "typ": "JWT"}
+    header = {"alg": "ES256", "kid": key.kid, "typ": typ}
     payload = json.dumps(claims, separators=(",", ":")).encode("utf-8")
     return jws.serialize_compact(header, payload, key, algorithms=["ES256"]), claims
 

@@ -5,19 +5,24 @@ The client signs a short-lived assertion with its ES256 key: header {"typ": "JWT
 "kid": configured kid or, by default, the key's RFC 7638 thumbprint}; claims iss = sub =
 client_id, aud = our token URL, iat, exp = iat + 300, a one-time jti and cnf.jkt (the DPoP key,
 checked by the caller). Every failure raises ClientAuthError (OAuth `invalid_client`).
+
+Myinfo v5 (FAPI 2.0, v5 spec §3.2) narrows and widens this per profile, through the keyword
+arguments: ES256, ES384 or ES512; `aud` the issuer (or the receiving endpoint's URL) as a string;
+a lifetime of at most 120 s; no `typ` required.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from joserfc import jws
 from joserfc.jwk import ECKey
 
-from app.oauth.dpop import MAX_JTI_LENGTH, normalise_url, numeric_date, thumbprint
-from app.oauth.jwks import JwksError, JwksResolver, extract_es256, verify_es256
+from app.oauth.dpop import MAX_JTI_LENGTH, normalise_url, numeric_date, thumbprint, usable_jti
+from app.oauth.jwks import ES_ALGORITHMS, JwksError, JwksResolver, extract_jws, verify_es
 from app.oauth.replay import ReplayCache
 from core.errors import Unauthorized
 
@@ -36,27 +41,34 @@ def verify_client_assertion(
     assertion: str,
     *,
     client_id: str,
-    audience: str,
+    audience: str | Sequence[str],
     jwks: JwksResolver,
     now: dt.datetime,
     replay: ReplayCache,
     max_lifetime_s: int = 300,
     leeway_s: int = 5,
+    algorithms: tuple[str, ...] = ("ES256",),
+    audience_as_string: bool = False,
 ) -> dict[str, Any]:
     """Authenticate `client_id` by its signed assertion; return the assertion's claims.
 
-    `audience` is our canonical token URL; it is compared after URL normalisation. On success
-    the jti is recorded in `replay` (namespace "client_assertion:<client_id>") until the assertion
-    expires. The caller still checks `cnf.jkt` against the DPoP proof key. Raises ClientAuthError.
+    `audience` is our canonical token URL, or several URLs any one of which the assertion may
+    name; they are compared after URL normalisation. With `audience_as_string` an `aud` array is
+    refused (FAPI 2.0). `algorithms` are the ECDSA algorithms the profile accepts. On success the
+    jti is recorded in `replay` (namespace "client_assertion:<client_id>") until the assertion
+    expires. The caller still checks `cnf.jkt` (v4) or `code` (v5) itself. Raises ClientAuthError.
     """
     if not isinstance(assertion, str) or not assertion or len(assertion) > MAX_ASSERTION_LENGTH:
         raise ClientAuthError("client_assertion is missing or too long")
     try:
-        obj, claims = extract_es256(assertion)
+        obj, claims = extract_jws(assertion, algorithms=algorithms)
     except ValueError as exc:
-        raise ClientAuthError(f"client_assertion is not an ES256 JWS: {exc}") from None
+        raise ClientAuthError(f"client_assertion is not an {'/'.join(algorithms)} JWS: {exc}") from None
     _verify_signature(obj, jwks)
-    _check_identity(claims, client_id=client_id, audience=audience)
+    audiences = (audience,) if isinstance(audience, str) else tuple(audience)
+    if audience_as_string and not isinstance(claims.get("aud"), str):
+        raise ClientAuthError("client_assertion aud must be a single string")
+    _check_identity(claims, client_id=client_id, audiences=audiences)
     exp = _check_times(claims, now=now, max_lifetime_s=max_lifetime_s, leeway_s=leeway_s)
     expires_at = dt.datetime.fromtimestamp(math.ceil(exp) + leeway_s, dt.UTC)
     if not replay.first_use(f"client_assertion:{client_id}", claims["jti"], expires_at):
@@ -64,20 +76,32 @@ def verify_client_assertion(
     return claims
 
 
+def claimed_client_id(assertion: Any) -> str | None:
+    """The `iss` an assertion claims, read WITHOUT verifying it: only to find whose keys to verify
+    it with, when the request names no client_id (v5 token requests may omit it). None if unreadable."""
+    try:
+        _obj, claims = extract_jws(assertion, algorithms=ES_ALGORITHMS)
+    except ValueError:
+        return None
+    iss = claims.get("iss")
+    return iss if isinstance(iss, str) and 0 < len(iss) <= 100 else None
+
+
 def _verify_signature(obj: jws.CompactSignature, jwks: JwksResolver) -> None:
     """Find the client's key for the header kid (refetching the JWKS once on a miss) and verify."""
     kid = obj.headers().get("kid")
     if kid is not None and not isinstance(kid, str):
         raise ClientAuthError("client_assertion kid must be a string")
+    algorithms = (obj.headers()["alg"],)  # one of the accepted ones: extract_jws checked it
     try:
-        candidates = _candidates(jwks.signing_keys(), kid)
+        candidates = _candidates(jwks.signing_keys(algorithms), kid)
         if not candidates and jwks.refresh():
-            candidates = _candidates(jwks.signing_keys(), kid)
+            candidates = _candidates(jwks.signing_keys(algorithms), kid)
     except JwksError as exc:
         raise ClientAuthError(f"client keys unavailable: {exc.message}") from None
     if not candidates:
         raise ClientAuthError("no signing key in the client's JWKS matches the assertion kid")
-    if not any(verify_es256(obj, key) for key in candidates):
+    if not any(verify_es(obj, key) for key in candidates):
         raise ClientAuthError("client_assertion signature is invalid")
 
 
@@ -90,17 +114,19 @@ def _candidates(keys: list[ECKey], kid: str | None) -> list[ECKey]:
     return by_kid or [key for key in keys if thumbprint(key.dict_value) == kid]
 
 
-def _check_identity(claims: dict[str, Any], *, client_id: str, audience: str) -> None:
-    """iss and sub name the client, aud names our token endpoint, jti is usable as a cache key."""
+def _check_identity(claims: dict[str, Any], *, client_id: str, audiences: tuple[str, ...]) -> None:
+    """iss and sub name the client, aud names one of our audiences, jti is usable as a cache key."""
     if claims.get("iss") != client_id:
         raise ClientAuthError("client_assertion iss must be the client_id")
     if claims.get("sub") != client_id:
         raise ClientAuthError("client_assertion sub must be the client_id")
-    if not _audience_ok(claims.get("aud"), audience):
-        raise ClientAuthError("client_assertion aud is not this token endpoint")
+    if not any(_audience_ok(claims.get("aud"), audience) for audience in audiences):
+        raise ClientAuthError(f"client_assertion aud must be {' or '.join(audiences)}")
     jti = claims.get("jti")
-    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
-        raise ClientAuthError(f"client_assertion jti must be a string of 1 to {MAX_JTI_LENGTH} characters")
+    if not usable_jti(jti):
+        raise ClientAuthError(
+            f"client_assertion jti must be a string of 1 to {MAX_JTI_LENGTH} characters, no NUL"
+        )
 
 
 def _check_times(claims: dict[str, Any], *, now: dt.datetime, max_lifetime_s: int, leeway_s: int) -> float:

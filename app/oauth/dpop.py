@@ -5,6 +5,9 @@ header {"typ": "dpop+jwt", "alg": "ES256", "jwk": {public P-256 key, with extra 
 claims jti, htm, htu, iat, exp (= iat + 120) and, at the resource server, ath. The key's RFC 7638
 thumbprint (jkt) is what access tokens are bound to (`cnf.jkt`).
 
+Myinfo v5 (FAPI 2.0) clients may also sign with ES384 or ES512 and usually send no `exp`
+(v5 spec §9): the caller passes the algorithms and clock leeway of its profile.
+
 Authlib has no DPoP support, so this is a small module over joserfc. Every failure raises
 DPoPError; the replay cache is consulted last, so a proof that fails another check does not burn
 its jti.
@@ -23,7 +26,7 @@ from urllib.parse import urlsplit
 
 from joserfc.jwk import thumbprint as rfc7638_thumbprint
 
-from app.oauth.jwks import extract_es256, import_public_p256, verify_es256
+from app.oauth.jwks import CURVE_OF, extract_jws, import_public_ec, verify_es
 from app.oauth.replay import ReplayCache
 from core.errors import Unauthorized
 
@@ -72,6 +75,12 @@ def normalise_url(url: str) -> str:
     return f"{scheme}://{netloc}{parts.path or '/'}"
 
 
+def usable_jti(value: Any) -> bool:
+    """A jti the replay cache can key on: a string of 1 to MAX_JTI_LENGTH characters, without NUL
+    (which PostgreSQL cannot store)."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_JTI_LENGTH and "\x00" not in value
+
+
 def access_token_hash(access_token: str) -> str:
     """The `ath` value for an access token: base64url(SHA-256(ASCII token)), unpadded."""
     digest = hashlib.sha256(access_token.encode("ascii")).digest()
@@ -89,14 +98,16 @@ def verify_dpop_proof(
     expected_jkt: str | None = None,
     max_age_s: int = 120,
     leeway_s: int = 5,
+    algorithms: tuple[str, ...] = ("ES256",),
 ) -> str:
     """Check one DPoP proof for a request (`htm` method, `htu` our canonical URL); return its jkt.
 
     With `access_token` the proof must carry the matching `ath`; with `expected_jkt` (the token's
-    `cnf.jkt`) the proof key must be that key. On success the jti is recorded in `replay`
-    (namespace "dpop") until the proof could no longer pass the iat window. Raises DPoPError.
+    `cnf.jkt`) the proof key must be that key. `algorithms` are the ECDSA algorithms the profile
+    accepts. On success the jti is recorded in `replay` (namespace "dpop") until the proof could
+    no longer pass the iat window. Raises DPoPError.
     """
-    claims, jkt = _verified_proof(proof)
+    claims, jkt = _verified_proof(proof, algorithms)
     iat = _check_claims(claims, htm=htm, htu=htu, now=now, max_age_s=max_age_s, leeway_s=leeway_s)
     if access_token is not None:
         ath = claims.get("ath")
@@ -110,25 +121,26 @@ def verify_dpop_proof(
     return jkt
 
 
-def _verified_proof(proof: str) -> tuple[dict[str, Any], str]:
+def _verified_proof(proof: str, algorithms: tuple[str, ...]) -> tuple[dict[str, Any], str]:
     """Claims and key thumbprint of a proof whose signature verifies with its own jwk."""
     if not isinstance(proof, str) or not proof or len(proof) > MAX_PROOF_LENGTH:
         raise DPoPError("DPoP proof is missing or too long")
     try:
-        obj, claims = extract_es256(proof)
+        obj, claims = extract_jws(proof, algorithms=algorithms)
     except ValueError as exc:
-        raise DPoPError(f"DPoP proof is not an ES256 JWS: {exc}") from None
+        raise DPoPError(f"DPoP proof is not an {'/'.join(algorithms)} JWS: {exc}") from None
     header = obj.headers()
     if header.get("typ") != "dpop+jwt":
         raise DPoPError("DPoP proof typ must be dpop+jwt")
     jwk = header.get("jwk")
     try:
         # The proof key is only ever used for this signature: its use/alg members are noise.
-        key = import_public_p256(jwk, metadata=False)
+        # The jwk must be on the curve its alg signs with (RFC 7518 §3.4).
+        key = import_public_ec(jwk, metadata=False, curves=(CURVE_OF[header["alg"]],))
         jkt = thumbprint(key.dict_value)
     except ValueError as exc:
         raise DPoPError(f"DPoP proof jwk is unusable: {exc}") from None
-    if not verify_es256(obj, key):
+    if not verify_es(obj, key):
         raise DPoPError("DPoP proof signature is invalid")
     return claims, jkt
 
@@ -138,8 +150,8 @@ def _check_claims(
 ) -> float:
     """Validate jti, htm, htu, iat and exp; return iat (seconds since the epoch)."""
     jti = claims.get("jti")
-    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
-        raise DPoPError(f"DPoP proof jti must be a string of 1 to {MAX_JTI_LENGTH} characters")
+    if not usable_jti(jti):
+        raise DPoPError(f"DPoP proof jti must be a string of 1 to {MAX_JTI_LENGTH} characters, no NUL")
     if claims.get("htm") != htm:
         raise DPoPError("DPoP proof htm does not match the request method")
     if not _same_url(claims.get("htu"), htu):

@@ -1,13 +1,16 @@
 """Client JWKS (RFC 7517): the agency app's public keys, inline or fetched from its `jwks_uri`.
 
 MyInfo v4 clients publish one ES256 signing key (verifies their client_assertion) and one or more
-ECDH-ES+A256KW encryption keys (we encrypt person data to them), all EC P-256 (spec §1, §6). Keys
-of any other type are ignored. Fetched documents are cached for a TTL; an unknown kid may force a
-refetch, at most once per `min_refresh_interval_s`, so a flood of bogus kids cannot turn us into a
-load generator against the client's server.
+ECDH-ES+A256KW encryption keys (we encrypt person data to them), all EC P-256 (spec §1, §6).
+Myinfo v5 (FAPI 2.0) clients may also use P-384 and P-521: ES384/ES512 signing keys and
+ECDH-ES+A128KW/A192KW/A256KW encryption keys (v5 spec §12.2). Each caller says which algorithms
+it accepts, so v4 still sees only its P-256 keys. Keys of any other type are ignored. Fetched
+documents are cached for a TTL; an unknown kid may force a refetch, at most once per
+`min_refresh_interval_s`, so a flood of bogus kids cannot turn us into a load generator against
+the client's server.
 
-Also home to the ES256 JWS helpers shared by dpop.py and client_auth.py: ES256 is the only
-signature algorithm MyInfo v4 uses, and it belongs with the only key type we accept.
+Also home to the ECDSA JWS helpers shared by dpop.py, client_auth.py and access_tokens.py: they
+belong with the only key type we accept.
 """
 
 from __future__ import annotations
@@ -33,7 +36,15 @@ FETCH_TIMEOUT_S = 3.0
 DEFAULT_TTL_S = 300.0
 MIN_REFRESH_INTERVAL_S = 10.0
 EC_MEMBERS = ("kty", "crv", "x", "y")
-_ES256 = jws.JWSRegistry(algorithms=["ES256"], strict_check_header=False)
+# Each ECDSA algorithm signs with exactly one curve (RFC 7518 §3.4).
+CURVE_OF = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+ES_ALGORITHMS = tuple(CURVE_OF)
+# JWE key management for EC keys, weakest first: the order ranks a client's encryption keys.
+ECDH_ALGORITHMS = ("ECDH-ES+A128KW", "ECDH-ES+A192KW", "ECDH-ES+A256KW")
+DEFAULT_ECDH = "ECDH-ES+A256KW"  # an enc key without alg (v5 spec §12.2)
+_CURVE_RANK = {curve: rank for rank, curve in enumerate(CURVE_OF.values())}
+_REGISTRIES = {alg: jws.JWSRegistry(algorithms=[alg], strict_check_header=False) for alg in ES_ALGORITHMS}
+_ALL_ES = jws.JWSRegistry(algorithms=list(ES_ALGORITHMS), strict_check_header=False)
 
 
 class JwksError(DomainError):
@@ -49,12 +60,19 @@ def import_public_p256(jwk: Any, *, metadata: bool = True) -> ECKey:
     Raises ValueError for a private key (has "d"), another key type or curve, or a point that is
     not on the curve.
     """
+    return import_public_ec(jwk, metadata=metadata, curves=("P-256",))
+
+
+def import_public_ec(jwk: Any, *, metadata: bool = True, curves: tuple[str, ...] = ("P-256",)) -> ECKey:
+    """A public EC key on one of `curves` from a JWK dict: kty/crv/x/y, plus kid/use/alg when
+    `metadata`. ValueError for a private key (has "d"), another key type or curve, or a point
+    that is not on the curve."""
     if not isinstance(jwk, Mapping):
         raise ValueError("a JWK must be a JSON object")
     if "d" in jwk:
         raise ValueError("the JWK holds a private key")
-    if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
-        raise ValueError("the JWK is not an EC P-256 key")
+    if jwk.get("kty") != "EC" or jwk.get("crv") not in curves:
+        raise ValueError(f"the JWK is not an EC {'/'.join(curves)} key")
     if not (isinstance(jwk.get("x"), str) and isinstance(jwk.get("y"), str)):
         raise ValueError("the JWK has no x/y coordinates")
     names = ("kid", "use", "alg") if metadata else ()
@@ -62,30 +80,38 @@ def import_public_p256(jwk: Any, *, metadata: bool = True) -> ECKey:
     try:
         return ECKey.import_key({name: jwk[name] for name in EC_MEMBERS}, parameters=extras or None)
     except (JoseError, ValueError, TypeError) as exc:
-        raise ValueError("the JWK is not a valid EC P-256 public key") from exc
+        raise ValueError(f"the JWK is not a valid EC {jwk['crv']} public key") from exc
 
 
 def extract_es256(value: Any) -> tuple[jws.CompactSignature, dict[str, Any]]:
-    """Split a compact JWS whose header says ES256 and whose payload is a JSON object.
+    """`extract_jws` for ES256 only (MyInfo v4 and our own tokens)."""
+    return extract_jws(value, algorithms=("ES256",))
 
-    Does NOT check the signature (see `verify_es256`). Raises ValueError for anything else,
+
+def extract_jws(
+    value: Any, *, algorithms: tuple[str, ...] = ("ES256",)
+) -> tuple[jws.CompactSignature, dict[str, Any]]:
+    """Split a compact JWS whose header names one of `algorithms` (ECDSA only) and whose payload
+    is a JSON object.
+
+    Does NOT check the signature (see `verify_es`). Raises ValueError for anything else,
     including alg none/HS*/RS*, detached or unencoded (RFC 7797) payloads and `crit` extensions.
     """
     if not isinstance(value, str) or value.count(".") != 2:
         raise ValueError("not a compact JWS")
     try:
-        obj = jws.extract_compact(value.encode("ascii"), registry=_ES256)
-    except (JoseError, ValueError, UnicodeError) as exc:
+        obj = jws.extract_compact(value.encode("ascii"), registry=_ALL_ES)
+    except (JoseError, ValueError, UnicodeError, RecursionError) as exc:  # deeply nested JSON too
         raise ValueError("not a compact JWS") from exc
     header = obj.headers()
-    if header.get("alg") != "ES256":
-        raise ValueError("alg must be ES256")
+    if header.get("alg") not in algorithms or header.get("alg") not in CURVE_OF:
+        raise ValueError(f"alg must be {' or '.join(algorithms)}")
     # We implement no JWS extensions, so anything marked critical must be refused (RFC 7515 §4.1.11).
     if "crit" in header or "b64" in header or not obj.segments["payload"]:
         raise ValueError("JWS extensions and detached payloads are not accepted")
     try:
         claims = json.loads(obj.payload)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ValueError("the JWS payload is not JSON") from exc
     if not isinstance(claims, dict):
         raise ValueError("the JWS payload is not a JSON object")
@@ -94,8 +120,17 @@ def extract_es256(value: Any) -> tuple[jws.CompactSignature, dict[str, Any]]:
 
 def verify_es256(obj: jws.CompactSignature, key: ECKey) -> bool:
     """True when `obj` carries a valid ES256 signature by `key`; never raises for bad input."""
+    return obj.headers().get("alg") == "ES256" and verify_es(obj, key)
+
+
+def verify_es(obj: jws.CompactSignature, key: ECKey) -> bool:
+    """True when `obj` carries a valid signature by `key` under its header's ECDSA alg (whose
+    curve must be the key's); never raises for bad input."""
+    alg = obj.headers().get("alg")
+    if alg not in _REGISTRIES or key.curve_name != CURVE_OF[alg]:
+        return False
     try:
-        return jws.validate_compact(obj, key, registry=_ES256)
+        return jws.validate_compact(obj, key, registry=_REGISTRIES[alg])
     except JoseError:
         return False
 
@@ -120,7 +155,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def parse_jwks(document: Any) -> list[ECKey]:
-    """The usable (public EC P-256) keys of a JWKS document; other key types are skipped.
+    """The usable (public EC P-256, P-384, P-521) keys of a JWKS document; other key types are
+    skipped. Which of them a profile may use is for `signing_keys` and `encryption_key` to say.
 
     Raises JwksError when the document is not an object with a "keys" list of at most MAX_KEYS.
     """
@@ -131,7 +167,7 @@ def parse_jwks(document: Any) -> list[ECKey]:
     keys = []
     for item in document["keys"]:
         try:
-            keys.append(import_public_p256(item))
+            keys.append(import_public_ec(item, curves=tuple(CURVE_OF.values())))
         except ValueError:
             continue  # RSA keys, other curves or a mistakenly published private key: not ours to use
     return keys
@@ -168,16 +204,33 @@ class JwksResolver:
         self._fetched_at = float("-inf")
         self._attempted_at = float("-inf")
 
-    def signing_keys(self) -> list[ECKey]:
-        """Keys that may verify ES256 signatures: use "sig" or no use, alg ES256 or no alg."""
-        return [k for k in self._current() if k.get("use") in (None, "sig") and k.alg in (None, "ES256")]
+    def signing_keys(self, algorithms: tuple[str, ...] = ("ES256",)) -> list[ECKey]:
+        """Keys that may verify signatures under one of `algorithms`: use "sig" or no use, on
+        that algorithm's curve, alg equal to it or absent."""
+        return [
+            k
+            for k in self._current()
+            if k.get("use") in (None, "sig")
+            and any(k.curve_name == CURVE_OF[alg] and k.alg in (None, alg) for alg in algorithms)
+        ]
 
-    def encryption_key(self) -> ECKey:
-        """The first key with use "enc" and alg ECDH-ES+A256KW (or no alg); JwksError if none."""
-        for key in self._current():
-            if key.get("use") == "enc" and key.alg in (None, "ECDH-ES+A256KW"):
-                return key
-        raise JwksError("the client JWKS has no ECDH-ES+A256KW encryption key")
+    def encryption_key(
+        self, algorithms: tuple[str, ...] = ("ECDH-ES+A256KW",), curves: tuple[str, ...] = ("P-256",)
+    ) -> ECKey:
+        """The key to encrypt to: use "enc", on one of `curves`, alg one of `algorithms` (no alg
+        counts as ECDH-ES+A256KW). Of several, the stronger curve, then the stronger key wrap,
+        then the first listed (v5 spec §12.2). JwksError if none."""
+        candidates = [
+            (_CURVE_RANK[k.curve_name], ECDH_ALGORITHMS.index(alg), -i, k)
+            for i, k in enumerate(self._current())
+            if k.get("use") == "enc"
+            and k.curve_name in curves
+            and (alg := k.alg or DEFAULT_ECDH) in algorithms
+            and alg in ECDH_ALGORITHMS
+        ]
+        if not candidates:
+            raise JwksError(f"the client JWKS has no {'/'.join(algorithms)} encryption key")
+        return max(candidates, key=lambda c: c[:3])[3]
 
     def refresh(self) -> bool:
         """Refetch now, unless a fetch was attempted in the last `min_refresh_interval_s`.

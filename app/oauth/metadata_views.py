@@ -20,6 +20,7 @@ METADATA_CACHE = {"Cache-Control": "public, max-age=3600"}
 
 
 @bp.get("/.well-known/keys.json")
+@bp.get("/.well-known/keys")  # Singpass's path, which Myinfo v5 clients find in discovery
 @public
 def keys():
     return jsonify(runtime().platform_keys.jwks()), 200, JWKS_CACHE

@@ -1,0 +1,222 @@
+"""The token endpoint's work, shared by every wire profile (MyInfo v4, Myinfo v5 on FAPI 2.0).
+
+Parse the form, find the client and authenticate it by its private_key_jwt assertion (RFC 7523),
+check the DPoP proof (RFC 9449), redeem the code once (RFC 6749 §4.1.2, RFC 7636) and issue a
+DPoP-bound access token. The wire modules choose the policy (assertion audiences, algorithms and
+lifetime, whether the code is bound to the DPoP key, the token's scope and type) and shape the
+response; the rules themselves are written once, here.
+
+Order matters for SQLite, which allows one writer at a time: the client is read in a short
+session of its own and the replay caches record their jtis in their own transactions, all before
+the request's write transaction starts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request
+
+from consent.grant_models import AuthorizationCode
+from consent.grants import InvalidGrant, record_token, redeem_code
+from consent.models import AgencyApp, Consent
+
+from .. import rate_limit
+from ..extensions import db, runtime
+from .access_tokens import issue_access_token
+from .client_auth import ASSERTION_TYPE, ClientAuthError, verify_client_assertion
+from .dpop import DPoPError, verify_dpop_proof
+from .wire import OAuthError, single_params
+
+TOKEN_PARAMS = (
+    "grant_type",
+    "code",
+    "redirect_uri",
+    "client_id",
+    "code_verifier",
+    "client_assertion_type",
+    "client_assertion",
+)
+
+
+@dataclass(frozen=True)
+class ClientPolicy:
+    """What a profile accepts in a client assertion (see `verify_client_assertion`)."""
+
+    audiences: tuple[str, ...]
+    algorithms: tuple[str, ...] = ("ES256",)
+    max_lifetime_s: int = 300
+    leeway_s: int = 5
+    audience_as_string: bool = False
+
+
+@dataclass(frozen=True)
+class DPoPPolicy:
+    """What a profile accepts in a DPoP proof, and what a missing one is called."""
+
+    algorithms: tuple[str, ...] = ("ES256",)
+    leeway_s: int = 5
+    missing: str = "invalid_dpop_proof"  # FAPI 2.0 at Singpass: "invalid_request"
+
+
+ES256_ONLY = DPoPPolicy()  # MyInfo v4
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What a redemption produced: the redeemed grant (read it, do not change it) and its
+    access token."""
+
+    grant: AuthorizationCode
+    access_token: str
+    claims: dict[str, Any]
+    expires_in: int
+
+
+def form_params(names: tuple[str, ...]) -> dict[str, str]:
+    """The named form parameters, each at most once; OAuthError(invalid_request) for a body that
+    is not form-encoded or a parameter sent twice."""
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise OAuthError("invalid_request", "send the request as application/x-www-form-urlencoded")
+    return single_params(request.form, names)
+
+
+def token_params() -> dict[str, str]:
+    """A token request's parameters, after the checks every profile makes (RFC 6749 §4.1.3)."""
+    params = form_params(TOKEN_PARAMS)
+    if "grant_type" not in params:
+        raise OAuthError("invalid_request", "grant_type is required")
+    if params["grant_type"] != "authorization_code":
+        raise OAuthError("unsupported_grant_type", "only authorization_code is supported")
+    return params
+
+
+def find_client(client_id: str | None, *, profile: str) -> AgencyApp:
+    """The registered, enabled client allowed `profile`, read in a short session of its own and
+    detached: the request's write transaction starts only after the replay caches have recorded
+    this request's jtis. ClientAuthError for anything else."""
+    with runtime().sessions() as session:
+        app = session.get(AgencyApp, client_id) if client_id and len(client_id) <= 100 else None
+        if app is None or app.disabled or profile not in app.profiles:
+            raise ClientAuthError(f"unknown or disabled client, or one not registered for {profile}")
+        session.expunge(app)
+    return app
+
+
+def authenticate_client(
+    params: dict[str, str],
+    *,
+    client_id: str | None,
+    profile: str,
+    policy: ClientPolicy,
+    now: dt.datetime,
+    limit: str = "oauth_token",
+) -> tuple[AgencyApp, dict[str, Any]]:
+    """The client `client_id` (allowed `profile`), authenticated by the private_key_jwt assertion
+    in `params`, and the assertion's claims. Counts the call against the client's rate limit
+    under `limit` first. Raises ClientAuthError (401 invalid_client) or RateLimited."""
+    rt = runtime()
+    if params.get("client_assertion_type") != ASSERTION_TYPE or not params.get("client_assertion"):
+        raise ClientAuthError("private_key_jwt client authentication is required")
+    app = find_client(client_id, profile=profile)
+    rate_limit.check(limit, app.client_id, limit=rt.config.token_rate_limit, window=60)
+    claims = verify_client_assertion(
+        params["client_assertion"],
+        client_id=app.client_id,
+        audience=policy.audiences,
+        jwks=rt.client_jwks.resolver(app.client_id, jwks=app.jwks, jwks_uri=app.jwks_uri),
+        now=now,
+        replay=rt.replay,
+        max_lifetime_s=policy.max_lifetime_s,
+        leeway_s=policy.leeway_s,
+        algorithms=policy.algorithms,
+        audience_as_string=policy.audience_as_string,
+    )
+    return app, claims
+
+
+def dpop_key(*, htu: str, now: dt.datetime, policy: DPoPPolicy, required: bool = True) -> str | None:
+    """The RFC 7638 thumbprint of the key that signed this request's DPoP proof (`htm` POST, `htu`
+    our canonical URL); None when the proof is absent and not `required`. Raises DPoPError, or
+    OAuthError when a required proof is missing and the profile calls that `invalid_request`."""
+    proofs = request.headers.getlist("DPoP")
+    if len(proofs) > 1:
+        raise DPoPError("send exactly one DPoP header")  # RFC 9449 §4.3, check 1
+    if not proofs or not proofs[0]:
+        if not required:
+            return None
+        if policy.missing == "invalid_request":
+            raise OAuthError("invalid_request", "a DPoP proof header is required")
+        raise DPoPError("DPoP proof is missing")
+    return verify_dpop_proof(
+        proofs[0],
+        htm="POST",
+        htu=htu,
+        now=now,
+        replay=runtime().replay,
+        algorithms=policy.algorithms,
+        leeway_s=policy.leeway_s,
+    )
+
+
+def exchange_code(
+    params: dict[str, str],
+    *,
+    app: AgencyApp,
+    profile: str,
+    jkt: str,
+    issuer: str,
+    audience: str,
+    now: dt.datetime,
+    code_bound_to_key: bool = False,
+    scope_of: Callable[[AuthorizationCode], str] | None = None,
+    typ: str = "JWT",
+) -> Issued:
+    """Redeem the code in `params` for `app` and issue an access token bound to `jkt`.
+
+    The code must have been issued under `profile`, to this client, for this redirect URI and
+    PKCE verifier, and its consent must still be active; with `code_bound_to_key` it must also be
+    bound to `jkt` (RFC 9449 §10; DPoPError otherwise). Owns its transaction and commits: on
+    success the issued token's row; on refusal the code's used mark and, for a replayed code, the
+    revocation of what it issued (RFC 6749 §4.1.2). Raises InvalidGrant or DPoPError."""
+    rt = runtime()
+    rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
+    session = db(write=True)
+    try:
+        grant = redeem_code(
+            session,
+            code=params.get("code", ""),
+            client_id=app.client_id,
+            redirect_uri=params.get("redirect_uri"),
+            code_verifier=params.get("code_verifier", ""),
+            now=now,
+        )
+        if grant.profile != profile:
+            raise InvalidGrant("code was issued for another protocol")
+        if code_bound_to_key and not (grant.dpop_jkt and hmac.compare_digest(grant.dpop_jkt, jkt)):
+            raise DPoPError("DPoP proof key is not the key the authorization code is bound to")
+        consent = session.get(Consent, grant.consent_id)
+        if consent is None or not consent.active_at(now):
+            raise InvalidGrant("the consent behind this code was revoked or has expired")
+    except (InvalidGrant, DPoPError):
+        session.commit()  # the code stays used, and a replay's revocations stick
+        raise
+    ttl = dt.timedelta(seconds=rt.config.access_token_ttl_s)
+    access_token, claims = issue_access_token(
+        rt.platform_keys,
+        grant=grant,
+        jkt=jkt,
+        issuer=issuer,
+        audience=audience,
+        now=now,
+        ttl=ttl,
+        scope=scope_of(grant) if scope_of else None,
+        typ=typ,
+    )
+    record_token(session, grant=grant, jti=claims["jti"], jkt=jkt, now=now, ttl=ttl)
+    session.commit()
+    return Issued(grant, access_token, claims, rt.config.access_token_ttl_s)
