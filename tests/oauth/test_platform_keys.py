@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 from joserfc import jws
 from joserfc.jwk import ECKey
-from sqlalchemy import text
+from sqlalchemy import delete, text
 
 from core.crypto.keyring import MasterKeyring, b64e
+from core.crypto.platform_key_model import PlatformKey
 from core.crypto.platform_keys import (
     active_key,
     ensure_keys,
@@ -25,6 +26,13 @@ from tests.factories import TEST_MASTER_KEYS
 @pytest.fixture
 def keyring() -> MasterKeyring:
     return MasterKeyring.from_spec(TEST_MASTER_KEYS)
+
+
+@pytest.fixture(autouse=True)
+def _no_keys_yet(db_session) -> None:
+    """Start from an empty key table (inside the test's transaction): servers started by other
+    tests in this worker commit keys of their own, activated at the real time."""
+    db_session.execute(delete(PlatformKey))
 
 
 def published_kids(session, now) -> list[str]:
