@@ -224,9 +224,11 @@ def register_cli(app: Flask) -> None:
     from .citizens_cli import citizens_group
     from .demo import demo
     from .keys_cli import keys_group
+    from .oauth_cli import oauth_group
 
     app.cli.add_command(apps_group)
     app.cli.add_command(keys_group)
+    app.cli.add_command(oauth_group)
     app.cli.add_command(audit_group)
     app.cli.add_command(auditor_group)
     app.cli.add_command(citizens_group)

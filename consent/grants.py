@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError, NotFound, Unauthorized
@@ -27,6 +27,8 @@ from .grant_models import AuthorizationCode, AuthorizationRequest, IssuedToken
 from .models import AgencyApp, Consent, Purpose
 
 REQUEST_TTL = dt.timedelta(minutes=10)
+# Expired grant records are kept this long (for support questions about a failed sign-in), then purged.
+PURGE_AFTER = dt.timedelta(days=1)
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 VERIFIER = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -268,3 +270,21 @@ def usable_token(session: Session, jti: str, *, now: dt.datetime) -> tuple[Issue
     if not consent.active_at(now):
         raise InvalidToken("the consent behind this access token was revoked or has expired")
     return token, consent
+
+
+def purge_expired(session: Session, *, now: dt.datetime, keep: dt.timedelta = PURGE_AFTER) -> dict[str, int]:
+    """Delete authorisation requests, codes and issued tokens that expired more than `keep` ago
+    (flushed, caller commits). They prove nothing once expired: every release they allowed is in
+    the audit log, which is never purged. Returns how many rows of each kind went."""
+    cutoff = now - keep
+    counts = {}
+    for name, model in (
+        ("issued_tokens", IssuedToken),
+        ("authorization_codes", AuthorizationCode),
+        ("authorization_requests", AuthorizationRequest),
+    ):
+        result = session.execute(
+            delete(model).where(model.expires_at < cutoff).execution_options(synchronize_session=False)
+        )
+        counts[name] = result.rowcount
+    return counts
