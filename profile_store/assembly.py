@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import false, literal, null, select, union_all
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .catalogue import CITIZEN, Attribute, Catalogue
@@ -43,7 +43,14 @@ def load_fields(
     where no agency value is available; anything else is reported unavailable. Raises CryptoError
     if any ciphertext fails authentication."""
     wanted = [a for a in (attributes if attributes is not None else catalogue.names()) if a in catalogue]
-    fields, declarations = _stored_rows(session, citizen.id, wanted if attributes is not None else None)
+    # Plain rows, not ORM objects: a profile read is on every disclosure's hot path.
+    field_query = select(ProfileField.__table__).where(ProfileField.citizen_id == citizen.id)
+    declaration_query = select(Declaration.__table__).where(Declaration.citizen_id == citizen.id)
+    if attributes is not None:
+        field_query = field_query.where(ProfileField.attribute.in_(wanted))
+        declaration_query = declaration_query.where(Declaration.attribute.in_(wanted))
+    fields = {f.attribute: f for f in session.execute(field_query)}
+    declarations = {d.attribute: d for d in session.execute(declaration_query)}
     cipher = vault.cipher_for(citizen)
     views: dict[str, FieldView] = {}
     for name in wanted:
@@ -59,7 +66,7 @@ def load_fields(
                 stored.agency,
                 stored.source,
                 stored.lastupdated,
-                stored.stamp,
+                stored.fetched_at,
                 False,
                 False,
             )
@@ -67,14 +74,14 @@ def load_fields(
             value = cipher.decrypt_json(
                 declared.ciphertext, field_aad(citizen.id, name, DECLARED, declared.version)
             )
-            stamp = declared.stamp.date()
+            stamp = declared.declared_at.date()
             views[name] = FieldView(
                 spec,
                 _item(spec, value, CITIZEN_PROVIDED, stamp),
                 CITIZEN,
                 CITIZEN_PROVIDED,
                 stamp,
-                declared.stamp,
+                declared.declared_at,
                 False,
                 True,
             )
@@ -87,48 +94,11 @@ def load_fields(
                 spec.agency,
                 source,
                 stamp,
-                stored.stamp if stored is not None else None,
+                stored.fetched_at if stored is not None else None,
                 True,
                 False,
             )
     return views
-
-
-def _stored_rows(
-    session: Session, citizen_id: str, attributes: list[str] | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The citizen's agency values and declarations in one round trip (a UNION ALL of the columns
-    assembly needs), as plain rows: a profile read is on every disclosure's hot path."""
-    field_query = select(
-        literal(0).label("kind"),
-        ProfileField.attribute,
-        ProfileField.agency,
-        ProfileField.source,
-        ProfileField.lastupdated,
-        ProfileField.unavailable,
-        ProfileField.ciphertext,
-        ProfileField.version,
-        ProfileField.fetched_at.label("stamp"),
-    ).where(ProfileField.citizen_id == citizen_id)
-    declaration_query = select(
-        literal(1).label("kind"),
-        Declaration.attribute,
-        null(),
-        null(),
-        null(),
-        false(),
-        Declaration.ciphertext,
-        Declaration.version,
-        Declaration.declared_at,
-    ).where(Declaration.citizen_id == citizen_id)
-    if attributes is not None:
-        field_query = field_query.where(ProfileField.attribute.in_(attributes))
-        declaration_query = declaration_query.where(Declaration.attribute.in_(attributes))
-    fields: dict[str, Any] = {}
-    declarations: dict[str, Any] = {}
-    for row in session.execute(union_all(field_query, declaration_query)):
-        (declarations if row.kind else fields)[row.attribute] = row
-    return fields, declarations
 
 
 def assemble_person(
