@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Session
 from core import redis_client
 from core.clock import utcnow
 from core.errors import DomainError
+from core.periodic import AtMostEvery
 from core.rate_limit_model import MAX_KEY, RateLimitCounter
 
 if TYPE_CHECKING:
@@ -103,14 +103,13 @@ class DbRateLimiter:
     ) -> None:
         self.sessions = sessions
         self._clock = clock
-        self._sweep_interval = sweep_interval
-        self._sweep_lock = threading.Lock()
-        self._next_sweep = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._sweeps = AtMostEvery(sweep_interval)
 
     def check(self, key: str, limit: int, window: int) -> Decision:
         _validate(key, limit, window)
         now = self._clock()
-        self._maybe_sweep(now)
+        # Non-blocking: one thread sweeps, the others carry on counting.
+        self._sweeps.run(now, lambda: self._sweep(now))
         start, end = _window(now, window)
         with self.sessions() as session:
             expires_at = dt.datetime.fromtimestamp(end, dt.UTC)
@@ -130,17 +129,10 @@ class DbRateLimiter:
             )
             session.commit()
 
-    def _maybe_sweep(self, now: dt.datetime) -> None:
-        # Non-blocking: one thread sweeps, the others carry on counting.
-        if now < self._next_sweep or not self._sweep_lock.acquire(blocking=False):
-            return
-        try:
-            self._next_sweep = now + self._sweep_interval
-            with self.sessions() as session:
-                session.execute(delete(RateLimitCounter).where(RateLimitCounter.expires_at <= now))
-                session.commit()
-        finally:
-            self._sweep_lock.release()
+    def _sweep(self, now: dt.datetime) -> None:
+        with self.sessions() as session:
+            session.execute(delete(RateLimitCounter).where(RateLimitCounter.expires_at <= now))
+            session.commit()
 
 
 def _count_hit(session: Session, key: str, window: int, start: int, expires_at: dt.datetime) -> Insert:

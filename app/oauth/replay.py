@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import redis_client
 from core.clock import utcnow
+from core.periodic import AtMostEvery
 from core.replay_model import ReplayJti
 
 if TYPE_CHECKING:
@@ -54,12 +54,12 @@ class DbReplayCache:
     ) -> None:
         self._sessions = sessions
         self._clock = clock
-        self._sweep_interval = sweep_interval
-        self._sweep_lock = threading.Lock()
-        self._next_sweep = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._sweeps = AtMostEvery(sweep_interval)
 
     def first_use(self, namespace: str, jti: str, expires_at: dt.datetime) -> bool:
-        self._maybe_sweep()
+        now = self._clock()
+        # Non-blocking: one thread sweeps, the others carry on with their insert.
+        self._sweeps.run(now, lambda: self._sweep(now))
         session = self._sessions()
         try:
             session.add(ReplayJti(namespace=namespace, jti=jti, expires_at=expires_at))
@@ -71,21 +71,10 @@ class DbReplayCache:
         finally:
             session.close()
 
-    def _maybe_sweep(self) -> None:
-        now = self._clock()
-        # Non-blocking: one thread sweeps, the others carry on with their insert.
-        if now < self._next_sweep or not self._sweep_lock.acquire(blocking=False):
-            return
-        try:
-            self._next_sweep = now + self._sweep_interval
-            session = self._sessions()
-            try:
-                session.execute(delete(ReplayJti).where(ReplayJti.expires_at < now))
-                session.commit()
-            finally:
-                session.close()
-        finally:
-            self._sweep_lock.release()
+    def _sweep(self, now: dt.datetime) -> None:
+        with self._sessions() as session:
+            session.execute(delete(ReplayJti).where(ReplayJti.expires_at < now))
+            session.commit()
 
 
 class RedisReplayCache:
