@@ -29,6 +29,8 @@ from core.db import make_engine
 from .factories import TEST_MASTER_KEYS
 from .servers import serving
 
+pytest_plugins = ["tests.oauth.fixtures"]
+
 
 def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")

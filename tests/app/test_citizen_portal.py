@@ -8,10 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import secrets
 
 import pytest
-from joserfc.jwk import ECKey
 from sqlalchemy import func, select
 
 from audit.log import Event, append
@@ -25,7 +23,6 @@ from tests.oauth.flow import (
     OPTIONAL,
     PURPOSE,
     REQUIRED,
-    AgencyKeys,
     get_code,
     get_person,
     get_token,
@@ -40,31 +37,6 @@ CONSENT_KEYS = {
     "id", "status", "app", "purpose", "approved", "declined", "remembered", "granted_at", "expires_at",
     "revoked_at",
 }  # fmt: skip
-
-
-@pytest.fixture
-def keys() -> AgencyKeys:
-    return AgencyKeys()
-
-
-@pytest.fixture
-def agency_app(db_session, runtime, keys):
-    return flow.setup_app(db_session, runtime, keys)
-
-
-@pytest.fixture
-def citizen(db_session, runtime, agency_app):
-    return flow.setup_citizen(db_session, runtime)
-
-
-@pytest.fixture
-def verifier() -> str:
-    return secrets.token_hex(32)
-
-
-@pytest.fixture
-def dpop_key() -> ECKey:
-    return ECKey.generate_key("P-256", auto_kid=True)
 
 
 def disclose(db_session, citizen, *, when: dt.datetime, attributes=("name",), consent_id="c-1") -> int:

@@ -42,31 +42,6 @@ from tests.oauth.flow import (
 )
 
 
-@pytest.fixture
-def keys() -> AgencyKeys:
-    return AgencyKeys()
-
-
-@pytest.fixture
-def agency_app(db_session, runtime, keys):
-    return flow.setup_app(db_session, runtime, keys)
-
-
-@pytest.fixture
-def citizen(db_session, runtime, agency_app):
-    return flow.setup_citizen(db_session, runtime)
-
-
-@pytest.fixture
-def verifier() -> str:
-    return secrets.token_hex(32)
-
-
-@pytest.fixture
-def dpop_key() -> ECKey:
-    return ECKey.generate_key("P-256", auto_kid=True)
-
-
 def disclosures(db_session) -> int:
     return db_session.scalar(
         select(func.count()).select_from(AuditEntry).where(AuditEntry.kind == "disclosure")

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from joserfc.jwk import ECKey
 from sqlalchemy import select, update
 
 from audit.models import AuditEntry
@@ -21,25 +20,9 @@ from consent.models import Consent
 from core.crypto.platform_key_model import PlatformKey
 from core.crypto.platform_keys import rotate
 from tests.oauth import flow
-from tests.oauth.flow import AgencyKeys, get_code, get_person, get_token, open_person
+from tests.oauth.flow import get_code, get_person, get_token, open_person
 
 SNAPSHOTS = Path(__file__).with_name("snapshots")
-
-
-@pytest.fixture
-def keys() -> AgencyKeys:
-    return AgencyKeys()
-
-
-@pytest.fixture
-def citizen(db_session, runtime, keys):
-    flow.setup_app(db_session, runtime, keys)
-    return flow.setup_citizen(db_session, runtime)
-
-
-@pytest.fixture
-def dpop_key() -> ECKey:
-    return ECKey.generate_key("P-256", auto_kid=True)
 
 
 @pytest.fixture
