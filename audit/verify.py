@@ -73,7 +73,9 @@ def verify_log(
             report.checkpoints += 1
         if on_progress and expected_seq % batch_size == 0:
             on_progress(expected_seq)
-    head = session.scalar(select(AuditHead).where(AuditHead.id == 1))
+    head = session.execute(
+        select(AuditHead.next_seq, AuditHead.chain_head).where(AuditHead.id == 1)
+    ).one_or_none()
     if head is not None and head.next_seq != expected_seq:
         report.findings.append(
             Finding(

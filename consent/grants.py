@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError, NotFound, Unauthorized
@@ -254,22 +254,28 @@ def record_token(
     return token
 
 
-def usable_token(session: Session, jti: str, *, now: dt.datetime) -> tuple[IssuedToken, Consent]:
-    """The token and its consent, if the token is unrevoked and unexpired and the consent still
-    active: revoking a consent stops its tokens at once. Raises InvalidToken."""
-    row = session.execute(
-        select(IssuedToken, Consent)
-        .join(Consent, Consent.id == IssuedToken.consent_id)
-        .where(IssuedToken.jti == jti)
-    ).one_or_none()
+# One round trip per resource call; built once, as it runs on every person and userinfo call.
+_TOKEN_GRANT = (
+    select(IssuedToken, Consent, AgencyApp)
+    .join(Consent, Consent.id == IssuedToken.consent_id)
+    .join(AgencyApp, AgencyApp.client_id == IssuedToken.client_id)
+    .where(IssuedToken.jti == bindparam("jti"))
+)
+
+
+def usable_token(session: Session, jti: str, *, now: dt.datetime) -> tuple[IssuedToken, Consent, AgencyApp]:
+    """The token, its consent and the app it was issued to, if the token is unrevoked and
+    unexpired and the consent still active: revoking a consent stops its tokens at once. The app
+    is returned as it is (the caller checks it is enabled). Raises InvalidToken."""
+    row = session.execute(_TOKEN_GRANT, {"jti": jti}).one_or_none()
     if row is None:
         raise InvalidToken("access token is unknown")
-    token, consent = row
+    token, consent, app = row
     if token.revoked_at is not None or token.expires_at <= now:
         raise InvalidToken("access token has expired or was revoked")
     if not consent.active_at(now):
         raise InvalidToken("the consent behind this access token was revoked or has expired")
-    return token, consent
+    return token, consent, app
 
 
 def purge_expired(session: Session, *, now: dt.datetime, keep: dt.timedelta = PURGE_AFTER) -> dict[str, int]:

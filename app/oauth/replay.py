@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import redis_client
@@ -60,16 +61,16 @@ class DbReplayCache:
         now = self._clock()
         # Non-blocking: one thread sweeps, the others carry on with their insert.
         self._sweeps.run(now, lambda: self._sweep(now))
-        session = self._sessions()
-        try:
-            session.add(ReplayJti(namespace=namespace, jti=jti, expires_at=expires_at))
+        with self._sessions() as session:
+            # ON CONFLICT DO NOTHING RETURNING: a replay returns no row, not an exception to unwind.
+            dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            statement = dialect_insert(ReplayJti.__table__).on_conflict_do_nothing().returning(ReplayJti.jti)
+            inserted = session.execute(
+                statement, {"namespace": namespace, "jti": jti, "expires_at": expires_at}
+            )
+            first = inserted.first() is not None
             session.commit()
-            return True
-        except IntegrityError:
-            session.rollback()
-            return False
-        finally:
-            session.close()
+            return first
 
     def _sweep(self, now: dt.datetime) -> None:
         with self._sessions() as session:

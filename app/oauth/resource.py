@@ -67,10 +67,9 @@ def usable_grant(
     """The token's row, its consent and the app, while the token is unrevoked and unexpired, the
     consent active and the app enabled and still allowed `profile`. Raises TokenRefused."""
     try:
-        issued, consent = usable_token(session, claims["jti"], now=now)
+        issued, consent, app = usable_token(session, claims["jti"], now=now)
     except DomainError as exc:
         raise TokenRefused("invalid_token", exc.message) from None
-    app = session.get(AgencyApp, issued.client_id)
-    if app is None or app.disabled or profile not in app.profiles:
+    if app.disabled or profile not in app.profiles:
         raise TokenRefused("invalid_token", "the app this token was issued to is disabled")
     return issued, consent, app
