@@ -83,6 +83,11 @@ class Config:
     # Myinfo v5 (FAPI 2.0): accept only the issuer as a client assertion's `aud`, not also the URL
     # of the endpoint it was sent to (docs/integration-v4.md, "Myinfo v5").
     fapi_strict_aud: bool = False
+    # How long an app's JWKS fetched from its jwks_uri is trusted before it is fetched again. The
+    # Myinfo v5 spec says an hour (§10, §12.2): apps rotate by publishing a new signing key an hour
+    # before using it and by decrypting with the old encryption key for an hour, which is only
+    # safe while our cache is no longer than that. An unknown kid still refetches (throttled).
+    client_jwks_ttl_s: float = 3600.0
     testing: bool = False
 
     @classmethod
@@ -122,6 +127,7 @@ class Config:
             person_refresh_max_age_s=int(env.get("PERSON_REFRESH_MAX_AGE_S", cls.person_refresh_max_age_s)),
             person_refresh_budget_s=float(env.get("PERSON_REFRESH_BUDGET_S", cls.person_refresh_budget_s)),
             fapi_strict_aud=env.get("FAPI_STRICT_AUD", "0").strip().lower() in ("1", "true", "yes"),
+            client_jwks_ttl_s=float(env.get("CLIENT_JWKS_TTL_S", cls.client_jwks_ttl_s)),
         )
         config.check()
         return config
@@ -137,6 +143,8 @@ class Config:
         """Refuse production with any demo secret; refuse unknown modes."""
         if self.env not in ("development", "production"):
             raise ConfigurationError(f"CONSENTRY_ENV must be development or production, not {self.env!r}")
+        if self.client_jwks_ttl_s < 0:
+            raise ConfigurationError("CLIENT_JWKS_TTL_S must be 0 or more seconds")
         if not self.production:
             return
         demo = [

@@ -61,7 +61,7 @@ class Runtime:
             writer_sessions=writer_sessions,
             platform_keys=PlatformKeys(sessions, keyring, writer_sessions=writer_sessions),
             replay=replay_cache_for(config.redis_url, sessions),
-            client_jwks=JwksCache(),
+            client_jwks=JwksCache(ttl_s=config.client_jwks_ttl_s),
             rate_limiter=rate_limiter_for(config.redis_url, sessions),
         )
 

@@ -31,9 +31,9 @@ from ..extensions import db, runtime
 from ..identity import current_citizen_id, sign_in_redirect
 from ..oauth.urls import code_ttl, issuer
 from ..oauth.wire import redirect_with
-from ..profile_display import show_field
 from ..security import SECURITY_HEADERS, public
 from .forms import REMEMBER, REMEMBER_LABELS, ConsentForm, form_data
+from .rows import consent_rows
 
 bp = Blueprint("consent_screen", __name__, url_prefix="/consent", template_folder="templates")
 ORIGIN = re.compile(r"^https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
@@ -155,19 +155,14 @@ def _render(
     views = load_fields(
         session, vault=rt.vault, catalogue=rt.catalogue, citizen=citizen, attributes=pending.scope
     )
-    required = set(_required(pending, purpose))
-    rows = [
-        {
-            "name": name,
-            "field": show_field(views[name], now=now),
-            "agency": rt.catalogue.agencies[views[name].agency].name
-            if views[name].agency in rt.catalogue.agencies
-            else views[name].agency,
-            "required": name in required,
-        }
-        for name in pending.scope
-        if name in views
-    ]
+    rows = consent_rows(
+        views,
+        rt.catalogue,
+        scope=pending.scope,
+        wire_scope=pending.wire_scope,
+        required=_required(pending, purpose),
+        now=now,
+    )
     chosen = request.form.getlist("attributes") if request.method == "POST" else None
     page = render_template(
         "consent_screen/screen.html",

@@ -5,7 +5,8 @@ ECDH-ES+A256KW encryption keys (we encrypt person data to them), all EC P-256 (s
 Myinfo v5 (FAPI 2.0) clients may also use P-384 and P-521: ES384/ES512 signing keys and
 ECDH-ES+A128KW/A192KW/A256KW encryption keys (v5 spec §12.2). Each caller says which algorithms
 it accepts, so v4 still sees only its P-256 keys. Keys of any other type are ignored. Fetched
-documents are cached for a TTL; an unknown kid may force a refetch, at most once per
+documents are cached for a TTL (`CLIENT_JWKS_TTL_S`, an hour as the v5 spec says: client key
+rotation is planned around it); an unknown kid may force a refetch, at most once per
 `min_refresh_interval_s`, so a flood of bogus kids cannot turn us into a load generator against
 the client's server.
 
@@ -33,7 +34,7 @@ from core.errors import DomainError
 MAX_KEYS = 64
 MAX_BYTES = 64 * 1024
 FETCH_TIMEOUT_S = 3.0
-DEFAULT_TTL_S = 300.0
+DEFAULT_TTL_S = 3600.0  # v5 spec §10: the client JWKS cache at the AS
 MIN_REFRESH_INTERVAL_S = 10.0
 EC_MEMBERS = ("kty", "crv", "x", "y")
 # Each ECDSA algorithm signs with exactly one curve (RFC 7518 §3.4).
@@ -256,7 +257,9 @@ class JwksResolver:
             # After a failed fetch, fail fast until a retry is due: a client server that is down
             # must not cost every request a fetch timeout.
             if self._attempted_at > self._fetched_at and now - self._attempted_at < self._min_refresh_s:
-                raise JwksError("the client jwks_uri failed recently; not retrying yet")
+                raise JwksError(
+                    f"the client jwks_uri failed less than {self._min_refresh_s:g} s ago; not retrying yet"
+                )
             return self._load(self._uri)
 
     def _load(self, uri: str) -> list[ECKey]:
@@ -273,20 +276,25 @@ def fetch_json(http: httpx.Client | None, uri: str) -> Any:
     try:
         with client.stream("GET", uri, headers={"Accept": "application/json"}) as response:
             if response.status_code != 200:
-                raise JwksError("the client jwks_uri did not answer 200", status=response.status_code)
+                raise JwksError(
+                    f"the client jwks_uri answered HTTP {response.status_code}, not 200",
+                    status=response.status_code,
+                )
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > MAX_BYTES:
                     raise JwksError(f"the client JWKS is larger than {MAX_BYTES} bytes")
-    except httpx.HTTPError as exc:
-        raise JwksError("the client jwks_uri could not be fetched") from exc
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        # The exception's class (ConnectError, ConnectTimeout, ReadTimeout...) tells the app's
+        # operators what to look at; its text may carry addresses, so it stays in our logs only.
+        raise JwksError(f"the client jwks_uri could not be fetched ({type(exc).__name__})") from exc
     finally:
         if http is None:
             client.close()
     try:
         return json.loads(bytes(body))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nesting deeper than the parser's stack, too
         raise JwksError("the client JWKS is not JSON") from exc
 
 

@@ -251,13 +251,26 @@ def test_key_rotation_on_the_clients_side_is_picked_up_by_refresh(jwks_server, n
     assert jwks_server.hits == 3, "an unknown kid refetches once, then fails"
 
 
-def test_fetched_keys_are_cached_for_the_ttl(sig, jwks_server, now, replay):
+def test_fetched_keys_are_cached_for_an_hour_by_default(sig, jwks_server, now, replay):
     clock = FakeMonotonic()
     jwks_server.serve(sig)
     resolver = JwksResolver(jwks_uri=jwks_server.url, monotonic=clock)
     for _ in range(3):
         verify(make_assertion(sig, now), now, replay, resolver)
     assert jwks_server.hits == 1
+    clock.t += 3599  # the v5 spec's hour: a client rotating its keys plans around it
+    verify(make_assertion(sig, now), now, replay, resolver)
+    assert jwks_server.hits == 1
+    clock.t += 1
+    verify(make_assertion(sig, now), now, replay, resolver)
+    assert jwks_server.hits == 2
+
+
+def test_the_ttl_is_the_callers(sig, jwks_server, now, replay):
+    clock = FakeMonotonic()
+    jwks_server.serve(sig)
+    resolver = JwksResolver(jwks_uri=jwks_server.url, monotonic=clock, ttl_s=300)
+    verify(make_assertion(sig, now), now, replay, resolver)
     clock.t += 300
     verify(make_assertion(sig, now), now, replay, resolver)
     assert jwks_server.hits == 2
