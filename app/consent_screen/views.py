@@ -28,6 +28,7 @@ from profile_store.citizens import get_citizen
 
 from ..auditing import record
 from ..extensions import db, runtime
+from ..fapi.scopes import release_selection
 from ..identity import current_citizen_id, sign_in_redirect
 from ..oauth.urls import code_ttl, issuer
 from ..oauth.wire import redirect_with
@@ -69,6 +70,9 @@ def screen(request_id: str):
     if form["decision"] == "decline":
         return _declined(session, pending, citizen_id, app, now=now)
     required = _required(pending, purpose)
+    if form["remember"] != "request" and names_parts(pending):
+        errors = {"remember": ["A request for part of an item can only be shared for this request"]}
+        return _render(pending, app, purpose, citizen_id, errors=errors, now=now, status=400)
     try:
         consent = grant_consent(
             session,
@@ -140,6 +144,11 @@ def _required(pending: AuthorizationRequest, purpose: Purpose) -> list[str]:
     return [name for name in pending.scope if name in set(purpose.required_attributes)]
 
 
+def names_parts(pending: AuthorizationRequest) -> bool:
+    """Whether the request asks for only part of some attribute (a v5 scope such as `cpfbalances.oa`)."""
+    return bool(release_selection(pending.wire_scope or [], pending.scope)[1])
+
+
 def _render(
     pending: AuthorizationRequest,
     app: AgencyApp,
@@ -171,7 +180,9 @@ def _render(
         rows=rows,
         chosen=chosen,
         remember=request.form.get("remember", "request"),
-        remember_labels=REMEMBER_LABELS,
+        # A consent records whole attributes: remembering "cpfbalances.oa only" would later let
+        # the app have all of cpfbalances without asking. Such a decision is for this request only.
+        remember_labels={"request": REMEMBER_LABELS["request"]} if names_parts(pending) else REMEMBER_LABELS,
         errors=errors,
     )
     response = make_response(page, status)

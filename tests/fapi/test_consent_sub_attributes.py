@@ -8,8 +8,10 @@ import re
 
 import pytest
 from joserfc.jwk import ECKey
+from sqlalchemy import select
 
 from app.consent_screen.rows import part_label
+from consent.models import Consent
 from tests.fapi import flow
 from tests.oauth import flow as v4
 from tests.oauth.flow import AgencyKeys
@@ -129,6 +131,24 @@ def test_declining_a_sub_attribute_request_sends_access_denied(client, holder, w
     path, _page, _verifier, _key = consent_page(client, holder.id, wide_app, "openid uinfin cpfbalances.oa")
     answer = v4.redirect_params(v4.decide(client, path, decision="decline"))
     assert answer["error"] == "access_denied" and answer["iss"] == flow.ISSUER
+
+
+def test_a_decision_on_part_of_an_item_cannot_be_remembered(client, db_session, holder, wide_app):
+    """A consent records whole attributes: remembered, "Ordinary account only" would let the app
+    have every balance next time without asking. So only "this request" is offered, and a forged
+    longer choice is refused on the page, with nothing granted."""
+    path, page, _verifier, _key = consent_page(client, holder.id, wide_app, "openid uinfin cpfbalances.oa")
+    assert 'id="remember-request-only"' in page and 'name="remember"' not in page
+    refused = v4.decide(client, path, attributes=["cpfbalances"], remember="12m")
+    assert refused.status_code == 400
+    assert "can only be shared for this request" in refused.text
+    assert db_session.scalars(select(Consent).where(Consent.citizen_id == holder.id)).all() == []
+
+
+def test_a_whole_item_request_still_offers_every_period(client, holder, wide_app):
+    _path, page, _verifier, _key = consent_page(client, holder.id, wide_app, "openid uinfin cpfbalances")
+    assert 'name="remember"' in page and 'value="12m"' in page
+    assert 'id="remember-request-only"' not in page
 
 
 def test_the_v4_screen_keeps_whole_attribute_labels(client, citizen, verifier):
