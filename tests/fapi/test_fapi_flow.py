@@ -114,12 +114,18 @@ def test_lifetimes_request_uri_60_s_code_60_s(client, db_session, keys, citizen,
     assert body["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
     assert len(body["request_uri"].rsplit(":", 1)[1]) >= 43  # 256 random bits
     pushed = db_session.scalars(
-        select(AuthorizationRequest).where(AuthorizationRequest.profile == "myinfo-v5")
+        select(AuthorizationRequest).where(
+            AuthorizationRequest.profile == "myinfo-v5", AuthorizationRequest.client_id == CLIENT_ID
+        )
     ).one()
     assert pushed.request_uri_expires_at - pushed.created_at == dt.timedelta(seconds=60)
     assert body["request_uri"].rsplit(":", 1)[1] not in (pushed.id, pushed.request_uri_hash)
     flow.get_code(client, citizen.id, keys, verifier, dpop_key)
-    code = db_session.scalars(select(AuthorizationCode).where(AuthorizationCode.profile == "myinfo-v5")).one()
+    code = db_session.scalars(
+        select(AuthorizationCode).where(
+            AuthorizationCode.profile == "myinfo-v5", AuthorizationCode.client_id == CLIENT_ID
+        )
+    ).one()
     assert code.expires_at - code.created_at == dt.timedelta(seconds=60)
     assert code.dpop_jkt == dpop_key.thumbprint() and code.nonce
 

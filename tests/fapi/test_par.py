@@ -257,7 +257,10 @@ def test_neither_a_dpop_proof_nor_dpop_jkt_is_invalid_request(client, agency_app
 def test_dpop_jkt_alone_binds_the_request(client, db_session, agency_app, keys, verifier, dpop_key):
     response = par(client, keys, verifier, dpop_key, dpop="", dpop_jkt=dpop_key.thumbprint())
     assert response.status_code == 201
-    pushed = db_session.scalars(select(AuthorizationRequest)).one()
+    # Filtered by client: live-server tests on this worker commit requests of their own apps.
+    pushed = db_session.scalars(
+        select(AuthorizationRequest).where(AuthorizationRequest.client_id == CLIENT_ID)
+    ).one()
     assert pushed.dpop_jkt == dpop_key.thumbprint()
 
 

@@ -254,6 +254,8 @@ def test_an_app_without_an_encryption_key_is_refused_before_its_code_is_spent(
     citizen = v4.setup_citizen(db_session, runtime)
     code = flow.get_code(client, citizen.id, keys, verifier, dpop_key)["code"]
     refused(call(client, keys, code, verifier, dpop_key), 401, "invalid_client")
-    grant = db_session.scalars(select(AuthorizationCode)).one()
+    grant = db_session.scalars(
+        select(AuthorizationCode).where(AuthorizationCode.client_id == v4.CLIENT_ID)
+    ).one()
     db_session.refresh(grant)
     assert grant.redeemed_at is None
