@@ -16,12 +16,13 @@ import hmac
 import re
 import secrets
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError, NotFound, Unauthorized
+from profile_store.models import Citizen
 
 from .grant_models import AuthorizationCode, AuthorizationRequest, IssuedToken
 from .models import AgencyApp, Consent, Purpose
@@ -254,28 +255,38 @@ def record_token(
     return token
 
 
+class Grant(NamedTuple):
+    """What an access token stands for: its row, its consent, the app and the citizen."""
+
+    token: IssuedToken
+    consent: Consent
+    app: AgencyApp
+    citizen: Citizen
+
+
 # One round trip per resource call; built once, as it runs on every person and userinfo call.
 _TOKEN_GRANT = (
-    select(IssuedToken, Consent, AgencyApp)
+    select(IssuedToken, Consent, AgencyApp, Citizen)
     .join(Consent, Consent.id == IssuedToken.consent_id)
     .join(AgencyApp, AgencyApp.client_id == IssuedToken.client_id)
+    .join(Citizen, Citizen.id == IssuedToken.citizen_id)
     .where(IssuedToken.jti == bindparam("jti"))
 )
 
 
-def usable_token(session: Session, jti: str, *, now: dt.datetime) -> tuple[IssuedToken, Consent, AgencyApp]:
-    """The token, its consent and the app it was issued to, if the token is unrevoked and
-    unexpired and the consent still active: revoking a consent stops its tokens at once. The app
-    is returned as it is (the caller checks it is enabled). Raises InvalidToken."""
+def usable_token(session: Session, jti: str, *, now: dt.datetime) -> Grant:
+    """The token's grant, if the token is unrevoked and unexpired and the consent still active:
+    revoking a consent stops its tokens at once. The app is returned as it is (the caller checks
+    it is enabled). Raises InvalidToken."""
     row = session.execute(_TOKEN_GRANT, {"jti": jti}).one_or_none()
     if row is None:
         raise InvalidToken("access token is unknown")
-    token, consent, app = row
+    token, consent, _app, _citizen = row
     if token.revoked_at is not None or token.expires_at <= now:
         raise InvalidToken("access token has expired or was revoked")
     if not consent.active_at(now):
         raise InvalidToken("the consent behind this access token was revoked or has expired")
-    return token, consent, app
+    return Grant(*row)
 
 
 def purge_expired(session: Session, *, now: dt.datetime, keep: dt.timedelta = PURGE_AFTER) -> dict[str, int]:

@@ -190,21 +190,21 @@ def userinfo():
     _token, claims = dpop_bound_token(issuer=issuer(), audience=url, htu=url, now=now, policy=DPOP)
     rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
     session = db(write=True)
-    issued, consent, app = usable_grant(session, claims, profile=PROFILE, now=now)
-    attributes, subfields = release_selection(claims["scope"].split(), issued.scope)
+    grant = usable_grant(session, claims, profile=PROFILE, now=now)
+    attributes, subfields = release_selection(claims["scope"].split(), grant.token.scope)
     release = Release(
         profile=PROFILE,
-        app=app,
-        citizen_id=issued.citizen_id,
-        purpose_id=consent.purpose_id,
-        consent_id=consent.id,
-        token_jti=issued.jti,
+        app=grant.app,
+        citizen=grant.citizen,
+        purpose_id=grant.consent.purpose_id,
+        consent_id=grant.consent.id,
+        token_jti=grant.token.jti,
         attributes=attributes,
         subfields=subfields,
     )
     person = release_person(session, rt, release, now=now)
     try:
-        body = tokens.userinfo(rt, app, person, issuer=issuer(), sub=issued.citizen_id, now=now)
+        body = tokens.userinfo(rt, grant.app, person, issuer=issuer(), sub=grant.citizen.id, now=now)
     except JwksError as exc:  # SP-UI: the client's JWKS unreachable or malformed
         raise OAuthError("invalid_request", exc.message) from None
     session.commit()  # the disclosure is on record before the first byte goes out

@@ -184,18 +184,18 @@ def person(sub: str):
         raise OAuthError("invalid_request", "subentity is not the one consented to", status=403)
     rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
     session = db(write=True)
-    issued, consent, app = usable_grant(session, claims, profile=PROFILE, now=now)
+    grant = usable_grant(session, claims, profile=PROFILE, now=now)
     release = Release(
         profile=PROFILE,
-        app=app,
-        citizen_id=issued.citizen_id,
-        purpose_id=consent.purpose_id,
-        consent_id=consent.id,
-        token_jti=issued.jti,
-        attributes=[name for name in wanted if name in set(issued.scope)],
+        app=grant.app,
+        citizen=grant.citizen,
+        purpose_id=grant.consent.purpose_id,
+        consent_id=grant.consent.id,
+        token_jti=grant.token.jti,
+        attributes=[name for name in wanted if name in set(grant.token.scope)],
         subentity=claims.get("subentity"),
     )
-    body = seal(rt, app, release_person(session, rt, release, now=now))
+    body = seal(rt, grant.app, release_person(session, rt, release, now=now))
     session.commit()  # the disclosure is on record before the first byte goes out
     return Response(body, 200, mimetype="application/jose", headers=NO_STORE)
 

@@ -23,7 +23,6 @@ from agency_connectors.refresh import refresh_citizen
 from audit.log import Event
 from consent.models import AgencyApp
 from profile_store.assembly import agency_status, assemble_person
-from profile_store.citizens import get_citizen
 from profile_store.models import Citizen
 
 from ..auditing import record, refresh_event
@@ -53,7 +52,7 @@ class Release:
 
     profile: str  # "myinfo-v4" | "myinfo-v5"
     app: AgencyApp
-    citizen_id: str
+    citizen: Citizen
     purpose_id: str
     consent_id: str
     token_jti: str
@@ -68,7 +67,7 @@ def release_person(session: Session, rt: Runtime, release: Release, *, now: dt.d
     """The person JSON for `release`, with its disclosure appended to the audit log in the
     caller's transaction. The caller seals it, commits, and only then sends it; any failure
     (unknown citizen, audit write, unusable client key, commit) leaves nothing sent."""
-    citizen = get_citizen(session, release.citizen_id)
+    citizen = release.citizen
     _refresh_stale(session, rt, citizen, release.attributes, now=now)
     person = assemble_person(
         session, vault=rt.vault, catalogue=rt.catalogue, citizen=citizen, attributes=release.attributes

@@ -14,9 +14,7 @@ from typing import Any
 from flask import request
 from sqlalchemy.orm import Session
 
-from consent.grant_models import IssuedToken
-from consent.grants import usable_token
-from consent.models import AgencyApp, Consent
+from consent.grants import Grant, usable_token
 from core.errors import DomainError
 
 from ..extensions import runtime
@@ -61,15 +59,14 @@ def dpop_bound_token(
     return access_token, claims
 
 
-def usable_grant(
-    session: Session, claims: dict[str, Any], *, profile: str, now: dt.datetime
-) -> tuple[IssuedToken, Consent, AgencyApp]:
-    """The token's row, its consent and the app, while the token is unrevoked and unexpired, the
-    consent active and the app enabled and still allowed `profile`. Raises TokenRefused."""
+def usable_grant(session: Session, claims: dict[str, Any], *, profile: str, now: dt.datetime) -> Grant:
+    """The token's row, its consent, the app and the citizen, while the token is unrevoked and
+    unexpired, the consent active and the app enabled and still allowed `profile`. Raises
+    TokenRefused."""
     try:
-        issued, consent, app = usable_token(session, claims["jti"], now=now)
+        grant = usable_token(session, claims["jti"], now=now)
     except DomainError as exc:
         raise TokenRefused("invalid_token", exc.message) from None
-    if app.disabled or profile not in app.profiles:
+    if grant.app.disabled or profile not in grant.app.profiles:
         raise TokenRefused("invalid_token", "the app this token was issued to is disabled")
-    return issued, consent, app
+    return grant
