@@ -27,6 +27,12 @@ The crypto ceiling: in this process, one thread, the same functions the person e
 ECDH-ES+A256KW/A256GCM of a real person response), their database look-ups stubbed; calls/s on
 one core times the 2 workers is the most the endpoint could serve if it did nothing but crypto.
 Target: person calls/s >= 50% of that ceiling and p99 <= 50 ms at 16 concurrent clients.
+
+Then, on the same server and in the same run, bench/fapi_api.py times the Myinfo v5 (FAPI 2.0)
+calls of the same app (registered for both profiles): PAR, token and userinfo, the userinfo row
+beside the person row with a ceiling of its own. Both halves share this module's client side:
+the server, the phase runner and its CPU accounting, DPoP proofs, client assertions, codes minted
+as the consent screen issues them, and the crypto ceiling.
 """
 
 from __future__ import annotations
@@ -58,11 +64,13 @@ from joserfc.jwk import ECKey, KeySet
 from rich.table import Table
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from agency_connectors.refresh import refresh_citizen
 from audit.models import AuditEntry
 from consent.apps import register_app
 from consent.consents import grant_consent
+from consent.grant_models import AuthorizationRequest
 from consent.grants import issue_code, open_request, pkce_challenge
 from consent.models import AgencyApp, Purpose
 from core.clock import utcnow
@@ -105,13 +113,41 @@ SCOPE = [
 DPOP_WINDOW_S = 120  # the server accepts a proof this long after its iat
 PHASE_DEADLINE_S = 100.0  # stop handing out calls this long after their proofs were made
 NO_AGENCIES = "http://127.0.0.1:9"  # nothing listens: an attempted refresh would fail fast
-# The code on the person and token paths beyond the runner's own fingerprint (common.MEASURED_CODE).
-HOT_PATH = ("app/myinfo_v4", "app/oauth", "app/auditing.py", "consent", "audit/log.py", "audit/merkle.py")
-_crypto_cache: dict[str, Any] = {}
+# Codes live 20 minutes here (the consent screen: 5 for v4, 60 s for v5) so that a slow run never
+# redeems an expired one; the token endpoint's work does not depend on the lifetime.
+CODE_TTL = dt.timedelta(minutes=20)
+# The server's per-client rate-limit counters (app.oauth.token_service.authenticate_client).
+TOKEN_LIMIT, PAR_LIMIT = "oauth_token", "oauth_par"
+CEILING_BASE = "http://127.0.0.1:5000"  # PUBLIC_BASE_URL of the crypto ceiling (no server)
+# The code on the request paths beyond the runner's own fingerprint (common.MEASURED_CODE).
+HOT_PATH = (
+    *("app/myinfo_v4", "app/fapi", "app/oauth", "app/auditing.py"),
+    *("consent", "audit/log.py", "audit/merkle.py"),
+)
+_crypto_cache: dict[str, dict[str, Any]] = {}
+
+
+@dataclass(frozen=True)
+class Api:
+    """One wire profile's share of a run: its resource call (the one held to the crypto ceiling)
+    and the calls that obtain its tokens, each a timed phase keyed by name in the results."""
+
+    profile: str
+    title: str
+    resource: str
+    grants: tuple[str, ...]
+
+
+V4 = Api("myinfo-v4", "MyInfo v4", "person", ("token",))
+V5 = Api("myinfo-v5", "Myinfo v5 (FAPI 2.0)", "userinfo", ("par", "token"))
+LABELS = {"person": "person", "userinfo": "userinfo", "par": "PAR", "token": "token"}
 
 
 @dataclass(frozen=True)
 class Sizes:
+    """Calls per phase. v5 uses the same counts: `tokens` PAR and token calls (one login each),
+    `persons` userinfo calls, each phase after its own `warmup`."""
+
     citizens: int
     warmup: int
     tokens: int
@@ -122,7 +158,8 @@ class Sizes:
 def sizes(options: Options) -> Sizes:
     if options.quick:
         return Sizes(citizens=16, warmup=2 * CLIENTS, tokens=240, persons=600, crypto_iterations=300)
-    # Token calls per run stay under the per-client limit (token_rate_limit, 1,200 a minute).
+    # Warm-up + timed token calls (and PAR calls) stay under the per-client limit of one window
+    # (token_rate_limit, 1,200 a minute); RateWindows keeps v4's and v5's in separate windows.
     return Sizes(citizens=64, warmup=4 * CLIENTS, tokens=1000, persons=3000, crypto_iterations=2000)
 
 
@@ -150,8 +187,10 @@ def run(options: Options) -> list[Row]:
         for worker_class in classes:
             log(f"oauth: {backend}, {worker_class} workers: setting up")
             result = _run_backend(options, backend, _unique(url), worker_class)
-            ceiling = _crypto_ceiling(options, result.pop("payload"))
-            rows.append(_row(backend, worker_class, result, ceiling))
+            parts = {api: result.pop(api.profile) for api in (V4, V5)}
+            for api, part in parts.items():
+                ceiling = _crypto_ceiling(options, part.pop("crypto_path"))
+                rows.append(_row(backend, worker_class, api, {**result, **part}, ceiling))
     return rows
 
 
@@ -173,52 +212,62 @@ def _unique(url: str) -> str:
     return parsed.set(database=unique).render_as_string(hide_password=False)
 
 
-def _title(worker_class: str) -> str:
+def _title(worker_class: str, api: Api | None = None) -> str:
     workers = f"{worker_class} x{THREADS}" if worker_class == "gthread" else worker_class
+    calls = (
+        f"{api.title} {' + '.join(LABELS[name] for name in (api.resource, *api.grants))}"
+        if api is not None
+        else "MyInfo v4 and Myinfo v5"
+    )
     return (
-        f"MyInfo v4 person + token calls over HTTP ({WORKERS} gunicorn {workers} workers, "
+        f"{calls} calls over HTTP ({WORKERS} gunicorn {workers} workers, "
         f"{CLIENTS} clients, {len(SCOPE)} attributes; agencies not called)"
     )
 
 
-def _row(backend: str, worker_class: str, result: dict[str, Any], ceiling: dict[str, Any]) -> Row:
-    person, token = result["person"], result["token"]
-    ratio = person["calls_per_s"] / ceiling["ceiling_calls_per_s"]
+def _row(backend: str, worker_class: str, api: Api, result: dict[str, Any], ceiling: dict[str, Any]) -> Row:
+    resource = result[api.resource]
+    ratio = resource["calls_per_s"] / ceiling["ceiling_calls_per_s"]
     # What the ratio would be with both cores for the server alone (workers and PostgreSQL; no
     # clients, no other load): crypto CPU over the server's CPU per call.
-    server_ms = person["server_cpu_ms_per_call"] + (person["database_cpu_ms_per_call"] or 0.0)
-    cpu_ratio = ceiling["per_call_ms"] / server_ms if person["calls"] and server_ms else 0.0
-    met = ratio >= TARGET_RATIO and person["p99_ms"] <= TARGET_P99_MS and not result["errors"]
-    oauth = {
+    server_ms = resource["server_cpu_ms_per_call"] + (resource["database_cpu_ms_per_call"] or 0.0)
+    cpu_ratio = ceiling["per_call_ms"] / server_ms if resource["calls"] and server_ms else 0.0
+    met = ratio >= TARGET_RATIO and resource["p99_ms"] <= TARGET_P99_MS and not result["errors"]
+    oauth: dict[str, Any] = {
+        "api": api.profile,
+        "resource": api.resource,
+        "grants": list(api.grants),
         "database": backend,
         "workers": WORKERS,
         "worker_class": worker_class,
         "threads": THREADS if worker_class == "gthread" else 1,
         "clients": CLIENTS,
-        "person_calls_per_s": person["calls_per_s"],
-        "person_p50_ms": person["p50_ms"],
-        "person_p99_ms": person["p99_ms"],
-        "token_calls_per_s": token["calls_per_s"],
-        "token_p50_ms": token["p50_ms"],
-        "token_p99_ms": token["p99_ms"],
+    }
+    for name in (api.resource, *api.grants):
+        for figure in ("calls_per_s", "p50_ms", "p99_ms"):
+            oauth[f"{name}_{figure}"] = result[name][figure]
+    oauth |= {
         "crypto_ceiling_calls_per_s": ceiling["ceiling_calls_per_s"],
         "ratio": ratio,
         "cpu_bound_ratio": cpu_ratio,
         "target_met": met,
     }
-    text = (
-        f"person {person['calls_per_s']:,.0f} calls/s (p50 {person['p50_ms']:.1f} ms, "
-        f"p99 {person['p99_ms']:.1f} ms); token {token['calls_per_s']:,.0f} calls/s "
-        f"(p99 {token['p99_ms']:.1f} ms); crypto ceiling {ceiling['ceiling_calls_per_s']:,.0f} calls/s "
-        f"-> {ratio:.0%}; server CPU {person['server_cpu_ms_per_call']:.1f} ms/person call "
+    text = "; ".join(
+        f"{LABELS[name]} {result[name]['calls_per_s']:,.0f} calls/s (p50 {result[name]['p50_ms']:.1f} ms, "
+        f"p99 {result[name]['p99_ms']:.1f} ms)"
+        for name in (api.resource, *api.grants)
+    )
+    text += (
+        f"; crypto ceiling {ceiling['ceiling_calls_per_s']:,.0f} calls/s -> {ratio:.0%}; server CPU "
+        f"{resource['server_cpu_ms_per_call']:.1f} ms/{api.resource} call "
         f"(crypto {ceiling['per_call_ms']:.2f} ms)"
     )
     if result["errors"]:
         text += f"; ERRORS {result['errors']}"
     return Row(
-        benchmark=_title(worker_class),
+        benchmark=_title(worker_class, api),
         backend=backend,
-        n=person["calls"],
+        n=resource["calls"],
         result=text,
         target=f"≥ {TARGET_RATIO:.0%} of crypto ceiling, p99 ≤ {TARGET_P99_MS:.0f} ms",
         verdict=MEETS if met else MISSES,
@@ -238,76 +287,99 @@ def _hot_path_digest() -> dict[str, str]:
 
 
 def summary_table(rows: Sequence[Row]) -> Table | None:
-    """The oauth benchmark's own table (None when it did not run)."""
+    """The oauth benchmark's own table (None when it did not run): per run, the v4 person row and
+    the v5 userinfo row of the same server, one under the other."""
     found = [row for row in rows if "oauth" in row.data]
     if not found:
         return None
-    table = Table(title="MyInfo v4 API under load (bench/oauth_api.py)", show_lines=False)
+    table = Table(title="MyInfo v4 and Myinfo v5 APIs under load (bench/oauth_api.py, bench/fapi_api.py)")
     for column in (
         "database",
         "workers",
         "clients",
-        "person calls/s",
+        "call",
+        "calls/s",
         "p50",
         "p99",
         "token calls/s",
+        "PAR calls/s",
         "crypto ceiling",
         "ratio",
         "target met",
     ):
-        table.add_column(column, justify="left" if column == "database" else "right")
+        table.add_column(column, justify="left" if column in ("database", "call") else "right")
     notes: list[str] = []
+    ceilings: dict[str, dict[str, Any]] = {}
     for row in found:
         info = row.data["oauth"]
         if info is None:
-            table.add_row(row.backend, "", "", "skipped: needs --pg-url", "", "", "", "", "", "")
+            table.add_row(row.backend, "", "", "", "skipped: needs --pg-url", *[""] * 7)
             continue
-        met = "[green]yes[/]" if info["target_met"] else "[red]no[/]"
+        resource, crypto = info["resource"], row.data["crypto"]
+        ceilings.setdefault(resource, crypto)
         table.add_row(
             info["database"],
             f"{info['workers']} {info['worker_class']}"
             + (f" x{info['threads']}" if info["worker_class"] == "gthread" else ""),
             str(info["clients"]),
-            f"{info['person_calls_per_s']:,.0f}",
-            f"{info['person_p50_ms']:.1f} ms",
-            f"{info['person_p99_ms']:.1f} ms",
-            f"{info['token_calls_per_s']:,.0f} (p99 {info['token_p99_ms']:.0f} ms)",
+            f"{'v5' if info['api'] == V5.profile else 'v4'} {resource}",
+            f"{info[f'{resource}_calls_per_s']:,.0f}",
+            f"{info[f'{resource}_p50_ms']:.1f} ms",
+            f"{info[f'{resource}_p99_ms']:.1f} ms",
+            *(_grant_cell(info, name) for name in ("token", "par")),
             f"{info['crypto_ceiling_calls_per_s']:,.0f}/s",
             f"{info['ratio']:.0%}",
-            met,
+            "[green]yes[/]" if info["target_met"] else "[red]no[/]",
         )
-        person, crypto = row.data["person"], row.data["crypto"]
-        database = person.get("database_cpu_ms_per_call")
-        notes.append(
-            f"{info['database']}, {info['worker_class']}: server CPU {person['server_cpu_ms_per_call']:.1f}"
-            + (f" + PostgreSQL {database:.1f}" if database is not None else "")
-            + " ms per person call "
-            f"(crypto alone {crypto['per_call_ms']:.2f} ms: ratio {info['cpu_bound_ratio']:.0%} if the "
-            f"workers had the cores to themselves), token {row.data['token']['server_cpu_ms_per_call']:.1f}"
-            f" ms; client CPU {person['client_cpu_ms_per_call']:.1f} ms/call; machine busy "
-            f"{person['machine_busy']:.0%}; {row.data['refreshes_during_timing']} agency refreshes while "
-            "timing"
-        )
-    first = next(row for row in found if row.data["oauth"] is not None) if notes else None
-    if first is not None:
-        crypto = first.data["crypto"]
-        notes.insert(
-            0,
-            f"crypto ceiling: {crypto['per_core_calls_per_s']:,.0f} calls/s on one core "
-            f"({crypto['per_call_ms']:.2f} ms: access token {crypto['parts_ms']['access_token']:.2f}, "
-            f"DPoP {crypto['parts_ms']['dpop']:.2f}, JWS+JWE {crypto['parts_ms']['seal']:.2f}) "
-            f"times {crypto['cores_used']} workers = {crypto['ceiling_calls_per_s']:,.0f}/s; "
-            f"target ≥ {TARGET_RATIO:.0%} of it and p99 ≤ {TARGET_P99_MS:.0f} ms",
-        )
+        notes.append(_cpu_note(row))
+    header = [
+        f"crypto ceiling, {resource}: {crypto['per_core_calls_per_s']:,.0f} calls/s on one core "
+        f"({crypto['per_call_ms']:.2f} ms: access token {crypto['parts_ms']['access_token']:.2f}, DPoP "
+        f"{crypto['parts_ms']['dpop']:.2f}, JWS+JWE {crypto['parts_ms']['seal']:.2f}) times "
+        f"{crypto['cores_used']} workers = {crypto['ceiling_calls_per_s']:,.0f}/s"
+        for resource, crypto in ceilings.items()
+    ]
+    if ceilings:
+        crypto = next(iter(ceilings.values()))
+        header.append(f"target: ≥ {TARGET_RATIO:.0%} of the ceiling and p99 ≤ {TARGET_P99_MS:.0f} ms")
         notes.append(
             f"machine: {crypto['cores']} cores, {crypto['cpu_model'] or 'unknown CPU'}; the 16 client "
             "threads run on the same cores. Agencies: profiles fetched from the simulators during "
             "setup; while timing the server has PERSON_REFRESH_MAX_AGE_S = 30 days and no agency "
             "reachable."
         )
-    table.caption = "\n".join(notes)
+    table.caption = "\n".join([*header, *notes])
     table.caption_justify = "left"
     return table
+
+
+def _grant_cell(info: dict[str, Any], name: str) -> str:
+    if name not in info["grants"]:
+        return "-"
+    return (
+        f"{info[f'{name}_calls_per_s']:,.0f} (p50 {info[f'{name}_p50_ms']:.0f}, "
+        f"p99 {info[f'{name}_p99_ms']:.0f} ms)"
+    )
+
+
+def _cpu_note(row: Row) -> str:
+    """Where a row's server time went, per call: workers, PostgreSQL, the clients, the machine."""
+    info, crypto = row.data["oauth"], row.data["crypto"]
+    resource = row.data[info["resource"]]
+    database = resource.get("database_cpu_ms_per_call")
+    grants = ", ".join(
+        f"{LABELS[name]} {row.data[name]['server_cpu_ms_per_call']:.1f} ms" for name in info["grants"]
+    )
+    return (
+        f"{info['database']}, {info['worker_class']}, {info['resource']}: server CPU "
+        f"{resource['server_cpu_ms_per_call']:.1f}"
+        + (f" + PostgreSQL {database:.1f}" if database is not None else "")
+        + f" ms per call (crypto alone {crypto['per_call_ms']:.2f} ms: ratio {info['cpu_bound_ratio']:.0%} "
+        f"if the workers had the cores to themselves), {grants}; client CPU "
+        f"{resource['client_cpu_ms_per_call']:.1f} ms/call; machine busy {resource['machine_busy']:.0%}; "
+        f"{row.data['refreshes_during_timing']} agency refreshes while timing"
+        + (f"; NOT SUCCESSFUL (phase: status: calls): {row.data['errors']}" if row.data["errors"] else "")
+    )
 
 
 # --- one backend -----------------------------------------------------------------------------------
@@ -336,10 +408,12 @@ def _run_backend(options: Options, backend: str, url: str, worker_class: str) ->
                 result["worker_class"] = worker_class
         finally:
             close_runtime(runtime)
-    log(
-        f"oauth: {backend}: person {result['person']['calls_per_s']:,.0f} calls/s, "
-        f"token {result['token']['calls_per_s']:,.0f} calls/s"
-    )
+    for api in (V4, V5):
+        part = result[api.profile]
+        calls = ", ".join(
+            f"{LABELS[name]} {part[name]['calls_per_s']:,.0f}" for name in (api.resource, *api.grants)
+        )
+        log(f"oauth: {backend}: {api.title}: {calls} calls/s")
     return result
 
 
@@ -364,6 +438,7 @@ def _seed(db_url: str, count: int) -> Citizenry:
             }
         ],
         "jwks": {"keys": [signing.as_dict(private=False), encryption.as_dict(private=False)]},
+        "profiles": [V4.profile, V5.profile],
     }
     uinfins = [demo_uinfin(n) for n in full_record_indices(count)]
     with simulators() as sims:
@@ -395,9 +470,15 @@ class Code:
     verifier: str
 
 
-def _mint_codes(runtime, people: Citizenry, count: int) -> list[Code]:
-    """Authorization codes as the consent screen issues them (consent, request, code), one
-    transaction per 200 codes."""
+# (session, app, purpose, index, now) -> the pending request and its PKCE verifier
+RequestOpener = Callable[[Session, AgencyApp, Purpose, int, dt.datetime], tuple[AuthorizationRequest, str]]
+
+
+def _mint_codes(runtime, people: Citizenry, count: int, open_one: RequestOpener) -> list[Code]:
+    """Authorization codes as the consent screen issues them: the pending request (`open_one`
+    gives the index-th, with its PKCE verifier), the citizen's consent to every attribute it asks
+    for, and the code (`issue_code` closes the request); one transaction per 200 codes. Citizens
+    take turns."""
     codes: list[Code] = []
     cycle = itertools.cycle(people.citizen_ids)
     while len(codes) < count:
@@ -406,39 +487,42 @@ def _mint_codes(runtime, people: Citizenry, count: int) -> list[Code]:
             purpose = session.get(Purpose, (people.client_id, PURPOSE_ID))
             for _ in range(min(200, count - len(codes))):
                 now = utcnow()
+                pending, verifier = open_one(session, app, purpose, len(codes), now)
                 citizen_id = next(cycle)
                 consent = grant_consent(
                     session,
                     citizen_id=citizen_id,
                     app=app,
                     purpose=purpose,
-                    requested=SCOPE,
-                    approved=SCOPE,
+                    requested=pending.scope,
+                    approved=pending.scope,
                     remember_for=None,
                     now=now,
                 )
-                verifier = secrets.token_urlsafe(48)
-                pending = open_request(
-                    session,
-                    profile="myinfo-v4",
-                    app=app,
-                    purpose=purpose,
-                    redirect_uri=REDIRECT_URI,
-                    scope=SCOPE,
-                    state=secrets.token_urlsafe(8),
-                    code_challenge=pkce_challenge(verifier),
-                    now=now,
-                )
                 code = issue_code(
-                    session,
-                    request=pending,
-                    citizen_id=citizen_id,
-                    consent=consent,
-                    now=now,
-                    ttl=dt.timedelta(minutes=20),
+                    session, request=pending, citizen_id=citizen_id, consent=consent, now=now, ttl=CODE_TTL
                 )
                 codes.append(Code(code, verifier))
     return codes
+
+
+def _v4_request(
+    session: Session, app: AgencyApp, purpose: Purpose, _index: int, now: dt.datetime
+) -> tuple[AuthorizationRequest, str]:
+    """What GET /com/v4/authorize records for the consent screen (its checks are not measured)."""
+    verifier = secrets.token_urlsafe(48)
+    pending = open_request(
+        session,
+        profile=V4.profile,
+        app=app,
+        purpose=purpose,
+        redirect_uri=REDIRECT_URI,
+        scope=SCOPE,
+        state=secrets.token_urlsafe(8),
+        code_challenge=pkce_challenge(verifier),
+        now=now,
+    )
+    return pending, verifier
 
 
 # --- gunicorn --------------------------------------------------------------------------------------
@@ -565,88 +649,157 @@ def _wait_healthy(server: Server, timeout_s: float = 60.0) -> None:
 @dataclass
 class Call:
     method: str
-    path: str
+    path: str  # or an absolute URL
     headers: dict[str, str]
     form: dict[str, str] | None = None
 
 
 @dataclass
 class Outcome:
+    ok: int = 200  # the status that counts as success
     seconds: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     bodies: list[tuple[int, bytes]] = field(default_factory=list)  # first few failures, for the log
     issued: int = 0
+    started_at: float = 0.0  # time.time(), for the rate-limit windows
     elapsed_s: float = 0.0
     client_cpu_s: float = 0.0
     server_cpu_s: float = 0.0
     database_cpu_s: float | None = None  # PostgreSQL backends (SQLite runs inside the workers)
     machine_busy: float = 0.0
     responses: dict[int, bytes] = field(default_factory=dict)
+    audited: dict[str, int] = field(default_factory=dict)  # audit entries written, by kind
 
 
 def _drive(runtime, server: Server, people: Citizenry, size: Sizes) -> dict[str, Any]:
-    dpop_keys = [ECKey.generate_key("P-256", auto_kid=True) for _ in range(CLIENTS * 2)]
-    log("oauth: minting codes")
-    codes = _mint_codes(runtime, people, size.warmup + size.tokens)
-    warm_codes, timed_codes = codes[: size.warmup], codes[size.warmup :]
+    """MyInfo v4's phases, then Myinfo v5's (bench/fapi_api.py), on one server."""
+    from app.config import Config
 
-    # Warm-up: both workers import, open pools, load keys; then check one response end to end.
-    warm = _phase(server, _token_calls(server, people, warm_codes, dpop_keys), keep=size.warmup)
-    warm_tokens = _tokens(warm, dpop_keys, len(warm_codes))
-    warm_person = _phase(server, _person_calls(server, warm_tokens, size.warmup), keep=1)
-    payload = _open_person(server, warm_person.responses[0], people)
-    refreshes_before = _count(runtime, "profile_refreshed")
-    disclosures_before = _count(runtime, "disclosure")
+    from .fapi_api import drive_v5  # builds on this module's client side
 
-    log(f"oauth: token phase ({len(timed_codes)} calls)")
-    made = time.monotonic()
-    token_calls = _token_calls(server, people, timed_codes, dpop_keys)
-    token_outcome = _phase(server, token_calls, keep=len(timed_codes), deadline=made + PHASE_DEADLINE_S)
-    if token_outcome.issued < len(token_calls):
-        log(f"oauth: token phase cut off at {token_outcome.issued} calls (DPoP iat window)")
-    tokens = _tokens(token_outcome, dpop_keys, len(timed_codes))
-    log(f"oauth: person phase ({size.persons} calls)")
-    made = time.monotonic()
-    calls = _person_calls(server, tokens, size.persons)
-    deadline = made + PHASE_DEADLINE_S
-    person_outcome = _phase(server, calls, deadline=deadline)
-    refreshes = _count(runtime, "profile_refreshed") - refreshes_before
-    # Every 200 from the person endpoint must have its disclosure on record (committed first).
-    disclosures = _count(runtime, "disclosure") - disclosures_before
-    if disclosures != person_outcome.statuses.get(200, 0):
-        log(f"oauth: {disclosures} disclosures audited for {person_outcome.statuses.get(200, 0)} releases")
-    errors = {
-        phase: {str(k): v for k, v in outcome.statuses.items() if k != 200}
-        for phase, outcome in (("token", token_outcome), ("person", person_outcome))
-        if any(k != 200 for k in outcome.statuses)
-    }
-    for phase, outcome in (("token", token_outcome), ("person", person_outcome)):
-        for status, body in outcome.bodies:
-            log(f"oauth: {phase} answered {status}: {body[:300]!r}")
-    if person_outcome.issued < len(calls):
-        log(f"oauth: person phase cut off at {person_outcome.issued} calls (DPoP iat window)")
+    windows = RateWindows(Config.token_rate_limit)
+    v4 = _drive_v4(runtime, server, people, size, windows)
+    v5 = drive_v5(runtime, server, people, size, windows)
     return {
-        "token": {**_stats(token_outcome), "planned": len(token_calls)},
-        "person": {**_stats(person_outcome), "planned": len(calls)},
-        "errors": errors,
-        "refreshes_during_timing": refreshes,
-        "disclosures_audited": disclosures,
-        "payload": payload,
-        "response_bytes": len(warm_person.responses[0]),
+        V4.profile: v4,
+        V5.profile: v5,
         "citizens": len(people.citizen_ids),
         "scope": list(SCOPE),
         "threads": THREADS,
+        "rate_limit_waits_s": windows.waited_s,
         "server_log_tail": server.log_tail(10),
     }
 
 
-def _count(runtime, kind: str) -> int:
-    with runtime.sessions() as session:
-        return session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.kind == kind))
-
-
-def _token_calls(server: Server, people: Citizenry, codes: list[Code], dpop_keys: list[ECKey]) -> list[Call]:
+def _drive_v4(
+    runtime, server: Server, people: Citizenry, size: Sizes, windows: RateWindows
+) -> dict[str, Any]:
+    dpop_keys = [ECKey.generate_key("P-256", auto_kid=True) for _ in range(CLIENTS * 2)]
     token_url = f"{server.base_url}/com/v4/token"
+
+    def token_calls(codes: list[Code]) -> list[Call]:
+        def assertion(key: ECKey) -> str:
+            return client_assertion(people, audience=token_url, cnf_key=key)
+
+        return _token_calls(token_url, people, codes, dpop_keys, assertion)
+
+    def person_calls(tokens: list[Token], count: int) -> list[Call]:
+        query = "?scope=" + quote(" ".join(SCOPE), safe="")
+        return _resource_calls(
+            tokens,
+            count,
+            lambda token: f"{server.base_url}/com/v4/person/{token.sub}",
+            query=query,
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    log("oauth: v4: minting codes")
+    codes = _mint_codes(runtime, people, size.warmup + size.tokens, _v4_request)
+    warm_codes, timed_codes = codes[: size.warmup], codes[size.warmup :]
+    windows.wait_for_room(TOKEN_LIMIT, len(codes))
+
+    # Warm-up: both workers import, open pools, load keys; then check one response end to end.
+    warm = _phase(server, token_calls(warm_codes), keep=size.warmup)
+    windows.record(TOKEN_LIMIT, warm)
+    warm_tokens = _tokens(warm, dpop_keys, len(warm_codes))
+    warm_person = _phase(server, person_calls(warm_tokens, size.warmup), keep=1)
+    payload = _open_sealed(first_response(warm_person), people, _platform_jwks(server))
+    missing = [name for name in SCOPE if name not in payload]
+    assert not missing, f"person response lacks {missing}"
+
+    log(f"oauth: v4 token phase ({len(timed_codes)} calls)")
+    made = time.monotonic()
+    calls = token_calls(timed_codes)
+    token = _phase(server, calls, keep=len(calls), deadline=made + PHASE_DEADLINE_S, runtime=runtime)
+    windows.record(TOKEN_LIMIT, token)
+    tokens = _tokens(token, dpop_keys, len(timed_codes))
+    log(f"oauth: v4 person phase ({size.persons} calls)")
+    made = time.monotonic()
+    reads = person_calls(tokens, size.persons)
+    person = _phase(server, reads, deadline=made + PHASE_DEADLINE_S, runtime=runtime)
+    return {
+        **_report(
+            V4,
+            {"token": (token, len(calls)), "person": (person, len(reads))},
+            warm={"token": warm, "person": warm_person},
+        ),
+        "response_bytes": len(first_response(warm_person)),
+        "crypto_path": _v4_crypto_path(payload),
+    }
+
+
+def _report(api: Api, timed: dict[str, tuple[Outcome, int]], *, warm: dict[str, Outcome]) -> dict[str, Any]:
+    """Per timed phase its figures (and how many calls were planned); every answer other than the
+    phase's success, warm-ups included, counted under `errors` and its first bodies logged; agency
+    refreshes and (at the resource call) disclosures audited while timing."""
+    report: dict[str, Any] = {}
+    errors: dict[str, dict[str, int]] = {}
+    phases = [(name, outcome) for name, (outcome, _) in timed.items()]
+    phases += [(f"{name} warm-up", outcome) for name, outcome in warm.items()]
+    for name, outcome in phases:
+        failed = {str(k): v for k, v in outcome.statuses.items() if k != outcome.ok}
+        if failed:
+            errors[name] = failed
+        for status, body in outcome.bodies:
+            log(f"oauth: {api.profile} {name} answered {status}: {body[:300]!r}")
+    for name, (outcome, planned) in timed.items():
+        report[name] = {**_stats(outcome), "planned": planned}
+        if outcome.issued < planned:
+            log(f"oauth: {api.profile} {name} phase cut off at {outcome.issued} calls (DPoP iat window)")
+    resource = timed[api.resource][0]
+    # Every success of the resource call must have its disclosure on record (committed first).
+    disclosures = resource.audited.get("disclosure", 0)
+    if disclosures != resource.statuses.get(resource.ok, 0):
+        released = resource.statuses.get(resource.ok, 0)
+        log(f"oauth: {api.profile}: {disclosures} disclosures audited for {released} releases")
+    report["errors"] = errors
+    report["refreshes_during_timing"] = sum(o.audited.get("profile_refreshed", 0) for o, _ in timed.values())
+    report["disclosures_audited"] = disclosures
+    return report
+
+
+AUDITED = ("profile_refreshed", "disclosure")
+
+
+def _audit_counts(runtime) -> dict[str, int]:
+    with runtime.sessions() as session:
+        counted = session.execute(
+            select(AuditEntry.kind, func.count())
+            .where(AuditEntry.kind.in_(AUDITED))
+            .group_by(AuditEntry.kind)
+        ).all()
+    return {kind: n for kind, n in counted}
+
+
+def _token_calls(
+    token_url: str,
+    people: Citizenry,
+    codes: list[Code],
+    dpop_keys: Sequence[ECKey],
+    assertion: Callable[[ECKey], str],
+) -> list[Call]:
+    """One token request per code, by the i-th DPoP key (cycling), `assertion(key)` its client
+    assertion; everything signed now."""
     calls = []
     for i, code in enumerate(codes):
         key = dpop_keys[i % len(dpop_keys)]
@@ -657,10 +810,10 @@ def _token_calls(server: Server, people: Citizenry, codes: list[Code], dpop_keys
             "client_id": people.client_id,
             "code_verifier": code.verifier,
             "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": _client_assertion(people, token_url, key),
+            "client_assertion": assertion(key),
         }
         headers = {"DPoP": dpop_proof(key, method="POST", url=token_url), "Accept": "application/json"}
-        calls.append(Call("POST", "/com/v4/token", headers, form))
+        calls.append(Call("POST", token_url, headers, form))
     return calls
 
 
@@ -671,52 +824,113 @@ class Token:
     key: ECKey
 
 
-def _tokens(outcome: Outcome, dpop_keys: list[ECKey], count: int) -> list[Token]:
+def _tokens(outcome: Outcome, dpop_keys: Sequence[ECKey], count: int) -> list[Token]:
+    """The access tokens of the successful token calls, each with the DPoP key its call used."""
     tokens = []
     for i in range(count):
         body = outcome.responses.get(i)
         if body is None:
             continue
         access_token = json.loads(body)["access_token"]
-        payload = access_token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        tokens.append(Token(access_token, claims["sub"], dpop_keys[i % len(dpop_keys)]))
+        tokens.append(Token(access_token, jwt_claims(access_token)["sub"], dpop_keys[i % len(dpop_keys)]))
     if not tokens:
         raise RuntimeError(f"no token call succeeded: {outcome.statuses} {outcome.bodies[:1]}")
     return tokens
 
 
-def _person_calls(server: Server, tokens: list[Token], count: int) -> list[Call]:
-    query = "?scope=" + quote(" ".join(SCOPE), safe="")
+def first_response(outcome: Outcome) -> bytes:
+    """The body of the first call kept, or why there is none."""
+    if not outcome.responses:
+        raise RuntimeError(f"no call succeeded: {outcome.statuses} {outcome.bodies[:1]}")
+    return outcome.responses[min(outcome.responses)]
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    """The claims of a compact JWS, unverified (the client reading its own token's `sub`)."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def _resource_calls(
+    tokens: list[Token],
+    count: int,
+    url_of: Callable[[Token], str],
+    *,
+    query: str = "",
+    headers: dict[str, str] | None = None,
+) -> list[Call]:
+    """`count` GETs round-robin over `tokens`, each with a fresh DPoP proof (`ath`, unique `jti`)
+    for `url_of(token)`, signed now."""
     calls = []
     for i in range(count):
         token = tokens[i % len(tokens)]
-        path = f"/com/v4/person/{token.sub}"
-        proof = dpop_proof(
-            token.key, method="GET", url=f"{server.base_url}{path}", access_token=token.access_token
-        )
-        headers = {"Authorization": f"DPoP {token.access_token}", "DPoP": proof, "Cache-Control": "no-cache"}
-        calls.append(Call("GET", path + query, headers))
+        url = url_of(token)
+        proof = dpop_proof(token.key, method="GET", url=url, access_token=token.access_token)
+        sent = {"Authorization": f"DPoP {token.access_token}", "DPoP": proof, **(headers or {})}
+        calls.append(Call("GET", url + query, sent))
     return calls
 
 
-def _open_person(server: Server, body: bytes, people: Citizenry) -> dict[str, Any]:
-    """Decrypt (app key) and verify (our published JWKS) one response: the payload, checked."""
-    platform = httpx.get(f"{server.base_url}/.well-known/keys.json", timeout=10).json()
-    decrypted = jwe.decrypt_compact(body, people.encryption, algorithms=["ECDH-ES+A256KW", "A256GCM"])
-    signed = jws.deserialize_compact(
-        decrypted.plaintext, KeySet.import_key_set(platform), algorithms=["ES256"]
-    )
-    payload = json.loads(signed.payload)
-    missing = [name for name in SCOPE if name not in payload]
-    assert not missing, f"person response lacks {missing}"
-    return payload
+def _platform_jwks(server: Server, path: str = "/.well-known/keys.json") -> KeySet:
+    return KeySet.import_key_set(httpx.get(f"{server.base_url}{path}", timeout=10).json())
 
 
-def _phase(server: Server, calls: list[Call], *, keep: int = 0, deadline: float | None = None) -> Outcome:
+def _open_sealed(
+    body: bytes | str, people: Citizenry, platform: KeySet, enc: str = "A256GCM"
+) -> dict[str, Any]:
+    """Decrypt (the app's key) and verify (ES256, the platform's published JWKS) a JWS-in-JWE
+    response; its payload."""
+    decrypted = jwe.decrypt_compact(body, people.encryption, algorithms=["ECDH-ES+A256KW", enc])
+    signed = jws.deserialize_compact(decrypted.plaintext, platform, algorithms=["ES256"])
+    return json.loads(signed.payload)
+
+
+class RateWindows:
+    """The bench's share of the server's per-client limits (core.rate_limit: fixed windows of 60 s
+    from the epoch, one counter per scope): before a warm-up and its timed phase, wait for a
+    window with room for both, so that no 429 is of the bench's own making (the v4 and v5 token
+    phases of one run count against one `oauth_token` counter)."""
+
+    def __init__(self, limit: int, window_s: int = 60) -> None:
+        self.limit, self.window_s = limit, window_s
+        self.sent: dict[str, list[tuple[int, int, int]]] = {}  # (first window, last window, calls)
+        self.waited_s = 0.0
+
+    def wait_for_room(self, scope: str, calls: int) -> None:
+        if calls > self.limit:
+            raise ValueError(f"{calls} {scope} calls cannot fit one window of {self.limit}")
+        while True:
+            now = time.time()
+            window = int(now) // self.window_s
+            used = sum(n for first, last, n in self.sent.get(scope, []) if first <= window <= last)
+            if used + calls <= self.limit:
+                return
+            pause = (window + 1) * self.window_s - now + 0.5
+            log(f"oauth: waiting {pause:.0f} s for the next {scope} rate-limit window ({used} calls in it)")
+            time.sleep(pause)
+            self.waited_s += pause
+
+    def record(self, scope: str, outcome: Outcome) -> None:
+        """Count a phase's calls in every window it touched (an over-estimate, never under: the
+        server stamps each call between the phase's start and end, on the same clock)."""
+        first = int(outcome.started_at) // self.window_s
+        last = int(outcome.started_at + outcome.elapsed_s) // self.window_s
+        self.sent.setdefault(scope, []).append((first, last, outcome.issued))
+
+
+def _phase(
+    server: Server,
+    calls: list[Call],
+    *,
+    keep: int = 0,
+    deadline: float | None = None,
+    ok: int = 200,
+    runtime=None,
+) -> Outcome:
     """Send `calls` from CLIENTS threads (dynamic hand-out); keep the bodies of the first `keep`
-    successful calls by index. Stops handing out work at `deadline` (monotonic)."""
-    outcome = Outcome()
+    successful (status `ok`) calls by index. Stops handing out work at `deadline` (monotonic).
+    With `runtime`, counts the agency refreshes and disclosures audited meanwhile."""
+    outcome = Outcome(ok=ok)
     counter = itertools.count()
     lock = threading.Lock()
     start = threading.Barrier(CLIENTS + 1)
@@ -737,7 +951,7 @@ def _phase(server: Server, calls: list[Call], *, keep: int = 0, deadline: float 
                     body = response.content
                     took = time.perf_counter() - began
                     statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-                    if response.status_code == 200:
+                    if response.status_code == ok:
                         seconds.append(took)
                         if i < keep:
                             outcome.responses[i] = body
@@ -751,12 +965,14 @@ def _phase(server: Server, calls: list[Call], *, keep: int = 0, deadline: float 
             for status, n in statuses.items():
                 outcome.statuses[status] = outcome.statuses.get(status, 0) + n
 
+    audited = _audit_counts(runtime) if runtime is not None else {}
     threads = [threading.Thread(target=client_thread, daemon=True) for _ in range(CLIENTS)]
     for thread in threads:
         thread.start()
     server_cpu, client_cpu, busy = server.cpu_seconds(), time.process_time(), _cpu_ticks()
     database_cpu = server.database_cpu()
     start.wait()
+    outcome.started_at = time.time()
     began = time.perf_counter()
     for thread in threads:
         thread.join()
@@ -769,6 +985,9 @@ def _phase(server: Server, calls: list[Call], *, keep: int = 0, deadline: float 
     outcome.client_cpu_s = time.process_time() - client_cpu
     outcome.machine_busy = _busy_fraction(busy, _cpu_ticks())
     outcome.issued = sum(outcome.statuses.values())
+    if runtime is not None:
+        after_audit = _audit_counts(runtime)
+        outcome.audited = {kind: after_audit.get(kind, 0) - audited.get(kind, 0) for kind in AUDITED}
     if failures:
         raise RuntimeError(f"a client thread failed: {failures[0]!r}") from failures[0]
     return outcome
@@ -829,17 +1048,22 @@ def dpop_proof(key: ECKey, *, method: str, url: str, access_token: str | None = 
     return jwt.encode(header, claims, key, algorithms=["ES256"])
 
 
-def _client_assertion(people: Citizenry, token_url: str, dpop_key: ECKey) -> str:
+def client_assertion(
+    people: Citizenry, *, audience: str, lifetime_s: int = 300, cnf_key: ECKey | None = None
+) -> str:
+    """A private_key_jwt assertion (RFC 7523) by the app's signing key, with a fresh `jti`; v4's
+    carries `cnf.jkt` of the DPoP key, as the MyInfo connectors send it."""
     now = int(time.time())
-    claims = {
+    claims: dict[str, Any] = {
         "iss": people.client_id,
         "sub": people.client_id,
-        "aud": token_url,
+        "aud": audience,
         "jti": secrets.token_urlsafe(30),
         "iat": now,
-        "exp": now + 300,
-        "cnf": {"jkt": dpop_key.thumbprint()},
+        "exp": now + lifetime_s,
     }
+    if cnf_key is not None:
+        claims["cnf"] = {"jkt": cnf_key.thumbprint()}
     signing = people.signing
     return jwt.encode({"alg": "ES256", "typ": "JWT", "kid": signing.kid}, claims, signing)
 
@@ -867,43 +1091,75 @@ class _StubKeys:
         return self.key if kid == self.key.kid else None
 
 
-def _crypto_ceiling(options: Options, payload: dict[str, Any]) -> dict[str, Any]:
-    """Measured once per run (the machine does not change between backends), with no server up,
-    in CPU time of this thread (other load on the machine does not inflate it)."""
-    if "result" in _crypto_cache:
-        return _crypto_cache["result"]
+@dataclass(frozen=True)
+class CryptoPath:
+    """The crypto of one resource call, as its endpoint does it: verify the access token (issued
+    by `issuer` for `audience`), verify the DPoP proof for `htu` under `dpop_policy`, and
+    `seal(rt, app, now)` the response to the app's key."""
+
+    api: str
+    issuer: str
+    audience: str
+    htu: str
+    sub: str
+    payload: dict[str, Any]  # the response's plaintext, as one real call returned it
+    seal: Callable[[Any, Any, dt.datetime], str]
+    dpop_policy: Any  # app.oauth.token_service.DPoPPolicy
+    jws_typ: str = "JWT"
+    token_scope: str | None = None
+
+
+def _v4_crypto_path(payload: dict[str, Any]) -> CryptoPath:
+    """GET /com/v4/person/{sub} (app.myinfo_v4.views.person): the person JSON sealed as it is."""
+    from app.oauth.release import seal
+    from app.oauth.token_service import ES256_ONLY
+
+    issuer = f"{CEILING_BASE}/com/v4"
+    sub = str(payload.get("uuid", "0" * 36))
+    return CryptoPath(
+        api=V4.profile,
+        issuer=issuer,
+        audience=f"{issuer}/person",
+        htu=f"{issuer}/person/{sub}",
+        sub=sub,
+        payload=payload,
+        seal=lambda rt, app, now: seal(rt, app, payload),
+        dpop_policy=ES256_ONLY,
+    )
+
+
+def _crypto_ceiling(options: Options, path: CryptoPath) -> dict[str, Any]:
+    """Measured once per run and API (the machine does not change between backends), with no
+    server up, in CPU time of this thread (other load on the machine does not inflate it)."""
+    if path.api in _crypto_cache:
+        return _crypto_cache[path.api]
     from app.oauth.access_tokens import issue_access_token, verify_access_token
     from app.oauth.dpop import verify_dpop_proof
     from app.oauth.jwks import JwksCache
-    from app.oauth.release import seal
 
     from .common import machine_info
 
     iterations = sizes(options).crypto_iterations
-    base = "http://127.0.0.1:5000/com/v4"
     platform = ECKey.generate_key("P-256", {"use": "sig", "alg": "ES256"}, auto_kid=True)
     encryption = ECKey.generate_key("P-256", {"use": "enc", "alg": "ECDH-ES+A256KW"}, auto_kid=True)
     dpop_key = ECKey.generate_key("P-256", auto_kid=True)
     keys = _StubKeys(platform)
     grant = SimpleNamespace(
-        citizen_id=str(payload.get("uuid", "0" * 36)),
-        scope=list(SCOPE),
-        client_id=CLIENT_ID,
-        purpose_id=PURPOSE_ID,
-        subentity=None,
+        citizen_id=path.sub, scope=list(SCOPE), client_id=CLIENT_ID, purpose_id=PURPOSE_ID, subentity=None
     )
     now = utcnow()
     token, _claims = issue_access_token(
         keys,
         grant=grant,
         jkt=dpop_key.thumbprint(),
-        issuer=base,
-        audience=f"{base}/person",
+        issuer=path.issuer,
+        audience=path.audience,
         now=now,
         ttl=dt.timedelta(minutes=30),
+        scope=path.token_scope,
+        typ=path.jws_typ,
     )
-    url = f"{base}/person/{grant.citizen_id}"
-    proof = dpop_proof(dpop_key, method="GET", url=url, access_token=token)
+    proof = dpop_proof(dpop_key, method="GET", url=path.htu, access_token=token)
     app = SimpleNamespace(
         client_id=CLIENT_ID, jwks={"keys": [encryption.as_dict(private=False)]}, jwks_uri=None
     )
@@ -914,19 +1170,21 @@ def _crypto_ceiling(options: Options, payload: dict[str, Any]) -> dict[str, Any]
 
     def one(timed: bool) -> None:
         t0 = time.thread_time()
-        claims = verify_access_token(keys, token, issuer=base, audience=f"{base}/person", now=now)
+        claims = verify_access_token(keys, token, issuer=path.issuer, audience=path.audience, now=now)
         t1 = time.thread_time()
         verify_dpop_proof(
             proof,
             htm="GET",
-            htu=url,
+            htu=path.htu,
             now=now,
             replay=replay,
             access_token=token,
             expected_jkt=claims["cnf"]["jkt"],
+            algorithms=path.dpop_policy.algorithms,
+            leeway_s=path.dpop_policy.leeway_s,
         )
         t2 = time.thread_time()
-        sealed = seal(rt, app, payload)
+        sealed = path.seal(rt, app, now)
         t3 = time.thread_time()
         assert sealed.count(".") == 4
         if timed:
@@ -947,6 +1205,7 @@ def _crypto_ceiling(options: Options, payload: dict[str, Any]) -> dict[str, Any]
     cores = machine["cores"] or 1
     per_call = elapsed / iterations
     result = {
+        "api": path.api,
         "iterations": iterations,
         "per_call_ms": per_call * 1000,
         "per_call_wall_ms": wall * 1000 / iterations,
@@ -956,10 +1215,10 @@ def _crypto_ceiling(options: Options, payload: dict[str, Any]) -> dict[str, Any]
         "cores_used": min(WORKERS, cores),
         "ceiling_calls_per_s": min(WORKERS, cores) / per_call,
         "cpu_model": machine["cpu_model"],
-        "payload_bytes": len(json.dumps(payload, separators=(",", ":"))),
-        "raw_primitives_ms": _raw_primitives_ms(payload),
+        "payload_bytes": len(json.dumps(path.payload, separators=(",", ":"))),
+        "raw_primitives_ms": _raw_primitives_ms(path.payload),
     }
-    _crypto_cache["result"] = result
+    _crypto_cache[path.api] = result
     return result
 
 
