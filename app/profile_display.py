@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,6 +212,27 @@ def _readable(value: Any) -> str:
 
 def sub_label(key: str) -> str:
     return SUB_LABELS.get(key, key.replace("_", " ").replace("-", " ").capitalize())
+
+
+def partial_label(label: str, paths: Sequence[str]) -> str:
+    """An attribute asked for in part (a v5 scope such as `cpfbalances.oa`), as people read it:
+    "Pension account balances \N{EM DASH} Ordinary account only"."""
+    return f"{label} \N{EM DASH} {_listed([part_label(p) for p in paths])} only"
+
+
+def part_label(path: str) -> str:
+    """A dotted sub-attribute in words: `qdl.expirydate` is "Qualified licence expiry date"."""
+    first, *rest = (sub_label(segment) for segment in path.split("."))
+    return " ".join([first, *(_lower_first(label) for label in rest)])
+
+
+def _lower_first(label: str) -> str:
+    # "Expiry date" reads as "expiry date" mid-phrase; "COE category" or "NRIC" keep their capitals.
+    return label[0].lower() + label[1:] if label[1:2].islower() else label
+
+
+def _listed(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
 
 
 def long_date(day: dt.date) -> str:

@@ -4,7 +4,7 @@ request only, revocable at any time; expiry and revocation take effect at once."
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,10 +41,12 @@ def grant_consent(
     approved: Iterable[str],
     remember_for: dt.timedelta | None,
     now: dt.datetime,
+    parts: Mapping[str, Sequence[str]] | None = None,
 ) -> Consent:
     """Record the citizen's decision (flushed). `approved` must be a subset of `requested` and hold
     every required attribute that was requested; `remember_for` None means this request only, at
-    most 12 months otherwise."""
+    most 12 months otherwise. `parts` names, for attributes asked for only in part, the
+    sub-attribute paths asked (and so approved with the attribute)."""
     requested, approved = list(dict.fromkeys(requested)), sorted(set(approved))
     if extra := sorted(set(approved) - set(requested)):
         raise ValidationFailed("approved attributes were not requested", {"approved": extra})
@@ -64,6 +66,10 @@ def grant_consent(
         client_id=app.client_id,
         purpose_id=purpose.purpose_id,
         approved=approved,
+        approved_parts={
+            name: list(dict.fromkeys(paths)) for name, paths in (parts or {}).items() if name in approved
+        }
+        or None,
         declined=sorted(set(requested) - set(approved)),
         remembered=remember_for is not None,
         granted_at=now,
@@ -93,9 +99,12 @@ def remembered_consent(
     purpose_id: str,
     requested: Iterable[str],
     now: dt.datetime,
+    parts: Mapping[str, Sequence[str]] | None = None,
 ) -> Consent | None:
-    """A remembered, active consent that already approves everything requested, if any."""
-    wanted = set(requested)
+    """A remembered, active consent that already approves everything requested, if any: every
+    attribute, and of one approved only in part, no more than that part (`parts` as for
+    grant_consent)."""
+    wanted, parts = set(requested), parts or {}
     candidates = session.scalars(
         select(Consent)
         .where(
@@ -108,7 +117,18 @@ def remembered_consent(
         )
         .order_by(Consent.granted_at.desc())
     )
-    return next((c for c in candidates if wanted <= set(c.approved)), None)
+    return next(
+        (c for c in candidates if wanted <= set(c.approved) and _within_parts(c, wanted, parts)), None
+    )
+
+
+def _within_parts(consent: Consent, wanted: set[str], parts: Mapping[str, Sequence[str]]) -> bool:
+    approved_parts = consent.approved_parts or {}
+    return all(
+        name in parts and set(parts[name]) <= set(approved_parts[name])
+        for name in wanted
+        if name in approved_parts
+    )
 
 
 def consents_of(session: Session, *, citizen_id: str) -> list[Consent]:

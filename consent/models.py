@@ -64,6 +64,9 @@ class Consent(Base):
     client_id: Mapped[str] = mapped_column(String(100))
     purpose_id: Mapped[str] = mapped_column(String(100))
     approved: Mapped[list[str]] = mapped_column(JSON)
+    # attribute -> the sub-attribute paths approved, for attributes approved only in part (a v5
+    # scope such as `cpfbalances.oa`); None or absent: the whole attribute.
+    approved_parts: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
     declined: Mapped[list[str]] = mapped_column(JSON)
     remembered: Mapped[bool] = mapped_column(Boolean, default=False)
     granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -10,7 +10,7 @@ never commits; the view commits once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from profile_store.catalogue import Catalogue
 from profile_store.models import Citizen
 
 from ..auditing import record
+from ..profile_display import partial_label
 
 ACTIVE, EXPIRED, WITHDRAWN = "active", "expired", "withdrawn"
 
@@ -206,7 +207,7 @@ def _consent_record(
             consent.client_id, known.name if known else consent.client_id, known.agency if known else ""
         ),
         purpose=PurposeRef(consent.purpose_id, purpose.description if purpose else ""),
-        approved=labelled(catalogue, consent.approved),
+        approved=labelled(catalogue, consent.approved, parts=consent.approved_parts),
         declined=labelled(catalogue, consent.declined),
         remembered=consent.remembered,
         granted_at=consent.granted_at,
@@ -222,8 +223,16 @@ def _status(consent: Consent, now: dt.datetime) -> str:
     return ACTIVE if consent.active_at(now) else EXPIRED
 
 
-def labelled(catalogue: Catalogue, names: Iterable[str]) -> list[Labelled]:
-    return [Labelled(name, catalogue[name].label if name in catalogue else name) for name in names]
+def labelled(
+    catalogue: Catalogue, names: Iterable[str], *, parts: Mapping[str, Sequence[str]] | None = None
+) -> list[Labelled]:
+    """Each attribute with its label; one approved only in part says which part."""
+    parts = parts or {}
+    shown = []
+    for name in names:
+        label = catalogue[name].label if name in catalogue else name
+        shown.append(Labelled(name, partial_label(label, parts[name]) if parts.get(name) else label))
+    return shown
 
 
 def _apps(session: Session, client_ids: set[str]) -> dict[str, AgencyApp]:

@@ -18,7 +18,7 @@ from profile_store.catalogue import Catalogue
 
 from ..fapi.scopes import release_selection
 from ..oauth.release import narrow
-from ..profile_display import ShownField, show_field, sub_label
+from ..profile_display import ShownField, partial_label, show_field
 
 
 @dataclass(frozen=True)
@@ -53,25 +53,6 @@ def consent_rows(
             view = dataclasses.replace(view, item=narrow({name: view.item}, {name: paths})[name])
         shown = show_field(view, now=now)
         agency = catalogue.agencies[view.agency].name if view.agency in catalogue.agencies else view.agency
-        label = (
-            f"{shown.label} \N{EM DASH} {_listed([part_label(p) for p in paths])} only"
-            if paths
-            else shown.label
-        )
+        label = partial_label(shown.label, paths) if paths else shown.label
         rows.append(Row(name=name, label=label, field=shown, agency=agency, required=name in required))
     return rows
-
-
-def part_label(path: str) -> str:
-    """A dotted sub-attribute in words: `qdl.expirydate` is "Qualified licence expiry date"."""
-    first, *rest = (sub_label(segment) for segment in path.split("."))
-    return " ".join([first, *(_lower_first(label) for label in rest)])
-
-
-def _lower_first(label: str) -> str:
-    # "Expiry date" reads as "expiry date" mid-phrase; "COE category" or "NRIC" keep their capitals.
-    return label[0].lower() + label[1:] if label[1:2].islower() else label
-
-
-def _listed(labels: list[str]) -> str:
-    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"

@@ -58,6 +58,7 @@ def screen(request_id: str):
             client_id=pending.client_id,
             purpose_id=pending.purpose_id,
             requested=pending.scope,
+            parts=parts_asked(pending),
             now=now,
         )
         if remembered is not None:
@@ -70,9 +71,6 @@ def screen(request_id: str):
     if form["decision"] == "decline":
         return _declined(session, pending, citizen_id, app, now=now)
     required = _required(pending, purpose)
-    if form["remember"] != "request" and names_parts(pending):
-        errors = {"remember": ["A request for part of an item can only be shared for this request"]}
-        return _render(pending, app, purpose, citizen_id, errors=errors, now=now, status=400)
     try:
         consent = grant_consent(
             session,
@@ -83,6 +81,7 @@ def screen(request_id: str):
             approved=set(form["attributes"]) | set(required),
             remember_for=REMEMBER[form["remember"]],
             now=now,
+            parts=parts_asked(pending),
         )
     except ValidationFailed as exc:
         errors = {"attributes": [exc.message]}
@@ -102,6 +101,15 @@ def screen(request_id: str):
                 "declined": consent.declined,
                 "expires_at": consent.expires_at.isoformat(),
                 "remembered": consent.remembered,
+                **(
+                    {
+                        "parts": sorted(
+                            f"{a}.{p}" for a, paths in consent.approved_parts.items() for p in paths
+                        )
+                    }
+                    if consent.approved_parts
+                    else {}
+                ),
             },
         ),
     )
@@ -144,9 +152,13 @@ def _required(pending: AuthorizationRequest, purpose: Purpose) -> list[str]:
     return [name for name in pending.scope if name in set(purpose.required_attributes)]
 
 
-def names_parts(pending: AuthorizationRequest) -> bool:
-    """Whether the request asks for only part of some attribute (a v5 scope such as `cpfbalances.oa`)."""
-    return bool(release_selection(pending.wire_scope or [], pending.scope)[1])
+def parts_asked(pending: AuthorizationRequest) -> dict[str, list[str]]:
+    """Of attributes the request asks for only in part (v5 scopes such as `cpfbalances.oa`), the
+    parts: recorded on the consent, so remembering it never stands in for the whole attribute."""
+    return {
+        name: list(paths)
+        for name, paths in release_selection(pending.wire_scope or [], pending.scope)[1].items()
+    }
 
 
 def _render(
@@ -180,9 +192,7 @@ def _render(
         rows=rows,
         chosen=chosen,
         remember=request.form.get("remember", "request"),
-        # A consent records whole attributes: remembering "cpfbalances.oa only" would later let
-        # the app have all of cpfbalances without asking. Such a decision is for this request only.
-        remember_labels={"request": REMEMBER_LABELS["request"]} if names_parts(pending) else REMEMBER_LABELS,
+        remember_labels=REMEMBER_LABELS,
         errors=errors,
     )
     response = make_response(page, status)

@@ -131,9 +131,7 @@ def test_declining_returns_access_denied_with_state_and_iss(client, citizen, key
 
 def test_a_remembered_consent_skips_the_screen(client, citizen, keys, verifier, dpop_key):
     v4.sign_in(client, citizen.id)
-    # Whole attributes only: a decision on part of one (cpfbalances.oa) is never remembered.
-    whole = "openid uinfin name regadd cpfbalances"
-    path = v4.consent_path(flow.authorize(client, flow.push(client, keys, verifier, dpop_key, scope=whole)))
+    path = v4.consent_path(flow.authorize(client, flow.push(client, keys, verifier, dpop_key)))
     assert "code" in v4.redirect_params(v4.decide(client, path, attributes=["regadd"], remember="3m"))
     again = v4.consent_path(
         flow.authorize(client, flow.push(client, keys, verifier, dpop_key, scope="openid uinfin name regadd"))

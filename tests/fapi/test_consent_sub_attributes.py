@@ -4,13 +4,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from joserfc.jwk import ECKey
 from sqlalchemy import select
 
-from app.consent_screen.rows import part_label
+from app.profile_display import part_label
+from audit.models import AuditEntry
 from consent.models import Consent
 from tests.fapi import flow
 from tests.oauth import flow as v4
@@ -133,22 +135,51 @@ def test_declining_a_sub_attribute_request_sends_access_denied(client, holder, w
     assert answer["error"] == "access_denied" and answer["iss"] == flow.ISSUER
 
 
-def test_a_decision_on_part_of_an_item_cannot_be_remembered(client, db_session, holder, wide_app):
-    """A consent records whole attributes: remembered, "Ordinary account only" would let the app
-    have every balance next time without asking. So only "this request" is offered, and a forged
-    longer choice is refused on the page, with nothing granted."""
-    path, page, _verifier, _key = consent_page(client, holder.id, wide_app, "openid uinfin cpfbalances.oa")
-    assert 'id="remember-request-only"' in page and 'name="remember"' not in page
-    refused = v4.decide(client, path, attributes=["cpfbalances"], remember="12m")
-    assert refused.status_code == 400
-    assert "can only be shared for this request" in refused.text
-    assert db_session.scalars(select(Consent).where(Consent.citizen_id == holder.id)).all() == []
+def remember(client, citizen_id, keys, scope: str):
+    """Consent to `scope` (every optional item ticked), remembered for 3 months."""
+    path, _page, _verifier, _key = consent_page(client, citizen_id, keys, scope)
+    answer = v4.redirect_params(v4.decide(client, path, attributes=["cpfbalances"], remember="3m"))
+    assert "code" in answer
 
 
-def test_a_whole_item_request_still_offers_every_period(client, holder, wide_app):
-    _path, page, _verifier, _key = consent_page(client, holder.id, wide_app, "openid uinfin cpfbalances")
-    assert 'name="remember"' in page and 'value="12m"' in page
-    assert 'id="remember-request-only"' not in page
+def skips_the_screen(client, keys, scope: str) -> bool:
+    """Whether a new request for `scope` goes straight back to the app with a code."""
+    verifier, key = flow.verifier(), ECKey.generate_key("P-256")
+    request_uri = flow.push(client, keys, verifier, key, scope=scope)
+    response = client.get(v4.consent_path(flow.authorize(client, request_uri)))
+    if response.status_code == 200:
+        return False
+    return "code" in v4.redirect_params(response)
+
+
+def test_a_remembered_part_covers_that_part_and_never_the_whole(client, db_session, holder, wide_app):
+    """Remembered, "Ordinary account only" lets the app have the ordinary account again without
+    asking, but every balance (or another account) is asked for anew."""
+    remember(client, holder.id, wide_app, "openid uinfin cpfbalances.oa")
+    consent = db_session.scalars(select(Consent).where(Consent.citizen_id == holder.id)).one()
+    assert consent.approved_parts == {"cpfbalances": ["oa"]} and consent.remembered
+    assert skips_the_screen(client, wide_app, "openid uinfin cpfbalances.oa")
+    assert skips_the_screen(client, wide_app, "openid uinfin")
+    assert not skips_the_screen(client, wide_app, "openid uinfin cpfbalances")
+    assert not skips_the_screen(client, wide_app, "openid uinfin cpfbalances.oa cpfbalances.ma")
+
+
+def test_a_remembered_whole_item_covers_any_part_of_it(client, holder, wide_app):
+    remember(client, holder.id, wide_app, "openid uinfin cpfbalances")
+    assert skips_the_screen(client, wide_app, "openid uinfin cpfbalances.oa")
+    assert skips_the_screen(client, wide_app, "openid uinfin cpfbalances")
+
+
+def test_the_consent_list_and_the_audit_entry_name_the_part(client, db_session, holder, wide_app):
+    remember(client, holder.id, wide_app, "openid uinfin cpfbalances.oa cpfbalances.ma")
+    page = client.get("/citizen/consents")
+    assert f"{BALANCES} \N{EM DASH} Ordinary account and MediSave account only" in page.text
+    granted = db_session.scalars(
+        select(AuditEntry).where(
+            AuditEntry.kind == "consent_granted", AuditEntry.citizen_ref == holder.uinfin_digest
+        )
+    ).one()
+    assert json.loads(granted.body)["details"]["parts"] == ["cpfbalances.ma", "cpfbalances.oa"]
 
 
 def test_the_v4_screen_keeps_whole_attribute_labels(client, citizen, verifier):
