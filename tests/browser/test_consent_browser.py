@@ -15,10 +15,8 @@ sideways scrolling, and for refusing to be framed.
 
 from __future__ import annotations
 
-import html
 import re
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,8 +26,6 @@ import pyotp
 import pytest
 from joserfc.jwk import ECKey
 from playwright.sync_api import Page, Route, expect
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from app.profile_display import ShownField, show_field
 from consent.apps import register_app
@@ -38,6 +34,7 @@ from examples.myinfo_v4_client import MyInfoV4Client, ServerError
 from identity.accounts import enrol
 from profile_store.assembly import load_fields
 from profile_store.citizens import reveal_uinfin
+from tests.browser.agency_site import AgencyApp, agency_site
 from tests.oauth.flow import OPTIONAL, PURPOSE, REQUIRED, AgencyKeys, registration, setup_citizen
 
 PASSWORD = "correct horse battery staple"
@@ -48,8 +45,6 @@ SCOPE = REQUIRED + OPTIONAL  # uinfin name | regadd noa-basic cpfbalances
 UNTICKED = "noa-basic"
 SCREENSHOT = "/tmp/consent_screen.png"  # noqa: S108 - a fixed path to look at by hand
 PHONE_SCREENSHOT = "/tmp/consent_screen_phone.png"  # noqa: S108
-BACK_AT_THE_APP = "<!doctype html><html lang='en'><title>Agency app</title><h1>Back at the app</h1></html>"
-FRAMER = "<!doctype html><html lang='en'><title>Framer</title><iframe src='{src}' title='x'></iframe></html>"
 
 
 @dataclass
@@ -63,36 +58,10 @@ class Journey:
     agencies: dict[str, str]  # attribute -> source agency's name
 
 
-class AgencyApp:
-    """The agency app's web server on loopback: records every arrival at its redirect URI, and can
-    serve a page that tries to frame another site (clickjacking)."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[str] = []
-
-    def __call__(self, environ, start_response):
-        request = Request(environ)
-        if request.path == "/callback":
-            self.arrivals.append(request.url)
-            return Response(BACK_AT_THE_APP, mimetype="text/html")(environ, start_response)
-        if request.path == "/frame":
-            page = FRAMER.format(src=html.escape(request.args.get("src", ""), quote=True))
-            return Response(page, mimetype="text/html")(environ, start_response)
-        return Response("not found", 404)(environ, start_response)
-
-
 @pytest.fixture(scope="module")
 def agency_server() -> Iterator[tuple[str, AgencyApp]]:
-    """Served as http://localhost:PORT: another site than Consentry's 127.0.0.1 (no shared cookies)."""
-    recorder = AgencyApp()
-    server = make_server("127.0.0.1", 0, recorder, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="agency-app", daemon=True)
-    thread.start()
-    try:
-        yield f"http://localhost:{server.server_port}", recorder
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with agency_site("agency-app") as site:
+        yield site
 
 
 @dataclass

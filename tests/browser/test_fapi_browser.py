@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyotp
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 from consent.apps import register_app
 from core.clock import utcnow
@@ -29,11 +27,11 @@ from examples.fapi_client import FapiClient
 from examples.myinfo_v4_client import MyInfoV4Client
 from identity.accounts import enrol
 from profile_store.citizens import reveal_uinfin
+from tests.browser.agency_site import AgencyApp, agency_site
 from tests.browser.test_consent_browser import (
     APP_NAME,
     PASSWORD,
     PURPOSE_TEXT,
-    AgencyApp,
     Gate,
     item,
     refuses_framing,
@@ -69,16 +67,8 @@ class Relying:
 
 @pytest.fixture(scope="module")
 def app_server() -> Iterator[tuple[str, AgencyApp]]:
-    """The app's web server, as http://localhost:PORT: another site than Consentry's 127.0.0.1."""
-    recorder = AgencyApp()
-    server = make_server("127.0.0.1", 0, recorder, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="fapi-app", daemon=True)
-    thread.start()
-    try:
-        yield f"http://localhost:{server.server_port}", recorder
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with agency_site("fapi-app") as site:
+        yield site
 
 
 @pytest.fixture
