@@ -6,10 +6,12 @@ stay unavailable if never fetched) and the result names the agency and the reaso
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import ValidationFailed
+from profile_store.batch_writer import BatchWriter
 from profile_store.catalogue import Catalogue
-from profile_store.citizens import iter_citizen_ids, reveal_uinfin
+from profile_store.citizens import reveal_uinfin
 from profile_store.fields import apply_agency_record, record_agency_failure
 from profile_store.models import Citizen
 from profile_store.vault import Vault
@@ -67,9 +70,13 @@ def _fetch_one(registry: ConnectorRegistry, client: httpx.Client, code: str, uin
 
 
 def _submit_citizen(
-    pool: Executor, registry: ConnectorRegistry, client: httpx.Client, uinfin: str, codes: Iterable[str]
+    pool: Executor,
+    registry: ConnectorRegistry,
+    clients: Mapping[str, httpx.Client],
+    uinfin: str,
+    codes: Iterable[str],
 ) -> list[Future[_Fetched]]:
-    return [pool.submit(_fetch_one, registry, client, code, uinfin) for code in codes]
+    return [pool.submit(_fetch_one, registry, clients[code], code, uinfin) for code in codes]
 
 
 def _store(
@@ -145,7 +152,8 @@ def refresh_citizen(
     values and lastupdated stand) and reported as failed with reason "over_budget"; their fetches
     finish in the background and are discarded."""
     codes = list(agencies) if agencies is not None else registry.codes()
-    futures = _submit_citizen(registry.pool, registry, registry.http, reveal_uinfin(vault, citizen), codes)
+    clients = dict.fromkeys(codes, registry.http)
+    futures = _submit_citizen(registry.pool, registry, clients, reveal_uinfin(vault, citizen), codes)
     wait(futures, timeout=budget_s)
     fetched = [future.result() for future in futures if future.done()]
     result = _store(session, vault=vault, catalogue=catalogue, citizen=citizen, fetched=fetched, now=now)
@@ -153,6 +161,13 @@ def refresh_citizen(
         if not future.done():
             result.outcomes[code] = AgencyOutcome(code, ok=False, reason="over_budget")
     return result
+
+
+try:
+    _MALLOC_TRIM = ctypes.CDLL(None).malloc_trim
+except (AttributeError, OSError):  # not glibc
+    _MALLOC_TRIM = None
+FLUSH_EVERY = 50  # citizens per round of executemany statements in a bulk refresh
 
 
 @dataclass
@@ -177,19 +192,26 @@ def refresh_all(
     is one transaction; the next batch's fetches run while the current batch is written."""
     progress = BulkProgress()
     codes = registry.codes()
-    with (
-        ThreadPoolExecutor(concurrency, thread_name_prefix="bulk-refresh") as pool,
-        new_http_client(max_connections=concurrency) as client,
-    ):
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="bulk-refresh") as pool, ExitStack() as stack:
+        # One pool per agency: httpx serialises a pool on one lock and scans its connections per
+        # request, so 64 threads on one pool spend more CPU queueing than talking. A pool may open
+        # a connection per thread (a thread never waits for one against the agency's timeout) but
+        # keeps twice its share idle, so eight pools hold about as many sockets as one did.
+        keepalive = 2 * -(-concurrency // max(len(codes), 1))
+        clients = {
+            code: stack.enter_context(new_http_client(max_connections=concurrency, max_keepalive=keepalive))
+            for code in codes
+        }
         in_flight: list[tuple[str, list[Future[_Fetched]]]] | None = None
         for people in _people(sessions, vault, batch_size):
             submitted = [
-                (cid, _submit_citizen(pool, registry, client, uinfin, codes)) for cid, uinfin in people
+                (cid, _submit_citizen(pool, registry, clients, uinfin, codes)) for cid, uinfin in people
             ]
             if in_flight is not None:
                 _write_batch(
                     sessions, in_flight, vault=vault, catalogue=catalogue, now=clock(), progress=progress
                 )
+                _return_freed_memory()
                 if on_batch:
                     on_batch(progress)
             in_flight = submitted
@@ -202,14 +224,35 @@ def refresh_all(
     return progress
 
 
+def _return_freed_memory() -> None:
+    """Hand memory freed by the last batch back to the OS (glibc only; a no-op elsewhere).
+
+    Python-level allocations do not grow from batch to batch (tracemalloc), but glibc keeps what
+    64 fetch threads freed in its per-thread arenas, so without this RSS creeps up with N."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
 def _people(
     sessions: sessionmaker[Session], vault: Vault, batch_size: int
 ) -> Iterator[list[tuple[str, str]]]:
-    with sessions() as reader:
-        for ids in iter_citizen_ids(reader, batch_size=batch_size):
-            citizens = reader.scalars(select(Citizen).where(Citizen.id.in_(ids))).all()
-            yield [(c.id, reveal_uinfin(vault, c)) for c in citizens]
-            reader.expunge_all()  # keep the identity map from growing with N
+    """(citizen id, national id) in batches, by keyset pagination. Each batch is read in a short
+    transaction of its own: one held open for the whole run would pin old row versions on
+    PostgreSQL (no vacuum behind it) and keep SQLite from checkpointing its WAL."""
+    last = ""
+    while True:
+        with sessions() as reader:
+            rows = reader.execute(
+                select(Citizen.id, Citizen.uinfin_ciphertext, Citizen.dek_kid, Citizen.dek_wrapped)
+                .where(Citizen.id > last)
+                .order_by(Citizen.id)
+                .limit(batch_size)
+            ).all()
+        if not rows:
+            return
+        last = rows[-1].id
+        # reveal_uinfin reads only these four columns, so a plain row stands in for a Citizen.
+        yield [(row.id, reveal_uinfin(vault, row)) for row in rows]
 
 
 def _write_batch(
@@ -221,19 +264,36 @@ def _write_batch(
     now: dt.datetime,
     progress: BulkProgress,
 ) -> None:
+    """Store one batch in one transaction: three SELECTs for the whole batch, then one
+    executemany per kind of write (profile_store.batch_writer), instead of ORM objects."""
     with sessions() as session, session.begin():
-        ids = [citizen_id for citizen_id, _ in batch]
-        by_id = {c.id: c for c in session.scalars(select(Citizen).where(Citizen.id.in_(ids)))}
-        for citizen_id, futures in batch:
-            result = _store(
-                session,
-                vault=vault,
-                catalogue=catalogue,
-                citizen=by_id[citizen_id],
-                fetched=[f.result() for f in futures],
-                now=now,
-            )
-            for code in result.failed:
-                progress.agency_failures[code] = progress.agency_failures.get(code, 0) + 1
-            progress.failed_citizens += bool(result.failed)
+        writer = BatchWriter(
+            session, vault=vault, catalogue=catalogue, citizen_ids=[cid for cid, _ in batch], now=now
+        )
+        for done, (citizen_id, futures) in enumerate(batch, 1):
+            if done % FLUSH_EVERY == 0:
+                writer.flush()  # a few thousand rows per statement; a whole batch at once peaks higher
+            failed = False
+            for future in futures:
+                got = future.result()
+                reason = _store_answer(writer, citizen_id, got)
+                if reason is not None:
+                    progress.agency_failures[got.agency] = progress.agency_failures.get(got.agency, 0) + 1
+                    failed = True
+            progress.failed_citizens += failed
+        writer.flush()
     progress.citizens += len(batch)
+
+
+def _store_answer(writer: BatchWriter, citizen_id: str, got: _Fetched) -> str | None:
+    """Stage one agency's answer as `_store_one` stores it; the failure reason, or None."""
+    failure = got.failure
+    if failure is None:
+        try:
+            writer.apply(citizen_id, got.agency, got.items)
+            return None
+        except ValidationFailed:
+            failure = AgencyFailure("invalid_payload")
+    reason = failure.summary()
+    writer.fail(citizen_id, got.agency, reason)
+    return reason

@@ -92,8 +92,9 @@ class ConnectorRegistry:
             self._http, self._pool = None, None
 
 
-def new_http_client(*, max_connections: int) -> httpx.Client:
+def new_http_client(*, max_connections: int, max_keepalive: int | None = None) -> httpx.Client:
     # Measured here: httpx's sync client in worker threads serves several times the requests per
     # second of its asyncio client (docs/agencies.md), so agencies are called from threads.
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    keepalive = max_connections if max_keepalive is None else max_keepalive
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=keepalive)
     return httpx.Client(verify=ssl.create_default_context(), limits=limits, follow_redirects=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import resource
 from typing import Any
 
 from agency_connectors.refresh import refresh_all, refresh_citizen
@@ -141,9 +142,11 @@ def _bulk_rows(backend: str, sizes: tuple[int, ...], results: list[dict[str, Any
     for n, result, grew in zip(sizes, results, growth, strict=True):
         assert result["citizens"] == n, result
         rate = n / result["seconds"]
+        cpu_ms = 1000 * result["cpu_seconds"] / n
         data = {
             **result,
             "citizens_per_s": rate,
+            "cpu_ms_per_citizen": cpu_ms,
             "peak_rss_growth_mib": grew,
             "flat_allowance_mib": allowance,
             "batch_size": BATCH_SIZE,
@@ -159,8 +162,8 @@ def _bulk_rows(backend: str, sizes: tuple[int, ...], results: list[dict[str, Any
                 backend=backend,
                 n=n,
                 result=(
-                    f"{rate:,.0f} citizens/s ({result['seconds']:.1f} s); peak RSS +{grew:.1f} MiB "
-                    f"over {mib(result['rss_before']):.0f} MiB{note}"
+                    f"{rate:,.0f} citizens/s ({result['seconds']:.1f} s, CPU {cpu_ms:.1f} ms per citizen); "
+                    f"peak RSS +{grew:.1f} MiB over {mib(result['rss_before']):.0f} MiB{note}"
                 ),
                 target=target,
                 verdict=verdict,
@@ -190,7 +193,7 @@ def _bulk_child(db_url: str) -> dict[str, Any]:
         hwm_reset = reset_peak_rss()
         if not hwm_reset:
             rss_before = peak_rss_bytes()
-        clock = Stopwatch()
+        clock, cpu_started = Stopwatch(), _cpu_seconds()
         progress = refresh_all(
             runtime.sessions,
             registry=runtime.connectors,
@@ -201,11 +204,12 @@ def _bulk_child(db_url: str) -> dict[str, Any]:
             concurrency=CONCURRENCY,
             on_batch=lambda _progress: persona_for.cache_clear(),
         )
-        seconds = clock.seconds()
+        seconds, cpu = clock.seconds(), _cpu_seconds() - cpu_started
         peak = peak_rss_bytes()
         close_runtime(runtime)
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "citizens": progress.citizens,
         "failed_citizens": progress.failed_citizens,
         "agency_failures": progress.agency_failures,
@@ -213,3 +217,9 @@ def _bulk_child(db_url: str) -> dict[str, Any]:
         "peak_rss": peak,
         "hwm_reset": hwm_reset,
     }
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process so far (every thread, the in-process simulated agencies included)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime

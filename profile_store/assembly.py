@@ -1,14 +1,20 @@
 """Reading a profile: decrypt and assemble it in the person format of the MyInfo spec (section 8),
-and a provenance view for people (operator page, later the portal)."""
+and a provenance view for people (operator page, later the portal).
+
+A profile read is on every disclosure's hot path, so it reads plain Core rows (no ORM objects, no
+identity map) of only the columns it needs, unwraps the citizen's data key once, and decrypts and
+parses every value in one pass (`FieldCipher.decrypt_json_many`). Each value is still AES-256-GCM
+under the citizen's data key with the citizen, attribute, origin and version as associated data.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from .catalogue import CITIZEN, Attribute, Catalogue
@@ -17,7 +23,7 @@ from .models import CITIZEN_PROVIDED, GOVERNMENT_VERIFIED, AgencySync, Citizen, 
 from .vault import Vault, field_aad
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldView:
     """One attribute as a person should see it: value and where it came from."""
 
@@ -31,6 +37,70 @@ class FieldView:
     declared: bool
 
 
+_F, _D = ProfileField.__table__.c, Declaration.__table__.c
+# Row layouts: the person format needs the first six field columns; provenance views need all eight.
+_PERSON_COLUMNS = (_F.attribute, _F.source, _F.lastupdated, _F.unavailable, _F.ciphertext, _F.version)
+_VIEW_COLUMNS = (*_PERSON_COLUMNS, _F.agency, _F.fetched_at)
+_DECLARATION_COLUMNS = (_D.attribute, _D.ciphertext, _D.version, _D.declared_at)
+# Index of each column in the rows above.
+_SOURCE, _LASTUPDATED, _UNAVAILABLE, _CIPHERTEXT, _VERSION, _AGENCY, _FETCHED_AT = range(1, 8)
+_DECLARED_CIPHERTEXT, _DECLARED_VERSION, _DECLARED_AT = range(1, 4)
+
+
+def _statements(columns: tuple, *, subset: bool) -> tuple[Select, Select]:
+    """Built once: a statement object reused with bound parameters skips SQL construction."""
+    fields = select(*columns).where(_F.citizen_id == bindparam("citizen_id"))
+    declarations = select(*_DECLARATION_COLUMNS).where(_D.citizen_id == bindparam("citizen_id"))
+    if subset:
+        fields = fields.where(_F.attribute.in_(bindparam("names", expanding=True)))
+        declarations = declarations.where(_D.attribute.in_(bindparam("names", expanding=True)))
+    return fields, declarations
+
+
+_QUERIES = {
+    (columns, subset): _statements(columns, subset=subset)
+    for columns in (_PERSON_COLUMNS, _VIEW_COLUMNS)
+    for subset in (False, True)
+}
+
+
+def _collect(
+    session: Session,
+    *,
+    vault: Vault,
+    catalogue: Catalogue,
+    citizen: Citizen,
+    attributes: Iterable[str] | None,
+    columns: tuple,
+) -> tuple[list[tuple[str, str | None, Any]], Iterator[Any]]:
+    """The wanted attributes in order as (name, origin, row): origin AGENCY or DECLARED for a value
+    to show, None for unavailable; and the decrypted values of the shown ones, in the same order."""
+    specs = catalogue.attributes
+    wanted = list(specs) if attributes is None else [a for a in attributes if a in specs]
+    field_query, declaration_query = _QUERIES[columns, attributes is not None]
+    params: dict[str, Any] = {"citizen_id": citizen.id}
+    if attributes is not None:
+        params["names"] = wanted
+    # session.execute, not its connection: pending ORM changes are flushed first, as for any query.
+    fields = {row[0]: row for row in session.execute(field_query, params).all()}
+    declarations = {row[0]: row for row in session.execute(declaration_query, params).all()}
+    cipher = vault.cipher_for(citizen)
+    plan: list[tuple[str, str | None, Any]] = []
+    sealed: list[tuple[bytes, bytes]] = []
+    for name in wanted:
+        stored = fields.get(name)
+        if stored is not None and not stored[_UNAVAILABLE]:
+            plan.append((name, AGENCY, stored))
+            sealed.append((stored[_CIPHERTEXT], field_aad(citizen.id, name, AGENCY, stored[_VERSION])))
+        elif (declared := declarations.get(name)) is not None:
+            plan.append((name, DECLARED, declared))
+            aad = field_aad(citizen.id, name, DECLARED, declared[_DECLARED_VERSION])
+            sealed.append((declared[_DECLARED_CIPHERTEXT], aad))
+        else:
+            plan.append((name, None, stored))
+    return plan, iter(cipher.decrypt_json_many(sealed))
+
+
 def load_fields(
     session: Session,
     *,
@@ -41,63 +111,34 @@ def load_fields(
 ) -> dict[str, FieldView]:
     """Decrypt the citizen's values. A government-verified value wins; a declaration fills in only
     where no agency value is available; anything else is reported unavailable. Raises CryptoError
-    if any ciphertext fails authentication."""
-    wanted = [a for a in (attributes if attributes is not None else catalogue.names()) if a in catalogue]
-    # Plain rows, not ORM objects: a profile read is on every disclosure's hot path.
-    field_query = select(ProfileField.__table__).where(ProfileField.citizen_id == citizen.id)
-    declaration_query = select(Declaration.__table__).where(Declaration.citizen_id == citizen.id)
-    if attributes is not None:
-        field_query = field_query.where(ProfileField.attribute.in_(wanted))
-        declaration_query = declaration_query.where(Declaration.attribute.in_(wanted))
-    fields = {f.attribute: f for f in session.execute(field_query)}
-    declarations = {d.attribute: d for d in session.execute(declaration_query)}
-    cipher = vault.cipher_for(citizen)
+    if any ciphertext fails authentication. Reads only, in the caller's transaction."""
+    plan, values = _collect(
+        session,
+        vault=vault,
+        catalogue=catalogue,
+        citizen=citizen,
+        attributes=attributes,
+        columns=_VIEW_COLUMNS,
+    )
+    items = _Items()
     views: dict[str, FieldView] = {}
-    for name in wanted:
-        spec = catalogue[name]
-        stored, declared = fields.get(name), declarations.get(name)
-        if stored is not None and not stored.unavailable:
-            value = cipher.decrypt_json(
-                stored.ciphertext, field_aad(citizen.id, name, AGENCY, stored.version)
-            )
-            views[name] = FieldView(
-                spec,
-                _item(spec, value, stored.source, stored.lastupdated),
-                stored.agency,
-                stored.source,
-                stored.lastupdated,
-                stored.fetched_at,
-                False,
-                False,
-            )
-        elif declared is not None:
-            value = cipher.decrypt_json(
-                declared.ciphertext, field_aad(citizen.id, name, DECLARED, declared.version)
-            )
-            stamp = declared.declared_at.date()
-            views[name] = FieldView(
-                spec,
-                _item(spec, value, CITIZEN_PROVIDED, stamp),
-                CITIZEN,
-                CITIZEN_PROVIDED,
-                stamp,
-                declared.declared_at,
-                False,
-                True,
-            )
+    for name, origin, row in plan:
+        spec = catalogue.attributes[name]
+        if origin == AGENCY:
+            source, stamp = row[_SOURCE], row[_LASTUPDATED]
+            item = items.value(spec, next(values), source, stamp)
+            views[name] = FieldView(spec, item, row[_AGENCY], source, stamp, row[_FETCHED_AT], False, False)
+        elif origin == DECLARED:
+            declared_at = row[_DECLARED_AT]
+            stamp = declared_at.date()
+            item = items.value(spec, next(values), CITIZEN_PROVIDED, stamp)
+            views[name] = FieldView(spec, item, CITIZEN, CITIZEN_PROVIDED, stamp, declared_at, False, True)
         else:
             source = CITIZEN_PROVIDED if spec.agency == CITIZEN else GOVERNMENT_VERIFIED
-            stamp = stored.lastupdated if stored is not None else None
-            views[name] = FieldView(
-                spec,
-                _unavailable(spec, source, stamp),
-                spec.agency,
-                source,
-                stamp,
-                stored.fetched_at if stored is not None else None,
-                True,
-                False,
-            )
+            stamp = row[_LASTUPDATED] if row is not None else None
+            fetched_at = row[_FETCHED_AT] if row is not None else None
+            item = items.unavailable(spec, source, stamp)
+            views[name] = FieldView(spec, item, spec.agency, source, stamp, fetched_at, True, False)
     return views
 
 
@@ -109,9 +150,29 @@ def assemble_person(
     citizen: Citizen,
     attributes: Iterable[str] | None = None,
 ) -> dict[str, Any]:
-    """The person JSON: exactly the requested attributes, each with its provenance properties."""
-    views = load_fields(session, vault=vault, catalogue=catalogue, citizen=citizen, attributes=attributes)
-    return {name: view.item for name, view in views.items()}
+    """The person JSON: exactly the requested attributes (unknown names left out), each with its
+    provenance properties, chosen as `load_fields` chooses. Raises CryptoError if any ciphertext
+    fails authentication. Reads only, in the caller's transaction."""
+    plan, values = _collect(
+        session,
+        vault=vault,
+        catalogue=catalogue,
+        citizen=citizen,
+        attributes=attributes,
+        columns=_PERSON_COLUMNS,
+    )
+    items = _Items()
+    person: dict[str, Any] = {}
+    for name, origin, row in plan:
+        spec = catalogue.attributes[name]
+        if origin == AGENCY:
+            person[name] = items.value(spec, next(values), row[_SOURCE], row[_LASTUPDATED])
+        elif origin == DECLARED:
+            person[name] = items.value(spec, next(values), CITIZEN_PROVIDED, row[_DECLARED_AT].date())
+        else:
+            source = CITIZEN_PROVIDED if spec.agency == CITIZEN else GOVERNMENT_VERIFIED
+            person[name] = items.unavailable(spec, source, row[_LASTUPDATED] if row is not None else None)
+    return person
 
 
 def agency_status(session: Session, citizen_id: str) -> dict[str, AgencySync]:
@@ -120,22 +181,47 @@ def agency_status(session: Session, citizen_id: str) -> dict[str, AgencySync]:
     }
 
 
-def _props(source: str, lastupdated: dt.date | None) -> dict[str, Any]:
-    return {
-        "lastupdated": lastupdated.isoformat() if lastupdated else "",
-        "source": source,
-        "classification": "C",
-    }
+_LAST_SUCCESSES = select(AgencySync.agency, AgencySync.succeeded_at).where(
+    AgencySync.citizen_id == bindparam("citizen_id")
+)
 
 
-def _item(spec: Attribute, value: Any, source: str, lastupdated: dt.date | None) -> Any:
-    props = _props(source, lastupdated)
-    if spec.shape == "list":
-        return [{**element, **props} for element in value]
-    return {**value, **props}
+def last_successes(session: Session, citizen_id: str) -> dict[str, dt.datetime | None]:
+    """Agency code -> when the citizen's record was last fetched from it successfully (None: never),
+    for the agencies ever tried. Two columns, no ORM objects: every disclosure asks this."""
+    return {agency: at for agency, at in session.execute(_LAST_SUCCESSES, {"citizen_id": citizen_id})}
 
 
-def _unavailable(spec: Attribute, source: str, lastupdated: dt.date | None) -> Any:
-    if spec.shape == "list":
-        return []
-    return {**_props(source, lastupdated), "unavailable": True}
+class _Items:
+    """Builds person-format items for one profile. Most values of a profile share a handful of
+    `lastupdated` dates, so each date is formatted once."""
+
+    __slots__ = ("_stamps",)
+
+    def __init__(self) -> None:
+        self._stamps: dict[dt.date | None, str] = {None: ""}
+
+    def _stamp(self, lastupdated: dt.date | None) -> str:
+        text = self._stamps.get(lastupdated)
+        if text is None:
+            text = self._stamps[lastupdated] = lastupdated.isoformat()  # type: ignore[union-attr]
+        return text
+
+    def value(self, spec: Attribute, value: Any, source: str, lastupdated: dt.date | None) -> Any:
+        stamp = self._stamp(lastupdated)
+        if spec.shape == "list":
+            return [
+                {**element, "lastupdated": stamp, "source": source, "classification": "C"}
+                for element in value
+            ]
+        return {**value, "lastupdated": stamp, "source": source, "classification": "C"}
+
+    def unavailable(self, spec: Attribute, source: str, lastupdated: dt.date | None) -> Any:
+        if spec.shape == "list":
+            return []
+        return {
+            "lastupdated": self._stamp(lastupdated),
+            "source": source,
+            "classification": "C",
+            "unavailable": True,
+        }

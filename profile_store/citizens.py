@@ -4,7 +4,6 @@ ciphertext under the citizen's own data key (to call agencies)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -63,21 +62,6 @@ def count_citizens(session: Session) -> int:
 
 def reveal_uinfin(vault: Vault, citizen: Citizen) -> str:
     return vault.cipher_for(citizen).decrypt(citizen.uinfin_ciphertext, uinfin_aad(citizen.id)).decode()
-
-
-def iter_citizen_ids(session: Session, *, batch_size: int = 1000) -> Iterator[list[str]]:
-    """Every citizen id in batches, by keyset pagination, so memory stays flat at any size."""
-    last = ""
-    while True:
-        batch = list(
-            session.scalars(
-                select(Citizen.id).where(Citizen.id > last).order_by(Citizen.id).limit(batch_size)
-            )
-        )
-        if not batch:
-            return
-        yield batch
-        last = batch[-1]
 
 
 def normalise_uinfin(uinfin: str) -> str:

@@ -80,12 +80,12 @@ def apply_agency_record(
     result = ApplyResult()
     for attribute in catalogue.owned_by(agency):
         item = items.get(attribute.name)
-        incoming = _Incoming.from_item(item, attribute.shape, now)
+        incoming = Incoming.from_item(item, attribute.shape, now)
         existing = current.get(attribute.name)
         if existing is None:
             existing = ProfileField(citizen_id=citizen.id, attribute=attribute.name, agency=agency, version=0)
             session.add(existing)
-        elif _same(existing, incoming, cipher):
+        elif same_value(existing, incoming, cipher):
             existing.lastupdated = incoming.lastupdated or existing.lastupdated
             existing.fetched_at = now
             result.unchanged.append(attribute.name)
@@ -171,15 +171,17 @@ def declare(
     return existing
 
 
-@dataclass(frozen=True)
-class _Incoming:
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """An agency's item as it will be stored: value without provenance keys, source, availability."""
+
     value: Any
     source: str
     unavailable: bool
     lastupdated: dt.date | None
 
     @classmethod
-    def from_item(cls, item: Any, shape: str, now: dt.datetime) -> _Incoming:
+    def from_item(cls, item: Any, shape: str, now: dt.datetime) -> Incoming:
         if item is None or (isinstance(item, dict) and item.get("unavailable") is True):
             stamp = item.get("lastupdated") if isinstance(item, dict) else None
             return cls(None, GOVERNMENT_VERIFIED, True, _parse_date(stamp))
@@ -193,7 +195,8 @@ class _Incoming:
         )
 
 
-def _same(existing: ProfileField, incoming: _Incoming, cipher: FieldCipher) -> bool:
+def same_value(existing: Any, incoming: Incoming, cipher: FieldCipher) -> bool:
+    """Whether a stored agency value (a ProfileField or a row with its columns) equals `incoming`."""
     if existing.unavailable or incoming.unavailable:
         return existing.unavailable == incoming.unavailable
     if existing.source != incoming.source or existing.ciphertext is None:
@@ -203,21 +206,24 @@ def _same(existing: ProfileField, incoming: _Incoming, cipher: FieldCipher) -> b
 
 
 def _archive(session: Session, existing: ProfileField, origin: str, now: dt.datetime) -> None:
-    session.add(
-        FieldVersion(
-            citizen_id=existing.citizen_id,
-            attribute=existing.attribute,
-            origin=origin,
-            version=existing.version,
-            agency=existing.agency,
-            source=existing.source,
-            lastupdated=existing.lastupdated,
-            unavailable=existing.unavailable,
-            ciphertext=existing.ciphertext,
-            recorded_at=existing.fetched_at,
-            superseded_at=now,
-        )
-    )
+    session.add(FieldVersion(**archived_values(existing, origin, now)))
+
+
+def archived_values(existing: Any, origin: str, now: dt.datetime) -> dict[str, Any]:
+    """The `field_versions` row keeping a superseded value (a ProfileField or a row with its columns)."""
+    return {
+        "citizen_id": existing.citizen_id,
+        "attribute": existing.attribute,
+        "origin": origin,
+        "version": existing.version,
+        "agency": existing.agency,
+        "source": existing.source,
+        "lastupdated": existing.lastupdated,
+        "unavailable": existing.unavailable,
+        "ciphertext": existing.ciphertext,
+        "recorded_at": existing.fetched_at,
+        "superseded_at": now,
+    }
 
 
 def _mark_sync(

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from agency_connectors.refresh import refresh_citizen
 from audit.log import Event
 from consent.models import AgencyApp
-from profile_store.assembly import agency_status, assemble_person
+from profile_store.assembly import assemble_person, last_successes
 from profile_store.models import Citizen
 
 from ..auditing import record, refresh_event
@@ -178,12 +178,8 @@ def _refresh_stale(
     owners &= set(rt.connectors.codes())
     if not owners:
         return
-    syncs = agency_status(session, citizen.id)
-    stale = sorted(
-        code
-        for code in owners
-        if (sync := syncs.get(code)) is None or sync.succeeded_at is None or now - sync.succeeded_at > max_age
-    )
+    fetched = last_successes(session, citizen.id)
+    stale = sorted(code for code in owners if (at := fetched.get(code)) is None or now - at > max_age)
     if not stale:
         return
     result = refresh_citizen(

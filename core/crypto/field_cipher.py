@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -36,6 +37,22 @@ class FieldCipher:
 
     def decrypt_json(self, blob: bytes, aad: bytes) -> Any:
         return json.loads(self.decrypt(blob, aad))
+
+    def decrypt_json_many(self, sealed: Iterable[tuple[bytes, bytes]]) -> list[Any]:
+        """`decrypt_json` of many (blob, aad) pairs, in order; raises CryptoError if any fails.
+
+        Every value is authenticated on its own; the plaintexts are then parsed as one JSON array
+        (one parser call instead of one per value: most of the cost of a profile read's JSON)."""
+        decrypt = self._aead.decrypt
+        try:
+            plaintexts = [decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad) for blob, aad in sealed]
+        except InvalidTag as exc:
+            raise CryptoError("field ciphertext failed authentication (tampered or moved)") from exc
+        values = json.loads(b"[" + b",".join(plaintexts) + b"]")
+        if len(values) != len(plaintexts):
+            # Only if a plaintext was not one JSON document; parsing singly raises as decrypt_json does.
+            return [json.loads(plaintext) for plaintext in plaintexts]
+        return values
 
     def encrypt(self, plaintext: bytes, aad: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import sessionmaker
 from agency_connectors.refresh import refresh_all, refresh_citizen
 from agency_connectors.registry import ConnectorRegistry
 from agency_connectors.simulators import record_for
-from profile_store.assembly import load_fields
+from profile_store.assembly import agency_status, load_fields
 from profile_store.citizens import get_citizen, reveal_uinfin
 from tests.factories import make_citizen
 
@@ -180,3 +180,32 @@ def test_bulk_refresh_streams_every_citizen_in_batches(engine, runtime, now, sim
         for cid in ids:
             fields = views(session, runtime, get_citizen(session, cid), ["name"])
             assert not fields["name"].unavailable
+
+
+def test_bulk_refresh_records_a_failing_agency_and_keeps_the_others(engine, runtime, now, simulators):
+    sessions = sessionmaker(bind=engine, expire_on_commit=False)
+    with sessions() as session:
+        ids = [make_citizen(session, runtime.vault).id for _ in range(12)]
+        session.commit()
+    simulators.set_fault("tax", error_rate=1.0)
+    progress = refresh_all(
+        sessions,
+        registry=runtime.connectors,
+        vault=runtime.vault,
+        catalogue=runtime.catalogue,
+        clock=lambda: now,
+        batch_size=5,
+        concurrency=8,
+    )
+    assert progress.agency_failures.get("tax", 0) >= 12 and progress.failed_citizens >= 12
+    assert set(progress.agency_failures) == {"tax"}
+    with sessions() as session:
+        for cid in ids:
+            syncs = agency_status(session, cid)
+            assert syncs["tax"].last_error.startswith(("http_500", "circuit_open"))
+            assert syncs["tax"].succeeded_at is None
+            assert syncs["identity"].last_error is None and syncs["identity"].succeeded_at == now
+            citizen = get_citizen(session, cid)
+            assert citizen.refreshed_at == now
+            fields = views(session, runtime, citizen, ["name", "noa-basic"])
+            assert not fields["name"].unavailable and fields["noa-basic"].unavailable

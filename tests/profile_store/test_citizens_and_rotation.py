@@ -7,7 +7,6 @@ from profile_store.assembly import assemble_person
 from profile_store.citizens import (
     create_citizen,
     find_citizen_by_uinfin,
-    iter_citizen_ids,
     reveal_uinfin,
 )
 from profile_store.fields import apply_agency_record, declare
@@ -40,12 +39,6 @@ def test_duplicate_and_malformed_national_ids_are_refused(db_session, runtime, n
     for bad in ("S1234567A", "", "X9812381D", "S98123"):
         with pytest.raises(ValidationFailed):
             create_citizen(db_session, vault=runtime.vault, uinfin=bad, now=now)
-
-
-def test_iter_citizen_ids_pages_through_everyone(db_session, runtime, now):
-    made = {make_citizen(db_session, runtime.vault, now=now).id for _ in range(7)}
-    seen = [cid for batch in iter_citizen_ids(db_session, batch_size=3) for cid in batch]
-    assert made <= set(seen) and len(seen) == len(set(seen))
 
 
 def _populated(db_session, runtime, now):
