@@ -189,8 +189,8 @@ def userinfo():
     url = endpoint("userinfo")
     _token, claims = dpop_bound_token(issuer=issuer(), audience=url, htu=url, now=now, policy=DPOP)
     rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
-    session = db(write=True)
-    grant = usable_grant(session, claims, profile=PROFILE, now=now)
+    reader = db()
+    grant = usable_grant(reader, claims, profile=PROFILE, now=now)
     attributes, subfields = release_selection(claims["scope"].split(), grant.token.scope)
     release = Release(
         profile=PROFILE,
@@ -202,12 +202,16 @@ def userinfo():
         attributes=attributes,
         subfields=subfields,
     )
-    person = release_person(session, rt, release, now=now)
-    try:
-        body = tokens.userinfo(rt, grant.app, person, issuer=issuer(), sub=grant.citizen.id, now=now)
-    except JwksError as exc:  # SP-UI: the client's JWKS unreachable or malformed
-        raise OAuthError("invalid_request", exc.message) from None
-    session.commit()  # the disclosure is on record before the first byte goes out
+
+    def sealed(person: dict) -> str:
+        try:
+            return tokens.userinfo(rt, grant.app, person, issuer=issuer(), sub=grant.citizen.id, now=now)
+        except JwksError as exc:  # SP-UI: the client's JWKS unreachable or malformed
+            raise OAuthError("invalid_request", exc.message) from None
+
+    with rt.writer_sessions() as writer:
+        body = release_person(reader, writer, rt, release, now=now, seal=sealed)
+        writer.commit()  # the disclosure is on record before the first byte goes out
     return Response(body, 200, mimetype="application/jwt", headers=NO_STORE)
 
 

@@ -183,8 +183,8 @@ def person(sub: str):
     if params.get("subentity", claims.get("subentity")) != claims.get("subentity"):
         raise OAuthError("invalid_request", "subentity is not the one consented to", status=403)
     rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
-    session = db(write=True)
-    grant = usable_grant(session, claims, profile=PROFILE, now=now)
+    reader = db()
+    grant = usable_grant(reader, claims, profile=PROFILE, now=now)
     release = Release(
         profile=PROFILE,
         app=grant.app,
@@ -195,8 +195,11 @@ def person(sub: str):
         attributes=[name for name in wanted if name in set(grant.token.scope)],
         subentity=claims.get("subentity"),
     )
-    body = seal(rt, grant.app, release_person(session, rt, release, now=now))
-    session.commit()  # the disclosure is on record before the first byte goes out
+    with rt.writer_sessions() as writer:
+        body = release_person(
+            reader, writer, rt, release, now=now, seal=lambda person: seal(rt, grant.app, person)
+        )
+        writer.commit()  # the disclosure is on record before the first byte goes out
     return Response(body, 200, mimetype="application/jose", headers=NO_STORE)
 
 

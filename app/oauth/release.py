@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from joserfc import jwe, jws
 from joserfc.jwk import ECKey
@@ -29,6 +29,7 @@ from ..auditing import record, refresh_event
 from ..extensions import Runtime
 
 JWE_ALG, JWE_ENC = "ECDH-ES+A256KW", "A256GCM"
+T = TypeVar("T")
 ENVELOPE = ("lastupdated", "source", "classification", "unavailable")
 
 
@@ -63,18 +64,38 @@ class Release:
     subfields: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
-def release_person(session: Session, rt: Runtime, release: Release, *, now: dt.datetime) -> dict[str, Any]:
-    """The person JSON for `release`, with its disclosure appended to the audit log in the
-    caller's transaction. The caller seals it, commits, and only then sends it; any failure
-    (unknown citizen, audit write, unusable client key, commit) leaves nothing sent."""
+def release_person(
+    reader: Session,
+    writer: Session,
+    rt: Runtime,
+    release: Release,
+    *,
+    now: dt.datetime,
+    seal: Callable[[dict[str, Any]], T],
+) -> T:
+    """`seal` of the person JSON for `release` (the wire profile signs and encrypts it), with its
+    disclosure appended to the audit log in `writer`'s transaction. The caller commits `writer`
+    and only then sends the result; any failure (audit write, unusable client key, commit) leaves
+    nothing sent.
+
+    The profile is read in `reader` (the request's session), whose transaction ends before the
+    audit append: on SQLite the append takes the database's one write lock, and holding it only
+    for the append and commit, not for the reads, decryption and sealing, lets app servers
+    overlap. A stale field refreshed first goes through `writer`, and is read back there."""
     citizen = release.citizen
-    _refresh_stale(session, rt, citizen, release.attributes, now=now)
+    if stale := _stale_agencies(reader, rt, citizen, release.attributes, now=now):
+        reader.commit()
+        reader = writer
+        citizen = writer.get(Citizen, citizen.id)
+        _refresh(writer, rt, citizen, stale, now=now)
     person = assemble_person(
-        session, vault=rt.vault, catalogue=rt.catalogue, citizen=citizen, attributes=release.attributes
+        reader, vault=rt.vault, catalogue=rt.catalogue, citizen=citizen, attributes=release.attributes
     )
-    person = narrow(person, release.subfields)
-    record(session, disclosure_event(citizen, release))
-    return person
+    body = seal(narrow(person, release.subfields))
+    if reader is not writer:
+        reader.commit()  # a read-only transaction: ends it, so the append below starts afresh
+    record(writer, disclosure_event(citizen, release))
+    return body
 
 
 def narrow(person: dict[str, Any], subfields: Mapping[str, Sequence[str]]) -> dict[str, Any]:
@@ -166,22 +187,24 @@ def disclosure_event(citizen: Citizen, release: Release) -> Event:
     )
 
 
-def _refresh_stale(
+def _stale_agencies(
     session: Session, rt: Runtime, citizen: Citizen, attributes: Sequence[str], *, now: dt.datetime
-) -> None:
-    """Refresh, from their agencies, requested fields not fetched within the configured age.
-
-    Bounded by `person_refresh_budget_s`: an agency slower than that keeps its stored value,
-    which goes out with its true lastupdated."""
+) -> list[str]:
+    """The agencies owning requested fields that were not fetched within the configured age."""
     max_age = dt.timedelta(seconds=rt.config.person_refresh_max_age_s)
     owners = {rt.catalogue[name].agency for name in attributes if name in rt.catalogue}
     owners &= set(rt.connectors.codes())
     if not owners:
-        return
+        return []
     fetched = last_successes(session, citizen.id)
-    stale = sorted(code for code in owners if (at := fetched.get(code)) is None or now - at > max_age)
-    if not stale:
-        return
+    return sorted(code for code in owners if (at := fetched.get(code)) is None or now - at > max_age)
+
+
+def _refresh(
+    session: Session, rt: Runtime, citizen: Citizen, stale: Sequence[str], *, now: dt.datetime
+) -> None:
+    """Refresh the citizen's fields from the `stale` agencies, bounded by `person_refresh_budget_s`:
+    an agency slower than that keeps its stored value, which goes out with its true lastupdated."""
     result = refresh_citizen(
         session,
         registry=rt.connectors,
