@@ -24,7 +24,7 @@ from ..extensions import db, runtime
 from ..oauth.client_auth import ClientAuthError, claimed_client_id
 from ..oauth.jwks import JwksError
 from ..oauth.metadata_views import JWKS_CACHE, METADATA_CACHE
-from ..oauth.release import Release, encryption_key, release_person
+from ..oauth.release import Release, disclosure_writer, encryption_key, release_person
 from ..oauth.resource import dpop_bound_token, usable_grant
 from ..oauth.token_service import authenticate_client, dpop_key, exchange_code, form_params, token_params
 from ..oauth.wire import NO_STORE, OAuthError, oauth_error_response, redirect_with, single_params
@@ -209,7 +209,7 @@ def userinfo():
         except JwksError as exc:  # SP-UI: the client's JWKS unreachable or malformed
             raise OAuthError("invalid_request", exc.message) from None
 
-    with rt.writer_sessions() as writer:
+    with disclosure_writer(rt, reader) as writer:
         body = release_person(reader, writer, rt, release, now=now, seal=sealed)
         writer.commit()  # the disclosure is on record before the first byte goes out
     return Response(body, 200, mimetype="application/jwt", headers=NO_STORE)

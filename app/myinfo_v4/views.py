@@ -24,7 +24,7 @@ from ..errors import error_response
 from ..extensions import db, runtime
 from ..oauth import urls
 from ..oauth.client_auth import ClientAuthError
-from ..oauth.release import Release, release_person, seal
+from ..oauth.release import Release, disclosure_writer, release_person, seal
 from ..oauth.resource import TokenRefused, dpop_bound_token, usable_grant
 from ..oauth.token_service import (
     ES256_ONLY,
@@ -195,7 +195,7 @@ def person(sub: str):
         attributes=[name for name in wanted if name in set(grant.token.scope)],
         subentity=claims.get("subentity"),
     )
-    with rt.writer_sessions() as writer:
+    with disclosure_writer(rt, reader) as writer:
         body = release_person(
             reader, writer, rt, release, now=now, seal=lambda person: seal(rt, grant.app, person)
         )

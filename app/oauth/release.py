@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -64,6 +65,20 @@ class Release:
     subfields: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
+@contextmanager
+def disclosure_writer(rt: Runtime, reader: Session) -> Iterator[Session]:
+    """The session a disclosure's audit entry is appended in, for release_person; the caller
+    commits it. On SQLite a writer session of its own: the database has one write lock, taken
+    by the writer's first statement, so it must not be the session the profile was read in. On
+    PostgreSQL the request's own session: row locks serialise only the append, and one
+    connection per request is cheaper than two."""
+    if rt.engine.dialect.name != "sqlite":
+        yield reader
+        return
+    with rt.writer_sessions() as writer:
+        yield writer
+
+
 def release_person(
     reader: Session,
     writer: Session,
@@ -78,15 +93,15 @@ def release_person(
     and only then sends the result; any failure (audit write, unusable client key, commit) leaves
     nothing sent.
 
-    The profile is read in `reader` (the request's session), whose transaction ends before the
-    audit append: on SQLite the append takes the database's one write lock, and holding it only
-    for the append and commit, not for the reads, decryption and sealing, lets app servers
-    overlap. A stale field refreshed first goes through `writer`, and is read back there."""
+    The profile is read in `reader` (the request's session). With a separate `writer`
+    (disclosure_writer, SQLite), the read transaction ends before the append, so the write lock
+    is held for the append and commit only, not for the reads, decryption and sealing, and app
+    servers overlap. A stale field refreshed first goes through `writer`, and is read back there."""
     citizen = release.citizen
     if stale := _stale_agencies(reader, rt, citizen, release.attributes, now=now):
-        reader.commit()
-        reader = writer
-        citizen = writer.get(Citizen, citizen.id)
+        if reader is not writer:
+            reader.commit()
+            reader, citizen = writer, writer.get(Citizen, citizen.id)
         _refresh(writer, rt, citizen, stale, now=now)
     person = assemble_person(
         reader, vault=rt.vault, catalogue=rt.catalogue, citizen=citizen, attributes=release.attributes
