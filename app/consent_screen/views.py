@@ -87,6 +87,14 @@ def screen(request_id: str):
         errors = {"attributes": [exc.message]}
         return _render(pending, app, purpose, citizen_id, errors=errors, now=now, status=400)
     citizen = get_citizen(session, citizen_id)
+    details = {
+        "consent_id": consent.id,
+        "declined": consent.declined,
+        "expires_at": consent.expires_at.isoformat(),
+        "remembered": consent.remembered,
+    }
+    if consent.approved_parts:  # searchable as dotted names, as a release's sub_attributes are
+        details["parts"] = sorted(f"{a}.{p}" for a, paths in consent.approved_parts.items() for p in paths)
     record(
         session,
         Event(
@@ -96,21 +104,7 @@ def screen(request_id: str):
             purpose=purpose.purpose_id,
             outcome="granted",
             attributes=tuple(consent.approved),
-            details={
-                "consent_id": consent.id,
-                "declined": consent.declined,
-                "expires_at": consent.expires_at.isoformat(),
-                "remembered": consent.remembered,
-                **(
-                    {
-                        "parts": sorted(
-                            f"{a}.{p}" for a, paths in consent.approved_parts.items() for p in paths
-                        )
-                    }
-                    if consent.approved_parts
-                    else {}
-                ),
-            },
+            details=details,
         ),
     )
     return _approved(session, pending, citizen_id, consent, now=now)
