@@ -3,7 +3,6 @@ pagination on (recorded_at, seq) so page N costs what page 1 costs at any size."
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Any
 from sqlalchemy import exists, select, tuple_
 from sqlalchemy.orm import Session
 
+from core import keyset
 from core.errors import ValidationFailed
 
 from .models import AuditEntry, AuditEntryAttribute
@@ -41,22 +41,6 @@ class Page:
         return [json.loads(e.body) for e in self.entries]
 
 
-def encode_cursor(entry: AuditEntry) -> str:
-    raw = f"{entry.recorded_at.isoformat()}|{entry.seq}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
-    try:
-        stamp, seq = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
-        when = dt.datetime.fromisoformat(stamp)
-        if when.tzinfo is None:
-            raise ValueError("naive")
-        return when, int(seq)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("invalid cursor", {"cursor": ["not a cursor this service issued"]}) from None
-
-
 def search(session: Session, filters: Filters, *, cursor: str | None = None, limit: int = 50) -> Page:
     """One page of entries matching every given filter, newest first."""
     if not 1 <= limit <= MAX_PAGE:
@@ -83,13 +67,14 @@ def search(session: Session, filters: Filters, *, cursor: str | None = None, lim
     if filters.until is not None:
         query = query.where(AuditEntry.recorded_at < filters.until)
     if cursor is not None:
-        query = query.where(tuple_(AuditEntry.recorded_at, AuditEntry.seq) < decode_cursor(cursor))
+        after = keyset.decode_cursor(cursor, int)
+        query = query.where(tuple_(AuditEntry.recorded_at, AuditEntry.seq) < after)
     rows = list(
         session.scalars(query.order_by(AuditEntry.recorded_at.desc(), AuditEntry.seq.desc()).limit(limit + 1))
     )
     page = Page(rows[:limit])
     if len(rows) > limit:
-        page.next_cursor = encode_cursor(rows[limit - 1])
+        page.next_cursor = keyset.encode_cursor(rows[limit - 1].recorded_at, rows[limit - 1].seq)
     return page
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
+from core import keyset
 from core.errors import NotFound, ValidationFailed
 
 from .models import AgencyApp, Consent, Purpose
@@ -131,13 +133,28 @@ def _within_parts(consent: Consent, wanted: set[str], parts: Mapping[str, Sequen
     )
 
 
-def consents_of(session: Session, *, citizen_id: str) -> list[Consent]:
-    """Every consent the citizen gave, newest first (the portal's consent list)."""
-    return list(
-        session.scalars(
-            select(Consent).where(Consent.citizen_id == citizen_id).order_by(Consent.granted_at.desc())
-        )
-    )
+@dataclass(frozen=True)
+class ConsentPage:
+    consents: list[Consent]
+    next_cursor: str | None  # None on the last page
+
+
+def consents_of(
+    session: Session, *, citizen_id: str, cursor: str | None = None, limit: int = 20
+) -> ConsentPage:
+    """One page of the consents the citizen gave, newest first (the portal's consent list): every
+    pre-fill leaves one, so a citizen's list grows for years. Keyset pages over the index
+    (citizen_id, granted_at, id). Raises ValidationFailed (field `cursor`) for a cursor this
+    service did not issue."""
+    query = select(Consent).where(Consent.citizen_id == citizen_id)
+    if cursor is not None:
+        query = query.where(tuple_(Consent.granted_at, Consent.id) < keyset.decode_cursor(cursor, str))
+    query = query.order_by(Consent.granted_at.desc(), Consent.id.desc()).limit(limit + 1)
+    consents = list(session.scalars(query))
+    if len(consents) <= limit:
+        return ConsentPage(consents, None)
+    last = consents[limit - 1]
+    return ConsentPage(consents[:limit], keyset.encode_cursor(last.granted_at, last.id))
 
 
 def get_active_consent(session: Session, consent_id: str, *, now: dt.datetime) -> Consent:

@@ -57,6 +57,7 @@ class Consent(Base):
         ForeignKeyConstraint(["client_id", "purpose_id"], ["purposes.client_id", "purposes.purpose_id"]),
         Index("ix_consents_citizen_app_purpose", "citizen_id", "client_id", "purpose_id", "granted_at"),
         Index("ix_consents_expires_at", "expires_at"),
+        Index("ix_consents_citizen_granted", "citizen_id", "granted_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_consent_id)

@@ -1,7 +1,7 @@
 """The citizen portal's JSON API, for the signed-in citizen only (their browser session):
 
     GET /api/citizen/disclosures?cursor=&limit=   their access history, newest first, keyset pages
-    GET /api/citizen/consents                      every consent they gave, newest first
+    GET /api/citizen/consents?cursor=&limit=      the consents they gave, newest first, keyset pages
 
 The citizen is whoever app.identity says is signed in; nothing in a request names a citizen, so
 nobody can ask for anyone else's history. Not signed in: 401 JSON, never a redirect to a page.
@@ -61,10 +61,17 @@ def disclosures():
 @bp.get("/consents")
 @citizen_api_required
 def consents():
-    if request.args:
-        raise ValidationFailed(
-            "invalid query parameters", {name: ["Unknown field."] for name in request.args}
-        )
+    try:
+        args = HistoryQuery().load(request.args.to_dict())
+    except ValidationError as exc:
+        raise ValidationFailed("invalid query parameters", exc.messages) from None  # type: ignore[arg-type]
     rt, session = runtime(), db()
-    records = consent_records(session, rt.catalogue, citizen_id=g.citizen_id, now=utcnow())
-    return ConsentListOut().dump({"consents": records})
+    page = consent_records(
+        session,
+        rt.catalogue,
+        citizen_id=g.citizen_id,
+        cursor=args.get("cursor"),
+        limit=args["limit"],
+        now=utcnow(),
+    )
+    return ConsentListOut().dump(page)

@@ -85,6 +85,12 @@ class ConsentRecord:
     status: str  # ACTIVE | EXPIRED | WITHDRAWN
 
 
+@dataclass(frozen=True)
+class ConsentRecordsPage:
+    consents: list[ConsentRecord]
+    next_cursor: str | None
+
+
 def history(
     session: Session, catalogue: Catalogue, *, citizen: Citizen, cursor: str | None, limit: int
 ) -> HistoryPage:
@@ -106,13 +112,21 @@ def history(
 
 
 def consent_records(
-    session: Session, catalogue: Catalogue, *, citizen_id: str, now: dt.datetime
-) -> list[ConsentRecord]:
-    """Every consent the citizen gave, newest first, with the app and purpose in words."""
-    consents = consents_of(session, citizen_id=citizen_id)
-    apps = _apps(session, {c.client_id for c in consents})
-    purposes = _purposes(session, {(c.client_id, c.purpose_id) for c in consents})
-    return [_consent_record(c, apps, purposes, catalogue, now=now) for c in consents]
+    session: Session,
+    catalogue: Catalogue,
+    *,
+    citizen_id: str,
+    cursor: str | None,
+    limit: int,
+    now: dt.datetime,
+) -> ConsentRecordsPage:
+    """One page, newest first, of the consents the citizen gave, with the app and purpose in
+    words. Raises ValidationFailed (field `cursor`) for a cursor this service did not issue."""
+    page = consents_of(session, citizen_id=citizen_id, cursor=cursor, limit=limit)
+    apps = _apps(session, {c.client_id for c in page.consents})
+    purposes = _purposes(session, {(c.client_id, c.purpose_id) for c in page.consents})
+    records = [_consent_record(c, apps, purposes, catalogue, now=now) for c in page.consents]
+    return ConsentRecordsPage(records, page.next_cursor)
 
 
 def consent_record(

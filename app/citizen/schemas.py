@@ -121,3 +121,4 @@ class ConsentOut(Schema):
 
 class ConsentListOut(Schema):
     consents = fields.List(fields.Nested(ConsentOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)

@@ -142,8 +142,24 @@ def history_page():
 @bp.get("/consents")
 @citizen_required
 def consents():
-    records = consent_records(db(), runtime().catalogue, citizen_id=g.citizen_id, now=utcnow())
-    return render_template("citizen/consents.html", records=records)
+    try:
+        args = HistoryQuery(only=("cursor",)).load(request.args.to_dict())
+        page = consent_records(
+            db(),
+            runtime().catalogue,
+            citizen_id=g.citizen_id,
+            cursor=args.get("cursor"),
+            limit=DEFAULT_PAGE,
+            now=utcnow(),
+        )
+    except (ValidationError, ValidationFailed):  # a link this service did not make
+        page = render_template("citizen/consents.html", records=[], next_url=None, first_url=None, bad=True)
+        return page, 400
+    next_url = url_for(".consents", cursor=page.next_cursor) if page.next_cursor else None
+    first_url = url_for(".consents") if args.get("cursor") else None
+    return render_template(
+        "citizen/consents.html", records=page.consents, next_url=next_url, first_url=first_url
+    )
 
 
 @bp.route("/consents/<uuid:consent_id>/withdraw", methods=["GET", "POST"])

@@ -120,11 +120,42 @@ def test_malformed_parameters_are_400_naming_the_field(client, citizen, query, f
     assert list(body["errors"]) == [field]
 
 
-def test_consents_refuse_parameters(client, citizen):
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("?citizen_id=someone-else", "citizen_id"), ("?cursor=nonsense", "cursor"), ("?limit=0", "limit")],
+)
+def test_consents_refuse_bad_parameters_naming_the_field(client, citizen, query, field):
     flow.sign_in(client, citizen.id)
-    response = client.get(CONSENTS + "?citizen_id=someone-else")
+    response = client.get(CONSENTS + query)
     assert response.status_code == 400
-    assert list(response.get_json()["errors"]) == ["citizen_id"]
+    assert list(response.get_json()["errors"]) == [field]
+
+
+def many_consents(client, citizen, verifier, count: int) -> None:
+    for _ in range(count):
+        get_code(client, citizen.id, verifier, attributes=[])
+
+
+def test_the_consents_api_pages_with_a_cursor(client, citizen, verifier):
+    many_consents(client, citizen, verifier, 3)
+    first = client.get(CONSENTS + "?limit=2").get_json()
+    assert len(first["consents"]) == 2 and first["next_cursor"]
+    second = client.get(CONSENTS + f"?limit=2&cursor={first['next_cursor']}").get_json()
+    assert len(second["consents"]) == 1 and second["next_cursor"] is None
+    ids = [c["id"] for c in first["consents"] + second["consents"]]
+    assert len(set(ids)) == 3
+
+
+def test_the_consents_page_shows_twenty_then_links_to_older(client, citizen, verifier):
+    many_consents(client, citizen, verifier, 21)
+    page = client.get("/citizen/consents")
+    assert page.text.count("/withdraw") == 20
+    older = re.search(r'href="(/citizen/consents\?cursor=[^"]+)"', page.text)
+    assert older, "a link to the older consents"
+    second = client.get(older.group(1))
+    assert second.text.count("/withdraw") == 1 and 'href="/citizen/consents"' in second.text
+    bad = client.get("/citizen/consents?cursor=nonsense")
+    assert bad.status_code == 400 and "does not exist" in bad.text
 
 
 # --- history -----------------------------------------------------------------------------------
@@ -242,7 +273,7 @@ def test_nobody_can_withdraw_or_see_another_citizens_consent(client, db_session,
     other = make_citizen(db_session, runtime.vault)
     db_session.commit()
     flow.sign_in(client, other.id)
-    assert client.get(CONSENTS).get_json() == {"consents": []}
+    assert client.get(CONSENTS).get_json() == {"consents": [], "next_cursor": None}
     assert client.get(DISCLOSURES).get_json() == {"entries": [], "next_cursor": None}
     path = f"/citizen/consents/{consent.id}/withdraw"
     assert client.get(path).status_code == 404

@@ -171,7 +171,7 @@ def test_a_citizen_cannot_revoke_someone_elses_consent(db_session, runtime, citi
     other = make_citizen(db_session, runtime.vault)
     with pytest.raises(NotFound):
         revoke_consent(db_session, citizen_id=other.id, consent_id=consent.id, now=now)
-    assert consents_of(db_session, citizen_id=citizen.id) == [consent]
+    assert consents_of(db_session, citizen_id=citizen.id).consents == [consent]
 
 
 def test_update_changes_purposes_but_never_drops_one_with_consents(
@@ -201,3 +201,24 @@ def test_disable_and_enable(db_session, app, now):
     assert set_disabled(db_session, client_id=app.client_id, disabled=True, now=now).disabled
     with pytest.raises(NotFound):
         set_disabled(db_session, client_id="nope", disabled=True, now=now)
+
+
+def test_consents_come_in_keyset_pages_newest_first(db_session, citizen, app, purpose, now):
+    """Every pre-fill leaves a consent, so a citizen's list is paged: each consent exactly once,
+    newest first, ties on the same second broken by id."""
+    made = [
+        grant(db_session, citizen, app, purpose, now + dt.timedelta(minutes=n // 2), ["uinfin", "name"])
+        for n in range(7)
+    ]
+    seen, cursor = [], None
+    while True:
+        page = consents_of(db_session, citizen_id=citizen.id, cursor=cursor, limit=3)
+        seen += page.consents
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert len(seen) == 7 and set(seen) == set(made)
+    assert [c.granted_at for c in seen] == sorted((c.granted_at for c in made), reverse=True)
+    with pytest.raises(ValidationFailed) as caught:
+        consents_of(db_session, citizen_id=citizen.id, cursor="not-ours")
+    assert list(caught.value.errors) == ["cursor"]

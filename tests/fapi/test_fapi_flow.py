@@ -135,7 +135,7 @@ def test_one_citizen_consenting_through_v4_and_v5_sees_both_in_one_consent_list(
 ):
     v4.get_code(client, citizen.id, verifier)
     flow.get_code(client, citizen.id, keys, verifier, dpop_key, attributes=["regadd"])
-    consents = consents_of(db_session, citizen_id=citizen.id)
+    consents = consents_of(db_session, citizen_id=citizen.id).consents
     assert len(consents) == 2
     assert {c.client_id for c in consents} == {CLIENT_ID}
     assert sorted(sorted(c.approved) for c in consents) == [
