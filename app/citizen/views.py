@@ -12,6 +12,8 @@ Withdrawing a consent is a GET confirmation page and a POST (CSRF) that revokes 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
@@ -126,40 +128,43 @@ def profile():
 @citizen_required
 def history_page():
     store = db()
-    try:
-        args = HistoryQuery(only=("cursor",)).load(request.args.to_dict())
+
+    def fetch(cursor: str | None) -> tuple[list, str | None]:
         citizen = get_citizen(store, g.citizen_id)
-        page = history(
-            store, runtime().catalogue, citizen=citizen, cursor=args.get("cursor"), limit=DEFAULT_PAGE
-        )
-    except (ValidationError, ValidationFailed):  # a link this service did not make
-        return render_template("citizen/history.html", items=[], next_url=None, first_url=None, bad=True), 400
-    next_url = url_for(".history_page", cursor=page.next_cursor) if page.next_cursor else None
-    first_url = url_for(".history_page") if args.get("cursor") else None
-    return render_template("citizen/history.html", items=page.items, next_url=next_url, first_url=first_url)
+        page = history(store, runtime().catalogue, citizen=citizen, cursor=cursor, limit=DEFAULT_PAGE)
+        return page.items, page.next_cursor
+
+    return _keyset_page("citizen/history.html", "items", fetch)
 
 
 @bp.get("/consents")
 @citizen_required
 def consents():
-    try:
-        args = HistoryQuery(only=("cursor",)).load(request.args.to_dict())
+    def fetch(cursor: str | None) -> tuple[list, str | None]:
         page = consent_records(
             db(),
             runtime().catalogue,
             citizen_id=g.citizen_id,
-            cursor=args.get("cursor"),
+            cursor=cursor,
             limit=DEFAULT_PAGE,
             now=utcnow(),
         )
+        return page.consents, page.next_cursor
+
+    return _keyset_page("citizen/consents.html", "records", fetch)
+
+
+def _keyset_page(template: str, name: str, fetch: Callable[[str | None], tuple[list, str | None]]):
+    """One page of a newest-first list (`?cursor=` only), rendered with `name` for its rows and
+    links to the newest and the older page; a cursor this service did not issue is a 400 page."""
+    try:
+        cursor = HistoryQuery(only=("cursor",)).load(request.args.to_dict()).get("cursor")
+        rows, next_cursor = fetch(cursor)
     except (ValidationError, ValidationFailed):  # a link this service did not make
-        page = render_template("citizen/consents.html", records=[], next_url=None, first_url=None, bad=True)
-        return page, 400
-    next_url = url_for(".consents", cursor=page.next_cursor) if page.next_cursor else None
-    first_url = url_for(".consents") if args.get("cursor") else None
-    return render_template(
-        "citizen/consents.html", records=page.consents, next_url=next_url, first_url=first_url
-    )
+        return render_template(template, **{name: []}, next_url=None, first_url=None, bad=True), 400
+    next_url = url_for(request.endpoint, cursor=next_cursor) if next_cursor else None
+    first_url = url_for(request.endpoint) if cursor else None
+    return render_template(template, **{name: rows}, next_url=next_url, first_url=first_url)
 
 
 @bp.route("/consents/<uuid:consent_id>/withdraw", methods=["GET", "POST"])
