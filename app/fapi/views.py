@@ -187,31 +187,32 @@ def token():
 def userinfo():
     rt, now = runtime(), utcnow()
     url = endpoint("userinfo")
-    _token, claims = dpop_bound_token(issuer=issuer(), audience=url, htu=url, now=now, policy=DPOP)
-    rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
-    reader = db()
-    grant = usable_grant(reader, claims, profile=PROFILE, now=now)
-    attributes, subfields = release_selection(claims["scope"].split(), grant.token.scope)
-    release = Release(
-        profile=PROFILE,
-        app=grant.app,
-        citizen=grant.citizen,
-        purpose_id=grant.consent.purpose_id,
-        consent_id=grant.consent.id,
-        token_jti=grant.token.jti,
-        attributes=attributes,
-        subfields=subfields,
-    )
+    claims, proof = dpop_bound_token(issuer=issuer(), audience=url, htu=url, now=now, policy=DPOP)
+    with proof.settled():
+        rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
+        reader = db()
+        grant = usable_grant(reader, claims, profile=PROFILE, now=now)
+        attributes, subfields = release_selection(claims["scope"].split(), grant.token.scope)
+        release = Release(
+            profile=PROFILE,
+            app=grant.app,
+            citizen=grant.citizen,
+            purpose_id=grant.consent.purpose_id,
+            consent_id=grant.consent.id,
+            token_jti=grant.token.jti,
+            attributes=attributes,
+            subfields=subfields,
+        )
 
-    def sealed(person: dict) -> str:
-        try:
-            return tokens.userinfo(rt, grant.app, person, issuer=issuer(), sub=grant.citizen.id, now=now)
-        except JwksError as exc:  # SP-UI: the client's JWKS unreachable or malformed
-            raise OAuthError("invalid_request", exc.message) from None
+        def sealed(person: dict) -> str:
+            try:
+                return tokens.userinfo(rt, grant.app, person, issuer=issuer(), sub=grant.citizen.id, now=now)
+            except JwksError as exc:  # SP-UI: the client's JWKS unreachable or malformed
+                raise OAuthError("invalid_request", exc.message) from None
 
-    with disclosure_writer(rt, reader) as writer:
-        body = release_person(reader, writer, rt, release, now=now, seal=sealed)
-        writer.commit()  # the disclosure is on record before the first byte goes out
+        with disclosure_writer(rt, reader) as writer:
+            body = release_person(reader, writer, rt, release, now=now, seal=sealed, spend=proof.spend)
+            writer.commit()  # the disclosure is on record before the first byte goes out
     return Response(body, 200, mimetype="application/jwt", headers=NO_STORE)
 
 

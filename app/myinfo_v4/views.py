@@ -168,9 +168,41 @@ def token():
 @public
 def person(sub: str):
     rt, now = runtime(), utcnow()
-    _token, claims = dpop_bound_token(
+    claims, proof = dpop_bound_token(
         issuer=issuer(), audience=person_audience(), htu=f"{person_audience()}/{sub}", now=now
     )
+    with proof.settled():
+        wanted = _wanted_attributes(sub, claims)
+        rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
+        reader = db()
+        grant = usable_grant(reader, claims, profile=PROFILE, now=now)
+        release = Release(
+            profile=PROFILE,
+            app=grant.app,
+            citizen=grant.citizen,
+            purpose_id=grant.consent.purpose_id,
+            consent_id=grant.consent.id,
+            token_jti=grant.token.jti,
+            attributes=[name for name in wanted if name in set(grant.token.scope)],
+            subentity=claims.get("subentity"),
+        )
+        with disclosure_writer(rt, reader) as writer:
+            body = release_person(
+                reader,
+                writer,
+                rt,
+                release,
+                now=now,
+                seal=lambda person: seal(rt, grant.app, person),
+                spend=proof.spend,
+            )
+            writer.commit()  # the disclosure is on record before the first byte goes out
+    return Response(body, 200, mimetype="application/jose", headers=NO_STORE)
+
+
+def _wanted_attributes(sub: str, claims: dict) -> list[str]:
+    """The attributes this person call asks for (`scope`, default: all the token grants), once
+    the path's `sub` and any `subentity` are the token's. Raises OAuthError or TokenRefused."""
     if not hmac.compare_digest(sub.encode(), claims["sub"].encode()):
         raise TokenRefused("invalid_token", "the access token was not issued for this person")
     params = single_params(request.args, ("scope", "subentity"))
@@ -182,25 +214,7 @@ def person(sub: str):
         raise OAuthError("insufficient_scope", f"not consented: {' '.join(sorted(outside))}", status=403)
     if params.get("subentity", claims.get("subentity")) != claims.get("subentity"):
         raise OAuthError("invalid_request", "subentity is not the one consented to", status=403)
-    rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
-    reader = db()
-    grant = usable_grant(reader, claims, profile=PROFILE, now=now)
-    release = Release(
-        profile=PROFILE,
-        app=grant.app,
-        citizen=grant.citizen,
-        purpose_id=grant.consent.purpose_id,
-        consent_id=grant.consent.id,
-        token_jti=grant.token.jti,
-        attributes=[name for name in wanted if name in set(grant.token.scope)],
-        subentity=claims.get("subentity"),
-    )
-    with disclosure_writer(rt, reader) as writer:
-        body = release_person(
-            reader, writer, rt, release, now=now, seal=lambda person: seal(rt, grant.app, person)
-        )
-        writer.commit()  # the disclosure is on record before the first byte goes out
-    return Response(body, 200, mimetype="application/jose", headers=NO_STORE)
+    return wanted
 
 
 @bp.errorhandler(DomainError)

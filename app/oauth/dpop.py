@@ -10,7 +10,8 @@ Myinfo v5 (FAPI 2.0) clients may also sign with ES384 or ES512 and usually send 
 
 Authlib has no DPoP support, so this is a small module over joserfc. Every failure raises
 DPoPError; the replay cache is consulted last, so a proof that fails another check does not burn
-its jti.
+its jti. A resource endpoint records the jti later still, with its disclosure
+(app.oauth.resource.PresentedProof).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import hashlib
 import hmac
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,6 +36,8 @@ MAX_PROOF_LENGTH = 8192
 MAX_JTI_LENGTH = 200
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # RFC 7638 §3.2: the required members per key type, and nothing else, form the thumbprint input.
+DPOP_NAMESPACE = "dpop"  # of the replay cache
+REPLAYED = "DPoP proof jti was already used"
 THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
 
 
@@ -87,25 +91,34 @@ def access_token_hash(access_token: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def verify_dpop_proof(
+@dataclass(frozen=True)
+class CheckedProof:
+    """A proof that passed every check but the replay check: its key's thumbprint, and the jti
+    to record until `expires_at` (when the proof could no longer pass the iat window)."""
+
+    jkt: str
+    jti: str
+    expires_at: dt.datetime
+
+
+def check_dpop_proof(
     proof: str,
     *,
     htm: str,
     htu: str,
     now: dt.datetime,
-    replay: ReplayCache,
     access_token: str | None = None,
     expected_jkt: str | None = None,
     max_age_s: int = 120,
     leeway_s: int = 5,
     algorithms: tuple[str, ...] = ("ES256",),
-) -> str:
-    """Check one DPoP proof for a request (`htm` method, `htu` our canonical URL); return its jkt.
+) -> CheckedProof:
+    """Check one DPoP proof for a request (`htm` method, `htu` our canonical URL), all but its
+    replay: the caller records the jti (verify_dpop_proof does so at once).
 
     With `access_token` the proof must carry the matching `ath`; with `expected_jkt` (the token's
     `cnf.jkt`) the proof key must be that key. `algorithms` are the ECDSA algorithms the profile
-    accepts. On success the jti is recorded in `replay` (namespace "dpop") until the proof could
-    no longer pass the iat window. Raises DPoPError.
+    accepts. Raises DPoPError.
     """
     claims, jkt = _verified_proof(proof, algorithms)
     iat = _check_claims(claims, htm=htm, htu=htu, now=now, max_age_s=max_age_s, leeway_s=leeway_s)
@@ -116,9 +129,16 @@ def verify_dpop_proof(
     if expected_jkt is not None and not hmac.compare_digest(jkt, expected_jkt):
         raise DPoPError("DPoP proof key is not the key the access token is bound to")
     expires_at = dt.datetime.fromtimestamp(iat + max_age_s + leeway_s, dt.UTC)
-    if not replay.first_use("dpop", claims["jti"], expires_at):
-        raise DPoPError("DPoP proof jti was already used")
-    return jkt
+    return CheckedProof(jkt, claims["jti"], expires_at)
+
+
+def verify_dpop_proof(proof: str, *, replay: ReplayCache, **checks: Any) -> str:
+    """check_dpop_proof, then record the jti in `replay` (namespace "dpop"); return the proof
+    key's thumbprint. Raises DPoPError, also for a jti already used."""
+    checked = check_dpop_proof(proof, **checks)
+    if not replay.first_use(DPOP_NAMESPACE, checked.jti, checked.expires_at):
+        raise DPoPError(REPLAYED)
+    return checked.jkt
 
 
 def _verified_proof(proof: str, algorithms: tuple[str, ...]) -> tuple[dict[str, Any], str]:

@@ -87,11 +87,13 @@ def release_person(
     *,
     now: dt.datetime,
     seal: Callable[[dict[str, Any]], T],
+    spend: Callable[[Session], None],
 ) -> T:
     """`seal` of the person JSON for `release` (the wire profile signs and encrypts it), with its
-    disclosure appended to the audit log in `writer`'s transaction. The caller commits `writer`
-    and only then sends the result; any failure (audit write, unusable client key, commit) leaves
-    nothing sent.
+    disclosure appended to the audit log in `writer`'s transaction, after `spend` recorded there
+    the use of what authorised it (the request's DPoP proof; it raises on a replay). The caller
+    commits `writer` and only then sends the result; any failure (a replayed proof, audit write,
+    unusable client key, commit) leaves nothing sent.
 
     The profile is read in `reader` (the request's session). With a separate `writer`
     (disclosure_writer, SQLite), the read transaction ends before the append, so the write lock
@@ -109,6 +111,7 @@ def release_person(
     body = seal(narrow(person, release.subfields))
     if reader is not writer:
         reader.commit()  # a read-only transaction: ends it, so the append below starts afresh
+    spend(writer)
     record(writer, disclosure_event(citizen, release))
     return body
 

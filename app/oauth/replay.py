@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     import redis
 
 SWEEP_INTERVAL = dt.timedelta(minutes=1)
+_JTIS = ReplayJti.__table__
+_FIRST_USE_PG = pg_insert(_JTIS).on_conflict_do_nothing().returning(_JTIS.c.jti)
+_FIRST_USE_SQLITE = sqlite_insert(_JTIS).on_conflict_do_nothing().returning(_JTIS.c.jti)
 
 
 class ReplayCache(Protocol):
@@ -39,11 +42,14 @@ class ReplayCache(Protocol):
 class DbReplayCache:
     """Replay cache in table `replay_jtis`: the primary key makes the first insert win.
 
-    Each call commits in its OWN short transaction from `sessions`, never the caller's: a
+    `first_use` commits in its OWN short transaction from `sessions`, never the caller's: a
     recorded jti must stay recorded even when the request that presented it later fails and
-    rolls back. Expired rows are swept at most once per `sweep_interval`, by whichever call
-    comes first. A jti whose row has expired but not yet been swept counts as a replay, which is
-    safe: a token that old already fails its own time checks.
+    rolls back. `first_use_in` records in the caller's transaction instead, for a caller that
+    commits the jti with what it allowed and records it on its own if that fails
+    (app.oauth.resource.PresentedProof). Expired rows are swept at most once per
+    `sweep_interval`, by whichever call comes first. A jti whose row has expired but not yet
+    been swept counts as a replay, which is safe: a token that old already fails its own time
+    checks.
     """
 
     def __init__(
@@ -58,19 +64,23 @@ class DbReplayCache:
         self._sweeps = AtMostEvery(sweep_interval)
 
     def first_use(self, namespace: str, jti: str, expires_at: dt.datetime) -> bool:
+        with self._sessions() as session:
+            first = self.first_use_in(session, namespace, jti, expires_at)
+            session.commit()
+            return first
+
+    def first_use_in(self, session: Session, namespace: str, jti: str, expires_at: dt.datetime) -> bool:
+        """first_use in the caller's transaction, which commits it: the jti counts as recorded
+        only once that transaction commits. For a use recorded together with what it allowed
+        (a disclosure and its audit entry), one commit instead of two."""
         now = self._clock()
         # Non-blocking: one thread sweeps, the others carry on with their insert.
         self._sweeps.run(now, lambda: self._sweep(now))
-        with self._sessions() as session:
-            # ON CONFLICT DO NOTHING RETURNING: a replay returns no row, not an exception to unwind.
-            dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-            statement = dialect_insert(ReplayJti.__table__).on_conflict_do_nothing().returning(ReplayJti.jti)
-            inserted = session.execute(
-                statement, {"namespace": namespace, "jti": jti, "expires_at": expires_at}
-            )
-            first = inserted.first() is not None
-            session.commit()
-            return first
+        # ON CONFLICT DO NOTHING RETURNING: a replay returns no row, not an exception to unwind.
+        dialect = session.get_bind().dialect.name
+        statement = _FIRST_USE_PG if dialect == "postgresql" else _FIRST_USE_SQLITE
+        inserted = session.execute(statement, {"namespace": namespace, "jti": jti, "expires_at": expires_at})
+        return inserted.first() is not None
 
     def _sweep(self, now: dt.datetime) -> None:
         with self._sessions() as session:

@@ -9,9 +9,11 @@ endpoint); the wire module's error handler shapes the body.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
-from flask import request
+from flask import g, request
 from sqlalchemy.orm import Session
 
 from consent.grants import Grant, usable_token
@@ -19,7 +21,8 @@ from core.errors import DomainError
 
 from ..extensions import runtime
 from .access_tokens import verify_access_token
-from .dpop import verify_dpop_proof
+from .dpop import DPOP_NAMESPACE, REPLAYED, CheckedProof, DPoPError, check_dpop_proof
+from .replay import DbReplayCache, ReplayCache
 from .token_service import ES256_ONLY, DPoPPolicy
 from .wire import OAuthError
 
@@ -31,13 +34,61 @@ class TokenRefused(OAuthError):
         super().__init__(error, description, status=401)
 
 
+class PresentedProof:
+    """The DPoP proof of a resource request, checked but not yet recorded as used.
+
+    Its jti is recorded with the disclosure it allowed (`spend`, in the transaction that appends
+    the audit entry): one commit per call instead of two, the replay insert's own transaction
+    having been a fifth of a person call. Of two requests carrying one proof, exactly one
+    commits; the other is refused and releases nothing. `settled` guards the rest of the request:
+    if it ends without spending the proof (any refusal or failure, a rolled-back disclosure), the
+    jti is recorded in a transaction of its own on the way out, so a proof presented once stays
+    spent whatever became of its request, as when it was recorded first."""
+
+    def __init__(self, replay: ReplayCache, checked: CheckedProof) -> None:
+        self._replay = replay
+        self._checked = checked
+        self._spent = False
+
+    def spend(self, session: Session) -> None:
+        """Record the jti in `session`'s transaction (the database cache; Redis records at once).
+        Raises DPoPError when it was already used."""
+        checked = self._checked
+        if isinstance(self._replay, DbReplayCache):
+            first = self._replay.first_use_in(session, DPOP_NAMESPACE, checked.jti, checked.expires_at)
+        else:
+            first = self._replay.first_use(DPOP_NAMESPACE, checked.jti, checked.expires_at)
+        if not first:
+            raise DPoPError(REPLAYED)
+        self._spent = True
+
+    @contextmanager
+    def settled(self) -> Iterator[PresentedProof]:
+        try:
+            yield self
+        except BaseException:
+            # The request's transaction goes first: on PostgreSQL it may hold this jti's
+            # uncommitted row, which the insert below would wait on for ever.
+            if (session := g.get("db")) is not None:
+                session.rollback()
+            with suppress(Exception):  # the request's own error is the one to answer with
+                self._record()
+            raise
+        if not self._spent:
+            self._record()
+
+    def _record(self) -> None:
+        self._replay.first_use(DPOP_NAMESPACE, self._checked.jti, self._checked.expires_at)
+
+
 def dpop_bound_token(
     *, issuer: str, audience: str, htu: str, now: dt.datetime, policy: DPoPPolicy = ES256_ONLY
-) -> tuple[str, dict[str, Any]]:
-    """The access token this request presents as `Authorization: DPoP <token>` (a DPoP-bound
-    token sent as Bearer is refused, RFC 9449 §7.2) and its claims, once its signature, issuer,
-    audience and expiry check out and the request's DPoP proof (method, `htu`, `ath`, replay, iat
-    window) was signed by the key the token is bound to. Raises TokenRefused or DPoPError."""
+) -> tuple[dict[str, Any], PresentedProof]:
+    """The claims of the access token this request presents as `Authorization: DPoP <token>` (a
+    DPoP-bound token sent as Bearer is refused, RFC 9449 §7.2), once its signature, issuer,
+    audience and expiry check out and the request's DPoP proof (method, `htu`, `ath`, iat window)
+    was signed by the key the token is bound to; and that proof, for the caller to spend with
+    its disclosure (replay is checked then). Raises TokenRefused or DPoPError."""
     scheme, _, access_token = request.headers.get("Authorization", "").partition(" ")
     access_token = access_token.strip()
     if scheme.lower() != "dpop" or not access_token:
@@ -45,18 +96,17 @@ def dpop_bound_token(
     rt = runtime()
     claims = verify_access_token(rt.platform_keys, access_token, issuer=issuer, audience=audience, now=now)
     proofs = request.headers.getlist("DPoP")
-    verify_dpop_proof(
+    checked = check_dpop_proof(
         proofs[0] if len(proofs) == 1 else "",
         htm=request.method,
         htu=htu,
         now=now,
-        replay=rt.replay,
         access_token=access_token,
         expected_jkt=claims["cnf"]["jkt"],
         algorithms=policy.algorithms,
         leeway_s=policy.leeway_s,
     )
-    return access_token, claims
+    return claims, PresentedProof(rt.replay, checked)
 
 
 def usable_grant(session: Session, claims: dict[str, Any], *, profile: str, now: dt.datetime) -> Grant:

@@ -380,15 +380,36 @@ def test_a_disabled_app_gets_nothing(client, db_session, issued, dpop_key):
     oauth_error(get_person(client, issued, dpop_key, scope="name"), 401, "invalid_token")
 
 
-def test_a_failed_audit_write_releases_nothing(client, db_session, issued, dpop_key, monkeypatch):
+def test_a_failed_audit_write_releases_nothing_and_spends_the_proof(
+    client, db_session, issued, dpop_key, monkeypatch
+):
     def broken(*_args, **_kwargs):
         raise RuntimeError("audit store unavailable")
 
-    monkeypatch.setattr(release, "record", broken)
-    before = disclosures(db_session)
-    response = get_person(client, issued, dpop_key, scope="name")
+    proof = dpop_proof(
+        dpop_key, method="GET", url=f"{PERSON_URL}/{flow.token_sub(issued)}", access_token=issued
+    )
+    with monkeypatch.context() as patched:
+        patched.setattr(release, "record", broken)
+        before = disclosures(db_session)
+        response = get_person(client, issued, dpop_key, scope="name", proof=proof)
     assert response.status_code == 500
     assert response.mimetype == "application/json" and b"eyJ" not in response.get_data()
+    assert disclosures(db_session) == before
+    # The proof's jti was recorded with the disclosure, which rolled back; it is spent all the same.
+    oauth_error(get_person(client, issued, dpop_key, scope="name", proof=proof), 401, "invalid_dpop_proof")
+    assert get_person(client, issued, dpop_key, scope="name").status_code == 200
+
+
+def test_a_proof_sent_with_a_refused_call_cannot_be_used_again(client, db_session, issued, dpop_key):
+    proof = dpop_proof(
+        dpop_key, method="GET", url=f"{PERSON_URL}/{flow.token_sub(issued)}", access_token=issued
+    )
+    before = disclosures(db_session)
+    oauth_error(
+        get_person(client, issued, dpop_key, scope="name edulevel", proof=proof), 403, "insufficient_scope"
+    )
+    oauth_error(get_person(client, issued, dpop_key, scope="name", proof=proof), 401, "invalid_dpop_proof")
     assert disclosures(db_session) == before
 
 
@@ -430,6 +451,42 @@ def test_two_concurrent_redemptions_of_one_code_exactly_one_succeeds(committed, 
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(results) == [200, 400]
+
+
+def test_one_proof_sent_twice_at_once_releases_once(committed, keys, verifier, dpop_key):
+    application, citizen = committed
+    rt = application.extensions["consentry"]
+    token = get_token(
+        application.test_client(),
+        keys,
+        get_code(application.test_client(), citizen.id, verifier),
+        verifier,
+        dpop_key,
+    )
+    access_token = token["access_token"]
+    proof = dpop_proof(
+        dpop_key, method="GET", url=f"{PERSON_URL}/{flow.token_sub(access_token)}", access_token=access_token
+    )
+    with rt.sessions() as session:
+        before = disclosures(session)
+    results: list[tuple[int, str | None]] = []
+    barrier = threading.Barrier(2)
+
+    def call() -> None:
+        barrier.wait()
+        response = get_person(application.test_client(), access_token, dpop_key, scope="name", proof=proof)
+        results.append(
+            (response.status_code, None if response.status_code == 200 else response.get_json()["error"])
+        )
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results, key=lambda r: r[0]) == [(200, None), (401, "invalid_dpop_proof")]
+    with rt.sessions() as session:
+        assert disclosures(session) == before + 1
 
 
 def test_discovery_and_jwks(client):
