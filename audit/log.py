@@ -50,29 +50,33 @@ class Event:
     details: dict[str, Any] | None = None
 
 
-# Built once: on the disclosure path every statement's construction showed up in profiles.
-_HEAD_FOR_UPDATE = select(AuditHead.next_seq, AuditHead.chain_head).where(AuditHead.id == 1).with_for_update()
+# Built once, from the tables (not the ORM classes) and run on the session's Connection: on the
+# disclosure path every statement's construction, and the ORM's handling of it, showed in profiles.
+_HEAD, _NODES = AuditHead.__table__, AuditTreeNode.__table__
+_HEAD_FOR_UPDATE = select(_HEAD.c.next_seq, _HEAD.c.chain_head).where(_HEAD.c.id == 1).with_for_update()
 _ADVANCE_HEAD = (
-    update(AuditHead.__table__)
-    .where(AuditHead.id == 1)
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
     .values(next_seq=bindparam("next_seq"), chain_head=bindparam("chain_head"))
 )
-_NODE_HASH = select(AuditTreeNode.hash).where(
-    AuditTreeNode.level == bindparam("level"), AuditTreeNode.index == bindparam("index")
+_NODE_HASH = select(_NODES.c.hash).where(
+    _NODES.c.level == bindparam("level"), _NODES.c.index == bindparam("index")
 )
+_INSERT_ENTRY, _INSERT_ATTRIBUTES = insert(AuditEntry.__table__), insert(AuditEntryAttribute.__table__)
+_INSERT_NODES = insert(_NODES)
 
 
 class DbNodeStore:
     """merkle.NodeStore over `audit_tree_nodes`, with the nodes of this transaction cached."""
 
     def __init__(self, session: Session) -> None:
-        self.session = session
+        self.connection = session.connection()
         self._cache: dict[tuple[int, int], bytes] = {}
 
     def get(self, level: int, index: int) -> bytes | None:
         key = (level, index)
         if key not in self._cache:
-            node_hash = self.session.execute(_NODE_HASH, {"level": level, "index": index}).scalar()
+            node_hash = self.connection.execute(_NODE_HASH, {"level": level, "index": index}).scalar()
             if node_hash is None:
                 return None
             self._cache[key] = node_hash
@@ -82,7 +86,7 @@ class DbNodeStore:
         self._cache.update(nodes)
         if nodes:
             rows = [{"level": lv, "index": ix, "hash": h} for (lv, ix), h in nodes.items()]
-            self.session.execute(insert(AuditTreeNode.__table__), rows)
+            self.connection.execute(_INSERT_NODES, rows)
 
 
 def append(
@@ -100,7 +104,9 @@ def append(
     ValidationFailed for an unknown kind."""
     if event.kind not in KINDS:
         raise ValidationFailed("unknown audit event kind", {"kind": [event.kind]})
-    head = session.execute(_HEAD_FOR_UPDATE).one_or_none()
+    session.flush()  # what the ORM holds for this transaction goes first, as any query would
+    connection = session.connection()
+    head = connection.execute(_HEAD_FOR_UPDATE).one_or_none()
     if head is None:
         raise NotFound("audit log not initialised (run the migrations)")
     seq = head.next_seq
@@ -122,14 +128,12 @@ def append(
     }
     # Core statements throughout: these rows are write-once, and the unit of work's per-object
     # bookkeeping (a disclosure names ~17 attributes) was most of every append.
-    session.execute(insert(AuditEntry.__table__), row)
+    connection.execute(_INSERT_ENTRY, row)
     if attributes := sorted(set(event.attributes)):
-        session.execute(
-            insert(AuditEntryAttribute.__table__), [{"seq": seq, "attribute": a} for a in attributes]
-        )
+        connection.execute(_INSERT_ATTRIBUTES, [{"seq": seq, "attribute": a} for a in attributes])
     store = DbNodeStore(session)
     store.put_many(nodes_completed_by_append(store, seq, leaf))
-    session.execute(_ADVANCE_HEAD, {"next_seq": seq + 1, "chain_head": chain})
+    connection.execute(_ADVANCE_HEAD, {"next_seq": seq + 1, "chain_head": chain})
     if signer is not None and checkpoint_every and (seq + 1) % checkpoint_every == 0:
         create_checkpoint(session, signer=signer, now=now)
     return AuditEntry(**row)

@@ -94,6 +94,7 @@ from .common import (
     seed_citizens,
     simulators,
 )
+from .stack_floor import StubKeys
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKERS = 2
@@ -181,6 +182,7 @@ def worker_classes(options: Options) -> list[str]:
 def run(options: Options) -> list[Row]:
     rows: list[Row] = []
     classes = worker_classes(options)
+    person_path: CryptoPath | None = None
     for backend, url in _backends(options):
         if url is None:
             title = _title(" or ".join(classes))
@@ -191,9 +193,64 @@ def run(options: Options) -> list[Row]:
             result = _run_backend(options, backend, _unique(url), worker_class)
             parts = {api: result.pop(api.profile) for api in (V4, V5)}
             for api, part in parts.items():
-                ceiling = _crypto_ceiling(options, part.pop("crypto_path"))
+                path = part.pop("crypto_path")
+                person_path = person_path or (path if api is V4 else None)
+                ceiling = _crypto_ceiling(options, path)
                 rows.append(_row(backend, worker_class, api, {**result, **part}, ceiling))
+    if person_path is not None:
+        rows.append(_stack_floor(options, person_path))
     return rows
+
+
+def _stack_floor(options: Options, path: CryptoPath) -> Row:
+    """bench/stack_floor.py under the person phase's load: Flask and gunicorn alone, then the
+    person call's crypto alone, each over HTTP from CLIENTS clients; against the crypto ceiling."""
+    from .stack_floor import CONFIG_ENV, token_for, write_config
+
+    ceiling = _crypto_ceiling(options, path)
+    calls = sizes(options).persons
+    platform = ECKey.generate_key("P-256", {"use": "sig", "alg": "ES256"}, auto_kid=True)
+    encryption = ECKey.generate_key("P-256", {"use": "enc", "alg": "ECDH-ES+A256KW"}, auto_kid=True)
+    config, port = options.workdir / "stack-floor.json", _free_port()
+    issuer = f"http://127.0.0.1:{port}/com/v4"
+    write_config(config, platform=platform, encryption=encryption, issuer=issuer, payload=path.payload)
+    log(f"oauth: stack floor ({calls} calls per route)")
+    floor_app, env = "bench.stack_floor:app()", {CONFIG_ENV: str(config)}
+    with _gunicorn("sqlite://", options.workdir, "sync", app=floor_app, env_extra=env, port=port) as server:
+        keys = [ECKey.generate_key("P-256", auto_kid=True) for _ in range(CLIENTS)]
+        tokens = [token_for(platform, key, issuer=issuer, sub=path.sub, scope=list(SCOPE)) for key in keys]
+        hello = _phase(server, [Call("GET", "/healthz", {}) for _ in range(calls)])
+        url = f"{issuer}/person/{path.sub}"
+        made = time.monotonic()
+        reads = []
+        for i in range(calls):
+            key, token = keys[i % len(keys)], tokens[i % len(tokens)]
+            proof = dpop_proof(key, method="GET", url=url, access_token=token)
+            reads.append(Call("GET", url, {"Authorization": f"DPoP {token}", "DPoP": proof}))
+        crypto = _phase(server, reads, deadline=made + PHASE_DEADLINE_S, keep=1)
+    first = first_response(crypto)
+    assert first.count(b".") == 4, "the floor's person route did not answer a JWE"
+    figures = {"flask": _stats(hello), "crypto_only": _stats(crypto)}
+    bare, only = figures["flask"], figures["crypto_only"]
+    ratio = only["calls_per_s"] / ceiling["ceiling_calls_per_s"]
+    text = (
+        f"no database: bare Flask route {bare['calls_per_s']:,.0f} calls/s (server CPU "
+        f"{bare['server_cpu_ms_per_call']:.2f} ms/call); the person call's crypto alone "
+        f"{only['calls_per_s']:,.0f} calls/s (p99 {only['p99_ms']:.1f} ms, server CPU "
+        f"{only['server_cpu_ms_per_call']:.2f} ms/call) = {ratio:.0%} of the crypto ceiling "
+        f"({ceiling['ceiling_calls_per_s']:,.0f}/s)"
+    )
+    return Row(
+        benchmark=(
+            f"Stack floor: gunicorn ({WORKERS} sync workers) + Flask + crypto, no database, {CLIENTS} clients"
+        ),
+        backend="-",
+        n=only["calls"],
+        result=text,
+        target="reported (the most a person endpoint on this stack could reach)",
+        verdict="-",
+        data={"stack_floor": {**figures, "ratio": ratio}, "crypto": ceiling},
+    )
 
 
 def _backends(options: Options) -> list[tuple[str, str | None]]:
@@ -592,8 +649,16 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _gunicorn(db_url: str, workdir: Path, worker_class: str) -> Iterator[Server]:
-    port = _free_port()
+def _gunicorn(
+    db_url: str,
+    workdir: Path,
+    worker_class: str,
+    *,
+    app: str = "wsgi:app",
+    env_extra: dict[str, str] | None = None,
+    port: int | None = None,
+) -> Iterator[Server]:
+    port = port or _free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CATALOGUE_PATH")},
@@ -609,11 +674,12 @@ def _gunicorn(db_url: str, workdir: Path, worker_class: str) -> Iterator[Server]
     env.pop("ACTIVE_MASTER_KID", None)
     if os.environ.get("BENCH_OAUTH_REDIS_URL"):
         env["REDIS_URL"] = os.environ["BENCH_OAUTH_REDIS_URL"]
+    env |= env_extra or {}
     command = [sys.executable, "-m", "gunicorn", "--chdir", str(ROOT), "--workers", str(WORKERS)]
     command += ["--worker-class", worker_class, "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
     if worker_class == "gthread":
         command += ["--threads", str(THREADS)]
-    command += ["--graceful-timeout", "5", "--timeout", "60", "wsgi:app"]
+    command += ["--graceful-timeout", "5", "--timeout", "60", app]
     log_path = workdir / f"gunicorn-{port}.log"
     with log_path.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
@@ -1051,19 +1117,6 @@ class _AnyJti:
         return True
 
 
-class _StubKeys:
-    """PlatformKeys without the database: one signing key, found by its kid."""
-
-    def __init__(self, key: ECKey) -> None:
-        self.key = key
-
-    def signing_key(self) -> ECKey:
-        return self.key
-
-    def public_key(self, kid: str) -> ECKey | None:
-        return self.key if kid == self.key.kid else None
-
-
 @dataclass(frozen=True)
 class CryptoPath:
     """The crypto of one resource call, as its endpoint does it: verify the access token (issued
@@ -1116,7 +1169,7 @@ def _crypto_ceiling(options: Options, path: CryptoPath) -> dict[str, Any]:
     platform = ECKey.generate_key("P-256", {"use": "sig", "alg": "ES256"}, auto_kid=True)
     encryption = ECKey.generate_key("P-256", {"use": "enc", "alg": "ECDH-ES+A256KW"}, auto_kid=True)
     dpop_key = ECKey.generate_key("P-256", auto_kid=True)
-    keys = _StubKeys(platform)
+    keys = StubKeys(platform)
     grant = SimpleNamespace(
         citizen_id=path.sub, scope=list(SCOPE), client_id=CLIENT_ID, purpose_id=PURPOSE_ID, subentity=None
     )

@@ -79,7 +79,8 @@ class DbReplayCache:
         # ON CONFLICT DO NOTHING RETURNING: a replay returns no row, not an exception to unwind.
         dialect = session.get_bind().dialect.name
         statement = _FIRST_USE_PG if dialect == "postgresql" else _FIRST_USE_SQLITE
-        inserted = session.execute(statement, {"namespace": namespace, "jti": jti, "expires_at": expires_at})
+        row = {"namespace": namespace, "jti": jti, "expires_at": expires_at}
+        inserted = session.connection().execute(statement, row)
         return inserted.first() is not None
 
     def _sweep(self, now: dt.datetime) -> None:
