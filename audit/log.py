@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from core.errors import NotFound, ValidationFailed
 
 from .canonical import canonical_json
-from .merkle import chain_next, consistency_proof, inclusion_proof, leaf_hash, nodes_completed_by_append, root
+from .merkle import chain_next, consistency_proof, frontier_append, inclusion_proof, leaf_hash, root
 from .models import AuditCheckpoint, AuditEntry, AuditEntryAttribute, AuditHead, AuditTreeNode
 from .signer import AuditSigner
 
@@ -53,11 +53,15 @@ class Event:
 # Built once, from the tables (not the ORM classes) and run on the session's Connection: on the
 # disclosure path every statement's construction, and the ORM's handling of it, showed in profiles.
 _HEAD, _NODES = AuditHead.__table__, AuditTreeNode.__table__
-_HEAD_FOR_UPDATE = select(_HEAD.c.next_seq, _HEAD.c.chain_head).where(_HEAD.c.id == 1).with_for_update()
+_HEAD_FOR_UPDATE = (
+    select(_HEAD.c.next_seq, _HEAD.c.chain_head, _HEAD.c.frontier).where(_HEAD.c.id == 1).with_for_update()
+)
 _ADVANCE_HEAD = (
     update(_HEAD)
     .where(_HEAD.c.id == 1)
-    .values(next_seq=bindparam("next_seq"), chain_head=bindparam("chain_head"))
+    .values(
+        next_seq=bindparam("next_seq"), chain_head=bindparam("chain_head"), frontier=bindparam("frontier")
+    )
 )
 _NODE_HASH = select(_NODES.c.hash).where(
     _NODES.c.level == bindparam("level"), _NODES.c.index == bindparam("index")
@@ -67,7 +71,8 @@ _INSERT_NODES = insert(_NODES)
 
 
 class DbNodeStore:
-    """merkle.NodeStore over `audit_tree_nodes`, with the nodes of this transaction cached."""
+    """merkle.NodeStore over `audit_tree_nodes` (read only: appends write their nodes
+    themselves), with the nodes read cached."""
 
     def __init__(self, session: Session) -> None:
         self.connection = session.connection()
@@ -81,12 +86,6 @@ class DbNodeStore:
                 return None
             self._cache[key] = node_hash
         return self._cache[key]
-
-    def put_many(self, nodes: dict[tuple[int, int], bytes]) -> None:
-        self._cache.update(nodes)
-        if nodes:
-            rows = [{"level": lv, "index": ix, "hash": h} for (lv, ix), h in nodes.items()]
-            self.connection.execute(_INSERT_NODES, rows)
 
 
 def append(
@@ -131,9 +130,10 @@ def append(
     connection.execute(_INSERT_ENTRY, row)
     if attributes := sorted(set(event.attributes)):
         connection.execute(_INSERT_ATTRIBUTES, [{"seq": seq, "attribute": a} for a in attributes])
-    store = DbNodeStore(session)
-    store.put_many(nodes_completed_by_append(store, seq, leaf))
-    connection.execute(_ADVANCE_HEAD, {"next_seq": seq + 1, "chain_head": chain})
+    nodes, frontier = frontier_append(head.frontier, seq, leaf)
+    node_rows = [{"level": lv, "index": ix, "hash": h} for (lv, ix), h in nodes.items()]
+    connection.execute(_INSERT_NODES, node_rows)
+    connection.execute(_ADVANCE_HEAD, {"next_seq": seq + 1, "chain_head": chain, "frontier": frontier})
     if signer is not None and checkpoint_every and (seq + 1) % checkpoint_every == 0:
         create_checkpoint(session, signer=signer, now=now)
     return AuditEntry(**row)

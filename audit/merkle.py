@@ -43,8 +43,6 @@ class NodeStore(Protocol):
 
     def get(self, level: int, index: int) -> bytes | None: ...
 
-    def put_many(self, nodes: dict[tuple[int, int], bytes]) -> None: ...
-
 
 class DictNodeStore:
     """An in-memory NodeStore (tests, tools, and small offline trees)."""
@@ -80,6 +78,35 @@ def nodes_completed_by_append(store: NodeStore, index: int, leaf: bytes) -> dict
         level, position = level + 1, position >> 1
         nodes[(level, position)] = current
     return nodes
+
+
+def frontier_append(frontier: bytes, index: int, leaf: bytes) -> tuple[dict[tuple[int, int], bytes], bytes]:
+    """What nodes_completed_by_append returns, from the tree's frontier instead of a store, and
+    the frontier after the append. The frontier of a tree of `index` leaves is the roots of its
+    perfect subtrees, largest (leftmost) first, 32 bytes each, one per 1 bit of `index`: exactly
+    the left siblings an append can need, so appending reads no stored node. ValueError when
+    the frontier does not fit `index`."""
+    hashes = [frontier[i : i + 32] for i in range(0, len(frontier), 32)]
+    if len(frontier) % 32 or len(hashes) != index.bit_count():
+        raise ValueError("frontier does not match the tree size")
+    nodes = {(0, index): leaf}
+    current, level, position = leaf, 0, index
+    while position & 1:
+        current = node_hash(hashes.pop(), current)
+        level, position = level + 1, position >> 1
+        nodes[(level, position)] = current
+    hashes.append(current)
+    return nodes, b"".join(hashes)
+
+
+def frontier_of(store: NodeStore, tree_size: int) -> bytes:
+    """The frontier (see frontier_append) of the tree of `tree_size` leaves, from stored nodes."""
+    hashes, offset = [], 0
+    for level in range(tree_size.bit_length() - 1, -1, -1):
+        if tree_size >> level & 1:
+            hashes.append(_need(store, level, offset >> level))
+            offset += 1 << level
+    return b"".join(hashes)
 
 
 def root(store: NodeStore, tree_size: int) -> bytes:
@@ -214,6 +241,11 @@ class StreamingRoot:
             size >>= 1
         stack.append(current)
         self.size += 1
+
+    @property
+    def frontier(self) -> bytes:
+        """The perfect-subtree roots so far, as frontier_append keeps them."""
+        return b"".join(self._stack)
 
     def root(self) -> bytes:
         """MTH of the leaves added so far: the perfect subtrees folded from the right (RFC split)."""

@@ -24,6 +24,9 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     next_seq: Mapped[int] = mapped_column(BIGINT, default=0)
     chain_head: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # The roots of the tree's perfect subtrees, largest first (merkle.frontier_append): what the
+    # next append needs of the tree, so it reads no tree node.
+    frontier: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
 
 
 class AuditEntry(Base):

@@ -74,7 +74,7 @@ def verify_log(
         if on_progress and expected_seq % batch_size == 0:
             on_progress(expected_seq)
     head = session.execute(
-        select(AuditHead.next_seq, AuditHead.chain_head).where(AuditHead.id == 1)
+        select(AuditHead.next_seq, AuditHead.chain_head, AuditHead.frontier).where(AuditHead.id == 1)
     ).one_or_none()
     if head is not None and head.next_seq != expected_seq:
         report.findings.append(
@@ -97,6 +97,16 @@ def verify_log(
     elif head is not None and head.chain_head != chain:
         report.findings.append(
             Finding(None, "head chain hash differs from the last entry", chain.hex(), head.chain_head.hex())
+        )
+    elif head is not None and head.frontier != stream.frontier:
+        # The next append builds its tree nodes from the frontier: a wrong one would fork the tree.
+        report.findings.append(
+            Finding(
+                None,
+                "head Merkle frontier differs from the log's tree",
+                stream.frontier.hex(),
+                head.frontier.hex(),
+            )
         )
     return report
 

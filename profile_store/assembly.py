@@ -181,8 +181,10 @@ def agency_status(session: Session, citizen_id: str) -> dict[str, AgencySync]:
     }
 
 
-_LAST_SUCCESSES = select(AgencySync.agency, AgencySync.succeeded_at).where(
-    AgencySync.citizen_id == bindparam("citizen_id")
+_SYNCS = AgencySync.__table__.c
+# Table columns, not the ORM class's: a Core statement skips the ORM's compile and result steps.
+_LAST_SUCCESSES = select(_SYNCS.agency, _SYNCS.succeeded_at).where(
+    _SYNCS.citizen_id == bindparam("citizen_id")
 )
 
 

@@ -3,6 +3,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import select
 
 import agency_connectors.notifications  # noqa: F401
 import audit.auditor_models
@@ -45,3 +46,25 @@ def test_downgrade_to_base_and_back_up(tmp_path):
     migrate.upgrade(engine)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT next_seq FROM audit_head").scalar_one() == 0
+
+
+def test_the_audit_heads_frontier_is_filled_in_from_the_stored_tree(tmp_path):
+    import datetime as dt
+
+    from audit.log import Event, append
+    from audit.models import AuditHead
+    from core import migrate
+    from core.db import make_engine, make_session_factory
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'frontier.db'}")
+    migrate.upgrade(engine)
+    with make_session_factory(engine)() as session:
+        for i in range(13):
+            append(session, Event(kind="admin_action", outcome=str(i)), now=dt.datetime.now(dt.UTC))
+        session.commit()
+        kept = session.execute(select(AuditHead.frontier)).scalar_one()
+    migrate.downgrade(engine, "0012")
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT frontier FROM audit_head").scalar_one() == kept
+    assert len(kept) == 32 * 3  # 13 leaves: perfect subtrees of 8, 4 and 1

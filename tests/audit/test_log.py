@@ -7,9 +7,17 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from audit.log import Event, append, create_checkpoint, prove_consistency, prove_inclusion, tree_size
-from audit.merkle import verify_consistency, verify_inclusion
-from audit.models import AuditCheckpoint, AuditEntry
+from audit.log import (
+    DbNodeStore,
+    Event,
+    append,
+    create_checkpoint,
+    prove_consistency,
+    prove_inclusion,
+    tree_size,
+)
+from audit.merkle import frontier_of, verify_consistency, verify_inclusion
+from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from audit.verify import verify_log
 from core.db import make_session_factory
 from profile_store.models import Declaration
@@ -158,6 +166,17 @@ def test_tampering_is_detected_at_the_exact_position(db_session, runtime, now, a
     assert not report.ok
     assert problem in report.first.problem
     assert report.first.seq == base + position
+
+
+def test_the_head_keeps_the_trees_frontier_and_a_wrong_one_is_reported(db_session, runtime, now):
+    fill(db_session, runtime, now, 11)
+    head = db_session.execute(select(AuditHead.next_seq, AuditHead.frontier)).one()
+    assert head.frontier == frontier_of(DbNodeStore(db_session), head.next_seq)
+    assert verify(db_session, runtime).ok
+    db_session.execute(update(AuditHead).values(frontier=bytes(32) + head.frontier[32:]))
+    db_session.expire_all()
+    report = verify(db_session, runtime)
+    assert not report.ok and "frontier" in report.first.problem
 
 
 def test_forged_or_swapped_checkpoints_are_detected(db_session, runtime, now):

@@ -13,6 +13,8 @@ from audit.merkle import (
     StreamingRoot,
     chain_next,
     consistency_proof,
+    frontier_append,
+    frontier_of,
     inclusion_proof,
     leaf_hash,
     mth,
@@ -275,6 +277,25 @@ def test_appends_store_exactly_the_perfect_subtrees():
         assert value == mth(BIG[index * width : (index + 1) * width])
     expected = sum(100 >> level for level in range(7))
     assert len(store.nodes) == expected
+
+
+def test_appending_from_the_frontier_completes_the_same_nodes_without_reading_any():
+    store, frontier, stream = DictNodeStore(), b"", StreamingRoot()
+    for index, leaf in enumerate(BIG[:130]):
+        nodes, frontier = frontier_append(frontier, index, leaf)
+        assert nodes == nodes_completed_by_append(store, index, leaf)
+        store.put_many(nodes)
+        stream.add(leaf)
+        assert frontier == stream.frontier == frontier_of(store, index + 1)
+        assert len(frontier) == 32 * (index + 1).bit_count()
+
+
+def test_a_frontier_that_does_not_fit_the_tree_size_is_refused():
+    _, frontier = frontier_append(b"", 0, BIG[0])
+    with pytest.raises(ValueError, match="frontier"):
+        frontier_append(frontier, 3, BIG[1])  # a tree of 3 leaves has two perfect subtrees, not one
+    with pytest.raises(ValueError, match="frontier"):
+        frontier_append(frontier[:-1], 1, BIG[1])
 
 
 class CountingStore(DictNodeStore):
