@@ -11,9 +11,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    LargeBinary,
+    SmallInteger,
+    String,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from core.db import UTCDateTime
 from core.errors import NotFound, ValidationFailed
 
 from .canonical import canonical_json
@@ -68,6 +81,35 @@ _NODE_HASH = select(_NODES.c.hash).where(
 )
 _INSERT_ENTRY, _INSERT_ATTRIBUTES = insert(AuditEntry.__table__), insert(AuditEntryAttribute.__table__)
 _INSERT_NODES = insert(_NODES)
+# PostgreSQL: _write's four statements as one, through data-modifying CTEs. A foreign key is
+# checked at the end of the statement, by when the entry its attributes name is in.
+_PG_WRITE = text(
+    """
+    WITH entry AS (
+        INSERT INTO audit_entries
+            (seq, recorded_at, kind, citizen_ref, app_id, purpose, outcome, body, leaf_hash, chain_hash)
+        VALUES
+            (:seq, :recorded_at, :kind, :citizen_ref, :app_id, :purpose, :outcome, :body,
+             :leaf_hash, :chain_hash)
+    ), attributes AS (
+        INSERT INTO audit_entry_attributes (seq, attribute)
+        SELECT :seq, unnest(CAST(:attributes AS varchar[]))
+    ), nodes AS (
+        INSERT INTO audit_tree_nodes (level, "index", hash)
+        SELECT * FROM unnest(
+            CAST(:levels AS smallint[]), CAST(:indexes AS bigint[]), CAST(:hashes AS bytea[])
+        )
+    )
+    UPDATE audit_head SET next_seq = :next_seq, chain_head = :chain_head, frontier = :frontier WHERE id = 1
+    """
+).bindparams(
+    bindparam("recorded_at", type_=UTCDateTime()),
+    *(bindparam(name, type_=LargeBinary()) for name in ("leaf_hash", "chain_hash", "chain_head", "frontier")),
+    bindparam("attributes", type_=ARRAY(String())),
+    bindparam("levels", type_=ARRAY(SmallInteger())),
+    bindparam("indexes", type_=ARRAY(BigInteger())),
+    bindparam("hashes", type_=ARRAY(LargeBinary())),
+)
 
 
 class DbNodeStore:
@@ -125,18 +167,38 @@ def append(
         "leaf_hash": leaf,
         "chain_hash": chain,
     }
-    # Core statements throughout: these rows are write-once, and the unit of work's per-object
-    # bookkeeping (a disclosure names ~17 attributes) was most of every append.
-    connection.execute(_INSERT_ENTRY, row)
-    if attributes := sorted(set(event.attributes)):
-        connection.execute(_INSERT_ATTRIBUTES, [{"seq": seq, "attribute": a} for a in attributes])
     nodes, frontier = frontier_append(head.frontier, seq, leaf)
-    node_rows = [{"level": lv, "index": ix, "hash": h} for (lv, ix), h in nodes.items()]
-    connection.execute(_INSERT_NODES, node_rows)
-    connection.execute(_ADVANCE_HEAD, {"next_seq": seq + 1, "chain_head": chain, "frontier": frontier})
+    _write(connection, row, sorted(set(event.attributes)), nodes, frontier)
     if signer is not None and checkpoint_every and (seq + 1) % checkpoint_every == 0:
         create_checkpoint(session, signer=signer, now=now)
     return AuditEntry(**row)
+
+
+def _write(
+    connection: Connection,
+    row: dict[str, Any],
+    attributes: list[str],
+    nodes: dict[tuple[int, int], bytes],
+    frontier: bytes,
+) -> None:
+    """The entry, its attributes, the tree nodes it completes, and the head moved on. Core
+    statements throughout: these rows are write-once, and the unit of work's per-object
+    bookkeeping (a disclosure names ~17 attributes) was most of every append. On PostgreSQL one
+    statement, one round trip instead of four, with the head's row lock held that much less."""
+    seq = row["seq"]
+    head = {"next_seq": seq + 1, "chain_head": row["chain_hash"], "frontier": frontier}
+    if connection.dialect.name == "postgresql":
+        levels, indexes = zip(*nodes, strict=True)
+        hashes = list(nodes.values())
+        arrays = {"attributes": attributes, "levels": levels, "indexes": indexes, "hashes": hashes}
+        connection.execute(_PG_WRITE, {**row, **head, **arrays})
+        return
+    connection.execute(_INSERT_ENTRY, row)
+    if attributes:
+        connection.execute(_INSERT_ATTRIBUTES, [{"seq": seq, "attribute": a} for a in attributes])
+    node_rows = [{"level": lv, "index": ix, "hash": h} for (lv, ix), h in nodes.items()]
+    connection.execute(_INSERT_NODES, node_rows)
+    connection.execute(_ADVANCE_HEAD, head)
 
 
 def _body(event: Event, seq: int, now: dt.datetime, request_id: str | None) -> dict[str, Any]:
