@@ -38,8 +38,8 @@ class PresentedProof:
     """The DPoP proof of a resource request, checked but not yet recorded as used.
 
     Its jti is recorded with the disclosure it allowed (`spend`, in the transaction that appends
-    the audit entry): one commit per call instead of two, the replay insert's own transaction
-    having been a fifth of a person call. Of two requests carrying one proof, exactly one
+    the audit entry): one commit per call instead of two (the replay insert's own transaction
+    was a tenth of a person call's time). Of two requests carrying one proof, exactly one
     commits; the other is refused and releases nothing. `settled` guards the rest of the request:
     if it ends without spending the proof (any refusal or failure, a rolled-back disclosure), the
     jti is recorded in a transaction of its own on the way out, so a proof presented once stays
