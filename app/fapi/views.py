@@ -193,16 +193,7 @@ def userinfo():
         reader = db()
         grant = usable_grant(reader, claims, profile=PROFILE, now=now)
         attributes, subfields = release_selection(claims["scope"].split(), grant.token.scope)
-        release = Release(
-            profile=PROFILE,
-            app=grant.app,
-            citizen=grant.citizen,
-            purpose_id=grant.consent.purpose_id,
-            consent_id=grant.consent.id,
-            token_jti=grant.token.jti,
-            attributes=attributes,
-            subfields=subfields,
-        )
+        release = Release.of(grant, profile=PROFILE, attributes=attributes, subfields=subfields)
 
         def sealed(person: dict) -> str:
             try:

@@ -176,16 +176,8 @@ def person(sub: str):
         rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
         reader = db()
         grant = usable_grant(reader, claims, profile=PROFILE, now=now)
-        release = Release(
-            profile=PROFILE,
-            app=grant.app,
-            citizen=grant.citizen,
-            purpose_id=grant.consent.purpose_id,
-            consent_id=grant.consent.id,
-            token_jti=grant.token.jti,
-            attributes=[name for name in wanted if name in set(grant.token.scope)],
-            subentity=claims.get("subentity"),
-        )
+        attributes = [name for name in wanted if name in set(grant.token.scope)]
+        release = Release.of(grant, profile=PROFILE, attributes=attributes, subentity=claims.get("subentity"))
         with disclosure_writer(rt, reader) as writer:
             body = release_person(
                 reader,

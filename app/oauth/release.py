@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from agency_connectors.refresh import refresh_citizen
 from audit.log import Event
+from consent.grants import Grant
 from consent.models import AgencyApp
 from profile_store.assembly import assemble_person, last_successes
 from profile_store.models import Citizen
@@ -63,6 +64,21 @@ class Release:
     # attribute -> the dotted sub-attribute paths asked for (v5 scopes such as `cpfbalances.oa`);
     # an attribute not named here goes out whole.
     subfields: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, grant: Grant, *, profile: str, attributes: Sequence[str], **parts: Any) -> Release:
+        """The release `grant` (a usable token's) allows of `attributes`; `parts`: subentity,
+        subfields."""
+        return cls(
+            profile=profile,
+            app=grant.app,
+            citizen=grant.citizen,
+            purpose_id=grant.consent.purpose_id,
+            consent_id=grant.consent.id,
+            token_jti=grant.token.jti,
+            attributes=attributes,
+            **parts,
+        )
 
 
 @contextmanager
