@@ -35,9 +35,9 @@ from core.errors import Unauthorized
 MAX_PROOF_LENGTH = 8192
 MAX_JTI_LENGTH = 200
 DEFAULT_PORTS = {"http": 80, "https": 443}
-# RFC 7638 §3.2: the required members per key type, and nothing else, form the thumbprint input.
 DPOP_NAMESPACE = "dpop"  # of the replay cache
 REPLAYED = "DPoP proof jti was already used"
+# RFC 7638 §3.2: the required members per key type, and nothing else, form the thumbprint input.
 THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
 
 
