@@ -34,6 +34,10 @@ calls of the same app (registered for both profiles): PAR, token and userinfo, t
 beside the person row with a ceiling of its own. Both halves share this module's client side:
 the server, the phase runner and its CPU accounting, DPoP proofs, client assertions, codes minted
 as the consent screen issues them, and the crypto ceiling.
+
+Last, once per run, the stack floor (bench/stack_floor.py): the same gunicorn, Flask and clients
+with no database, a bare route and the person call's crypto alone, to show how much of the
+ceiling any database-backed endpoint could reach on this stack and machine.
 """
 
 from __future__ import annotations
