@@ -38,6 +38,11 @@ class ReplayCache(Protocol):
         """Record (namespace, jti) until `expires_at`: True the first time, False on any replay."""
         ...
 
+    def first_use_in(self, session: Session, namespace: str, jti: str, expires_at: dt.datetime) -> bool:
+        """first_use, recorded with what `session`'s transaction commits where the store is that
+        database; a store of its own records at once."""
+        ...
+
 
 class DbReplayCache:
     """Replay cache in table `replay_jtis`: the primary key makes the first insert win.
@@ -113,6 +118,10 @@ class RedisReplayCache:
         floor = math.floor(self._clock().timestamp()) + 1
         exat = max(math.ceil(expires_at.timestamp()), floor)
         return bool(self._redis.set(self.key(namespace, jti), b"1", nx=True, exat=exat))
+
+    def first_use_in(self, session: Session, namespace: str, jti: str, expires_at: dt.datetime) -> bool:
+        # Redis is not in the database's transaction: the jti is recorded now, and stays recorded.
+        return self.first_use(namespace, jti, expires_at)
 
     def close(self) -> None:
         self._redis.close()

@@ -22,7 +22,7 @@ from core.errors import DomainError
 from ..extensions import runtime
 from .access_tokens import verify_access_token
 from .dpop import DPOP_NAMESPACE, REPLAYED, CheckedProof, DPoPError, check_dpop_proof
-from .replay import DbReplayCache, ReplayCache
+from .replay import ReplayCache
 from .token_service import ES256_ONLY, DPoPPolicy
 from .wire import OAuthError
 
@@ -54,11 +54,7 @@ class PresentedProof:
         """Record the jti in `session`'s transaction (the database cache; Redis records at once).
         Raises DPoPError when it was already used."""
         checked = self._checked
-        if isinstance(self._replay, DbReplayCache):
-            first = self._replay.first_use_in(session, DPOP_NAMESPACE, checked.jti, checked.expires_at)
-        else:
-            first = self._replay.first_use(DPOP_NAMESPACE, checked.jti, checked.expires_at)
-        if not first:
+        if not self._replay.first_use_in(session, DPOP_NAMESPACE, checked.jti, checked.expires_at):
             raise DPoPError(REPLAYED)
         self._spent = True
 
