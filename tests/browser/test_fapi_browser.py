@@ -65,6 +65,17 @@ class Relying:
     labels: dict[str, str]  # attribute -> its label in our catalogue
 
 
+def v5_client(live, relying: Relying) -> FapiClient:
+    """The agency app's Myinfo v5 client, as an integrator builds it from examples/fapi_client.py."""
+    return FapiClient(
+        issuer=f"{live.url}/fapi",
+        client_id=relying.client_id,
+        redirect_uri=relying.redirect_uri,
+        signing_key=relying.keys.signing,
+        encryption_key=relying.keys.encryption,
+    )
+
+
 @pytest.fixture(scope="module")
 def app_server() -> Iterator[tuple[str, AgencyApp]]:
     with agency_site("fapi-app") as site:
@@ -108,13 +119,7 @@ def gate(tab, relying, app_server) -> Iterator[Gate]:
 
 
 def test_a_citizen_shares_some_fields_through_myinfo_v5_in_a_browser(live, tab, gate, relying, citizen):
-    client = FapiClient(
-        issuer=f"{live.url}/fapi",
-        client_id=relying.client_id,
-        redirect_uri=relying.redirect_uri,
-        signing_key=relying.keys.signing,
-        encryption_key=relying.keys.encryption,
-    )
+    client = v5_client(live, relying)
     login = client.begin(scope=SCOPE)  # discovery, then PAR with a client assertion and DPoP
     page = tab.page
     page.goto(login.authorization_url)
@@ -160,13 +165,7 @@ def test_a_citizen_shares_some_fields_through_myinfo_v5_in_a_browser(live, tab, 
 
 
 def test_consents_through_v4_and_v5_are_one_list_on_the_portal(live, tab, gate, relying, citizen):
-    v5 = FapiClient(
-        issuer=f"{live.url}/fapi",
-        client_id=relying.client_id,
-        redirect_uri=relying.redirect_uri,
-        signing_key=relying.keys.signing,
-        encryption_key=relying.keys.encryption,
-    )
+    v5 = v5_client(live, relying)
     page = tab.page
     page.goto(v5.begin(scope=["uinfin", "name", "regadd"]).authorization_url)
     sign_in(page, citizen)

@@ -1,18 +1,12 @@
-"""Fixtures of the Myinfo v5 tests: an agency app registered for v4 and v5 with its own keys, a
-citizen with agency data, a PKCE verifier and the login's DPoP key."""
+"""Fixtures of the Myinfo v5 tests: an agency app registered for v4 and v5, a citizen with pension
+balances, and a PKCE verifier as v5 clients make it. The app's keys and the login's DPoP key are
+tests/oauth/fixtures.py's."""
 
 from __future__ import annotations
 
 import pytest
-from joserfc.jwk import ECKey
 
 from tests.fapi import flow
-from tests.oauth.flow import AgencyKeys
-
-
-@pytest.fixture
-def keys() -> AgencyKeys:
-    return AgencyKeys()
 
 
 @pytest.fixture
@@ -29,11 +23,6 @@ def citizen(db_session, runtime, agency_app):
 @pytest.fixture
 def verifier() -> str:
     return flow.verifier()
-
-
-@pytest.fixture
-def dpop_key() -> ECKey:
-    return ECKey.generate_key("P-256", auto_kid=True)
 
 
 @pytest.fixture
