@@ -209,7 +209,7 @@ def run(options: Options) -> list[Row]:
 def _stack_floor(options: Options, path: CryptoPath) -> Row:
     """bench/stack_floor.py under the person phase's load: Flask and gunicorn alone, then the
     person call's crypto alone, each over HTTP from CLIENTS clients; against the crypto ceiling."""
-    from .stack_floor import CONFIG_ENV, token_for, write_config
+    from .stack_floor import CONFIG_ENV, write_config
 
     ceiling = _crypto_ceiling(options, path)
     calls = sizes(options).persons
@@ -222,16 +222,14 @@ def _stack_floor(options: Options, path: CryptoPath) -> Row:
     floor_app, env = "bench.stack_floor:app()", {CONFIG_ENV: str(config)}
     with _gunicorn("sqlite://", options.workdir, "sync", app=floor_app, env_extra=env, port=port) as server:
         keys = [ECKey.generate_key("P-256", auto_kid=True) for _ in range(CLIENTS)]
-        tokens = [token_for(platform, key, issuer=issuer, sub=path.sub, scope=list(SCOPE)) for key in keys]
-        url = f"{issuer}/person/{path.sub}"
+        audience = f"{issuer}/person"
+        tokens = [
+            Token(_access_token(platform, key, issuer=issuer, audience=audience, sub=path.sub), path.sub, key)
+            for key in keys
+        ]
 
         def reads(count: int) -> list[Call]:
-            made = []
-            for i in range(count):
-                key, token = keys[i % len(keys)], tokens[i % len(tokens)]
-                proof = dpop_proof(key, method="GET", url=url, access_token=token)
-                made.append(Call("GET", url, {"Authorization": f"DPoP {token}", "DPoP": proof}))
-            return made
+            return _resource_calls(tokens, count, lambda token: f"{audience}/{token.sub}")
 
         _phase(server, [Call("GET", "/healthz", {}), *reads(4 * CLIENTS)])  # warm-up: imports, key caches
         hello = _phase(server, [Call("GET", "/healthz", {}) for _ in range(calls)])
@@ -1173,12 +1171,43 @@ def _v4_crypto_path(payload: dict[str, Any]) -> CryptoPath:
     )
 
 
+def _access_token(
+    platform: ECKey,
+    dpop_key: ECKey,
+    *,
+    issuer: str,
+    audience: str,
+    sub: str,
+    wire_scope: str | None = None,
+    typ: str = "JWT",
+) -> str:
+    """An access token for the SCOPE, bound to `dpop_key`, as the token endpoint issues it, signed
+    by `platform` with no database (the crypto ceiling's and the stack floor's)."""
+    from app.oauth.access_tokens import issue_access_token
+
+    grant = SimpleNamespace(
+        citizen_id=sub, scope=list(SCOPE), client_id=CLIENT_ID, purpose_id=PURPOSE_ID, subentity=None
+    )
+    token, _claims = issue_access_token(
+        StubKeys(platform),
+        grant=grant,
+        jkt=dpop_key.thumbprint(),
+        issuer=issuer,
+        audience=audience,
+        now=utcnow(),
+        ttl=dt.timedelta(minutes=30),
+        scope=wire_scope,
+        typ=typ,
+    )
+    return token
+
+
 def _crypto_ceiling(options: Options, path: CryptoPath) -> dict[str, Any]:
     """Measured once per run and API (the machine does not change between backends), with no
     server up, in CPU time of this thread, the fastest of CEILING_ROUNDS rounds."""
     if path.api in _crypto_cache:
         return _crypto_cache[path.api]
-    from app.oauth.access_tokens import issue_access_token, verify_access_token
+    from app.oauth.access_tokens import verify_access_token
     from app.oauth.dpop import verify_dpop_proof
     from app.oauth.jwks import JwksCache
 
@@ -1189,19 +1218,14 @@ def _crypto_ceiling(options: Options, path: CryptoPath) -> dict[str, Any]:
     encryption = ECKey.generate_key("P-256", {"use": "enc", "alg": "ECDH-ES+A256KW"}, auto_kid=True)
     dpop_key = ECKey.generate_key("P-256", auto_kid=True)
     keys = StubKeys(platform)
-    grant = SimpleNamespace(
-        citizen_id=path.sub, scope=list(SCOPE), client_id=CLIENT_ID, purpose_id=PURPOSE_ID, subentity=None
-    )
     now = utcnow()
-    token, _claims = issue_access_token(
-        keys,
-        grant=grant,
-        jkt=dpop_key.thumbprint(),
+    token = _access_token(
+        platform,
+        dpop_key,
         issuer=path.issuer,
         audience=path.audience,
-        now=now,
-        ttl=dt.timedelta(minutes=30),
-        scope=path.token_scope,
+        sub=path.sub,
+        wire_scope=path.token_scope,
         typ=path.jws_typ,
     )
     proof = dpop_proof(dpop_key, method="GET", url=path.htu, access_token=token)

@@ -15,7 +15,6 @@ The WSGI app here is the benchmark's, never the product's; gunicorn loads it wit
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -91,23 +90,3 @@ def write_config(
             }
         )
     )
-
-
-def token_for(platform: ECKey, dpop_key: ECKey, *, issuer: str, sub: str, scope: list[str]) -> str:
-    """An access token as the real token endpoint issues it, signed by the floor's platform key."""
-    from app.oauth.access_tokens import issue_access_token
-    from core.clock import utcnow
-
-    grant = SimpleNamespace(
-        citizen_id=sub, scope=scope, client_id="floor", purpose_id="floor", subentity=None
-    )
-    token, _claims = issue_access_token(
-        StubKeys(platform),
-        grant=grant,
-        jkt=dpop_key.thumbprint(),
-        issuer=issuer,
-        audience=f"{issuer}/person",
-        now=utcnow(),
-        ttl=dt.timedelta(minutes=30),
-    )
-    return token
