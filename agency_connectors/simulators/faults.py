@@ -14,7 +14,20 @@ from typing import Any
 
 from profile_store.catalogue import default_catalogue
 
-FAULTS = ("truncated_json", "wrong_types", "unknown_attribute", "hang")
+FAULTS = (
+    "truncated_json",
+    "wrong_types",
+    "unknown_attribute",
+    "hang",
+    "garbage_bytes",
+    "html_page",
+    "json_array",
+    "deep_json",
+)
+"""The malformed-answer faults, each a 200: half a JSON body; items of the wrong shape; an attribute
+the catalogue does not know; no answer for HANG_SECONDS; the JSON body with bytes that are not
+UTF-8 in it; an HTML maintenance page (text/html), as a proxy in front of a sick agency sends; a
+JSON array where the object belongs; JSON nested deeper than any parser's recursion limit."""
 HANG_SECONDS = 30.0
 MAX_LATENCY_MS = 60_000
 UNKNOWN_ATTRIBUTE = "favouritehawkerdish"
@@ -91,3 +104,20 @@ def with_unknown_attribute(attributes: Mapping[str, Any]) -> dict[str, Any]:
 def truncated(body: bytes) -> bytes:
     """The first half of a JSON body: never parses, whatever the body was."""
     return body[: len(body) // 2]
+
+
+def garbage_bytes(body: bytes) -> bytes:
+    """The body with bytes that are not UTF-8 (a lone continuation byte, an overlong sequence, a
+    cut-off sequence, 0xFF) inside its first string: still JSON-shaped, never decodable."""
+    at = body.find(b'"') + 1
+    return body[:at] + b"\x80\xc0\xaf\xc3\x28\xff" + body[at:]
+
+
+HTML_PAGE = b"<!doctype html><title>Service unavailable</title><h1>Down for maintenance</h1>"
+DEEP_JSON = b"[" * 100_000 + b"]" * 100_000
+"""Deeper than Python's recursion limit: json.loads raises RecursionError, not ValueError."""
+
+
+def as_array(body: bytes) -> bytes:
+    """The JSON answer wrapped in an array: valid JSON, the wrong shape."""
+    return b"[" + body + b"]"

@@ -27,7 +27,16 @@ from typing import Any
 
 from core.uinfin import is_valid_uinfin
 
-from .faults import HANG_SECONDS, truncated, with_unknown_attribute, wrong_types
+from .faults import (
+    DEEP_JSON,
+    HANG_SECONDS,
+    HTML_PAGE,
+    as_array,
+    garbage_bytes,
+    truncated,
+    with_unknown_attribute,
+    wrong_types,
+)
 from .records import AGENCIES, record_for
 from .state import SimulatorState, same_secret
 
@@ -119,12 +128,18 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
     def _send(
-        self, status: int, payload: Any, *, close: bool = False, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        payload: Any,
+        *,
+        close: bool = False,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
     ) -> None:
         """Answer with a JSON body (or `payload` bytes, sent as they are), in one write: separate
         writes for head and body cost a second syscall and thread switch on every request."""
         body = payload if isinstance(payload, bytes) else _json(payload)
-        lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "Content-Type: application/json"]
+        lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", f"Content-Type: {content_type}"]
         lines.append(f"Content-Length: {len(body)}")
         lines.extend(f"{name}: {value}" for name, value in (headers or {}).items())
         if close:
@@ -176,7 +191,16 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "unknown_attribute":
             attributes = with_unknown_attribute(attributes)
         body = _json({"agency": agency, "attributes": attributes})
-        self._send(200, truncated(body) if fault == "truncated_json" else body)
+        if fault == "html_page":
+            self._send(200, HTML_PAGE, content_type="text/html; charset=utf-8")
+            return
+        garbled = {
+            "truncated_json": truncated,
+            "garbage_bytes": garbage_bytes,
+            "json_array": as_array,
+            "deep_json": lambda _body: DEEP_JSON,
+        }.get(fault or "")
+        self._send(200, garbled(body) if garbled else body)
 
     def _control(self, method: str, name: str, body: bytes) -> None:
         state = self.server.state

@@ -350,6 +350,26 @@ def test_unknown_attribute(http) -> None:
     assert {k: v for k, v in attributes.items() if k != UNKNOWN_ATTRIBUTE} == record_for("education", uinfin)
 
 
+def test_garbled_answers(sims, http) -> None:
+    uinfin = present("pension")
+    whole = lookup(http, "pension", uinfin).content
+    control(http, "pension", fault="garbage_bytes")
+    garbage = lookup(http, "pension", uinfin)
+    assert garbage.status_code == 200 and garbage.headers["content-type"] == "application/json"
+    with pytest.raises(UnicodeDecodeError):
+        garbage.content.decode("utf-8")
+    control(http, "pension", fault="html_page")
+    page = lookup(http, "pension", uinfin)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    control(http, "pension", fault="json_array")
+    assert lookup(http, "pension", uinfin).json() == [json.loads(whole)]
+    control(http, "pension", fault="deep_json")
+    with pytest.raises(RecursionError):
+        json.loads(lookup(http, "pension", uinfin).content)
+    sims.reset()
+    assert lookup(http, "pension", uinfin).content == whole
+
+
 def test_hang_delays_the_answer(sims, http, monkeypatch) -> None:
     monkeypatch.setattr(server_module, "HANG_SECONDS", 0.3)
     sims.set_fault("employment", fault="hang")
