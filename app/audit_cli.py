@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -11,8 +14,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from audit.auditors import record_verification
+from audit.checkpointer import CheckpointPolicy, run_signer, sign_if_due
 from audit.export import export_lines
-from audit.log import create_checkpoint, latest_checkpoint, tree_size
+from audit.log import latest_checkpoint, tree_size
 from audit.verify import verify_log
 from core.clock import utcnow
 from core.db import transaction
@@ -20,6 +24,8 @@ from core.db import transaction
 from .extensions import runtime
 
 console = Console(stderr=True)
+# The one-off command signs whenever anything is unsigned.
+SIGN_NOW = CheckpointPolicy(dt.timedelta(0), 1)
 
 
 @click.group("audit")
@@ -51,14 +57,65 @@ def verify() -> None:
     console.print(f"OK: {report.entries} entries, {report.checkpoints} checkpoints verified")
 
 
+class Duration(click.ParamType):
+    """A duration such as 500ms, 5s, 2m or 1h (a bare number is seconds)."""
+
+    name = "duration"
+    _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+    def convert(self, value, param, ctx) -> dt.timedelta:
+        if isinstance(value, dt.timedelta):
+            return value
+        text = str(value).strip().lower()
+        unit = next((u for u in ("ms", "s", "m", "h") if text.endswith(u)), "")
+        try:
+            seconds = float(text[: len(text) - len(unit)]) * self._UNITS.get(unit, 1)
+        except ValueError:
+            self.fail(f"{value!r} is not a duration like 5s, 30s or 2m", param, ctx)
+        if not 0 <= seconds <= 86400:
+            self.fail("a duration between 0 s and 24 h", param, ctx)
+        return dt.timedelta(seconds=seconds)
+
+
 @audit_group.command("checkpoint")
+@click.option(
+    "--every",
+    "every",
+    type=Duration(),
+    default=None,
+    help="Keep running: sign at most this often (e.g. 5s, 30s, 2m) when new entries exist.",
+)
+@click.option(
+    "--max-entries",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --every: sign at once when this many entries are unsigned (default AUDIT_CHECKPOINT_EVERY).",
+)
 @with_appcontext
-def checkpoint() -> None:
-    """Sign a checkpoint of the log as it is now."""
+def checkpoint(every: dt.timedelta | None, max_entries: int | None) -> None:
+    """Sign a checkpoint of the log as it is now; with --every, keep signing until stopped.
+    Several servers may run this at once: one signs at a time (a database lock)."""
     rt = runtime()
-    with transaction(rt.sessions) as session:
-        made = create_checkpoint(session, signer=rt.audit_signer, now=utcnow())
-    console.print(f"checkpoint at tree size {made.tree_size}" if made else "nothing new to sign")
+    if every is None:
+        with transaction(rt.writer_sessions) as session:
+            made = sign_if_due(session, signer=rt.audit_signer, policy=SIGN_NOW, now=utcnow())
+        console.print(f"checkpoint at tree size {made.tree_size}" if made else "nothing new to sign")
+        return
+    policy = CheckpointPolicy(every, max_entries or rt.config.audit_checkpoint_every)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    console.print(f"signing checkpoints at most every {every.total_seconds():g} s; Ctrl-C stops")
+    run_signer(
+        rt.writer_sessions,
+        signer=rt.audit_signer,
+        policy=policy,
+        stop=stop,
+        clock=utcnow,
+        poll_s=min(1.0, max(every.total_seconds(), 0.05)),
+        on_signed=lambda made: console.print(f"checkpoint at tree size {made.tree_size}"),
+        on_error=lambda exc: console.print(f"[red]signing failed, retrying[/red]: {type(exc).__name__}"),
+    )
 
 
 @audit_group.command("export")
