@@ -9,6 +9,12 @@ Sign-in limits (config, see docs/identity.md): per client address, every sign-in
 (`sign_in_ip_limit` per `sign_in_ip_window_s`); per national id, every attempt counts and a
 successful sign-in clears the count (`sign_in_account_limit` per `sign_in_account_window_s`), so
 an account takes at most that many wrong guesses per window, however many run in parallel.
+
+Client authentication at the OAuth token and PAR endpoints (app/oauth/token_service.py): the
+per-client limit is charged only once the client has proved who it is, so nobody can spend an
+app's budget by naming its public client_id; failed authentications are limited per client
+address instead (`CLIENT_AUTH_FAILURES`), and an address past that limit is refused before any
+assertion is looked at.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import functools
 import hashlib
 import hmac
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import structlog
@@ -31,6 +38,19 @@ F = TypeVar("F", bound=Callable)
 log = structlog.get_logger(__name__)
 
 TOO_MANY_ATTEMPTS = "Too many attempts"
+
+
+@dataclass(frozen=True)
+class Limit:
+    scope: str
+    limit: int
+    window: int
+
+
+# Failed client authentications (unknown client, bad, expired or replayed assertion) per client
+# address per minute, across the token and PAR endpoints of both profiles: room for an app being
+# set up to get its keys right, none for a flood of junk assertions.
+CLIENT_AUTH_FAILURES = Limit("oauth_client_auth_failed:ip", 30, 60)
 
 
 def client_address() -> str:
@@ -60,6 +80,16 @@ def check(scope: str, subject: str, *, limit: int, window: int) -> Decision:
         log.warning("rate_limited", scope=scope, retry_after=decision.retry_after)
         raise RateLimited(TOO_MANY_ATTEMPTS, retry_after=decision.retry_after)
     return decision
+
+
+def refuse_if_spent(scope: str, subject: str, *, limit: int, window: int) -> None:
+    """Raise RateLimited when (scope, subject) already has `limit` hits in this window; counts
+    nothing. For limits that count only failures: checked before the attempt, charged after it
+    fails (`check`)."""
+    decision = runtime().rate_limiter.peek(limit_key(scope, subject), limit, window)
+    if not decision.allowed:
+        log.warning("rate_limited", scope=scope, retry_after=decision.retry_after)
+        raise RateLimited(TOO_MANY_ATTEMPTS, retry_after=decision.retry_after)
 
 
 def reset(scope: str, subject: str, *, window: int) -> None:

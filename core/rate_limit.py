@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import Insert, delete
+from sqlalchemy import Insert, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -68,6 +68,11 @@ class RateLimiter(Protocol):
         account's earlier failures)."""
         ...
 
+    def peek(self, key: str, limit: int, window: int) -> Decision:
+        """The current window's hits on `key`, counting none: allowed while one more hit would
+        be within `limit` (for limits that count only failures, checked before the attempt)."""
+        ...
+
 
 def _window(now: dt.datetime, window: int) -> tuple[int, int]:
     start = math.floor(now.timestamp()) // window * window
@@ -76,6 +81,10 @@ def _window(now: dt.datetime, window: int) -> tuple[int, int]:
 
 def _decision(hits: int, limit: int, end: int, now: dt.datetime) -> Decision:
     return Decision(hits <= limit, hits, limit, max(1, math.ceil(end - now.timestamp())))
+
+
+def _peeked(hits: int, limit: int, end: int, now: dt.datetime) -> Decision:
+    return Decision(hits < limit, hits, limit, max(1, math.ceil(end - now.timestamp())))
 
 
 def _validate(key: str, limit: int, window: int) -> None:
@@ -128,6 +137,20 @@ class DbRateLimiter:
                 )
             )
             session.commit()
+
+    def peek(self, key: str, limit: int, window: int) -> Decision:
+        _validate(key, limit, window)
+        now = self._clock()
+        start, end = _window(now, window)
+        with self.sessions() as session:
+            hits = session.scalar(
+                select(RateLimitCounter.hits).where(
+                    RateLimitCounter.key == key,
+                    RateLimitCounter.window_s == window,
+                    RateLimitCounter.window_start == start,
+                )
+            )
+        return _peeked(hits or 0, limit, end, now)
 
     def _sweep(self, now: dt.datetime) -> None:
         with self.sessions() as session:
@@ -183,6 +206,13 @@ class RedisRateLimiter:
     def reset(self, key: str, window: int) -> None:
         start, _ = _window(self._clock(), window)
         self._redis.delete(self.redis_key(key, window, start))
+
+    def peek(self, key: str, limit: int, window: int) -> Decision:
+        _validate(key, limit, window)
+        now = self._clock()
+        start, end = _window(now, window)
+        hits = self._redis.get(self.redis_key(key, window, start))
+        return _peeked(int(hits or 0), limit, end, now)
 
     def close(self) -> None:
         self._redis.close()

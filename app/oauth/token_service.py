@@ -117,13 +117,31 @@ def authenticate_client(
     limit: str = "oauth_token",
 ) -> tuple[AgencyApp, dict[str, Any]]:
     """The client `client_id` (allowed `profile`), authenticated by the private_key_jwt assertion
-    in `params`, and the assertion's claims. Counts the call against the client's rate limit
-    under `limit` first. Raises ClientAuthError (401 invalid_client) or RateLimited."""
+    in `params`, and the assertion's claims. Raises ClientAuthError (401 invalid_client) or
+    RateLimited (429).
+
+    Rate limits (app/rate_limit.py): a caller address with too many failed authentications this
+    window is refused before anything is checked, and each failure counts against it; the call
+    counts against the client's own limit under `limit` only once the client is authenticated,
+    so junk assertions naming a client's public id cannot lock that client out."""
+    failures, address = rate_limit.CLIENT_AUTH_FAILURES, rate_limit.client_address()
+    rate_limit.refuse_if_spent(failures.scope, address, limit=failures.limit, window=failures.window)
+    try:
+        app, claims = _authenticate(params, client_id=client_id, profile=profile, policy=policy, now=now)
+    except ClientAuthError:
+        rate_limit.check(failures.scope, address, limit=failures.limit, window=failures.window)
+        raise
+    rate_limit.check(limit, app.client_id, limit=runtime().config.token_rate_limit, window=60)
+    return app, claims
+
+
+def _authenticate(
+    params: dict[str, str], *, client_id: str | None, profile: str, policy: ClientPolicy, now: dt.datetime
+) -> tuple[AgencyApp, dict[str, Any]]:
     rt = runtime()
     if params.get("client_assertion_type") != ASSERTION_TYPE or not params.get("client_assertion"):
         raise ClientAuthError("private_key_jwt client authentication is required")
     app = find_client(client_id, profile=profile)
-    rate_limit.check(limit, app.client_id, limit=rt.config.token_rate_limit, window=60)
     claims = verify_client_assertion(
         params["client_assertion"],
         client_id=app.client_id,

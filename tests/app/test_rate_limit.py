@@ -103,6 +103,18 @@ def test_reset_forgets_the_current_window(limiter, key):
     assert limiter.check(key, 2, WINDOW).hits == 1
 
 
+def test_peek_counts_nothing_and_refuses_once_the_limit_is_used(limiter, key, clock):
+    assert limiter.peek(key, 2, WINDOW) == limiter.peek(key, 2, WINDOW)
+    assert limiter.peek(key, 2, WINDOW).allowed and limiter.peek(key, 2, WINDOW).hits == 0
+    limiter.check(key, 2, WINDOW)
+    assert limiter.peek(key, 2, WINDOW).allowed and limiter.peek(key, 2, WINDOW).hits == 1
+    limiter.check(key, 2, WINDOW)
+    spent = limiter.peek(key, 2, WINDOW)
+    assert not spent.allowed and spent.hits == 2 and 1 <= spent.retry_after <= WINDOW
+    clock.now += dt.timedelta(seconds=spent.retry_after)
+    assert limiter.peek(key, 2, WINDOW).allowed
+
+
 def test_exactly_limit_of_many_racing_threads_are_allowed(limiter, key):
     threads, per_thread, limit = 8, 5, 17
     barrier = threading.Barrier(threads)
