@@ -36,8 +36,9 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @with_appcontext
 def verify() -> None:
-    """Recompute every leaf hash, the chain, the tree and every checkpoint signature.
-    Exits 1 and names the first bad entry when anything does not match."""
+    """Recompute every leaf hash, the chain, the tree and every checkpoint signature, and check
+    every searchable column, attribute row and tree node against the entries (docs/audit.md,
+    "What verification covers"). Exits 1 naming the first bad position (seq or tree node)."""
     rt = runtime()
     with rt.sessions() as session:
         total = tree_size(session)

@@ -242,6 +242,20 @@ class StreamingRoot:
         stack.append(current)
         self.size += 1
 
+    def add_completing(self, leaf: bytes) -> list[bytes]:
+        """Append one leaf hash and return the tree nodes that completes, by level: the leaf, then
+        the root of each perfect subtree it closes. With n the leaves before the call, the node at
+        level L is (L, n >> L), as the append stored it (nodes_completed_by_append)."""
+        stack, size, current = self._stack, self.size, leaf
+        completed = [leaf]
+        while size & 1:
+            current = _sha256(b"\x01" + stack.pop() + current).digest()
+            completed.append(current)
+            size >>= 1
+        stack.append(current)
+        self.size += 1
+        return completed
+
     @property
     def frontier(self) -> bytes:
         """The perfect-subtree roots so far, as frontier_append keeps them."""

@@ -1,35 +1,64 @@
-"""Verifying the stored log: recompute every leaf hash, the chain, the Merkle root at every
-checkpoint, and every checkpoint signature. Streams in seq order with constant memory."""
+"""Verifying the stored log: everything a reader of the log relies on is recomputed from the
+entries' canonical bodies.
+
+Per entry: the body (canonical JSON naming its own seq), leaf hash, chain hash, every column
+copied out of the body for search and history (`kind`, `citizen_ref`, `app_id`, `purpose`,
+`outcome`, `recorded_at`), and its `audit_entry_attributes` rows (none missing, extra or altered).
+Per tree node: its hash, recomputed from the leaves while streaming (a node (level, index) is
+completed by leaf (index + 1) * 2**level - 1), none missing, none beyond the tree. Per checkpoint:
+signature, size, root, chain head, and the `key_id` and `created_at` columns against the signed
+body. At the end, the head row. Streams in seq order in batches (one query each for entries,
+attributes and tree nodes), so memory stays constant, and stops at the first finding: every
+later position depends on the earlier ones.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import Column, Connection, Row, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from .canonical import canonical_json
 from .checkpoint_signing import verify_checkpoint
 from .merkle import StreamingRoot, chain_next, leaf_hash
-from .models import AuditCheckpoint, AuditEntry, AuditHead
+from .models import AuditCheckpoint, AuditEntry, AuditEntryAttribute, AuditHead, AuditTreeNode
 
 ZERO = bytes(32)
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # the body's `time`, as audit.log._body writes it
+CHECKPOINT_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+COPIED = ("kind", "citizen_ref", "app_id", "purpose", "outcome")  # columns equal to body fields
+
+_E, _A = AuditEntry.__table__, AuditEntryAttribute.__table__
+_N, _C, _H = AuditTreeNode.__table__, AuditCheckpoint.__table__, AuditHead.__table__
+_UNREADABLE = (ValueError, TypeError, OverflowError)  # a stored value the column type cannot decode
 
 
 @dataclass
 class Finding:
+    """The first problem found: at entry `seq`, at tree node `node` ((level, index)), or in the log
+    as a whole (both None: the head)."""
+
     seq: int | None
     problem: str
     expected: str = ""
     found: str = ""
+    node: tuple[int, int] | None = None
+
+    @property
+    def where(self) -> str:
+        if self.node is not None:
+            return f"tree node level {self.node[0]} index {self.node[1]}"
+        return f"seq {self.seq}" if self.seq is not None else "log"
 
     def __str__(self) -> str:
-        where = f"seq {self.seq}" if self.seq is not None else "log"
         detail = f" (expected {self.expected}, found {self.found})" if self.expected or self.found else ""
-        return f"{where}: {self.problem}{detail}"
+        return f"{self.where}: {self.problem}{detail}"
 
 
 @dataclass
@@ -47,6 +76,12 @@ class LogReport:
         return self.findings[0] if self.findings else None
 
 
+class _Unreadable(Exception):
+    def __init__(self, key: Any) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 def verify_log(
     session: Session,
     *,
@@ -54,122 +89,257 @@ def verify_log(
     batch_size: int = 5000,
     on_progress: Callable[[int], None] | None = None,
 ) -> LogReport:
-    """Check the whole log; stops at the first finding (later positions depend on it)."""
-    report = LogReport()
-    pending = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size)))
-    stream, chain, expected_seq = StreamingRoot(), ZERO, 0
-    for entry in _entries(session, batch_size):
-        if finding := _check_entry(entry, expected_seq, chain):
-            report.findings.append(finding)
-            return report
-        chain = entry.chain_hash
-        stream.add(entry.leaf_hash)
-        expected_seq += 1
-        report.entries = expected_seq
-        while pending and pending[0].tree_size == expected_seq:
-            if finding := _check_checkpoint(pending.pop(0), stream.root(), chain, public_key):
-                report.findings.append(finding)
-                return report
-            report.checkpoints += 1
-        if on_progress and expected_seq % batch_size == 0:
-            on_progress(expected_seq)
-    head = session.execute(
-        select(AuditHead.next_seq, AuditHead.chain_head, AuditHead.frontier).where(AuditHead.id == 1)
-    ).one_or_none()
-    if head is not None and head.next_seq != expected_seq:
-        report.findings.append(
-            Finding(
-                expected_seq,
-                "truncated: entries missing at the end of the log",
-                f"{head.next_seq} entries",
-                f"{expected_seq} entries",
-            )
-        )
-    elif pending:
-        report.findings.append(
-            Finding(
-                expected_seq,
-                "checkpoint beyond the end of the log",
-                f"{pending[0].tree_size} entries",
-                f"{expected_seq} entries",
-            )
-        )
-    elif head is not None and head.chain_head != chain:
-        report.findings.append(
-            Finding(None, "head chain hash differs from the last entry", chain.hex(), head.chain_head.hex())
-        )
-    elif head is not None and head.frontier != stream.frontier:
-        # The next append builds its tree nodes from the frontier: a wrong one would fork the tree.
-        report.findings.append(
-            Finding(
-                None,
-                "head Merkle frontier differs from the log's tree",
-                stream.frontier.hex(),
-                head.frontier.hex(),
-            )
-        )
-    return report
+    """Check the whole log (see the module docstring) inside the caller's transaction, reading
+    only; stops at the first finding. Calls `on_progress` with the entries checked after each
+    batch."""
+    walk = _Walk(session.connection(), public_key)
+    try:
+        finding = walk.entries(batch_size, on_progress) or walk.finish()
+    except _Unreadable as exc:
+        finding = Finding(exc.key, "a stored column cannot be read (not of its type)")
+    return LogReport(walk.size, walk.checkpoints_ok, [finding] if finding else [])
 
 
-def _entries(session: Session, batch_size: int) -> Iterator[AuditEntry]:
-    last = -1
-    while True:
-        batch = session.scalars(
-            select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch_size)
-        ).all()
-        if not batch:
-            return
-        yield from batch
-        last = batch[-1].seq
-        session.expunge_all()
+class _Walk:
+    """One pass in seq order: the position reached (`size` entries checked), the chain and the
+    tree so far, and the checkpoints not yet reached."""
+
+    def __init__(self, connection: Connection, public_key: Ed25519PublicKey) -> None:
+        self.connection, self.public_key = connection, public_key
+        self.size, self.chain, self.stream = 0, ZERO, StreamingRoot()
+        self.checkpoints_ok = 0
+        self.pending: deque[Row[Any]] = deque()
+
+    def entries(self, batch_size: int, on_progress: Callable[[int], None] | None) -> Finding | None:
+        query = select(*_C.c).order_by(_C.c.tree_size)
+        self.pending.extend(_fetch(self.connection, query, _C.c.tree_size, lambda size: size - 1))
+        if self.pending and self.pending[0].tree_size < 1:
+            return Finding(None, f"checkpoint at size {self.pending[0].tree_size}: no such tree size")
+        last: int | None = None
+        while batch := self._batch(last, batch_size):
+            attributes = self._attributes(last, batch[-1].seq)
+            nodes = self._nodes(self.size, batch[-1].seq)
+            last = batch[-1].seq
+            for row in batch:
+                if finding := self._entry(row, attributes.pop(row.seq, []), nodes):
+                    return finding
+            if attributes:  # rows naming no entry (possible only with foreign keys off)
+                return Finding(min(attributes), "attribute rows of an entry that does not exist")
+            if on_progress:
+                on_progress(self.size)
+        return None
+
+    def _batch(self, after: int | None, limit: int) -> Sequence[Row[Any]]:
+        # No lower bound on the first batch, so a row below seq 0 shows up as out of order.
+        query = select(*_E.c).order_by(_E.c.seq).limit(limit)
+        return _fetch(self.connection, query if after is None else query.where(_E.c.seq > after), _E.c.seq)
+
+    def _attributes(self, after: int | None, upto: int) -> dict[int, list[Any]]:
+        query = select(_A.c.seq, _A.c.attribute).where(_A.c.seq <= upto).order_by(_A.c.seq, _A.c.attribute)
+        rows = self.connection.execute(query if after is None else query.where(_A.c.seq > after)).all()
+        grouped: dict[int, list[Any]] = defaultdict(list)
+        for seq, attribute in rows:  # fetched at once: row by row was a tenth of the whole check
+            grouped[seq].append(attribute)
+        return grouped
+
+    def _nodes(self, first: int, last: int) -> dict[tuple[int, int], bytes]:
+        """The stored nodes that the appends of leaves first..last complete, by (level, index)."""
+        ranges = [
+            and_(_N.c.level == level, _N.c.index.between(low, high))
+            for level, low, high in _completed_ranges(first, last)
+        ]
+        if not ranges:
+            return {}
+        rows = self.connection.execute(select(_N.c.level, _N.c.index, _N.c.hash).where(or_(*ranges))).all()
+        return {(level, index): node for level, index, node in rows}
+
+    def _entry(
+        self, row: Row[Any], attributes: list[Any], nodes: dict[tuple[int, int], bytes]
+    ) -> Finding | None:
+        seq = self.size
+        body = _checked_body(row, seq, self.chain)
+        if isinstance(body, Finding):
+            return body
+        if finding := _check_columns(row, body) or _check_attributes(seq, body, attributes):
+            return finding
+        for level, node in enumerate(self.stream.add_completing(row.leaf_hash)):
+            stored = nodes.pop((level, seq >> level), None)
+            if stored != node:
+                problem = "tree node missing" if stored is None else "tree node hash mismatch"
+                return Finding(None, problem, node.hex(), _hex(stored), node=(level, seq >> level))
+        self.chain, self.size = row.chain_hash, seq + 1
+        while self.pending and self.pending[0].tree_size == self.size:
+            if finding := self._checkpoint(self.pending.popleft()):
+                return finding
+            self.checkpoints_ok += 1
+        return None
+
+    def _checkpoint(self, checkpoint: Row[Any]) -> Finding | None:
+        size = checkpoint.tree_size
+        try:
+            body = json.loads(checkpoint.body)
+        except ValueError:
+            body = None
+        signed = {"body": body, "signature": checkpoint.signature}
+        if not isinstance(body, dict) or not verify_checkpoint(self.public_key, signed):
+            return Finding(size - 1, f"checkpoint at size {size}: signature invalid (forged or swapped)")
+        stored = {
+            "tree_size": size,
+            "key_id": checkpoint.key_id,
+            "timestamp": checkpoint.created_at.strftime(CHECKPOINT_TIME_FORMAT),
+            "root_hash": self.stream.root().hex(),
+            "chain_head": self.chain.hex(),
+        }
+        for name, value in stored.items():
+            if body.get(name) != value:
+                return Finding(
+                    size - 1, f"checkpoint at size {size}: {name} differs", str(value), str(body.get(name))
+                )
+        return None
+
+    def finish(self) -> Finding | None:
+        """After the last entry: the head, then checkpoints and rows beyond the end, then the
+        head's chain hash and frontier (the next append builds on them)."""
+        size = self.size
+        head = self.connection.execute(
+            select(_H.c.next_seq, _H.c.chain_head, _H.c.frontier).where(_H.c.id == 1)
+        ).one_or_none()
+        if head is None:
+            return Finding(None, "log head row missing")
+        if head.next_seq > size:
+            problem = "truncated: entries missing at the end of the log (or the head altered)"
+            return Finding(size, problem, f"{head.next_seq} entries", f"{size} entries")
+        if head.next_seq < size:
+            problem = "head is behind the log: the next append would reuse a seq"
+            return Finding(head.next_seq, problem, f"{size} entries", f"{head.next_seq} entries")
+        if finding := self._beyond_the_end():
+            return finding
+        if head.chain_head != self.chain:
+            problem = "head chain hash differs from the last entry"
+            return Finding(None, problem, self.chain.hex(), _hex(head.chain_head))
+        if head.frontier != self.stream.frontier:
+            # The next append builds its tree nodes from the frontier: a wrong one would fork the tree.
+            problem = "head Merkle frontier differs from the log's tree"
+            return Finding(None, problem, self.stream.frontier.hex(), _hex(head.frontier))
+        return None
+
+    def _beyond_the_end(self) -> Finding | None:
+        size = self.size
+        if self.pending:
+            found = f"{self.pending[0].tree_size} entries"
+            return Finding(size, "checkpoint beyond the end of the log", f"{size} entries", found)
+        beyond = select(_A.c.seq).where(_A.c.seq >= size).order_by(_A.c.seq).limit(1)
+        if (seq := self.connection.execute(beyond).scalar()) is not None:
+            return Finding(seq, "attribute rows of an entry that does not exist")
+        if (node := self._extra_node()) is not None:
+            return Finding(None, "tree node beyond the tree", "none", "a stored node", node=node)
+        return None
+
+    def _extra_node(self) -> tuple[int, int] | None:
+        """A stored node outside the tree: a node (level, index) exists for `size` leaves only
+        while index < size >> level (so none at a level >= size.bit_length())."""
+        levels = self.size.bit_length()
+        beyond = [and_(_N.c.level == level, _N.c.index >= self.size >> level) for level in range(levels)]
+        outside = or_(_N.c.level >= levels, _N.c.level < 0, _N.c.index < 0, *beyond)
+        query = select(_N.c.level, _N.c.index).where(outside).order_by(_N.c.level, _N.c.index).limit(1)
+        row = self.connection.execute(query).one_or_none()
+        return None if row is None else (row.level, row.index)
 
 
-def _check_entry(entry: AuditEntry, expected_seq: int, prev_chain: bytes) -> Finding | None:
-    if entry.seq != expected_seq:
-        problem = "gap: entries missing" if entry.seq > expected_seq else "out of order"
-        return Finding(expected_seq, problem, f"seq {expected_seq}", f"seq {entry.seq}")
-    raw = entry.body.encode()
+def _completed_ranges(first: int, last: int) -> list[tuple[int, int, int]]:
+    """(level, lowest index, highest index) of the nodes completed by leaves first..last: node
+    (level, index) is completed by leaf (index + 1) * 2**level - 1."""
+    ranges, level = [], 0
+    while first <= last and 1 << level <= last + 1:
+        low, high = -(-(first + 1) >> level) - 1, ((last + 1) >> level) - 1
+        if low <= high:
+            ranges.append((level, low, high))
+        level += 1
+    return ranges
+
+
+def _checked_body(row: Row[Any], seq: int, prev_chain: bytes) -> dict[str, Any] | Finding:
+    """The entry's parsed body, if the entry is at `seq`, canonical and correctly hashed."""
+    if row.seq != seq:
+        problem = "gap: entries missing" if row.seq > seq else "out of order"
+        return Finding(seq, problem, f"seq {seq}", f"seq {row.seq}")
+    raw = row.body.encode() if isinstance(row.body, str) else b""
     try:
         body = json.loads(raw)
         canonical = canonical_json(body)
     except ValueError:
-        return Finding(entry.seq, "body is not valid canonical JSON")
-    if canonical != raw or body.get("seq") != entry.seq:
-        return Finding(entry.seq, "body is not in canonical form or names another seq")
+        return Finding(seq, "body is not valid canonical JSON")
+    if (
+        canonical != raw
+        or not isinstance(body, dict)
+        or body.get("seq") != seq
+        or type(body["seq"]) is not int
+    ):
+        return Finding(seq, "body is not in canonical form or names another seq")
     recomputed = leaf_hash(raw)
-    if recomputed != entry.leaf_hash:
-        return Finding(
-            entry.seq, "leaf hash mismatch (entry altered)", recomputed.hex(), entry.leaf_hash.hex()
-        )
+    if recomputed != row.leaf_hash:
+        return Finding(seq, "leaf hash mismatch (entry altered)", recomputed.hex(), _hex(row.leaf_hash))
     chain = chain_next(prev_chain, recomputed)
-    if chain != entry.chain_hash:
-        return Finding(entry.seq, "chain hash mismatch", chain.hex(), entry.chain_hash.hex())
+    if chain != row.chain_hash:
+        return Finding(seq, "chain hash mismatch", chain.hex(), _hex(row.chain_hash))
+    return body
+
+
+def _check_columns(row: Row[Any], body: dict[str, Any]) -> Finding | None:
+    """The columns searches and histories read must say what the hashed body says."""
+    get = body.get
+    stored = (row.kind, row.citizen_ref, row.app_id, row.purpose, row.outcome)
+    if stored == (get("kind"), get("citizen_ref"), get("app_id"), get("purpose"), get("outcome")):
+        return _check_time(row, body)
+    for name in COPIED:  # which one differs
+        if getattr(row, name) != body.get(name):
+            return Finding(
+                row.seq,
+                f"column {name} differs from the body",
+                repr(body.get(name)),
+                repr(getattr(row, name)),
+            )
+    raise AssertionError("unreachable: the copied columns differ, but none of them does")
+
+
+def _check_time(row: Row[Any], body: dict[str, Any]) -> Finding | None:
+    recorded = row.recorded_at.strftime(TIME_FORMAT)
+    if recorded != body.get("time"):
+        return Finding(row.seq, "column recorded_at differs from the body", str(body.get("time")), recorded)
     return None
 
 
-def _check_checkpoint(
-    checkpoint: AuditCheckpoint, root: bytes, chain: bytes, public_key: Ed25519PublicKey
-) -> Finding | None:
-    body = json.loads(checkpoint.body)
-    size = checkpoint.tree_size
-    if not verify_checkpoint(public_key, {"body": body, "signature": checkpoint.signature}):
-        return Finding(size - 1, f"checkpoint at size {size}: signature invalid (forged or swapped)")
-    if body.get("tree_size") != size:
-        return Finding(
-            size - 1,
-            f"checkpoint at size {size}: signed for another size",
-            str(size),
-            str(body.get("tree_size")),
-        )
-    if body.get("root_hash") != root.hex():
-        return Finding(
-            size - 1, f"checkpoint at size {size}: root mismatch", root.hex(), str(body.get("root_hash"))
-        )
-    if body.get("chain_head") != chain.hex():
-        return Finding(
-            size - 1,
-            f"checkpoint at size {size}: chain head mismatch",
-            chain.hex(),
-            str(body.get("chain_head")),
-        )
+def _check_attributes(seq: int, body: dict[str, Any], stored: list[Any]) -> Finding | None:
+    """The entry's attribute rows must be exactly the body's attributes (the primary key keeps
+    the rows unique, so sets compare them)."""
+    named = body.get("attributes", [])
+    if stored == named:  # the usual case: both sorted (rows ordered by attribute)
+        return None
+    if not isinstance(named, list) or not all(isinstance(a, str) for a in named):
+        return Finding(seq, "body attributes are not a list of names")
+    if set(stored) != set(named):
+        missing, extra = sorted(set(named) - set(stored)), sorted(set(stored) - set(named), key=repr)
+        return Finding(seq, "attribute rows differ from the body", f"missing {missing}", f"extra {extra}")
     return None
+
+
+def _fetch(
+    connection: Connection, query: Select[Any], key: Column[Any], position: Callable[[Any], Any] = lambda k: k
+) -> Sequence[Row[Any]]:
+    """The rows of `query`. SQLite keeps whatever is written into a column, so a value its type
+    cannot decode fails the whole fetch: then find the first row that fails, by `key`, and raise
+    _Unreadable naming its position."""
+    try:
+        return connection.execute(query).all()
+    except _UNREADABLE:
+        pass
+    for value in connection.execute(query.with_only_columns(key)).scalars():
+        try:
+            connection.execute(query.where(key == value)).all()
+        except _UNREADABLE:
+            raise _Unreadable(position(value)) from None
+    raise AssertionError("unreachable: the fetch failed but no row does")
+
+
+def _hex(value: Any) -> str:
+    return value.hex() if isinstance(value, bytes) else repr(value)

@@ -4,8 +4,8 @@ import json
 import threading
 
 import pytest
-from sqlalchemy import delete, select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from audit.log import (
     DbNodeStore,
@@ -17,9 +17,9 @@ from audit.log import (
     tree_size,
 )
 from audit.merkle import frontier_of, verify_consistency, verify_inclusion
-from audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from audit.models import AuditCheckpoint, AuditEntry, AuditEntryAttribute, AuditHead
 from audit.verify import verify_log
-from core.db import make_session_factory
+from core.db import Base, UTCDateTime, make_session_factory
 from profile_store.models import Declaration
 from tests.factories import make_citizen
 
@@ -46,7 +46,8 @@ def fill(session, runtime, now, count, every=0):
 
 
 def drop_guards(session):
-    """Tamper tests play the attacker with table-owner rights: remove the triggers (rolled back)."""
+    """Tamper tests play the attacker with table-owner rights (marked `as_owner`: the app's role
+    may not do this): remove the triggers (rolled back)."""
     if session.bind.dialect.name == "postgresql":
         for table in APPEND_ONLY:
             session.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
@@ -100,25 +101,90 @@ def test_inclusion_and_consistency_proofs_verify_against_checkpoints(db_session,
     )
 
 
-@pytest.mark.parametrize("statement", ["update", "delete"])
-def test_database_refuses_to_change_or_remove_entries(db_session, runtime, now, statement):
-    entry = fill(db_session, runtime, now, 1)[0]
-    change = (
-        update(AuditEntry).where(AuditEntry.seq == entry.seq).values(outcome="denied")
-        if statement == "update"
-        else delete(AuditEntry).where(AuditEntry.seq == entry.seq)
+# What each append-only table's row is changed to, by the statements below: (column, new value).
+CHANGE = {
+    "audit_entries": ("outcome", "denied"),
+    "audit_entry_attributes": ("attribute", "forged"),  # key columns only: rewritten as themselves
+    "audit_tree_nodes": ("hash", bytes(32)),
+    "audit_checkpoints": ("signature", "x" * 86),
+}
+# Every way each backend offers to change or remove an existing row. `ignore` statements may pass,
+# but must leave the row as it was.
+WRITES = {
+    "sqlite": {
+        "update": "UPDATE {t} SET {set} WHERE {key}",
+        "delete": "DELETE FROM {t} WHERE {key}",
+        "insert": "INSERT INTO {t} ({cols}) VALUES ({values})",
+        "insert-or-replace": "INSERT OR REPLACE INTO {t} ({cols}) VALUES ({values})",
+        "replace-into": "REPLACE INTO {t} ({cols}) VALUES ({values})",
+        "upsert": "INSERT INTO {t} ({cols}) VALUES ({values}) ON CONFLICT ({keys}) DO UPDATE SET {set}",
+        "insert-or-ignore": "INSERT OR IGNORE INTO {t} ({cols}) VALUES ({values})",
+        "update-or-replace": "UPDATE OR REPLACE {t} SET {set} WHERE {key}",
+    },
+    "postgresql": {
+        "update": "UPDATE {t} SET {set} WHERE {key}",
+        "delete": "DELETE FROM {t} WHERE {key}",
+        "truncate": "TRUNCATE {t} CASCADE",
+        "insert": "INSERT INTO {t} ({cols}) VALUES ({values})",
+        "upsert": "INSERT INTO {t} ({cols}) VALUES ({values}) ON CONFLICT ({keys}) DO UPDATE SET {set}",
+        "on-conflict-do-nothing": "INSERT INTO {t} ({cols}) VALUES ({values}) ON CONFLICT DO NOTHING",
+    },
+}
+IGNORING = {"insert-or-ignore", "on-conflict-do-nothing"}
+
+
+def audit_row(session, runtime, now, table):
+    """The primary key and values of one existing row of `table`."""
+    fill(session, runtime, now, 3)
+    create_checkpoint(session, signer=runtime.audit_signer, now=now)
+    columns = Base.metadata.tables[table].c
+    key_columns = [c for c in columns if c.primary_key]
+    row = session.execute(select(*columns).order_by(*(c.desc() for c in key_columns)).limit(1)).one()
+    return {c.name: row._mapping[c.name] for c in key_columns}, dict(row._mapping)
+
+
+def write_statement(dialect, statement, table, key, row):
+    column, new = CHANGE[table]
+    quoted = {name: f'"{name}"' for name in row}  # "index" is a keyword
+    inserted = {**row, **({} if column in key else {column: new})}
+    sql = WRITES[dialect][statement].format(
+        t=table,
+        set=f"{quoted[column]} = :new",
+        key=" AND ".join(f"{quoted[k]} = :key_{k}" for k in key),
+        keys=", ".join(quoted[k] for k in key),
+        cols=", ".join(quoted.values()),
+        values=", ".join(f":value_{name}" for name in row),
     )
-    with pytest.raises(DBAPIError, match="append-only"), db_session.begin_nested():
-        db_session.execute(change)
+    params = {"new": new, **{f"key_{k}": v for k, v in key.items()}}
+    params |= {f"value_{name}": value for name, value in inserted.items()}
+    params = {name: value for name, value in params.items() if f":{name}" in sql}
+    # Typed, so a datetime is stored as the app stores it.
+    typed = [bindparam(name, type_=UTCDateTime()) for name in params if name.endswith("_at")]
+    return text(sql).bindparams(*typed), params
 
 
-def test_checkpoints_cannot_be_rewritten(db_session, runtime, now):
-    fill(db_session, runtime, now, 1)
-    made = create_checkpoint(db_session, signer=runtime.audit_signer, now=now)
-    with pytest.raises(DBAPIError, match="append-only"), db_session.begin_nested():
-        db_session.execute(
-            update(AuditCheckpoint).where(AuditCheckpoint.tree_size == made.tree_size).values(signature="x")
-        )
+@pytest.mark.as_owner  # the triggers guard even the owner; the app's role is refused by its grants
+@pytest.mark.parametrize("table", APPEND_ONLY)
+@pytest.mark.parametrize("statement", sorted({s for writes in WRITES.values() for s in writes}))
+def test_the_database_refuses_every_rewrite_of_an_audit_row(db_session, runtime, now, table, statement):
+    """Migration 0003's UPDATE/DELETE triggers, plus 0014's on SQLite, where INSERT OR REPLACE
+    deletes the old row without firing DELETE triggers."""
+    dialect = db_session.bind.dialect.name
+    if statement not in WRITES[dialect]:
+        pytest.skip(f"{statement} is not a {dialect} statement")
+    key, before = audit_row(db_session, runtime, now, table)
+    sql, params = write_statement(dialect, statement, table, key, before)
+    try:
+        with db_session.begin_nested():
+            db_session.execute(sql, params)
+    except DBAPIError as exc:
+        # A plain INSERT may also meet the primary key first.
+        assert "append-only" in str(exc.orig) or (statement == "insert" and isinstance(exc, IntegrityError))
+    else:
+        assert statement in IGNORING, f"{statement} on {table} was not refused"
+    where = [Base.metadata.tables[table].c[k] == v for k, v in key.items()]
+    after = db_session.execute(select(*Base.metadata.tables[table].c).where(*where)).one_or_none()
+    assert after is not None and dict(after._mapping) == before
 
 
 def tamper_body(session, seq):
@@ -143,13 +209,20 @@ def swap_rows(session, a, b):
         )
 
 
+def delete_entries(session, where):
+    seqs = select(AuditEntry.seq).where(where).scalar_subquery()
+    session.execute(delete(AuditEntryAttribute).where(AuditEntryAttribute.seq.in_(seqs)))
+    session.execute(delete(AuditEntry).where(where))
+
+
+@pytest.mark.as_owner  # an attacker with the owner's rights
 @pytest.mark.parametrize(
     ("attack", "position", "problem"),
     [
         (lambda s, base: tamper_body(s, base + 5), 5, "leaf hash mismatch"),
-        (lambda s, base: s.execute(delete(AuditEntry).where(AuditEntry.seq == base + 3)), 3, "gap"),
+        (lambda s, base: delete_entries(s, AuditEntry.seq == base + 3), 3, "gap"),
         (lambda s, base: swap_rows(s, base + 2, base + 6), 2, "names another seq"),
-        (lambda s, base: s.execute(delete(AuditEntry).where(AuditEntry.seq >= base + 10)), 10, "truncated"),
+        (lambda s, base: delete_entries(s, AuditEntry.seq >= base + 10), 10, "truncated"),
     ],
     ids=["tampered", "deleted", "reordered", "truncated-tail"],
 )
@@ -159,7 +232,6 @@ def test_tampering_is_detected_at_the_exact_position(db_session, runtime, now, a
     create_checkpoint(db_session, signer=runtime.audit_signer, now=now)
     assert verify(db_session, runtime).ok
     drop_guards(db_session)
-    db_session.execute(text("DELETE FROM audit_entry_attributes WHERE seq >= :s"), {"s": base})
     attack(db_session, base)
     db_session.expire_all()
     report = verify(db_session, runtime)
@@ -179,6 +251,7 @@ def test_the_head_keeps_the_trees_frontier_and_a_wrong_one_is_reported(db_sessio
     assert not report.ok and "frontier" in report.first.problem
 
 
+@pytest.mark.as_owner  # an attacker with the owner's rights
 def test_forged_or_swapped_checkpoints_are_detected(db_session, runtime, now):
     fill(db_session, runtime, now, 5)
     made = create_checkpoint(db_session, signer=runtime.audit_signer, now=now)
