@@ -16,6 +16,7 @@ from core.clock import utcnow
 from core.db import transaction
 from core.errors import DomainError
 
+from .admin.display import problems
 from .auditing import record
 from .extensions import runtime
 
@@ -50,8 +51,8 @@ def _run(action: str, work) -> None:
             )
     except DomainError as exc:
         console.print(f"[red]error:[/red] {exc.message}")
-        for where, reasons in getattr(exc, "errors", {}).items():
-            console.print(f"  {where}: {reasons}")
+        for line in problems(getattr(exc, "errors", {})):
+            console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
     console.print(f"app {app.client_id} {action}")
 

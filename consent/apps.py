@@ -1,7 +1,9 @@
 """Registering, updating and disabling agency apps (OAuth clients) and their purposes.
 
-A registration document (JSON, from the CLI or the admin page) is validated whole with marshmallow
-and against the attribute catalogue before anything is written.
+A registration document (JSON, from the CLI, the admin page or the demo) is validated whole before
+anything is written: its shape with marshmallow, then whether the app could work at all (the keys
+each profile needs, purposes within the allowed attributes, the attribute catalogue). Every problem
+is reported at once, by field, in one ValidationFailed.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound, ValidationFailed
 from profile_store.catalogue import Catalogue
 
+from .client_keys import jwks_problems
 from .models import AgencyApp, Consent, Purpose
 
 PROFILES = ("myinfo-v4", "myinfo-v5")
@@ -35,19 +38,33 @@ class PurposeSchema(Schema):
 
 
 class AppRegistrationSchema(Schema):
+    """The shape of a registration document; `_unworkable` checks what a shape cannot."""
+
     class Meta:
         unknown = RAISE
 
     client_id = fields.String(required=True, validate=_ID)
     name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     agency = fields.String(required=True, validate=validate.Length(min=2, max=200))
-    redirect_uris = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=10))
-    allowed_attributes = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
-    purposes = fields.List(fields.Nested(PurposeSchema), required=True, validate=validate.Length(min=1))
+    redirect_uris = fields.List(
+        fields.String(),
+        required=True,
+        validate=validate.Length(min=1, max=10, error="give 1 to 10 redirect URIs"),
+    )
+    allowed_attributes = fields.List(
+        fields.String(), required=True, validate=validate.Length(min=1, error="give at least one attribute")
+    )
+    purposes = fields.List(
+        fields.Nested(PurposeSchema),
+        required=True,
+        validate=validate.Length(min=1, error="give at least one purpose"),
+    )
     jwks = fields.Dict(load_default=None)
     jwks_uri = fields.Url(load_default=None, schemes={"https"}, validate=validate.Length(max=500))
     profiles = fields.List(
-        fields.String(validate=validate.OneOf(PROFILES)), load_default=lambda: ["myinfo-v4"]
+        fields.String(validate=validate.OneOf(PROFILES)),
+        load_default=lambda: ["myinfo-v4"],
+        validate=validate.Length(min=1, error=f"give at least one of {', '.join(PROFILES)}"),
     )
 
     @validates("redirect_uris")
@@ -55,20 +72,6 @@ class AppRegistrationSchema(Schema):
         problems = [f"{uri!r}: {why}" for uri in uris if (why := redirect_uri_problem(uri))]
         if problems:
             raise ValidationError(problems)
-
-    @validates_schema
-    def _keys_and_purposes(self, data: dict, **_: Any) -> None:
-        if (data["jwks"] is None) == (data["jwks_uri"] is None):
-            raise ValidationError("give exactly one of jwks or jwks_uri", "jwks")
-        allowed = set(data["allowed_attributes"])
-        for purpose in data["purposes"]:
-            outside = (set(purpose["required"]) | set(purpose["optional"])) - allowed
-            if outside:
-                raise ValidationError(
-                    f"purpose {purpose['id']} uses attributes not allowed: {sorted(outside)}", "purposes"
-                )
-            if not purpose["required"] and not purpose["optional"]:
-                raise ValidationError(f"purpose {purpose['id']} asks for no attribute", "purposes")
 
 
 def redirect_uri_problem(uri: str) -> str | None:
@@ -115,12 +118,7 @@ def update_app(
     """Replace an app's settings and purposes with the document's (flushed). With `client_id` (a page
     editing one app) the document must name that app. Raises ValidationFailed naming every problem,
     NotFound for an unknown app."""
-    data = _load(document, catalogue)
-    if client_id is not None and data["client_id"] != client_id:
-        raise ValidationFailed(
-            "invalid app registration",
-            {"client_id": [f"must stay {client_id!r}: a new client id is a new app, register it"]},
-        )
+    data = _load(document, catalogue, client_id)
     app = get_app(session, data["client_id"])
     _apply(session, app, data, now)
     session.flush()
@@ -187,18 +185,65 @@ def registration_document(session: Session, client_id: str) -> dict[str, Any]:
     }
 
 
-def _load(document: dict[str, Any], catalogue: Catalogue) -> dict[str, Any]:
+def _load(document: dict[str, Any], catalogue: Catalogue, client_id: str | None = None) -> dict[str, Any]:
+    """The loaded document, or ValidationFailed with every problem at once, by field."""
     if _holds_nul(document):
         # PostgreSQL text cannot store NUL; refuse it here rather than fail at commit.
         raise ValidationFailed("invalid app registration", {"document": ["must not contain NUL characters"]})
+    errors: dict[str, Any] = {}
     try:
         data = AppRegistrationSchema().load(document)
     except ValidationError as exc:
-        raise ValidationFailed("invalid app registration", exc.messages) from None
-    unknown = sorted(set(data["allowed_attributes"]) - set(catalogue.names()))
-    if unknown:
-        raise ValidationFailed("invalid app registration", {"allowed_attributes": [f"unknown: {unknown}"]})
+        errors = dict(exc.messages)  # type: ignore[arg-type]
+        # A list keeps its valid items: drop every refused field, so no check judges half a value.
+        data = {name: value for name, value in (exc.valid_data or {}).items() if name not in errors}
+    for field, problem in _unworkable(data, catalogue, client_id):
+        errors.setdefault(field, []).append(problem)
+    if errors:
+        raise ValidationFailed("invalid app registration", errors)
     return data
+
+
+def _unworkable(data: dict[str, Any], catalogue: Catalogue, client_id: str | None) -> list[tuple[str, str]]:
+    """(field, problem) for each way the valid fields of a document make an app that cannot work:
+    a key set without the keys its profiles need, a purpose outside the allowed attributes,
+    several purposes for Myinfo v5, an attribute the catalogue does not know."""
+    problems: list[tuple[str, str]] = []
+    if client_id is not None and data.get("client_id", client_id) != client_id:
+        problems.append(("client_id", f"must stay {client_id!r}: a new client id is a new app, register it"))
+    allowed = set(data["allowed_attributes"]) if "allowed_attributes" in data else None
+    if allowed is not None and (unknown := sorted(allowed - set(catalogue.names()))):
+        problems.append(("allowed_attributes", f"unknown: {unknown}"))
+    profiles = data.get("profiles")
+    if profiles is not None and len(set(profiles)) < len(profiles):
+        problems.append(("profiles", "a profile is listed twice"))
+    if "jwks" in data and "jwks_uri" in data:
+        if (data["jwks"] is None) == (data["jwks_uri"] is None):
+            problems.append(("jwks", "give exactly one of jwks or jwks_uri"))
+        elif data["jwks"] is not None and profiles is not None:
+            problems += [("jwks", problem) for problem in jwks_problems(data["jwks"], profiles)]
+    if "purposes" in data:
+        problems += [
+            ("purposes", problem) for problem in _purpose_problems(data["purposes"], allowed, profiles)
+        ]
+    return problems
+
+
+def _purpose_problems(
+    purposes: list[dict], allowed: set[str] | None, profiles: list[str] | None
+) -> list[str]:
+    ids = [purpose["id"] for purpose in purposes]
+    problems = [f"purpose {i} is given twice" for i in sorted({i for i in ids if ids.count(i) > 1})]
+    for purpose in purposes:
+        asked = set(purpose["required"]) | set(purpose["optional"])
+        if not asked:
+            problems.append(f"purpose {purpose['id']} asks for no attribute")
+        if allowed is not None and (outside := sorted(asked - allowed)):
+            problems.append(f"purpose {purpose['id']} uses attributes not allowed: {outside}")
+    # Myinfo v5 requests name no purpose: the app's only one applies (app/fapi/par.py, SP-MIG4).
+    if profiles is not None and "myinfo-v5" in profiles and len(purposes) != 1:
+        problems.append(f"a myinfo-v5 app has exactly one purpose, not {len(purposes)}")
+    return problems
 
 
 def _holds_nul(value: Any) -> bool:

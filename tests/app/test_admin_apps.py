@@ -166,6 +166,39 @@ def test_an_invalid_document_is_a_400_naming_the_problem_and_writes_nothing(
     assert (audit_count(db_session), app_count(db_session)) == before
 
 
+def test_an_app_that_cannot_work_is_refused_with_every_problem_on_its_own_line(signed_in, db_session):
+    """Issue 12, item 11: the page accepted an empty `jwks` and no profiles. Now every problem is
+    listed in the error summary and next to the document, each naming its field."""
+    before = audit_count(db_session), app_count(db_session)
+    unusable = document(client_id="unusable-app", jwks={"keys": []}, purposes=[], redirect_uris=[])
+    response = post_document(signed_in, NEW, unusable)
+    assert response.status_code == 400
+    expected = [
+        "redirect_uris: give 1 to 10 redirect URIs",
+        "purposes: give at least one purpose",
+        "jwks: myinfo-v4 needs a signing key for client assertions: EC, use &#34;sig&#34;, alg ES256 (P-256)",
+        "jwks: myinfo-v4 needs an encryption key: EC P-256, use &#34;enc&#34;, alg ECDH-ES+A256KW",
+    ]
+    summary = response.text[response.text.index("govuk-error-summary") : response.text.index("<h1")]
+    assert re.findall(r'<a href="#document">(.*?)</a>', summary) == expected
+    message = re.search(r'<p id="document-error" class="govuk-error-message">(.*?)</p>', response.text, re.S)
+    assert message.group(1).split("</span>", 1)[1].strip().split("<br>") == expected
+    response = post_document(signed_in, NEW, document(client_id="unusable-app", profiles=[]))
+    assert (
+        response.status_code == 400 and "profiles: give at least one of myinfo-v4, myinfo-v5" in response.text
+    )
+    db_session.expire_all()
+    assert (audit_count(db_session), app_count(db_session)) == before
+
+
+def test_an_edit_cannot_make_an_app_unusable(signed_in, db_session, registered):
+    response = post_document(signed_in, "/admin/apps/housing-grant-app/edit", document(jwks={"keys": []}))
+    assert response.status_code == 400
+    assert "jwks: myinfo-v4 needs an encryption key" in html.unescape(response.text)
+    db_session.expire_all()
+    assert len(get_app(db_session, "housing-grant-app").jwks["keys"]) == 2
+
+
 def test_a_missing_document_field_or_an_extra_one_is_a_400(signed_in, db_session):
     response = signed_in.post(NEW, data={"csrf_token": csrf_token(signed_in, NEW)})
     assert response.status_code == 400 and "Paste the app" in response.text
@@ -321,13 +354,15 @@ def test_listing_shows_each_app_with_its_purpose_count(signed_in, db_session, ru
             {"id": "a-one", "description": "The first purpose here.", "required": ["name"]},
             {"id": "b-two", "description": "The second purpose here.", "optional": ["regadd"]},
         ],
-        profiles=["myinfo-v4", "myinfo-v5"],
     )
     register_app(db_session, document=two, catalogue=runtime.catalogue, now=now)
+    both = document(client_id="both-profiles", name="A third app", profiles=["myinfo-v4", "myinfo-v5"])
+    register_app(db_session, document=both, catalogue=runtime.catalogue, now=now)
     db_session.commit()
     page = signed_in.get(LIST).text
     row = page[page.index("two-purposes") :].split("</tr>")[0]
-    assert "A second app" in row and "Housing Board" in row and "myinfo-v4, myinfo-v5" in row
+    assert "A second app" in row and "Housing Board" in row and "Profiles: myinfo-v4<" in row
+    assert "myinfo-v4, myinfo-v5" in page[page.index("both-profiles") :].split("</tr>")[0]
     assert re.search(r"numeric\">2</td>", row)
 
 

@@ -1,6 +1,7 @@
 import datetime as dt
 
 import pytest
+from joserfc.jwk import ECKey
 
 from consent.apps import find_purpose, redirect_uri_problem, register_app, set_disabled, update_app
 from consent.consents import (
@@ -14,7 +15,13 @@ from consent.consents import (
 from core.errors import Conflict, NotFound, ValidationFailed
 from tests.factories import make_citizen
 
-JWKS = {"keys": [{"kty": "EC", "crv": "P-256", "x": "x", "y": "y", "use": "sig", "kid": "s1"}]}
+SIGNING_KEY = ECKey.generate_key("P-256", {"use": "sig", "alg": "ES256", "kid": "s1"})
+ENCRYPTION_KEY = ECKey.generate_key("P-256", {"use": "enc", "alg": "ECDH-ES+A256KW", "kid": "e1"})
+SIG = SIGNING_KEY.as_dict(private=False)
+ENC = ENCRYPTION_KEY.as_dict(private=False)
+# What a MyInfo v4 app needs: a signing key for its client assertions, an encryption key for
+# the person data (consent/client_keys.py).
+JWKS = {"keys": [SIG, ENC]}
 
 
 def document(**overrides):
