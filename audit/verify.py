@@ -238,9 +238,13 @@ class _Walk:
     def _extra_node(self) -> tuple[int, int] | None:
         """A stored node outside the tree: a node (level, index) exists for `size` leaves only
         while index < size >> level (so none at a level >= size.bit_length())."""
-        levels = self.size.bit_length()
-        beyond = [and_(_N.c.level == level, _N.c.index >= self.size >> level) for level in range(levels)]
-        outside = or_(_N.c.level >= levels, _N.c.level < 0, _N.c.index < 0, *beyond)
+        levels, size = self.size.bit_length(), self.size
+        # Per level, so each term is a range of the primary key's index, not a scan.
+        beyond = [
+            and_(_N.c.level == level, or_(_N.c.index < 0, _N.c.index >= size >> level))
+            for level in range(levels)
+        ]
+        outside = or_(_N.c.level >= levels, _N.c.level < 0, *beyond)
         query = select(_N.c.level, _N.c.index).where(outside).order_by(_N.c.level, _N.c.index).limit(1)
         row = self.connection.execute(query).one_or_none()
         return None if row is None else (row.level, row.index)

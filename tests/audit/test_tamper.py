@@ -267,6 +267,7 @@ MUTATIONS = [
         _new_node(lambda log: (log.size.bit_length(), 0)),
         at_node(lambda log: (log.size.bit_length(), 0)),
     ),
+    addition("node-before-the-tree", N, _new_node(lambda log: (1, -1)), at_node(lambda log: (1, -1))),
     # audit_checkpoints: every column; a genuine body and signature copied to another size
     Mutation("checkpoint-body", "audit_checkpoints", "body", _checkpoint_root_zeroed),
     alter("checkpoint-signature", C, checkpoint, at_checkpoint, signature="A" * 86),
