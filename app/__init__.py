@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 from sqlalchemy import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config
 from .errors import init_errors
 from .extensions import Runtime, csrf, init_runtime
 from .logging import init_logging
+from .metrics import init_metrics
 from .rate_limit import init_rate_limits
 from .security import init_security_headers
 
@@ -32,6 +34,7 @@ def create_app(config: Config, *, engine: Engine | None = None) -> Flask:
     init_security_headers(app)
     init_errors(app)
     init_rate_limits(app)
+    init_metrics(app)
     _register_blueprints(app)
     from .cli import register_cli
     from .site import init_templates
@@ -39,6 +42,8 @@ def create_app(config: Config, *, engine: Engine | None = None) -> Flask:
     init_templates(app)
 
     register_cli(app)
+    if hops := config.trusted_proxy_hops:  # client, scheme and host as the outer trusted proxy saw them
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     return app
 
 

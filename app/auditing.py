@@ -9,12 +9,14 @@ from audit.log import Event, append
 from audit.models import AuditEntry
 from core.clock import utcnow
 
+from . import metrics
 from .extensions import runtime
 
 
 def record(session, event: Event) -> AuditEntry:
     rt = runtime()
     request_id = g.get("request_id") if has_request_context() else None
+    metrics.audited(session, event)
     return append(
         session,
         event,

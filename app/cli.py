@@ -26,6 +26,7 @@ from profile_store.key_rotation import pending_rotation, rotate_batch
 
 from .auditing import record, refresh_event
 from .extensions import runtime
+from .serve_cli import serve
 
 console = Console(stderr=True)
 
@@ -243,4 +244,6 @@ def _create_app() -> Flask:
 
 
 def main() -> None:
-    FlaskGroup(create_app=_create_app, add_version_option=False)(prog_name="consentry")
+    group = FlaskGroup(create_app=_create_app, add_version_option=False)
+    group.add_command(serve)  # builds no app in the gunicorn master: each worker builds its own
+    group(prog_name="consentry")

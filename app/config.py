@@ -73,6 +73,8 @@ class Config:
     public_base_url: str = "http://127.0.0.1:5000"
     # Shared state for several app servers (replay caches, rate limits); the database when unset.
     redis_url: str | None = None
+    # Bearer token for /metrics; unset: only loopback clients may read it (docs/operations.md).
+    metrics_token: str | None = None
     authorization_code_ttl_s: int = 300
     access_token_ttl_s: int = 1800
     # Person calls refresh fields older than this from their agencies first, within the budget.
@@ -124,6 +126,7 @@ class Config:
             trusted_proxy_hops=int(env.get("TRUSTED_PROXY_HOPS", cls.trusted_proxy_hops)),
             public_base_url=env.get("PUBLIC_BASE_URL", cls.public_base_url).rstrip("/"),
             redis_url=env.get("REDIS_URL") or None,
+            metrics_token=env.get("METRICS_TOKEN") or None,
             person_refresh_max_age_s=int(env.get("PERSON_REFRESH_MAX_AGE_S", cls.person_refresh_max_age_s)),
             person_refresh_budget_s=float(env.get("PERSON_REFRESH_BUDGET_S", cls.person_refresh_budget_s)),
             fapi_strict_aud=env.get("FAPI_STRICT_AUD", "0").strip().lower() in ("1", "true", "yes"),

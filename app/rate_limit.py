@@ -31,6 +31,7 @@ from flask import Flask, jsonify, render_template, request
 
 from core.rate_limit import Decision, RateLimited
 
+from . import metrics
 from .errors import wants_json
 from .extensions import runtime
 
@@ -78,6 +79,7 @@ def check(scope: str, subject: str, *, limit: int, window: int) -> Decision:
     decision = runtime().rate_limiter.check(limit_key(scope, subject), limit, window)
     if not decision.allowed:
         log.warning("rate_limited", scope=scope, retry_after=decision.retry_after)
+        metrics.rate_limited(scope)
         raise RateLimited(TOO_MANY_ATTEMPTS, retry_after=decision.retry_after)
     return decision
 
@@ -89,6 +91,7 @@ def refuse_if_spent(scope: str, subject: str, *, limit: int, window: int) -> Non
     decision = runtime().rate_limiter.peek(limit_key(scope, subject), limit, window)
     if not decision.allowed:
         log.warning("rate_limited", scope=scope, retry_after=decision.retry_after)
+        metrics.rate_limited(scope)
         raise RateLimited(TOO_MANY_ATTEMPTS, retry_after=decision.retry_after)
 
 

@@ -1,20 +1,29 @@
-"""The public pages (landing page, health check) and the page templates' set-up."""
+"""The public pages (landing page, liveness and readiness probes) and the page templates' set-up."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import structlog
 from flask import Blueprint, Flask, jsonify, render_template
 from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader, PrefixLoader
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
-from .extensions import db
+from core import redis_client
+
+from .display_time import local_time, time_context
+from .extensions import Runtime, runtime
+from .page_header import header_context
 from .security import public
 
 bp = Blueprint("site", __name__)
+# For every template: times in the deployment's zone, and who is signed in for the header.
+bp.add_app_template_filter(local_time, "local_time")
+bp.app_context_processor(time_context)
+bp.app_context_processor(header_context)
 log = structlog.get_logger(__name__)
+READY_RETRY_AFTER_S = 5  # what a 503 from /readyz asks a load balancer to wait
 
 # govuk-frontend-jinja's page template writes an inline <script> (outside any block) to add the
 # `js-enabled` body classes. Our CSP forbids inline script, so the loader strips it and
@@ -56,10 +65,51 @@ def index():
 @bp.get("/healthz")
 @public
 def healthz():
-    """Liveness and database reachability, for load balancers: 200 or 503, never a page."""
-    try:
-        db().execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        log.warning("healthz_database_unreachable")
-        return jsonify(status="unavailable"), 503
+    """Liveness, for the process supervisor: the process answers HTTP. Nothing else is checked, so
+    a database outage never gets every worker restarted; `/readyz` says whether to send traffic."""
     return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+@public
+def readyz():
+    """Readiness, for load balancers: 200 with each check's result, or 503 naming the failed ones
+    (and Retry-After). Checks: the database answers, Redis answers when REDIS_URL is set, the
+    platform's signing key unwraps under the master keys, the audit signing key is loaded."""
+    rt = runtime()
+    probes: dict[str, Callable[[], object] | None] = {
+        "database": lambda: _database(rt),
+        "redis": (lambda: _redis(rt.config.redis_url)) if rt.config.redis_url else None,
+        "platform_keys": rt.platform_keys.signing_key,
+        "audit_key": lambda: rt.audit_signer.key_id,
+    }
+    checks = {name: _check(name, probe) if probe else "not configured" for name, probe in probes.items()}
+    failed = sorted(name for name, result in checks.items() if result == "failed")
+    body = jsonify(status="unavailable" if failed else "ready", checks=checks, failed=failed)
+    body.headers["Cache-Control"] = "no-store"
+    if failed:
+        body.status_code = 503
+        body.headers["Retry-After"] = str(READY_RETRY_AFTER_S)
+    return body
+
+
+def _check(name: str, probe: Callable[[], object]) -> str:
+    try:
+        probe()
+    except Exception as exc:  # any failure means not ready; the type is logged, never a value
+        log.warning("readyz_check_failed", check=name, error=type(exc).__name__)
+        return "failed"
+    return "ok"
+
+
+def _database(rt: Runtime) -> None:
+    with rt.sessions() as session:
+        session.execute(text("SELECT 1"))
+
+
+def _redis(url: str) -> None:
+    client = redis_client.connect(url)
+    try:
+        client.ping()
+    finally:
+        client.close()

@@ -4,7 +4,7 @@ Per backend (SQLite, or `--database-url`; PostgreSQL with `--pg-url`, in a datab
 named `<that name>_oauth_<pid>_<random>`) and worker class (sync and gthread; sync only with
 `--quick`): a fresh migrated database, one registered agency app (inline JWKS from keys generated
 here), N citizens with a full profile (refreshed from the simulated agencies in this process, plus
-the usual declarations), then gunicorn with 2 workers on a free loopback port (`wsgi:app`,
+the usual declarations), then gunicorn with 2 workers on a free loopback port (`consentry serve`,
 configured through the environment as in production). See bench/README.md.
 
 Timed, with 16 concurrent clients (bench/loadgen.py: one asyncio loop, every request built
@@ -219,7 +219,7 @@ def _stack_floor(options: Options, path: CryptoPath) -> Row:
     issuer = f"http://127.0.0.1:{port}/com/v4"
     write_config(config, platform=platform, encryption=encryption, issuer=issuer, payload=path.payload)
     log(f"oauth: stack floor ({calls} calls per route)")
-    floor_app, env = "bench.stack_floor:app()", {CONFIG_ENV: str(config)}
+    floor_app, env = "bench.stack_floor:app", {CONFIG_ENV: str(config), "PYTHONPATH": str(ROOT)}
     with _gunicorn("sqlite://", options.workdir, "sync", app=floor_app, env_extra=env, port=port) as server:
         keys = [ECKey.generate_key("P-256", auto_kid=True) for _ in range(CLIENTS)]
         audience = f"{issuer}/person"
@@ -671,7 +671,7 @@ def _gunicorn(
     workdir: Path,
     worker_class: str,
     *,
-    app: str = "wsgi:app",
+    app: str | None = None,
     env_extra: dict[str, str] | None = None,
     port: int | None = None,
 ) -> Iterator[Server]:
@@ -692,11 +692,12 @@ def _gunicorn(
     if os.environ.get("BENCH_OAUTH_REDIS_URL"):
         env["REDIS_URL"] = os.environ["BENCH_OAUTH_REDIS_URL"]
     env |= env_extra or {}
-    command = [sys.executable, "-m", "gunicorn", "--chdir", str(ROOT), "--workers", str(WORKERS)]
-    command += ["--worker-class", worker_class, "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
-    if worker_class == "gthread":
-        command += ["--threads", str(THREADS)]
-    command += ["--graceful-timeout", "5", "--timeout", "60", app]
+    # The production server command (app/serve_cli.py), access log and metrics included; `app`
+    # names another WSGI app factory (the stack floor's).
+    threads = THREADS if worker_class == "gthread" else 1
+    command = [str(Path(sys.executable).with_name("consentry")), "serve", "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", str(WORKERS), "--threads", str(threads), "--log-level", "warning"]
+    command += ["--graceful-timeout", "5", "--timeout", "60", *(["--factory", app] if app else [])]
     log_path = workdir / f"gunicorn-{port}.log"
     with log_path.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments

@@ -9,8 +9,8 @@ database, driven by the same 16 clients. Two routes:
 
 So the bench can say how much of the crypto ceiling any database-backed person endpoint on this
 stack could reach at best, and how much of a real call is the database and the audit log.
-The WSGI app here is the benchmark's, never the product's; gunicorn loads it with
-`bench.stack_floor:app()`, configured by a JSON file named in FLOOR_CONFIG.
+The WSGI app here is the benchmark's, never the product's; `consentry serve --factory
+bench.stack_floor:app` serves it, configured by a JSON file named in FLOOR_CONFIG.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import metrics
 from core import redis_client
 from core.clock import utcnow
 from core.periodic import AtMostEvery
@@ -86,7 +87,7 @@ class DbReplayCache:
         statement = _FIRST_USE_PG if dialect == "postgresql" else _FIRST_USE_SQLITE
         row = {"namespace": namespace, "jti": jti, "expires_at": expires_at}
         inserted = session.connection().execute(statement, row)
-        return inserted.first() is not None
+        return metrics.unless_replayed(inserted.first() is not None, namespace)
 
     def _sweep(self, now: dt.datetime) -> None:
         with self._sessions() as session:
@@ -117,7 +118,8 @@ class RedisReplayCache:
         # EXAT must lie ahead: a past instant would drop the key at once and let a replay through.
         floor = math.floor(self._clock().timestamp()) + 1
         exat = max(math.ceil(expires_at.timestamp()), floor)
-        return bool(self._redis.set(self.key(namespace, jti), b"1", nx=True, exat=exat))
+        first = bool(self._redis.set(self.key(namespace, jti), b"1", nx=True, exat=exat))
+        return metrics.unless_replayed(first, namespace)
 
     def first_use_in(self, session: Session, namespace: str, jti: str, expires_at: dt.datetime) -> bool:
         # Redis is not in the database's transaction: the jti is recorded now, and stays recorded.
