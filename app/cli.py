@@ -4,6 +4,8 @@ service, commit once; long work shows a progress bar."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -12,13 +14,15 @@ from flask.cli import FlaskGroup, with_appcontext
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from sqlalchemy import Engine
 
 from agency_connectors.bulk_import import import_records, open_text, read_records
 from agency_connectors.refresh import refresh_all, refresh_citizen
 from audit.log import Event
 from core import migrate
 from core.clock import utcnow
-from core.db import transaction
+from core.db import make_engine, transaction
+from core.db_roles import grant_app_role
 from core.errors import DomainError
 from core.uinfin import demo_uinfin
 from profile_store.citizens import count_citizens, ensure_citizen, find_citizen_by_uinfin
@@ -50,23 +54,67 @@ def _fail(exc: DomainError) -> None:
 
 @click.group("db")
 def db_group() -> None:
-    """Database schema (Alembic migrations)."""
+    """Database schema (Alembic migrations) and the app's PostgreSQL role."""
+
+
+@contextmanager
+def _as_owner() -> Iterator[Engine]:
+    """The tables' owner: MIGRATION_DATABASE_URL, else the app's own engine (DATABASE_URL)."""
+    rt = runtime()
+    url = rt.config.migration_database_url
+    if not url or url == rt.config.database_url:
+        yield rt.engine
+        return
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def upgrade_database(revision: str = "head") -> str | None:
+    """Migrate as the owner, then grant APP_DB_ROLE the app's privileges (PostgreSQL only).
+    Returns the role granted to, if any."""
+    role = runtime().config.app_db_role
+    with _as_owner() as engine:
+        migrate.upgrade(engine, revision, app_role=role)
+        return role if engine.dialect.name == "postgresql" else None
 
 
 @db_group.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
 @with_appcontext
 def db_upgrade(revision: str) -> None:
-    migrate.upgrade(runtime().engine, revision)
-    console.print(f"database at {revision}")
+    """Migrate (as MIGRATION_DATABASE_URL's role), then grant APP_DB_ROLE its privileges."""
+    try:
+        role = upgrade_database(revision)
+    except DomainError as exc:
+        _fail(exc)
+    console.print(f"database at {revision}" + (f"; {role} granted the app's privileges" if role else ""))
 
 
 @db_group.command("downgrade")
 @click.argument("revision")
 @with_appcontext
 def db_downgrade(revision: str) -> None:
-    migrate.downgrade(runtime().engine, revision)
+    with _as_owner() as engine:
+        migrate.downgrade(engine, revision)
     console.print(f"database at {revision}")
+
+
+@db_group.command("grant")
+@click.argument("role")
+@with_appcontext
+def db_grant(role: str) -> None:
+    """Give ROLE exactly the app's privileges (PostgreSQL; run as the tables' owner). Idempotent."""
+    try:
+        with _as_owner() as engine, engine.begin() as connection:
+            tables = grant_app_role(connection, role)
+    except DomainError as exc:
+        _fail(exc)
+    console.print(
+        f"{role} granted the app's privileges on {len(tables)} tables (audit tables: SELECT, INSERT)"
+    )
 
 
 @click.command("seed")

@@ -42,6 +42,11 @@ def demo_notify_secret(code: str) -> str:
 class Config:
     env: str = "development"
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'instance' / 'consentry.db'}"
+    # PostgreSQL: the tables' owner migrates (`db upgrade`, the demo); the app connects as a role
+    # that may not switch the audit guard off (docs/operations.md). Unset: DATABASE_URL migrates.
+    migration_database_url: str | None = None
+    # The app's role, granted its privileges after every upgrade (`db grant` on demand).
+    app_db_role: str | None = None
     secret_key: str = DEMO_SECRET_KEY
     master_keys: str = DEMO_MASTER_KEYS
     active_master_kid: str | None = None
@@ -99,6 +104,8 @@ class Config:
         config = cls(
             env=env.get("CONSENTRY_ENV", "development"),
             database_url=env.get("DATABASE_URL", cls.database_url),
+            migration_database_url=env.get("MIGRATION_DATABASE_URL") or None,
+            app_db_role=env.get("APP_DB_ROLE") or None,
             secret_key=env.get("SECRET_KEY", DEMO_SECRET_KEY),
             master_keys=env.get("MASTER_KEYS", DEMO_MASTER_KEYS),
             active_master_kid=env.get("ACTIVE_MASTER_KID") or None,

@@ -22,11 +22,11 @@ from werkzeug.serving import make_server
 from agency_connectors.simulators import default_config, start_simulators
 from consent.apps import register_app, update_app
 from consent.models import AgencyApp
-from core import migrate
 from core.clock import utcnow
 from core.uinfin import demo_uinfin
 
 from .citizens_cli import demo_accounts_table, seed_demo_accounts
+from .cli import upgrade_database
 from .config import PROJECT_ROOT
 from .extensions import runtime
 
@@ -42,7 +42,7 @@ EXAMPLE_APP = PROJECT_ROOT / "examples" / "agency-app.json"
 def demo(port: int, citizens: int, agency_port: int, open_browser: bool) -> None:
     """Start everything: database, simulated agencies, demo data and the site."""
     rt = runtime()
-    migrate.upgrade(rt.engine)
+    upgrade_database()  # as MIGRATION_DATABASE_URL's owner, then APP_DB_ROLE granted
     agency_url = urlsplit(rt.config.agencies[0].url)
     simulators = start_simulators(
         default_config(), host=agency_url.hostname or "127.0.0.1", port=agency_url.port or 8700

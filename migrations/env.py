@@ -1,5 +1,6 @@
 """Alembic environment. The database URL comes from the caller (core.migrate passes a connection)
-or from DATABASE_URL; SQLite uses batch mode so ALTERs work."""
+or from MIGRATION_DATABASE_URL (the tables' owner), else DATABASE_URL; SQLite uses batch mode so
+ALTERs work."""
 
 from __future__ import annotations
 
@@ -41,6 +42,6 @@ if connection is not None:
 else:
     from app.config import Config
 
-    url = os.environ.get("DATABASE_URL") or Config().database_url
+    url = os.environ.get("MIGRATION_DATABASE_URL") or os.environ.get("DATABASE_URL") or Config().database_url
     with make_engine(url).connect() as conn:
         _run(conn)

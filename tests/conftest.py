@@ -4,6 +4,12 @@ The database is built by running the migrations (never create_all), on SQLite by
 database in TEST_DATABASE_URL (one database per xdist worker). Each test runs inside a transaction
 that is rolled back, services and views committing into SAVEPOINTs. Agencies are the real
 simulators on loopback, one server per worker.
+
+On PostgreSQL the tests run as production does (docs/operations.md, "PostgreSQL roles"): the
+TEST_DATABASE_URL user owns the database and runs the migrations (`owner_engine`), and the app,
+its live servers and every test connect as APP_ROLE, which may only SELECT and INSERT on the audit
+tables. A test that legitimately needs the owner (tampering with the log, the guard triggers
+themselves) is marked `as_owner` or uses `owner_engine`. Tests marked `postgres_only` skip on SQLite.
 """
 
 from __future__ import annotations
@@ -42,31 +48,104 @@ def _run_id() -> str:
     return os.environ.get("PYTEST_XDIST_TESTRUNUID", f"{os.getpid():x}")[:8]
 
 
+# The app's role on PostgreSQL: cluster-wide, shared by every worker and run, never dropped. The
+# password matters only where the server asks for one (CI's 127.0.0.1 uses trust).
+APP_ROLE = "consentry_app_test"
+APP_ROLE_PASSWORD = "consentry-app-test"
+
+
+def _on_postgres() -> bool:
+    return os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers", "as_owner: the test's connection is the tables' owner, not the app's role"
+    )
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if _on_postgres():
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL only (set TEST_DATABASE_URL)")
+    for item in items:
+        if item.get_closest_marker("postgres_only"):
+            item.add_marker(skip)
+
+
 def _postgres_admin(base: str) -> Engine:
     return make_engine(base).execution_options(isolation_level="AUTOCOMMIT")
 
 
+def _ensure_app_role(admin: Engine) -> None:
+    """Create APP_ROLE unless it exists. Workers and concurrent runs race here: whoever loses gets
+    duplicate_object (or unique_violation on the catalogue's index, when both insert at once)."""
+    with admin.connect() as conn:
+        conn.execute(
+            text(
+                "DO $$ BEGIN "
+                f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                f"PASSWORD '{APP_ROLE_PASSWORD}'; "
+                "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            )
+        )
+
+
+@dataclass(frozen=True)
+class WorkerDatabase:
+    owner_url: str  # migrations, tampering
+    app_url: str  # the app and the tests (the same URL on SQLite)
+    app_role: str | None
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> Iterator[str]:
+def worker_database(tmp_path_factory) -> Iterator[WorkerDatabase]:
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / f'consentry-{_worker()}.db'}"
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / f'consentry-{_worker()}.db'}"
+        yield WorkerDatabase(owner_url=url, app_url=url, app_role=None)
         return
     name = f"consentry_test_{_run_id()}_{_worker()}"
     admin = _postgres_admin(base)
+    _ensure_app_role(admin)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    owner = make_url(base).set(database=name)
+    app = owner.set(username=APP_ROLE, password=APP_ROLE_PASSWORD)
+    yield WorkerDatabase(
+        owner_url=owner.render_as_string(hide_password=False),
+        app_url=app.render_as_string(hide_password=False),
+        app_role=APP_ROLE,
+    )
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
 @pytest.fixture(scope="session")
-def engine(database_url) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate.upgrade(engine)
+def database_url(worker_database) -> str:
+    """The app's DATABASE_URL: on PostgreSQL it connects as APP_ROLE."""
+    return worker_database.app_url
+
+
+@pytest.fixture(scope="session")
+def owner_engine(worker_database) -> Iterator[Engine]:
+    """The tables' owner (MIGRATION_DATABASE_URL in production): migrates, then grants APP_ROLE
+    the app's privileges, as `consentry db upgrade` does."""
+    engine = make_engine(worker_database.owner_url)
+    migrate.upgrade(engine, app_role=worker_database.app_role)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(worker_database, owner_engine) -> Iterator[Engine]:
+    """What the app and the tests use: APP_ROLE on PostgreSQL, the owner's engine on SQLite."""
+    if worker_database.app_url == worker_database.owner_url:
+        yield owner_engine
+        return
+    engine = make_engine(worker_database.app_url)
     yield engine
     engine.dispose()
 
@@ -99,7 +178,10 @@ def base_config(database_url, simulators) -> Config:
 
 
 @pytest.fixture
-def connection(engine) -> Iterator:
+def connection(request, engine) -> Iterator:
+    """The test's connection, as the app's role; a test marked `as_owner` gets the tables' owner."""
+    if request.node.get_closest_marker("as_owner"):
+        engine = request.getfixturevalue("owner_engine")
     conn = engine.connect()
     outer = conn.begin()
     yield conn
