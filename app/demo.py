@@ -11,7 +11,7 @@ import json
 import os
 import threading
 import webbrowser
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 from flask import current_app
@@ -56,7 +56,7 @@ def demo(port: int, citizens: int, agency_port: int, open_browser: bool) -> None
     site = f"http://127.0.0.1:{port}/"
     if not os.environ.get("PUBLIC_BASE_URL"):
         rt.config = rt.config.replace(public_base_url=site.rstrip("/"))
-    seed_example_app()
+    seed_example_app(agency_port)
     server = make_server("127.0.0.1", port, current_app._get_current_object(), threaded=True)
     agency_server = _serve_demo_agency_app(rt.config.public_base_url, agency_port)
     click.echo("")
@@ -82,15 +82,25 @@ def demo(port: int, citizens: int, agency_port: int, open_browser: bool) -> None
         simulators.stop()
 
 
-def seed_example_app() -> None:
-    """Register (or refresh) the example agency app of examples/agency-app.json."""
+def seed_example_app(agency_port: int = 3001) -> None:
+    """Register (or refresh) the example agency app of examples/agency-app.json, its loopback
+    redirect URIs on `agency_port` (`--agency-port`), where the demo agency app listens: the
+    document's 3001 is only the default."""
     rt = runtime()
     document = json.loads(EXAMPLE_APP.read_text())
+    document["redirect_uris"] = [_on_port(uri, agency_port) for uri in document["redirect_uris"]]
     with rt.sessions() as session:
         exists = session.get(AgencyApp, document["client_id"]) is not None
         change = update_app if exists else register_app
         change(session, document=document, catalogue=rt.catalogue, now=utcnow())
         session.commit()
+
+
+def _on_port(uri: str, port: int) -> str:
+    parts = urlsplit(uri)
+    if parts.hostname not in ("127.0.0.1", "localhost"):
+        return uri
+    return urlunsplit(parts._replace(netloc=f"{parts.hostname}:{port}"))
 
 
 def _serve_demo_agency_app(consentry_url: str, port: int):
