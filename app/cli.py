@@ -274,10 +274,12 @@ def register_cli(app: Flask) -> None:
     from .demo import demo
     from .keys_cli import keys_group
     from .oauth_cli import oauth_group
+    from .sessions_cli import sessions_group
 
     app.cli.add_command(apps_group)
     app.cli.add_command(keys_group)
     app.cli.add_command(oauth_group)
+    app.cli.add_command(sessions_group)
     app.cli.add_command(audit_group)
     app.cli.add_command(auditor_group)
     app.cli.add_command(citizens_group)

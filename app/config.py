@@ -95,6 +95,14 @@ class Config:
     # before using it and by decrypting with the old encryption key for an hour, which is only
     # safe while our cache is no longer than that. An unknown kid still refetches (throttled).
     client_jwks_ttl_s: float = 3600.0
+    # Signed-in sessions, per role: ended after this long unused (idle) and this long after sign-in
+    # however busy (absolute); see docs/identity.md, "Sessions".
+    citizen_session_idle_s: int = 15 * 60
+    citizen_session_max_s: int = 30 * 60
+    operator_session_idle_s: int = 15 * 60
+    operator_session_max_s: int = 8 * 3600
+    auditor_session_idle_s: int = 15 * 60
+    auditor_session_max_s: int = 30 * 60
     testing: bool = False
 
     @classmethod
@@ -138,6 +146,12 @@ class Config:
             person_refresh_budget_s=float(env.get("PERSON_REFRESH_BUDGET_S", cls.person_refresh_budget_s)),
             fapi_strict_aud=env.get("FAPI_STRICT_AUD", "0").strip().lower() in ("1", "true", "yes"),
             client_jwks_ttl_s=float(env.get("CLIENT_JWKS_TTL_S", cls.client_jwks_ttl_s)),
+            citizen_session_idle_s=int(env.get("CITIZEN_SESSION_IDLE_S", cls.citizen_session_idle_s)),
+            citizen_session_max_s=int(env.get("CITIZEN_SESSION_MAX_S", cls.citizen_session_max_s)),
+            operator_session_idle_s=int(env.get("OPERATOR_SESSION_IDLE_S", cls.operator_session_idle_s)),
+            operator_session_max_s=int(env.get("OPERATOR_SESSION_MAX_S", cls.operator_session_max_s)),
+            auditor_session_idle_s=int(env.get("AUDITOR_SESSION_IDLE_S", cls.auditor_session_idle_s)),
+            auditor_session_max_s=int(env.get("AUDITOR_SESSION_MAX_S", cls.auditor_session_max_s)),
         )
         config.check()
         return config

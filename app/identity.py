@@ -5,12 +5,17 @@ portal) use to find the signed-in citizen and to send someone to sign in.
     sign_in_redirect(next_path) -> Response  send the browser to sign in, then back to next_path
     sign_out() -> None                       end the citizen's session
     @citizen_required                        route guard built on the two above
+    start_citizen_session(citizen_id, now=)  sign a citizen in (local sign-in, an IdP's callback)
 
 Each delegates to the app's IdentityProvider. The default, LocalAccounts, signs citizens in on
 /citizen/sign-in with NRIC/FIN, password and authenticator code (identity/accounts.py). An
 external OpenID Connect identity provider replaces it by implementing the same three methods and
 being installed with `use_identity_provider(app, provider)`; its callback ends with
 `start_citizen_session(citizen_id, now=...)`, as the local sign-in does. See docs/identity.md.
+
+The session itself is a server-side record (app/security.py, identity/web_sessions.py): the
+cookie holds an opaque token, sign-out revokes the record, and it ends after
+`citizen_session_idle_s` unused or `citizen_session_max_s` after sign-in, whichever comes first.
 
 `next` is only ever a local path (`is_local_path`): no scheme, no host, no "//" or backslash, no
 control characters, so a sign-in link cannot send anyone to another site.
@@ -24,17 +29,11 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, g, redirect, request, session, url_for
+from flask import Flask, Response, current_app, g, redirect, request, url_for
 
-from core.clock import utcnow
-
-from .security import _guarded
+from .security import _guarded, end_web_session, note_ended_session, signed_in_as, start_web_session
 
 F = TypeVar("F", bound=Callable)
-CITIZEN_SESSION_KEY = "citizen_id"
-CITIZEN_SIGNED_IN_AT = "citizen_signed_in_at"
-# Absolute, not idle: the citizen signs in again this long after signing in.
-CITIZEN_SESSION_LIFETIME = dt.timedelta(minutes=30)
 MAX_NEXT = 2000
 _EXTENSION = "consentry.identity"
 
@@ -55,22 +54,20 @@ class IdentityProvider(Protocol):
 
 
 class LocalAccounts:
-    """Citizens sign in on this site (app/citizen/views.py) and are remembered in the session."""
+    """Citizens sign in on this site (app/citizen/views.py); `start_citizen_session` remembers
+    them in a server-side session. An external provider can subclass this and keep
+    `current_citizen_id` and `sign_out`."""
 
     def current_citizen_id(self) -> str | None:
-        citizen_id = session.get(CITIZEN_SESSION_KEY)
-        signed_in_at = session.get(CITIZEN_SIGNED_IN_AT)
-        if not isinstance(citizen_id, str) or not isinstance(signed_in_at, int):
-            return None
-        age = utcnow().timestamp() - signed_in_at
-        return citizen_id if 0 <= age < CITIZEN_SESSION_LIFETIME.total_seconds() else None
+        row = signed_in_as("citizen")
+        return row.subject if row is not None else None
 
     def sign_in_redirect(self, next_path: str) -> Response:
         args = {"next": next_path} if is_local_path(next_path) else {}
         return redirect(url_for("citizen.sign_in", **args), 303)
 
     def sign_out(self) -> None:
-        session.clear()
+        end_web_session()
 
 
 _LOCAL = LocalAccounts()
@@ -87,7 +84,7 @@ def _provider() -> IdentityProvider:
 
 def current_citizen_id() -> str | None:
     """The signed-in citizen's pseudonymous id, or None when nobody is signed in (or the session
-    is older than CITIZEN_SESSION_LIFETIME)."""
+    was signed out, revoked, or is past its idle timeout or lifetime)."""
     return _provider().current_citizen_id()
 
 
@@ -103,11 +100,11 @@ def sign_out() -> None:
 
 
 def start_citizen_session(citizen_id: str, *, now: dt.datetime) -> None:
-    """Remember `citizen_id` as signed in, in a fresh session: nothing set before survives
-    (session fixation). For the local sign-in and any external provider's callback."""
-    session.clear()
-    session[CITIZEN_SESSION_KEY] = citizen_id
-    session[CITIZEN_SIGNED_IN_AT] = int(now.timestamp())
+    """Remember `citizen_id` as signed in, in a fresh server-side session with a new token:
+    nothing set before survives (session fixation), and whatever session the browser had (an
+    operator's, another citizen's) is revoked. For the local sign-in and any external provider's
+    callback. Commits the session record on its own."""
+    start_web_session("citizen", citizen_id, now=now)
 
 
 def citizen_required(view: F) -> F:
@@ -118,6 +115,7 @@ def citizen_required(view: F) -> F:
     def wrapper(*args, **kwargs):
         citizen_id = current_citizen_id()
         if citizen_id is None:
+            note_ended_session()
             here = request.full_path.rstrip("?") if request.method == "GET" else ""
             return sign_in_redirect(here)
         g.citizen_id = citizen_id

@@ -36,6 +36,7 @@ from profile_store.models import Citizen
 from profile_store.vault import Vault
 
 from .models import CitizenAccount
+from .web_sessions import revoke_all_for
 
 ISSUER = "Consentry"
 SIGN_IN_FAILED = "The NRIC or FIN, password or code is not correct"
@@ -72,7 +73,9 @@ def enrol(
     credentials the citizen had and forgets their last used code.
 
     Raises ValidationFailed for a malformed national id, a password outside 12 to 200 characters
-    or a malformed secret; NotFound when no citizen has this national id. Flushes, never commits.
+    or a malformed secret; NotFound when no citizen has this national id. Ends every signed-in
+    session of the citizen (new credentials are a change of who may act as them). Flushes, never
+    commits.
     """
     errors: dict[str, list[str]] = {}
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
@@ -91,6 +94,7 @@ def enrol(
     account.updated_at = now
     _store_secret(account, secret, vault.keyring)
     session.add(account)
+    revoke_all_for(session, role="citizen", subject=citizen.id, now=now, reason="credentials_changed")
     session.flush()
     # The authenticator app shows the label: the masked id is enough to tell accounts apart.
     label = partial_uinfin(uinfin.strip().upper())

@@ -22,7 +22,6 @@ from flask import (
     render_template,
     request,
     send_from_directory,
-    session,
     stream_with_context,
     url_for,
 )
@@ -40,7 +39,13 @@ from ..auditing import record
 from ..extensions import db, runtime
 from ..operator.schemas import ActionForm
 from ..rate_limit import limit_sign_in_by_address
-from ..security import AUDITOR_SESSION_KEY, auditor_required, public, start_auditor_session
+from ..security import (
+    auditor_required,
+    end_web_session,
+    public,
+    signed_in_as,
+    start_auditor_session,
+)
 from .display import (
     csv_chunks,
     entry_view,
@@ -63,7 +68,7 @@ SHOWN_FIELDS = ("app_id", "attribute", "purpose", "outcome", "kind", "from", "to
 
 @bp.app_context_processor
 def _auditor_context() -> dict[str, Any]:
-    return {"auditor_signed_in": bool(session.get(AUDITOR_SESSION_KEY))}
+    return {"auditor_signed_in": signed_in_as("auditor") is not None}
 
 
 @bp.get("/assets/auditor.css")
@@ -104,12 +109,12 @@ def _login_page(errors: dict, username: str):
 @public
 def logout():
     _load_form(ActionForm())
-    auditor_id = session.get(AUDITOR_SESSION_KEY)
-    if auditor_id and (auditor := find_active_auditor(db(), auditor_id)):
+    signed_in = signed_in_as("auditor")
+    if signed_in and (auditor := find_active_auditor(db(), signed_in.subject)):
         details = {"auditor": auditor.username}
         record(db(), Event(kind="admin_action", outcome="auditor_logout", details=details))
         db().commit()
-    session.clear()
+    end_web_session()  # revoked on the server: a copy of the cookie no longer works
     flash("You have signed out.", "info")
     return redirect(url_for(".login"), 303)
 

@@ -8,7 +8,7 @@ pseudonymous id.
 from __future__ import annotations
 
 import structlog
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import Schema, ValidationError
 
 from agency_connectors.refresh import refresh_citizen
@@ -21,7 +21,15 @@ from ..auditing import record, refresh_event
 from ..extensions import db, runtime
 from ..profile_display import profile_page
 from ..rate_limit import limit_sign_in_by_address
-from ..security import OPERATOR_SESSION_KEY, operator_required, public, same_secret
+from ..security import (
+    end_web_session,
+    operator_required,
+    operator_subject,
+    public,
+    same_secret,
+    signed_in_as,
+    start_web_session,
+)
 from .schemas import ActionForm, LoginForm, LookupForm
 
 bp = Blueprint("operator", __name__, url_prefix="/operator", template_folder="templates")
@@ -33,7 +41,7 @@ WRONG_PASSWORD = "The password is not correct"  # noqa: S105 - a message, not a 
 
 @bp.app_context_processor
 def _operator_context() -> dict[str, bool]:
-    return {"operator_signed_in": bool(session.get(OPERATOR_SESSION_KEY))}
+    return {"operator_signed_in": signed_in_as("operator") is not None}
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -41,18 +49,19 @@ def _operator_context() -> dict[str, bool]:
 @limit_sign_in_by_address("operator_login")
 def login():
     if request.method == "GET":
-        if session.get(OPERATOR_SESSION_KEY):
+        if signed_in_as("operator") is not None:
             return redirect(url_for(".search"))
         return render_template("operator/login.html", errors={})
     try:
         form = LoginForm().load(request.form)
     except ValidationError as exc:
         return render_template("operator/login.html", errors=exc.messages), 400
-    if not same_secret(form["password"], runtime().config.operator_password):
+    config = runtime().config
+    if not same_secret(form["password"], config.operator_password):
         log.info("operator_sign_in_failed")
         return render_template("operator/login.html", errors={"password": [WRONG_PASSWORD]}), 400
-    session.clear()  # a fresh session on sign-in: nothing set before it survives (fixation)
-    session[OPERATOR_SESSION_KEY] = True
+    # A new server-side session; the browser's previous one, of any role, is revoked (fixation).
+    start_web_session("operator", operator_subject(config), now=utcnow())
     log.info("operator_signed_in")
     return redirect(url_for(".search"), 303)
 
@@ -61,7 +70,7 @@ def login():
 @public
 def logout():
     _load(ActionForm())
-    session.clear()
+    end_web_session()
     flash("You have signed out.", "info")
     return redirect(url_for(".login"), 303)
 

@@ -1,7 +1,7 @@
 """A citizen signs in in a real Chromium: sent from a protected page to sign in and back, a wrong
-code first, then the right one, then signs out; on a desktop and at phone width. Every page is
-checked with axe-core, for console errors and CSP violations, and at phone width for sideways
-scrolling."""
+code first, then the right one, then signs out; on a desktop and at phone width; a copy of the
+signed-in cookie, replayed in another browser after sign-out, is signed out. Every page is checked
+with axe-core, for console errors and CSP violations, and at phone width for sideways scrolling."""
 
 from __future__ import annotations
 
@@ -95,3 +95,25 @@ def test_sign_in_works_without_javascript(no_js_tab, account):
     fill_sign_in(page, account, account.totp.now())
     expect(page.get_by_role("heading", name="Signed in")).to_be_visible()
     assert no_js_tab.problems == []
+
+
+def test_a_copied_cookie_is_signed_out_with_the_citizen(tab, phone_tab, account):
+    """The phone is another browser, holding a copy of the desktop's cookie."""
+    page, thief = tab.page, phone_tab
+    tab.goto("/citizen/sign-in")
+    fill_sign_in(page, account, account.totp.now())
+    expect(page.get_by_role("heading", name="Signed in")).to_be_visible()
+    copied = page.context.cookies()
+    assert [cookie["httpOnly"] for cookie in copied] == [True]  # no script can read it
+    thief.page.context.add_cookies(copied)
+    thief.goto("/citizen/")
+    expect(thief.page.get_by_role("heading", name="Signed in")).to_be_visible()
+
+    page.locator("main").get_by_role("button", name="Sign out").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("You have signed out")
+
+    thief.goto("/citizen/")
+    expect(thief.page).to_have_url(re.compile(r"/citizen/sign-in\?next=/citizen/$"))
+    expect(thief.page.locator(".govuk-notification-banner")).to_contain_text("Your session has ended")
+    assert thief.axe_violations() == []
+    assert tab.problems == [] and thief.problems == []

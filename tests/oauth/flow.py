@@ -115,12 +115,18 @@ def _now() -> dt.datetime:
 
 
 def sign_in(client, citizen_id: str) -> None:
-    """What a successful sign-in leaves in the session (the sign-in page is tested on its own)."""
-    from app.identity import CITIZEN_SESSION_KEY, CITIZEN_SIGNED_IN_AT
+    """What a successful sign-in leaves: a server-side session and its token in the cookie (the
+    sign-in page is tested on its own)."""
+    from flask import session as flask_session
 
+    from app.identity import start_citizen_session
+
+    with client.application.test_request_context():
+        start_citizen_session(citizen_id, now=_now())
+        signed_in = dict(flask_session)
     with client.session_transaction() as session:
-        session[CITIZEN_SESSION_KEY] = citizen_id
-        session[CITIZEN_SIGNED_IN_AT] = int(_now().timestamp())
+        session.clear()
+        session.update(signed_in)
 
 
 def authorize_params(verifier: str, **overrides: Any) -> dict[str, Any]:
