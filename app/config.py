@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agency_connectors.base import AgencyEndpoint
 from core.errors import ConfigurationError
@@ -76,6 +77,8 @@ class Config:
     trusted_proxy_hops: int = 0
     # Where agency apps reach us: the canonical base of `aud`, `htu` and `iss` (spec section 7).
     public_base_url: str = "http://127.0.0.1:5000"
+    # The IANA zone every time a person reads is shown in (app/display_time.py); stored times are UTC.
+    display_timezone: str = "Asia/Singapore"
     # Shared state for several app servers (replay caches, rate limits); the database when unset.
     redis_url: str | None = None
     # Bearer token for /metrics; unset: only loopback clients may read it (docs/operations.md).
@@ -146,6 +149,7 @@ class Config:
             person_refresh_budget_s=float(env.get("PERSON_REFRESH_BUDGET_S", cls.person_refresh_budget_s)),
             fapi_strict_aud=env.get("FAPI_STRICT_AUD", "0").strip().lower() in ("1", "true", "yes"),
             client_jwks_ttl_s=float(env.get("CLIENT_JWKS_TTL_S", cls.client_jwks_ttl_s)),
+            display_timezone=env.get("DISPLAY_TIMEZONE", cls.display_timezone).strip(),
             citizen_session_idle_s=int(env.get("CITIZEN_SESSION_IDLE_S", cls.citizen_session_idle_s)),
             citizen_session_max_s=int(env.get("CITIZEN_SESSION_MAX_S", cls.citizen_session_max_s)),
             operator_session_idle_s=int(env.get("OPERATOR_SESSION_IDLE_S", cls.operator_session_idle_s)),
@@ -169,6 +173,11 @@ class Config:
             raise ConfigurationError(f"CONSENTRY_ENV must be development or production, not {self.env!r}")
         if self.client_jwks_ttl_s < 0:
             raise ConfigurationError("CLIENT_JWKS_TTL_S must be 0 or more seconds")
+        if not _known_zone(self.display_timezone):
+            raise ConfigurationError(
+                "DISPLAY_TIMEZONE must be an IANA time zone such as Asia/Singapore, "
+                f"not {self.display_timezone!r}"
+            )
         if not self.production:
             return
         demo = [
@@ -198,3 +207,11 @@ def default_agencies(base_url: str) -> tuple[AgencyEndpoint, ...]:
         )
         for code in AGENCY_CODES
     )
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True

@@ -1,83 +1,86 @@
-"""Turning a citizen's profile (person-format items with provenance) into what people see (the
-operator page, the consent screen): readable values, masking of highly sensitive ones, provenance
-in words, agency status.
+"""Turning a citizen's profile (person-format items with provenance) into what people see: the
+citizen's own profile page, the operator's page and the consent screen's previews. Values in words
+(app/value_format.py), masking where a page masks, provenance in words, agency status, and the
+summary at the top of the citizen's page.
 
 Masking happens here, before any template sees a value, so a template cannot print one by mistake.
+The consent screen and the operator page mask highly sensitive values (a preview someone else may
+see; never a whole value: value_format.mask). The citizen's own profile shows every value in full
+but the national id (`OWNER_MASKED`): masking guards against shoulder-surfing, not the owner.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from profile_store.assembly import FieldView
 from profile_store.catalogue import META_KEYS, Catalogue
+from profile_store.history import EarlierValue
 from profile_store.models import CITIZEN_PROVIDED, GOVERNMENT_VERIFIED, NOT_APPLICABLE, AgencySync
+
+from .profile_labels import part_label as part_label
+from .profile_labels import partial_label as partial_label
+from .profile_labels import sub_label
+from .value_format import (
+    NOTHING,
+    coded,
+    is_address,
+    long_date,
+    mask_scalar,
+    phone,
+    postal_lines,
+    scalar,
+)
 
 SOURCES = {
     GOVERNMENT_VERIFIED: "Government-verified",
     CITIZEN_PROVIDED: "Declared by citizen",
     NOT_APPLICABLE: "Not applicable",
 }
-MASK, SHOWN = "••••", 4
-NOTHING = "\N{EN DASH}"
 TABLE_COLUMNS = 4  # lists with more sub-fields than this show each entry as its own list (phones)
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# Sub-fields in reading order where the person format's order is not (addresses).
+OWNER_MASKED = frozenset({"uinfin"})  # masked even for the owner, until a step-up "Show" exists
+# Sub-fields in reading order (values are stored with their keys sorted): the year before the amount,
+# a vehicle's number, make and model first.
 SUB_ORDER = {
-    key: n for n, key in enumerate(("block", "building", "floor", "unit", "street", "postal", "country"))
-}
-# Sub-field names of the person format that do not read well as they are.
-SUB_LABELS = {
-    "startdate": "Start date", "enddate": "End date", "issuedate": "Issue date", "expirydate": "Expiry date",
-    "nbr": "Number", "areacode": "Area code", "postal": "Postal code", "type": "Address type",
-    "yearofassessment": "Year of assessment", "taxclearance": "Tax clearance", "oa": "Ordinary account",
-    "sa": "Special account", "ma": "MediSave account", "ra": "Retirement account",
-    "gstregular": "GST voucher (cash)", "gstmedisave": "GST voucher (MediSave)",
-    "gstspecial": "GST voucher (special)", "signup": "Signed up", "withdrawaldetails": "Withdrawals",
-    "shareofcover": "Share of cover", "insurercode": "Insurer", "sumassuredamount": "Sum assured",
-    "saqparticipationstatus": "Self-awareness questionnaire", "sdsnetshareholdingqty": "Shares held",
-    "comstatus": "Commercial licence status", "pdl": "Provisional licence", "qdl": "Qualified licence",
-    "photocardserialno": "Photo card serial number", "totaldemeritpoints": "Demerit points",
-    "yearattained": "Year attained", "birthcertno": "Birth certificate number", "dob": "Date of birth",
-    "tob": "Time of birth", "lifestatus": "Life status", "hanyupinyinname": "Hanyu Pinyin name",
-    "hanyupinyinaliasname": "Hanyu Pinyin alias name", "aliasname": "Alias name",
-    "marriedname": "Married name", "secondaryrace": "Secondary race", "birthcountry": "Country of birth",
-    "residentialstatus": "Residential status", "scprgrantdate": "PR granted", "nric": "NRIC",
-    "hdbtype": "Flat type", "noofowners": "Number of owners", "dateofpurchase": "Date of purchase",
-    "dateofownershiptransfer": "Date of ownership transfer", "leasecommencementdate": "Lease commencement",
-    "termoflease": "Term of lease", "loangranted": "Loan granted",
-    "monthlyloaninstalment": "Monthly instalment", "originalloanrepayment": "Original repayment period",
-    "balanceloanrepayment": "Remaining repayment period", "outstandingloanbalance": "Outstanding loan",
-    "vehicleno": "Vehicle number", "iulabelno": "IU label number", "chassisno": "Chassis number",
-    "engineno": "Engine number", "motorno": "Motor number", "yearofmanufacture": "Year of manufacture",
-    "firstregistrationdate": "First registered", "originalregistrationdate": "Originally registered",
-    "coecategory": "COE category", "coeexpirydate": "COE expiry", "roadtaxexpirydate": "Road tax expiry",
-    "quotapremium": "Quota premium", "openmarketvalue": "Open market value", "co2emission": "CO2 emission",
-    "enginecapacity": "Engine capacity", "powerrate": "Power rating", "primarycolour": "Primary colour",
-    "secondarycolour": "Secondary colour", "effectiveownership": "Owner since",
-    "nooftransfers": "Number of transfers", "minimumparfbenefit": "Minimum PARF benefit",
-    "maximumladenweight": "Maximum laden weight", "maximumunladenweight": "Maximum unladen weight",
-    "vpc": "Vehicle parking certificate",
+    key: n
+    for n, key in enumerate(
+        ("yearofassessment", "month", "date", "employer", "amount", "vehicleno", "make", "model", "type",
+         "yearofmanufacture", "name", "birthcertno", "dob", "tob", "sex", "oa", "sa", "ma", "ra", "address",
+         "block", "building", "floor", "unit", "street", "postal", "country")
+    )
 }  # fmt: skip
+TITLE_KEYS = ("vehicleno", "name")  # what names one entry of a wide list ("1 of 2: SBA1234A")
 
 
 @dataclass(frozen=True)
 class ShownField:
     label: str
-    text: str | None  # a single value
+    text: str | None  # a single value (an address on one line; `lines` has it line by line)
     parts: list[tuple[str, str]]  # the sub-fields of a composite value
     columns: list[str]  # a short list or history as a table: its column headings...
     table: list[list[str]]  # ...and one row per entry
-    rows: list[list[tuple[str, str]]]  # a wide list or history: each entry with its sub-fields
+    rows: list[list[tuple[str, str]]]  # a wide list: each entry's non-empty sub-fields
     source: str
     lastupdated: str
     fetched: str
     unavailable: bool
     masked: bool
+    name: str = ""
+    lines: list[str] = field(default_factory=list)  # a postal address, line by line
+    captions: list[str] = field(default_factory=list)  # one per entry of `rows`: "1 of 2: SBA1234A"
+    earlier: list[Earlier] = field(default_factory=list)  # earlier values, newest first
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """A value the field had before, and when it was replaced."""
+
+    field: ShownField
+    until: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,10 @@ class AgencyGroup:
     code: str
     name: str
     fields: list[ShownField] = field(default_factory=list)
+
+    @property
+    def held(self) -> int:
+        return sum(not f.unavailable for f in self.fields)
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,9 @@ class AgencyState:
     last_success: str
     last_attempt: str
     last_error: str
+    code: str = ""
+    succeeded_at: dt.datetime | None = None
+    attempted_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -103,19 +113,44 @@ class ProfilePage:
     failing: list[str]
 
 
+@dataclass(frozen=True)
+class Summary:
+    """The top of the citizen's profile: whose it is, how fresh, what to be wary of."""
+
+    name: str | None
+    refreshed_at: dt.datetime | None
+    unavailable: list[str]  # agencies whose last fetch failed, or never fetched
+    stale: list[str]  # agencies last fetched longer ago than the refresh age
+    no_record: list[str]  # agencies that answered but hold nothing about the citizen
+    declared: int  # items the citizen declared themself
+
+
 def profile_page(
     catalogue: Catalogue,
     fields: Mapping[str, FieldView],
     status: Mapping[str, AgencySync],
     *,
     now: dt.datetime,
+    owner: bool = False,
+    earlier: Mapping[str, Sequence[EarlierValue]] | None = None,
 ) -> ProfilePage:
+    """The fields grouped by agency in the catalogue's order. `owner`: the citizen's own page, where
+    only `OWNER_MASKED` is masked; else highly sensitive values are. `earlier`: each attribute's
+    earlier values (profile_store.history), shown with the field."""
     groups = {code: AgencyGroup(code, agency.name) for code, agency in catalogue.agencies.items()}
-    for view in fields.values():
-        group = groups.setdefault(view.agency, AgencyGroup(view.agency, view.agency))
-        group.fields.append(show_field(view, now=now))
+    for name, view in fields.items():
+        masked = name in OWNER_MASKED if owner else None
+        shown = show_field(view, now=now, masked=masked)
+        if earlier and earlier.get(name):
+            past = [
+                Earlier(show_field(_as_view(view, old), now=now, masked=masked), old.superseded_at)
+                for old in earlier[name]
+            ]
+            shown = dataclasses.replace(shown, earlier=past)
+        groups.setdefault(view.agency, AgencyGroup(view.agency, view.agency)).fields.append(shown)
     agencies = [
-        agency_state(catalogue.agencies[code].name, status.get(code)) for code in catalogue.source_agencies()
+        agency_state(catalogue.agencies[code].name, status.get(code), code=code)
+        for code in catalogue.source_agencies()
     ]
     return ProfilePage(
         groups=[g for g in groups.values() if g.fields],
@@ -124,13 +159,48 @@ def profile_page(
     )
 
 
-def show_field(view: FieldView, *, now: dt.datetime) -> ShownField:
-    masked = view.attribute.masked
-    text, parts, entries = None, [], []
+def summary(
+    page: ProfilePage,
+    fields: Mapping[str, FieldView],
+    *,
+    refreshed_at: dt.datetime | None,
+    now: dt.datetime,
+    stale_after: dt.timedelta,
+) -> Summary:
+    name = fields.get("name")
+    name_text = _leaf(name.item, None, masked=False) if name and not name.unavailable else None
+    by_code = {group.code: group for group in page.groups}
+    return Summary(
+        name=name_text if name_text not in (None, NOTHING) else None,
+        refreshed_at=refreshed_at,
+        unavailable=[a.name for a in page.agencies if a.state != "ok"],
+        stale=[
+            a.name
+            for a in page.agencies
+            if a.state == "ok" and a.succeeded_at and _utc(now) - _utc(a.succeeded_at) > stale_after
+        ],
+        no_record=[
+            a.name
+            for a in page.agencies
+            if a.state == "ok" and a.code in by_code and by_code[a.code].held == 0
+        ],
+        declared=sum(1 for view in fields.values() if view.declared),
+    )
+
+
+def show_field(view: FieldView, *, now: dt.datetime, masked: bool | None = None) -> ShownField:
+    """One field in words. `masked`: None masks it if the catalogue calls it highly sensitive."""
+    masked = view.attribute.masked if masked is None else masked
+    text, parts, lines, entries = None, [], [], []
     if not view.unavailable:
         shape, item = view.attribute.shape, view.item
         if shape in ("value", "coded"):
-            text = _leaf(item, masked)
+            text = _leaf(item, None, masked)
+        elif shape == "composite" and is_address(item):
+            lines = postal_lines(item, masked)
+            text = ", ".join(lines) or NOTHING
+        elif shape == "composite" and "nbr" in item:
+            text = _masked_text(phone(item), masked)
         elif shape == "composite":
             parts = _parts(item, masked)
         elif shape == "history":
@@ -142,101 +212,102 @@ def show_field(view: FieldView, *, now: dt.datetime) -> ShownField:
     shown = bool(parts or entries) or text not in (None, NOTHING)
     columns = list(dict.fromkeys(label for entry in entries for label, _ in entry))
     as_table = bool(entries) and len(columns) <= TABLE_COLUMNS
+    wide = [] if as_table else [[(k, v) for k, v in entry if v != NOTHING] for entry in entries]
     return ShownField(
         label=view.attribute.label,
         text=text,
         parts=parts,
         columns=columns if as_table else [],
         table=[[dict(entry).get(c, NOTHING) for c in columns] for entry in entries] if as_table else [],
-        rows=[] if as_table else entries,
+        rows=wide,
         source=SOURCES.get(view.source, "Unknown"),
         lastupdated=long_date(view.lastupdated) if view.lastupdated else "",
         fetched=f"Fetched {ago(view.fetched_at, now)}" if view.fetched_at else "Never fetched",
         unavailable=view.unavailable,
         masked=masked and shown,
+        name=view.attribute.name,
+        lines=lines,
+        captions=_captions(view, wide, titled=not masked),
     )
 
 
-def agency_state(name: str, sync: AgencySync | None) -> AgencyState:
+def _captions(view: FieldView, wide: list[list[tuple[str, str]]], *, titled: bool) -> list[str]:
+    """ "1 of 2: SBA1234A" per entry of a wide list; without the title where values are masked."""
+    if not wide:
+        return []
+    raw = view.item.get(view.attribute.list_key or "", []) if isinstance(view.item, Mapping) else view.item
+    captions = []
+    for n, element in enumerate(raw, start=1):
+        title = next((_plain_title(element.get(key)) for key in TITLE_KEYS if element.get(key)), "")
+        title = title if titled else ""
+        captions.append(f"{n} of {len(raw)}" + (f": {title}" if title else ""))
+    return captions
+
+
+def _plain_title(item: Any) -> str:
+    return str(item.get("value") or "") if isinstance(item, Mapping) else ""
+
+
+def _as_view(current: FieldView, old: EarlierValue) -> FieldView:
+    """An earlier value shaped as a FieldView, to be shown like the current one."""
+    return dataclasses.replace(
+        current,
+        item=old.value,
+        source=old.source,
+        lastupdated=old.lastupdated,
+        fetched_at=old.recorded_at,
+        unavailable=old.unavailable,
+    )
+
+
+def agency_state(name: str, sync: AgencySync | None, *, code: str = "") -> AgencyState:
     if sync is None:
-        return AgencyState(name, "never", "Never", "Never", "")
+        return AgencyState(name, "never", "Never", "Never", "", code)
     return AgencyState(
         name=name,
         state="failed" if sync.last_error else "ok",
         last_success=timestamp(sync.succeeded_at) if sync.succeeded_at else "Never",
         last_attempt=timestamp(sync.attempted_at),
         last_error=sync.last_error or "",
+        code=code,
+        succeeded_at=sync.succeeded_at,
+        attempted_at=sync.attempted_at,
     )
-
-
-def mask(text: str) -> str:
-    """All but the last four characters hidden; short values hidden entirely. The mask has a fixed
-    length so it does not give away the value's length."""
-    return MASK + text[-SHOWN:] if len(text) > SHOWN else MASK
 
 
 def _parts(item: Mapping[str, Any], masked: bool) -> list[tuple[str, str]]:
     keys = sorted((k for k in item if k not in META_KEYS), key=lambda k: SUB_ORDER.get(k, len(SUB_ORDER)))
-    return [(sub_label(key), _leaf(item[key], masked)) for key in keys]
+    return [(sub_label(key), _leaf(item[key], key, masked)) for key in keys]
 
 
-def _leaf(value: Any, masked: bool) -> str:
-    text = _readable(value)
-    return mask(text) if masked and text != NOTHING else text
-
-
-def _readable(value: Any) -> str:
+def _leaf(value: Any, key: str | None, masked: bool, depth: int = 0) -> str:
+    """A value, sub-field or coded item in words, masked when `masked`. A nested record (a licence's
+    suspension, a withdrawal) reads as its non-empty "Label: text" parts on one line, a record
+    inside it in brackets; a list's items are separated by "; "."""
     if isinstance(value, Mapping):
         if "value" in value:
-            return _readable(value["value"])
+            return _leaf(value["value"], key, masked, depth)
         if "code" in value or "desc" in value:
-            code, desc = str(value.get("code") or ""), str(value.get("desc") or "")
-            return f"{desc} ({code})" if desc and code and code != desc else (desc or code or NOTHING)
-        # A nested record (a licence's suspension, a withdrawal): its non-empty parts on one line.
+            return _masked_text(coded(value.get("code"), value.get("desc")), masked)
+        if is_address(value):
+            return ", ".join(postal_lines(value, masked)) or NOTHING
         inner = [
             f"{sub_label(k)}: {text}"
             for k, v in value.items()
-            if k not in META_KEYS and (text := _readable(v)) != NOTHING
+            if k not in META_KEYS and (text := _leaf(v, k, masked, depth + 1)) != NOTHING
         ]
-        return "; ".join(inner) or NOTHING
+        if not inner:
+            return NOTHING
+        return "; ".join(inner) if depth == 0 else f"({', '.join(inner)})"
     if isinstance(value, list):
-        return "; ".join(text for v in value if (text := _readable(v)) != NOTHING) or NOTHING
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if value is None or value == "":
-        return NOTHING
-    if isinstance(value, str) and ISO_DATE.fullmatch(value):
-        return long_date(dt.date.fromisoformat(value))
-    return str(value)
+        texts = [_leaf(v, key, masked, depth + 1) for v in value]
+        return "; ".join(text for text in texts if text != NOTHING) or NOTHING
+    text = scalar(value, key)
+    return mask_scalar(value, key, text) if masked else text
 
 
-def sub_label(key: str) -> str:
-    return SUB_LABELS.get(key, key.replace("_", " ").replace("-", " ").capitalize())
-
-
-def partial_label(label: str, paths: Sequence[str]) -> str:
-    """An attribute asked for in part (a v5 scope such as `cpfbalances.oa`), as people read it:
-    "Pension account balances \N{EM DASH} Ordinary account only"."""
-    return f"{label} \N{EM DASH} {_listed([part_label(p) for p in paths])} only"
-
-
-def part_label(path: str) -> str:
-    """A dotted sub-attribute in words: `qdl.expirydate` is "Qualified licence expiry date"."""
-    first, *rest = (sub_label(segment) for segment in path.split("."))
-    return " ".join([first, *(_lower_first(label) for label in rest)])
-
-
-def _lower_first(label: str) -> str:
-    # "Expiry date" reads as "expiry date" mid-phrase; "COE category" or "NRIC" keep their capitals.
-    return label[0].lower() + label[1:] if label[1:2].islower() else label
-
-
-def _listed(labels: list[str]) -> str:
-    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
-
-
-def long_date(day: dt.date) -> str:
-    return f"{day.day} {day:%B %Y}"
+def _masked_text(text: str, masked: bool) -> str:
+    return mask_scalar(text, None, text) if masked else text
 
 
 def timestamp(moment: dt.datetime) -> str:

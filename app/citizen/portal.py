@@ -1,5 +1,6 @@
-"""The citizen portal's use cases: the citizen's own access history, their consents, and
-withdrawing one. Shared by the JSON API (app/citizen/api.py) and the pages (app/citizen/views.py).
+"""The citizen portal's use cases: the citizen's own profile, their access history, their consents,
+and withdrawing one; and which service a sign-in is for. Shared by the JSON API
+(app/citizen/api.py) and the pages (app/citizen/views.py).
 
 These compose the audit, consent and profile domains the way the portal needs them (the app's name,
 agency and purpose text next to each audit entry; attributes by their catalogue labels), so they
@@ -10,6 +11,7 @@ never commits; the view commits once.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,14 +22,22 @@ from sqlalchemy.orm import Session
 from audit.log import Event
 from audit.search import citizen_history
 from consent.consents import consents_of, revoke_consent
+from consent.grants import pending_request
 from consent.models import AgencyApp, Consent, Purpose
+from core.errors import NotFound
+from profile_store.assembly import agency_status, load_fields
 from profile_store.catalogue import Catalogue
+from profile_store.history import earlier_values
 from profile_store.models import Citizen
+from profile_store.vault import Vault
 
 from ..auditing import record
-from ..profile_display import partial_label
+from ..profile_display import ProfilePage, Summary, profile_page, summary
+from ..profile_labels import partial_label
 
 ACTIVE, EXPIRED, WITHDRAWN = "active", "expired", "withdrawn"
+# A consent page's path, as the consent screen sends a citizen to sign in (`?next=/consent/<id>`).
+CONSENT_PATH = re.compile(r"^/consent/([A-Za-z0-9_-]{1,64})/?(?:[?#].*)?$")
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,47 @@ class ConsentRecord:
 class ConsentRecordsPage:
     consents: list[ConsentRecord]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class MyProfile:
+    page: ProfilePage
+    summary: Summary
+
+
+def my_profile(
+    session: Session,
+    *,
+    vault: Vault,
+    catalogue: Catalogue,
+    citizen: Citizen,
+    now: dt.datetime,
+    stale_after: dt.timedelta,
+) -> MyProfile:
+    """The citizen's own profile: every value in full but the national id, grouped by agency in the
+    catalogue's order, each field with its earlier values; and the summary (name, when last
+    refreshed, agencies stale or unavailable, how many items are declared). Reads only."""
+    fields = load_fields(session, vault=vault, catalogue=catalogue, citizen=citizen)
+    status = agency_status(session, citizen.id)
+    earlier = earlier_values(session, vault=vault, citizen=citizen)
+    page = profile_page(catalogue, fields, status, now=now, owner=True, earlier=earlier)
+    top = summary(page, fields, refreshed_at=citizen.refreshed_at, now=now, stale_after=stale_after)
+    return MyProfile(page, top)
+
+
+def requesting_service(session: Session, next_path: str | None, *, now: dt.datetime) -> str | None:
+    """The registered name of the agency app whose pending consent request `next_path` returns to,
+    for the sign-in page's heading; None for any other path, or a request no longer pending. The
+    name comes from the app's registration, never from the link."""
+    match = CONSENT_PATH.match(next_path or "")
+    if match is None:
+        return None
+    try:
+        pending = pending_request(session, match.group(1), now=now)
+    except NotFound:
+        return None
+    app = session.get(AgencyApp, pending.client_id)
+    return app.name if app is not None else None
 
 
 def history(

@@ -13,6 +13,7 @@ Withdrawing a consent is a GET confirmation page and a POST (CSRF) that revokes 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import structlog
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -21,17 +22,16 @@ from marshmallow import ValidationError
 from core.clock import utcnow
 from core.errors import NotFound, Unauthorized, ValidationFailed
 from identity.accounts import authenticate
-from profile_store.assembly import agency_status, load_fields
 from profile_store.citizens import get_citizen
 
 from .. import identity
 from ..extensions import db, runtime
 from ..identity import citizen_required, current_citizen_id, safe_next, start_citizen_session
 from ..operator.schemas import ActionForm
-from ..profile_display import profile_page, timestamp
+from ..profile_display import timestamp
 from ..rate_limit import check, check_sign_in_address, reset
 from ..security import public
-from .portal import consent_record, consent_records, history, withdraw
+from .portal import consent_record, consent_records, history, my_profile, requesting_service, withdraw
 from .schemas import DEFAULT_PAGE, HistoryQuery, SignInForm
 
 bp = Blueprint("citizen", __name__, url_prefix="/citizen", template_folder="templates")
@@ -95,7 +95,10 @@ def _clear_account_attempts(uinfin: str) -> None:
 
 def _sign_in_page(errors: dict, uinfin: str, next_path: str | None, *, status: int = 400):
     # Never echo the password or the code.
-    page = render_template("citizen/sign_in.html", errors=errors, uinfin=uinfin[:20], next_path=next_path)
+    service = requesting_service(db(), next_path, now=utcnow())
+    page = render_template(
+        "citizen/sign_in.html", errors=errors, uinfin=uinfin[:20], next_path=next_path, service=service
+    )
     return page, status
 
 
@@ -118,10 +121,15 @@ def landing():
 @citizen_required
 def profile():
     rt, store = runtime(), db()
-    citizen = get_citizen(store, g.citizen_id)
-    fields = load_fields(store, vault=rt.vault, catalogue=rt.catalogue, citizen=citizen)
-    page = profile_page(rt.catalogue, fields, agency_status(store, citizen.id), now=utcnow())
-    return render_template("citizen/profile.html", page=page)
+    mine = my_profile(
+        store,
+        vault=rt.vault,
+        catalogue=rt.catalogue,
+        citizen=get_citizen(store, g.citizen_id),
+        now=utcnow(),
+        stale_after=timedelta(seconds=rt.config.person_refresh_max_age_s),
+    )
+    return render_template("citizen/profile.html", page=mine.page, summary=mine.summary)
 
 
 @bp.get("/history")

@@ -18,7 +18,8 @@ from profile_store.catalogue import Catalogue
 
 from ..fapi.scopes import release_selection
 from ..oauth.release import narrow
-from ..profile_display import ShownField, partial_label, show_field
+from ..profile_display import ShownField, show_field
+from ..profile_labels import partial_label
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,12 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from agency_connectors.simulators.records import record_for
 from audit.log import Event, append
 from audit.models import AuditEntry
 from consent.models import Consent
 from profile_store.citizens import reveal_uinfin
+from profile_store.fields import apply_agency_record, declare
 from tests.factories import make_citizen
 from tests.oauth import flow
 from tests.oauth.flow import (
@@ -31,6 +33,7 @@ from tests.oauth.flow import (
 DISCLOSURES, CONSENTS = "/api/citizen/disclosures", "/api/citizen/consents"
 APP_NAME, AGENCY = "Housing grant application", "Housing Board"
 PURPOSE_TEXT = "To assess your housing grant application."
+MARRIED = {"code": "2", "desc": "MARRIED", "lastupdated": "2026-11-20"}
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 ENTRY_KEYS = {"seq", "kind", "time", "app", "purpose", "attributes", "consent_id", "outcome"}
 CONSENT_KEYS = {
@@ -298,15 +301,134 @@ def test_the_dashboard_links_to_the_three_pages(client, citizen):
         assert f'href="{href}">{text}</a>' in page
 
 
-def test_profile_page_groups_by_agency_with_provenance_and_masks(client, runtime, citizen):
+def test_profile_page_groups_by_agency_with_provenance_and_masks_only_the_nric(client, runtime, citizen):
     flow.sign_in(client, citizen.id)
     page = client.get("/citizen/profile")
     assert page.status_code == 200
     uinfin = reveal_uinfin(runtime.vault, citizen)
     assert uinfin not in page.text, "the NRIC is masked"
     assert f"••••{uinfin[-4:]}" in page.text
+    assert page.text.count("••••") == 1, "nothing else is masked from its owner"
     assert "Government-verified" in page.text and "Last updated" in page.text
-    assert 'id="agency-identity"' in page.text
+    # One collapsed group per agency, in the catalogue's order.
+    groups = re.findall(r'<details class="govuk-details app-agency-group" id="agency-([a-z]+)"', page.text)
+    held = [code for code in runtime.catalogue.agencies if f'id="agency-{code}"' in page.text]
+    assert groups == held and groups[:2] == ["identity", "tax"]
+    assert "<details open" not in page.text and " open>" not in page.text
+    identity = record_for("identity", uinfin)
+    assert identity["passportnumber"]["value"] in page.text, "highly sensitive, but the owner's own"
+    address = identity["regadd"]
+    street = f"{address['block']['value']} {address['street']['value']}"
+    assert f"{street}<br>#{address['floor']['value']}-{address['unit']['value']}<br>" in page.text
+
+
+def test_profile_summary_names_the_citizen_and_says_how_fresh(client, db_session, runtime, citizen):
+    declare(
+        db_session,
+        vault=runtime.vault,
+        catalogue=runtime.catalogue,
+        citizen=citizen,
+        attribute="email",
+        value={"value": "tan@example.com"},
+        now=flow._now(),
+    )
+    db_session.commit()
+    flow.sign_in(client, citizen.id)
+    page = client.get("/citizen/profile").text
+    summary = page[page.index('id="summary"') : page.index("</dl>", page.index('id="summary"'))]
+    name = record_for("identity", reveal_uinfin(runtime.vault, citizen))["name"]["value"]
+    assert name in summary
+    assert "Last refreshed" in summary and "(Singapore time)" in summary
+    assert "1 item" in summary, "one item declared"
+    assert "Singapore time" in summary and "UTC" not in page
+
+
+def test_profile_shows_a_fields_earlier_values(client, db_session, runtime, citizen):
+    later = flow._now() + dt.timedelta(days=1)
+    apply_agency_record(
+        db_session,
+        vault=runtime.vault,
+        catalogue=runtime.catalogue,
+        citizen=citizen,
+        agency="family",
+        items={**record_for("family", reveal_uinfin(runtime.vault, citizen)), "marital": MARRIED},
+        now=later,
+    )
+    db_session.commit()
+    flow.sign_in(client, citizen.id)
+    page = client.get("/citizen/profile").text
+    row = page[page.index('id="field-marital"') :].split('<div class="govuk-summary-list__row"')[0]
+    assert "Married" in row and "(2)" not in row and "MARRIED" not in row
+    assert "Earlier values" in row
+    earlier = row[row.index("Earlier values") :]
+    assert "Until " + local(later) in earlier
+
+
+def local(moment: dt.datetime) -> str:
+    from zoneinfo import ZoneInfo
+
+    from app.display_time import citizen_time
+
+    return citizen_time(moment, ZoneInfo("Asia/Singapore"))
+
+
+# --- the header, the home page and signing in --------------------------------------------------------
+
+
+def header_of(page: str) -> str:
+    return page[page.index("<header") : page.index("<main")]
+
+
+def footer_of(page: str) -> str:
+    return page[page.index("<footer") :]
+
+
+def test_signed_out_the_header_offers_sign_in_and_no_staff_links(client):
+    page = client.get("/").text
+    header = header_of(page)
+    assert 'href="/citizen/sign-in"' in header and "Sign in" in header
+    for staff in ('href="/operator/', 'href="/admin/', 'href="/auditor/', "Operator", "Agency apps"):
+        assert staff not in header, staff
+    assert "Go to the operator pages" in footer_of(page) and "Go to the audit log" in footer_of(page)
+    main = page[page.index("<main") : page.index("<footer")]
+    assert 'href="/citizen/sign-in"' in main, "the home page has a way in"
+    assert "/operator/" not in main
+
+
+def test_signed_in_the_header_says_your_account_with_the_citizens_name(client, runtime, citizen):
+    flow.sign_in(client, citizen.id)
+    name = record_for("identity", reveal_uinfin(runtime.vault, citizen))["name"]["value"]
+    for path in ("/", f"/consent/{'x' * 20}"):
+        header = header_of(client.get(path).text)
+        assert "Your account" in header and name in header, path
+        assert 'href="/citizen/"' in header and 'action="/citizen/sign-out"' in header
+        assert 'href="/citizen/sign-in"' not in header and "Operator" not in header
+    assert "Go to your account" in client.get("/").text
+
+
+def test_the_sign_in_page_names_the_app_the_request_came_from(client, citizen, verifier):
+    path = flow.consent_path(flow.authorize(client, verifier))
+    to_sign_in = client.get(path)
+    assert to_sign_in.status_code == 303
+    location = to_sign_in.headers["Location"]
+    assert location == f"/citizen/sign-in?next={path}"
+    page = client.get(location).text
+    heading = f"Sign in to share your details with {APP_NAME}"
+    assert f'<h1 class="govuk-heading-l app-wrap">{heading}</h1>' in page
+    assert f"<title>{heading} \N{EN DASH} Consentry</title>" in page
+
+
+def test_the_sign_in_page_never_takes_a_name_from_the_link(client, citizen, verifier):
+    path = flow.consent_path(flow.authorize(client, verifier))
+    for next_path, heading in [
+        (f"{path}?app=Evil+Corp", f"Sign in to share your details with {APP_NAME}"),
+        ("/consent/not-a-real-request-id-at-all", "Sign in to Consentry"),
+        ("/citizen/profile", "Sign in to Consentry"),
+        ("https://evil.example/consent/x", "Sign in to Consentry"),
+    ]:
+        page = client.get("/citizen/sign-in", query_string={"next": next_path}).text
+        assert f">{heading}</h1>" in page, next_path
+        assert "Evil" not in re.sub(r'<input type="hidden"[^>]*>', "", page), "only in the next field"
 
 
 def test_history_page_shows_labels_and_pages(client, db_session, citizen):
@@ -317,11 +439,13 @@ def test_history_page_shows_labels_and_pages(client, db_session, citizen):
     page = client.get("/citizen/history")
     assert page.status_code == 200
     assert APP_NAME in page.text and AGENCY in page.text and PURPOSE_TEXT in page.text
-    assert "Registered address" in page.text and "1 Nov 2026 09:20" in page.text
+    # 09:20 UTC is 5:20pm in Singapore, the default display zone, and the page says so.
+    assert "Registered address" in page.text and "1 November 2026, 5:20pm" in page.text
+    assert "Times are Singapore time." in page.text
     older = re.search(r'href="(/citizen/history\?cursor=[^"]+)"', page.text)
     assert older, "a link to the older entries"
     second = client.get(older.group(1).replace("&amp;", "&"))
-    assert "1 Nov 2026 09:00" in second.text and "1 Nov 2026 09:20" not in second.text
+    assert "1 November 2026, 5pm" in second.text and "1 November 2026, 5:20pm" not in second.text
     assert client.get("/citizen/history?cursor=nonsense").status_code == 400
     assert client.get("/citizen/history?limit=5").status_code == 400
 
