@@ -68,7 +68,9 @@ class AuthorizationCode(Base):
     subentity: Mapped[str | None] = mapped_column(String(100))
     nonce: Mapped[str | None] = mapped_column(Text)
     dpop_jkt: Mapped[str | None] = mapped_column(String(64))
-    wire_scope: Mapped[list[str] | None] = mapped_column(JSON)  # as requested; see the request's
+    # The scope as requested: the request's `wire_scope` where it has one (v5), else its
+    # attributes (v4). `scope` above is what of it the citizen approved.
+    wire_scope: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     redeemed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -86,7 +88,11 @@ class IssuedToken(Base):
     client_id: Mapped[str] = mapped_column(String(100))
     citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
     jkt: Mapped[str] = mapped_column(String(64))
-    scope: Mapped[list[str]] = mapped_column(JSON)
+    scope: Mapped[list[str]] = mapped_column(JSON)  # the approved attributes
+    # The authorisation request's scope as sent (its code's `wire_scope`): a resource call may ask
+    # for any of it, declined items being simply absent; None (tokens from before it was kept):
+    # only `scope` may be asked for.
+    requested_scope: Mapped[list[str] | None] = mapped_column(JSON)
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -177,7 +177,7 @@ def issue_code(
             subentity=request.subentity,
             nonce=request.nonce,
             dpop_jkt=request.dpop_jkt,
-            wire_scope=request.wire_scope,
+            wire_scope=request.wire_scope if request.wire_scope is not None else list(request.scope),
             created_at=now,
             expires_at=now + ttl,
         )
@@ -247,6 +247,7 @@ def record_token(
         citizen_id=grant.citizen_id,
         jkt=jkt,
         scope=list(grant.scope),
+        requested_scope=list(grant.wire_scope) if grant.wire_scope is not None else None,
         issued_at=now,
         expires_at=now + ttl,
     )
