@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import Engine
 
 from agency_connectors.bulk_import import import_records, open_text, read_records
@@ -29,6 +30,8 @@ from profile_store.citizens import count_citizens, ensure_citizen, find_citizen_
 from profile_store.key_rotation import pending_rotation, rotate_batch
 
 from .auditing import record, refresh_event
+from .config import Config
+from .config_checks import HOW_TO_GENERATE
 from .extensions import runtime
 from .serve_cli import serve
 
@@ -263,9 +266,40 @@ def simulators(host: str, port: int) -> None:
     run_simulators(["--host", host, "--port", str(port)])
 
 
+@click.command("check-config")
+def check_config() -> None:
+    """Judge the secrets in the environment as production would, without starting: one row per
+    variable, OK or its problems, never a value. Exit 1 when production would refuse them, or when
+    the current mode (CONSENTRY_ENV) would refuse the configuration anyway."""
+    try:
+        config = Config.from_env(check=False)
+    except ValueError as exc:  # a number that is not one
+        raise click.ClickException(f"the configuration cannot be read: {exc}") from None
+    table = Table("variable", "verdict", title="Secrets as production judges them")
+    verdicts = config.secret_verdicts()
+    for verdict in verdicts:
+        table.add_row(verdict.variable, Text("OK" if verdict.ok else "\n".join(verdict.problems)))
+    Console().print(table)
+    refusal = None
+    try:
+        config.check()
+    except DomainError as exc:
+        refusal = exc.message
+    if refusal and not config.production:
+        console.print(f"refused in {config.env} mode too: {refusal}", markup=False)
+    bad = sum(not verdict.ok for verdict in verdicts)
+    if bad:
+        console.print(f"production would refuse to start: {bad} of {len(verdicts)} secrets have problems")
+        console.print(HOW_TO_GENERATE, markup=False)
+    else:
+        console.print(f"production would accept these {len(verdicts)} secrets")
+    if bad or refusal:
+        sys.exit(1)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(db_group)
-    for command in (seed, refresh, rotate_keys, import_file, simulators):
+    for command in (check_config, seed, refresh, rotate_keys, import_file, simulators):
         app.cli.add_command(command)
     from .apps_cli import apps_group
     from .audit_cli import audit_group
@@ -293,7 +327,13 @@ def _create_app() -> Flask:
     return create_app(Config.from_env())
 
 
-def main() -> None:
+def consentry_group() -> FlaskGroup:
     group = FlaskGroup(create_app=_create_app, add_version_option=False)
+    # Found before the app is built, so a configuration production refuses can still be checked.
+    group.add_command(check_config)
     group.add_command(serve)  # builds no app in the gunicorn master: each worker builds its own
-    group(prog_name="consentry")
+    return group
+
+
+def main() -> None:
+    consentry_group()(prog_name="consentry")

@@ -1,7 +1,8 @@
 """Configuration, read from the environment once, by `Config.from_env()` (never at import time).
 
 Every secret has a demo default so the demo runs on a fresh machine; production mode refuses to
-start while any demo secret is still in place.
+start while any secret is a published demo value or too weak (app/config_checks.py says how each
+is judged), listing every problem at once; `consentry check-config` prints the same verdicts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agency_connectors.base import AgencyEndpoint
 from core.errors import ConfigurationError
+
+from .config_checks import (
+    HOW_TO_GENERATE,
+    Verdict,
+    audit_key_problems,
+    key_problems,
+    master_key_problems,
+    password_problems,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 AGENCY_CODES = ("identity", "tax", "pension", "housing", "transport", "employment", "education", "family")
@@ -109,7 +119,9 @@ class Config:
     testing: bool = False
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, check: bool = True) -> Config:
+        """The configuration the environment describes; `check=False` returns it unchecked (for
+        `consentry check-config`, which reports every verdict instead of stopping at a refusal)."""
         env = os.environ if environ is None else environ
         base = env.get("AGENCY_BASE_URL", "http://127.0.0.1:8700")
         config = cls(
@@ -157,7 +169,8 @@ class Config:
             auditor_session_idle_s=int(env.get("AUDITOR_SESSION_IDLE_S", cls.auditor_session_idle_s)),
             auditor_session_max_s=int(env.get("AUDITOR_SESSION_MAX_S", cls.auditor_session_max_s)),
         )
-        config.check()
+        if check:
+            config.check()
         return config
 
     def replace(self, **changes) -> Config:
@@ -168,7 +181,9 @@ class Config:
         return self.env == "production"
 
     def check(self) -> None:
-        """Refuse production with any demo secret; refuse unknown modes."""
+        """Refuse, naming each variable: in every mode an unknown mode, a negative JWKS TTL or a
+        blank SECRET_KEY (Flask cannot sign a session with it); in production, every weak or
+        published secret at once (`secret_verdicts`)."""
         if self.env not in ("development", "production"):
             raise ConfigurationError(f"CONSENTRY_ENV must be development or production, not {self.env!r}")
         if self.client_jwks_ttl_s < 0:
@@ -178,26 +193,45 @@ class Config:
                 "DISPLAY_TIMEZONE must be an IANA time zone such as Asia/Singapore, "
                 f"not {self.display_timezone!r}"
             )
-        if not self.production:
-            return
-        demo = [
-            name
-            for name, value, default in (
-                ("SECRET_KEY", self.secret_key, DEMO_SECRET_KEY),
-                ("MASTER_KEYS", self.master_keys, DEMO_MASTER_KEYS),
-                ("LOOKUP_KEY", self.lookup_key, DEMO_LOOKUP_KEY),
-                ("OPERATOR_PASSWORD", self.operator_password, DEMO_OPERATOR_PASSWORD),
-                ("AUDIT_SIGNING_KEY", self.audit_signing_key, DEMO_AUDIT_SIGNING_KEY),
+        if self.production and (refused := [v.line() for v in self.secret_verdicts() if not v.ok]):
+            raise ConfigurationError(
+                "production mode refuses weak or published secrets (see `consentry check-config`):\n  "
+                + "\n  ".join(refused)
+                + f"\n{HOW_TO_GENERATE}"
             )
-            if default in value
+        if not self.secret_key.strip():
+            raise ConfigurationError("SECRET_KEY is empty: sessions cannot be signed; set a random key")
+
+    def secret_verdicts(self) -> list[Verdict]:
+        """Each secret's verdict as production judges it (app/config_checks.py), OK or its problems;
+        development allows the demo's weak secrets."""
+        published = (
+            DEMO_SECRET_KEY,
+            DEMO_LOOKUP_KEY,
+            DEMO_OPERATOR_PASSWORD,
+            *(demo_agency_key(code) for code in AGENCY_CODES),
+            *(demo_notify_secret(code) for code in AGENCY_CODES),
+        )
+        verdicts = [
+            Verdict("SECRET_KEY", key_problems(self.secret_key, published)),
+            Verdict(
+                "MASTER_KEYS",
+                master_key_problems(self.master_keys, self.active_master_kid, demo_spec=DEMO_MASTER_KEYS),
+            ),
+            Verdict("LOOKUP_KEY", key_problems(self.lookup_key, published)),
+            Verdict("OPERATOR_PASSWORD", password_problems(self.operator_password, published)),
+            Verdict(
+                "AUDIT_SIGNING_KEY",
+                audit_key_problems(self.audit_signing_key, demo_pem=DEMO_AUDIT_SIGNING_KEY),
+            ),
         ]
         for agency in self.agencies:
-            if agency.api_key == demo_agency_key(agency.code):
-                demo.append(f"AGENCY_KEY_{agency.code.upper()}")
-            if agency.notify_secret == demo_notify_secret(agency.code):
-                demo.append(f"AGENCY_NOTIFY_SECRET_{agency.code.upper()}")
-        if demo:
-            raise ConfigurationError(f"production mode refuses demo secrets: {', '.join(demo)}")
+            code = agency.code.upper()
+            verdicts.append(Verdict(f"AGENCY_KEY_{code}", key_problems(agency.api_key, published)))
+            verdicts.append(
+                Verdict(f"AGENCY_NOTIFY_SECRET_{code}", key_problems(agency.notify_secret, published))
+            )
+        return verdicts
 
 
 def default_agencies(base_url: str) -> tuple[AgencyEndpoint, ...]:
