@@ -12,6 +12,7 @@ from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import func, select
 
 from consent.grant_models import AuthorizationRequest
+from consent.models import Purpose
 from tests.fapi import flow
 from tests.fapi.flow import ISSUER, PAR_URL, TOKEN_URL, assertion, dpop_proof, par_form, post_par
 from tests.oauth import flow as v4
@@ -153,7 +154,7 @@ def test_es384_and_es512_client_keys_sign_assertions(client, db_session, runtime
     keys = AgencyKeys()
     alg = flow.ALG_OF[curve]
     keys.signing = ECKey.generate_key(curve, {"use": "sig", "alg": alg}, auto_kid=True)
-    flow.setup_app(db_session, runtime, keys)
+    v4.setup_app(db_session, runtime, keys, profiles=["myinfo-v5"])  # no ES256 key: v5 only
     assert par(client, keys, verifier, dpop_key, client_assertion=assertion(keys.signing)).status_code == 201
 
 
@@ -238,12 +239,21 @@ def test_unknown_parameters_are_ignored(client, agency_app, keys, verifier, dpop
 
 
 def test_an_app_must_have_exactly_one_purpose(client, db_session, runtime, verifier, dpop_key):
+    """Registration refuses a second purpose for a v5 app (consent.apps); one added to the
+    database behind its back is refused at PAR too."""
     keys = AgencyKeys()
-    purposes = [
-        {"id": "grant", "description": "To assess your housing grant application.", "required": ["uinfin"]},
-        {"id": "loan", "description": "To assess your housing loan application.", "required": ["uinfin"]},
-    ]
-    flow.setup_app(db_session, runtime, keys, purposes=purposes)
+    flow.setup_app(db_session, runtime, keys)
+    loan = "To assess your housing loan application."
+    db_session.add(
+        Purpose(
+            client_id=CLIENT_ID,
+            purpose_id="loan",
+            description=loan,
+            required_attributes=["uinfin"],
+            optional_attributes=[],
+        )
+    )
+    db_session.commit()
     refused(par(client, keys, verifier, dpop_key, scope="openid uinfin"), 400, "invalid_request")
 
 

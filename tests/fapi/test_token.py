@@ -12,6 +12,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import select, update
 
 from consent.grant_models import AuthorizationCode, IssuedToken
+from consent.models import AgencyApp
 from tests.fapi import flow
 from tests.fapi.flow import TOKEN_URL, assertion, dpop_proof, post_token, token_form
 from tests.oauth import flow as v4
@@ -195,9 +196,12 @@ def test_the_token_url_as_aud_a_matching_code_claim_and_client_id_are_accepted(
 
 
 def test_v4_stays_es256_only(client, db_session, runtime, verifier):
-    keys = AgencyKeys()
-    keys.signing = ECKey.generate_key("P-384", {"use": "sig", "alg": "ES384"}, auto_kid=True)
-    flow.setup_app(db_session, runtime, keys)
+    keys = AgencyKeys()  # registered for v4 too, so it holds an ES256 key beside the ES384 one
+    es384 = ECKey.generate_key("P-384", {"use": "sig", "alg": "ES384"}, auto_kid=True)
+    flow.setup_app(
+        db_session, runtime, keys, jwks={"keys": [*keys.jwks()["keys"], es384.as_dict(private=False)]}
+    )
+    keys.signing = es384
     citizen = v4.setup_citizen(db_session, runtime)
     dpop = ECKey.generate_key("P-256")
     code = v4.get_code(client, citizen.id, verifier)
@@ -249,8 +253,13 @@ def test_the_id_token_goes_to_the_clients_strongest_encryption_key(
 def test_an_app_without_an_encryption_key_is_refused_before_its_code_is_spent(
     client, db_session, runtime, verifier, dpop_key
 ):
+    """Registration refuses such a key set (consent.apps); one changed behind its back, or served
+    from a jwks_uri, is refused at the token endpoint before the code is spent."""
     keys = AgencyKeys()
-    flow.setup_app(db_session, runtime, keys, jwks={"keys": [keys.signing.as_dict(private=False)]})
+    flow.setup_app(db_session, runtime, keys)
+    only_signing = {"keys": [keys.signing.as_dict(private=False)]}
+    db_session.execute(update(AgencyApp).where(AgencyApp.client_id == v4.CLIENT_ID).values(jwks=only_signing))
+    db_session.commit()
     citizen = v4.setup_citizen(db_session, runtime)
     code = flow.get_code(client, citizen.id, keys, verifier, dpop_key)["code"]
     refused(call(client, keys, code, verifier, dpop_key), 401, "invalid_client")
