@@ -1,6 +1,7 @@
 import base64
 import functools
 import os
+import random
 import secrets
 
 import pytest
@@ -12,6 +13,14 @@ from app import create_app
 from app.cli import consentry_group
 from app.config import AGENCY_CODES, DEMO_AUDIT_SIGNING_KEY, DEMO_MASTER_KEYS, Config
 from core.errors import ConfigurationError
+
+# Parametrize ids must be the same in every xdist worker: random-looking values, but fixed.
+_FIXED = random.Random(2026)
+
+
+def fixed_bytes(n: int) -> bytes:
+    return _FIXED.randbytes(n)
+
 
 DEMO_MASTER_KEY = DEMO_MASTER_KEYS.partition(":")[2]
 
@@ -117,7 +126,7 @@ def test_an_unparsable_audit_key_is_its_own_error_naming_the_variable():
     [
         f"prod-2027:{DEMO_MASTER_KEY}",  # the reported case: the demo bytes under a new kid
         f"prod-2027:{DEMO_MASTER_KEY}==",
-        f"prod-1:{b64url(os.urandom(32))},old:{DEMO_MASTER_KEY}",
+        f"prod-1:{b64url(fixed_bytes(32))},old:{DEMO_MASTER_KEY}",
     ],
 )
 def test_production_refuses_the_demo_master_key_under_any_kid(spec):
@@ -128,7 +137,7 @@ def test_production_refuses_the_demo_master_key_under_any_kid(spec):
 @pytest.mark.parametrize(
     ("spec", "problem"),
     [
-        (f"k1:{b64url(os.urandom(16))}", "key 'k1' is 16 bytes, not 32"),
+        (f"k1:{b64url(fixed_bytes(16))}", "key 'k1' is 16 bytes, not 32"),
         ("k1:" + b64url(b"\x00" * 32), "only 1 distinct byte values"),
         ("k1:" + b64url(bytes(range(8)) * 4), "only 8 distinct byte values"),
         ("k1:" + b64url(b"prod-only-master-key-32-bytes!!!"), "printable text, not random bytes"),
@@ -162,14 +171,14 @@ def test_production_refuses_empty_one_character_and_repeated_secrets(variable, v
 @pytest.mark.parametrize(
     ("variable", "value", "problem"),
     [
-        ("SECRET_KEY", secrets.token_urlsafe(12), "too short: 16 characters, at least 32"),
+        ("SECRET_KEY", b64url(fixed_bytes(12)), "too short: 16 characters, at least 32"),
         ("SECRET_KEY", "ab" * 20, "too predictable: about 40 bits estimated, at least 128"),
-        ("LOOKUP_KEY", "  DEMO-ONLY-LOOKUP-KEY " + secrets.token_urlsafe(32), "published demo value"),
+        ("LOOKUP_KEY", "  DEMO-ONLY-LOOKUP-KEY " + b64url(fixed_bytes(32)), "published demo value"),
         ("OPERATOR_PASSWORD", "Operator-Demo-Password-2026!", "published demo value"),
         ("OPERATOR_PASSWORD", "short-pass", "too short: 10 characters, at least 16"),
         ("OPERATOR_PASSWORD", "abababababababababab", "too predictable"),
         ("AGENCY_NOTIFY_SECRET_FAMILY", "demo-family-notify-secret" + "x" * 40, "published demo value"),
-        ("AGENCY_KEY_HOUSING", "demo-tax-key" + secrets.token_urlsafe(32), "published demo value"),
+        ("AGENCY_KEY_HOUSING", "demo-tax-key" + b64url(fixed_bytes(32)), "published demo value"),
     ],
 )
 def test_production_refuses_short_predictable_and_demo_derived_secrets(variable, value, problem):
