@@ -164,12 +164,21 @@ def verify_inclusion(
     leaf: bytes, leaf_index: int, tree_size: int, proof: Sequence[bytes], root: bytes
 ) -> bool:
     """RFC 9162 2.1.3.2: does `proof` show leaf hash `leaf` at `leaf_index` in the tree `root`?"""
+    computed = root_from_inclusion_path(leaf, leaf_index, tree_size, proof)
+    return computed is not None and computed == root
+
+
+def root_from_inclusion_path(
+    leaf: bytes, leaf_index: int, tree_size: int, proof: Sequence[bytes]
+) -> bytes | None:
+    """The root that `proof` leads to from leaf hash `leaf` at `leaf_index` (RFC 9162 2.1.3.2), or
+    None when the index is outside the tree or the path has the wrong number of hashes for it."""
     if not 0 <= leaf_index < tree_size:
-        return False
+        return None
     fn, sn, r = leaf_index, tree_size - 1, leaf
     for p in proof:
         if sn == 0:
-            return False
+            return None
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             while fn and not fn & 1:
@@ -177,7 +186,7 @@ def verify_inclusion(
         else:
             r = node_hash(r, p)
         fn, sn = fn >> 1, sn >> 1
-    return sn == 0 and r == root
+    return r if sn == 0 else None
 
 
 def verify_consistency(

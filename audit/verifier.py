@@ -8,6 +8,12 @@ because every later position depends on the earlier ones.
     python -m audit.verifier EXPORT.jsonl --checkpoint CP.json --public-key KEY.pem \\
         [--prev-chain-hash HEX]
 
+With `--bundle` it checks one entry's inclusion-proof bundle instead (audit/proof_check.py), e.g.
+one a citizen downloaded from "Who has my data"; the key inside the bundle is used only with
+`--trust-bundle-key`, and the output then says so:
+
+    python -m audit.verifier --bundle PROOF.json (--public-key KEY.pem | --trust-bundle-key)
+
 Exit status: 0 verified, 1 verification failure (the first error is printed), 2 usage or I/O error.
 """
 
@@ -27,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from .canonical import canonical_json, canonical_json_of_loaded, loads
 from .checkpoint_signing import CheckpointBody, key_id, load_public_key_pem, verify_checkpoint
 from .merkle import EMPTY_ROOT, ZERO_HASH, StreamingRoot
+from .proof_check import Verdict, check_bundle_json
 
 FORMAT = "consentry-audit-export/1"
 _ENTRY_KEYS = frozenset({"seq", "body", "leaf_hash", "chain_hash"})
@@ -335,16 +342,31 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m audit.verifier", description=(__doc__ or "").split("\n\n")[0]
     )
-    parser.add_argument("export", help="the export file (JSON Lines)")
-    parser.add_argument("--checkpoint", required=True, help="signed checkpoint JSON {body, signature}")
-    parser.add_argument("--public-key", required=True, help="the platform's audit public key (PEM)")
+    parser.add_argument("export", nargs="?", help="the export file (JSON Lines)")
+    parser.add_argument("--checkpoint", help="signed checkpoint JSON {body, signature}")
+    parser.add_argument("--public-key", help="the platform's audit public key (PEM), your own copy")
     parser.add_argument("--prev-chain-hash", type=_hash_arg, help="chain hash before a partial export")
+    parser.add_argument(
+        "--bundle", help="check one entry's inclusion-proof bundle (JSON) instead of an export"
+    )
+    parser.add_argument(
+        "--trust-bundle-key",
+        action="store_true",
+        help="with --bundle and no --public-key: use the key inside the bundle (self-consistency only)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (argparse exits 2 itself on bad usage)."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.bundle is not None:
+        return _main_bundle(parser, args)
+    if args.export is None or args.checkpoint is None or args.public_key is None:
+        parser.error("an export needs EXPORT, --checkpoint and --public-key (or use --bundle FILE)")
+    if args.trust_bundle_key:
+        parser.error("--trust-bundle-key goes with --bundle")
     try:
         with open(args.checkpoint, "rb") as f:
             checkpoint = json.load(f)
@@ -359,6 +381,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _print_report(report)
     return 0 if report.ok else 1
+
+
+def _main_bundle(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.export is not None or args.checkpoint is not None or args.prev_chain_hash is not None:
+        parser.error("--bundle checks one proof bundle: give no export, --checkpoint or --prev-chain-hash")
+    if (args.public_key is None) == (not args.trust_bundle_key):
+        parser.error(
+            "--bundle needs either --public-key KEY.pem (your own copy of the platform's audit key) "
+            "or --trust-bundle-key (use the key inside the bundle)"
+        )
+    try:
+        trusted = None
+        if args.public_key is not None:
+            with open(args.public_key, "rb") as f:
+                trusted = load_public_key_pem(f.read())
+        with open(args.bundle, "rb") as f:
+            data = f.read()
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    verdict = check_bundle_json(data, trusted_key=trusted)
+    _print_verdict(verdict)
+    return 0 if verdict.ok else 1
+
+
+def _print_verdict(verdict: Verdict) -> None:
+    print(f"OK: {verdict.reason}" if verdict.ok else f"FAILED: {verdict.reason}")
+    if verdict.key_id is None:
+        return
+    if verdict.key_from_bundle:
+        print(
+            f"note: checked with the key inside the bundle (key id {verdict.key_id}), as --trust-bundle-key "
+            "asked: this shows only that the bundle is consistent; compare that key id with the audit key "
+            "the platform publishes, or pass your own copy with --public-key"
+        )
+    else:
+        print(f"note: checked with your public key (key id {verdict.key_id})")
 
 
 def _print_report(report: VerificationReport) -> None:

@@ -17,10 +17,9 @@ from sqlalchemy.orm import Session
 
 from audit.auditor_models import AuditVerification
 from audit.auditors import last_verification
-from audit.checkpoint_signing import verify_checkpoint
-from audit.log import latest_checkpoint, prove_inclusion, tree_size
-from audit.merkle import verify_inclusion
+from audit.log import latest_checkpoint, tree_size
 from audit.models import AuditCheckpoint, AuditEntry
+from audit.proof_bundle import bundle_for, check_bundle
 from audit.search import MAX_PAGE, Filters, search
 from audit.signer import AuditSigner
 from core.errors import NotFound
@@ -112,6 +111,7 @@ def entry_view(session: Session, seq: int, *, public_key: Ed25519PublicKey) -> E
         raise NotFound("There is no audit entry with that number")
     checkpoint = latest_checkpoint(session)
     covered = checkpoint is not None and seq < checkpoint.tree_size
+    log_id = json.loads(checkpoint.body)["log_id"] if checkpoint else ""
     return EntryView(
         seq=entry.seq,
         time=utc_time(entry.recorded_at),
@@ -119,28 +119,29 @@ def entry_view(session: Session, seq: int, *, public_key: Ed25519PublicKey) -> E
         body=json.dumps(json.loads(entry.body), indent=2, ensure_ascii=False),
         leaf_hash=entry.leaf_hash.hex(),
         chain_hash=entry.chain_hash.hex(),
-        proof=_proof(session, entry, checkpoint, public_key) if covered and checkpoint else None,
+        proof=_proof(session, entry, checkpoint, public_key, log_id) if covered and checkpoint else None,
     )
 
 
 def _proof(
-    session: Session, entry: AuditEntry, checkpoint: AuditCheckpoint, public_key: Ed25519PublicKey
+    session: Session,
+    entry: AuditEntry,
+    checkpoint: AuditCheckpoint,
+    public_key: Ed25519PublicKey,
+    log_id: str,
 ) -> Proof:
-    signed = json.loads(checkpoint.body)
-    proof = prove_inclusion(session, seq=entry.seq, size=checkpoint.tree_size)
-    path = [bytes.fromhex(h) for h in proof["audit_path"]]
-    included = verify_inclusion(
-        entry.leaf_hash, entry.seq, checkpoint.tree_size, path, bytes.fromhex(signed["root_hash"])
-    )
-    signature_valid = verify_checkpoint(public_key, {"body": signed, "signature": checkpoint.signature})
+    """The entry's proof bundle, checked as `python -m audit.verifier --bundle` checks it
+    (audit/proof_check.py), with the platform's own key."""
+    bundle = bundle_for(session, seq=entry.seq, public_key=public_key, log_id=log_id, checkpoint=checkpoint)
+    verdict = check_bundle(bundle, trusted_key=public_key)
     return Proof(
-        tree_size=checkpoint.tree_size,
-        root_hash=signed["root_hash"],
+        tree_size=bundle["proof"]["tree_size"],
+        root_hash=bundle["checkpoint"]["body"]["root_hash"],
         signed_at=utc_time(checkpoint.created_at),
         key_id=checkpoint.key_id,
-        signature_valid=signature_valid,
-        audit_path=proof["audit_path"],
-        verified=included and signature_valid,
+        signature_valid=verdict.signature_valid,
+        audit_path=bundle["proof"]["audit_path"],
+        verified=verdict.ok,
     )
 
 

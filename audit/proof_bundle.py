@@ -1,0 +1,128 @@
+"""Proof bundles: one audit entry with its RFC 9162 inclusion proof against the latest signed
+checkpoint, that checkpoint and the audit public key, for checking offline with
+`python -m audit.verifier --bundle FILE` (format and checks: audit/proof_check.py).
+
+Reads only, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, NotFound
+
+from .checkpoint_signing import key_id, public_key_pem
+from .checkpointer import CheckpointPolicy, log_progress
+from .log import latest_checkpoint, prove_inclusion, tree_size
+from .models import AuditCheckpoint, AuditEntry
+from .proof_check import FORMAT, Verdict, check_bundle, check_bundle_json
+from .search import DISCLOSURE_KINDS
+
+__all__ = [
+    "FORMAT", "EntryProof", "NotYetSigned", "Verdict", "bundle_for", "check_bundle", "check_bundle_json",
+    "citizen_entry_proof",
+]  # fmt: skip
+
+
+class NotYetSigned(Conflict):
+    """The entry is in the log but no signed checkpoint covers it yet."""
+
+
+def bundle_for(
+    session: Session,
+    *,
+    seq: int,
+    public_key: Ed25519PublicKey,
+    log_id: str,
+    checkpoint: AuditCheckpoint | None = None,
+) -> dict[str, Any]:
+    """The proof bundle of entry `seq` against `checkpoint` (default: the latest). Raises NotFound
+    for an entry that does not exist and NotYetSigned when the checkpoint does not cover it."""
+    entry = _entry(session, seq)
+    checkpoint = checkpoint or latest_checkpoint(session)
+    if checkpoint is None or seq >= checkpoint.tree_size:
+        raise NotYetSigned("no signed checkpoint covers this audit entry yet")
+    return _bundle(session, entry, checkpoint, public_key=public_key, log_id=log_id)
+
+
+def _entry(session: Session, seq: int) -> AuditEntry:
+    entry = session.get(AuditEntry, seq) if 0 <= seq < tree_size(session) else None
+    if entry is None:
+        raise NotFound("no such audit entry")
+    return entry
+
+
+def _bundle(
+    session: Session,
+    entry: AuditEntry,
+    checkpoint: AuditCheckpoint,
+    *,
+    public_key: Ed25519PublicKey,
+    log_id: str,
+) -> dict[str, Any]:
+    proof = prove_inclusion(session, seq=entry.seq, size=checkpoint.tree_size)
+    return {
+        "format": FORMAT,
+        "log_id": log_id,
+        "entry": {"seq": entry.seq, "body": json.loads(entry.body), "leaf_hash": entry.leaf_hash.hex()},
+        "proof": {
+            "leaf_index": proof["leaf_index"],
+            "tree_size": proof["tree_size"],
+            "audit_path": proof["audit_path"],
+            "root_hash": proof["root_hash"],
+        },
+        "checkpoint": {"body": json.loads(checkpoint.body), "signature": checkpoint.signature},
+        "public_key": {"key_id": key_id(public_key), "pem": public_key_pem(public_key).decode("ascii")},
+    }
+
+
+@dataclass(frozen=True)
+class EntryProof:
+    """A citizen's audit entry and where it stands: under a signed checkpoint (`bundle`, and the
+    `verdict` of checking it with the platform's key), or not yet (`next_due`: when the next
+    checkpoint is due)."""
+
+    seq: int
+    kind: str
+    recorded_at: dt.datetime
+    bundle: dict[str, Any] | None
+    verdict: Verdict | None
+    signed_at: dt.datetime | None
+    tree_size: int | None
+    next_due: dt.datetime | None
+
+
+def citizen_entry_proof(
+    session: Session,
+    *,
+    seq: int,
+    citizen_ref: str,
+    public_key: Ed25519PublicKey,
+    log_id: str,
+    policy: CheckpointPolicy,
+    now: dt.datetime,
+) -> EntryProof:
+    """Entry `seq` of the citizen whose keyed digest is `citizen_ref` (one of their history's
+    kinds), with its proof bundle checked here against `public_key`, or when the next checkpoint
+    is due if none covers it yet. Raises NotFound for an entry that is not this citizen's."""
+    try:
+        entry = _entry(session, seq)
+    except NotFound:
+        entry = None
+    if entry is None or entry.citizen_ref != citizen_ref or entry.kind not in DISCLOSURE_KINDS:
+        raise NotFound("You have no record with this number.")
+    checkpoint = latest_checkpoint(session)
+    if checkpoint is None or seq >= checkpoint.tree_size:
+        due = log_progress(session).next_due(policy, now)
+        return EntryProof(seq, entry.kind, entry.recorded_at, None, None, None, None, due)
+    bundle = _bundle(session, entry, checkpoint, public_key=public_key, log_id=log_id)
+    verdict = check_bundle(bundle, trusted_key=public_key)
+    return EntryProof(
+        seq, entry.kind, entry.recorded_at, bundle, verdict, checkpoint.created_at, checkpoint.tree_size, None
+    )
