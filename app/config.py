@@ -67,6 +67,9 @@ class Config:
     audit_signing_key: str = DEMO_AUDIT_SIGNING_KEY
     audit_log_id: str = "consentry-demo"
     audit_checkpoint_every: int = 1000
+    # How often the background signer signs at most (`consentry audit checkpoint --every`); the
+    # citizen's proof page says by when an entry not yet under a checkpoint will be.
+    audit_checkpoint_interval_s: float = 5.0
     agencies: tuple[AgencyEndpoint, ...] = field(
         default_factory=lambda: default_agencies("http://127.0.0.1:8700")
     )
@@ -138,6 +141,9 @@ class Config:
             audit_signing_key=env.get("AUDIT_SIGNING_KEY", DEMO_AUDIT_SIGNING_KEY),
             audit_log_id=env.get("AUDIT_LOG_ID", "consentry-demo"),
             audit_checkpoint_every=int(env.get("AUDIT_CHECKPOINT_EVERY", cls.audit_checkpoint_every)),
+            audit_checkpoint_interval_s=float(
+                env.get("AUDIT_CHECKPOINT_INTERVAL_S", cls.audit_checkpoint_interval_s)
+            ),
             agencies=tuple(
                 AgencyEndpoint(
                     code=code,
