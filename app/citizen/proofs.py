@@ -1,0 +1,69 @@
+"""The citizen's proof pages: for one row of "Who has my data", whether its audit entry is in the
+public log, checked here against the latest signed checkpoint, and the proof bundle to download and
+check offline (`python -m audit.verifier --bundle`). Registered on the citizen blueprint.
+
+Only the citizen's own entries: another citizen's record number, or any other kind of entry, is a
+404 that says nothing about it. Viewing is not audited (it discloses nothing to anyone else).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from flask import Response, g, render_template
+
+from audit.checkpointer import CheckpointPolicy
+from audit.proof_bundle import EntryProof, NotYetSigned, citizen_entry_proof
+from core.clock import utcnow
+from profile_store.citizens import get_citizen
+
+from ..extensions import db, runtime
+from ..identity import citizen_required
+from .proof_schemas import ProofBundleOut
+from .views import bp
+
+
+@bp.get("/history/<int:seq>/proof")
+@citizen_required
+def entry_proof(seq: int):
+    proof = _proof(seq)
+    return render_template("citizen/proof.html", proof=proof, due_by=_minute_up(proof.next_due))
+
+
+@bp.get("/history/<int:seq>/proof.json")
+@citizen_required
+def entry_proof_download(seq: int):
+    proof = _proof(seq)
+    if proof.bundle is None:
+        raise NotYetSigned("This record is not yet in a signed log state. Try again in a few seconds.")
+    body = json.dumps(ProofBundleOut().dump(proof.bundle), indent=2, ensure_ascii=False) + "\n"
+    headers = {
+        "Content-Disposition": f'attachment; filename="consentry-proof-{seq}.json"',
+        "Cache-Control": "no-store",
+    }
+    return Response(body, mimetype="application/json", headers=headers)
+
+
+def _proof(seq: int) -> EntryProof:
+    rt, store = runtime(), db()
+    config = rt.config
+    policy = CheckpointPolicy(
+        dt.timedelta(seconds=config.audit_checkpoint_interval_s), config.audit_checkpoint_every
+    )
+    return citizen_entry_proof(
+        store,
+        seq=seq,
+        citizen_ref=get_citizen(store, g.citizen_id).uinfin_digest,
+        public_key=rt.audit_signer.public_key,
+        log_id=rt.audit_signer.log_id,
+        policy=policy,
+        now=utcnow(),
+    )
+
+
+def _minute_up(moment: dt.datetime | None) -> dt.datetime | None:
+    """Citizens read times to the minute: "due by 9:06pm" must not be earlier than the due time."""
+    if moment is None or (moment.second == 0 and moment.microsecond == 0):
+        return moment
+    return moment.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
