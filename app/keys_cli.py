@@ -1,5 +1,6 @@
-"""`consentry keys ...`: the platform's own JOSE keys (what signs our tokens and what clients
-encrypt to): list them, make sure one of each use is active, rotate with an overlap.
+"""`consentry keys ...`: the platform's own JOSE keys (what signs our tokens, what clients
+encrypt to, what signs consent receipts): list them, make sure one of each use is active, rotate
+with an overlap.
 
 See docs/keys.md for when to rotate and with which overlap.
 """
@@ -19,6 +20,8 @@ from core.clock import utcnow
 from core.crypto.platform_keys import (
     ALGORITHMS,
     DEFAULT_OVERLAP,
+    RECEIPT,
+    TOKEN_USES,
     Use,
     ensure_keys,
     find_active_kid,
@@ -38,7 +41,7 @@ TABLE_WIDTH = 150
 
 @click.group("keys")
 def keys_group() -> None:
-    """The platform's signing and encryption keys (published in our JWKS)."""
+    """The platform's signing, encryption and receipt keys (published in our JWKS documents)."""
 
 
 def _when(moment: dt.datetime | None) -> str:
@@ -93,23 +96,28 @@ def ensure() -> None:
 @click.option(
     "--use",
     "which",
-    type=click.Choice(["sig", "enc", "all"]),
+    type=click.Choice(["sig", "enc", "all", "receipt"]),
     required=True,
-    help="The signing key, the encryption key, or both.",
+    help="The signing key, the encryption key, both (all), or the consent-receipt key.",
 )
 @click.option(
     "--overlap-minutes",
     type=click.IntRange(min=0),
-    default=int(DEFAULT_OVERLAP.total_seconds() // 60),
-    show_default=True,
-    help="How long the old key stays published. 0 withdraws it at once (a compromised key).",
+    default=None,
+    help=(
+        f"How long the old key stays published (default {int(DEFAULT_OVERLAP.total_seconds() // 60)} "
+        "for sig and enc; a receipt key stays published with no end, so old receipts verify). "
+        "0 withdraws it at once (a compromised key)."
+    ),
 )
 @with_appcontext
-def rotate_command(which: str, overlap_minutes: int) -> None:
+def rotate_command(which: str, overlap_minutes: int | None) -> None:
     """Make a new active key; the old one stays published for the overlap, then is gone."""
     rt, now = runtime(), utcnow()
-    uses: list[Use] = ["sig", "enc"] if which == "all" else [which]  # type: ignore[list-item]
-    overlap = dt.timedelta(minutes=overlap_minutes)
+    uses: list[Use] = list(TOKEN_USES) if which == "all" else [which]  # type: ignore[list-item]
+    if overlap_minutes is None and which != RECEIPT:
+        overlap_minutes = int(DEFAULT_OVERLAP.total_seconds() // 60)
+    overlap = None if overlap_minutes is None else dt.timedelta(minutes=overlap_minutes)
     try:
         with transaction(rt.sessions) as session:
             rotated = []
@@ -121,11 +129,12 @@ def rotate_command(which: str, overlap_minutes: int) -> None:
             record(session, Event(kind="admin_action", outcome="keys_rotated", details=details))
     except DomainError as exc:
         _fail(exc)
-    retire_at = _when(now + overlap)
     for item in rotated:
         console.print(f"{item['use']}: new active key {item['new_kid']}")
-        if item["old_kid"]:
-            console.print(f"  old key {item['old_kid']} published until {retire_at}")
+        if item["old_kid"] and overlap is None:
+            console.print(f"  old key {item['old_kid']} stays published: receipts it signed keep verifying")
+        elif item["old_kid"]:
+            console.print(f"  old key {item['old_kid']} published until {_when(now + overlap)}")
 
 
 def _fail(exc: DomainError) -> None:

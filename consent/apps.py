@@ -35,6 +35,9 @@ class PurposeSchema(Schema):
     description = fields.String(required=True, validate=validate.Length(min=10, max=500))
     required = fields.List(fields.String(), load_default=list)
     optional = fields.List(fields.String(), load_default=list)
+    # What the app does with the data and how long it keeps it, in words (consent receipts).
+    processing = fields.String(load_default=None, validate=validate.Length(min=10, max=1000))
+    retention = fields.String(load_default=None, validate=validate.Length(min=2, max=300))
 
 
 class AppRegistrationSchema(Schema):
@@ -177,6 +180,7 @@ def registration_document(session: Session, client_id: str) -> dict[str, Any]:
                 "description": p.description,
                 "required": list(p.required_attributes),
                 "optional": list(p.optional_attributes),
+                **{name: value for name in ("processing", "retention") if (value := getattr(p, name))},
             }
             for p in purposes_of(session, client_id)
         ],
@@ -283,4 +287,5 @@ def _apply(session: Session, app: AgencyApp, data: dict[str, Any], now: dt.datet
         purpose.description = given["description"]
         purpose.required_attributes = sorted(set(given["required"]))
         purpose.optional_attributes = sorted(set(given["optional"]))
+        purpose.processing, purpose.retention = given["processing"], given["retention"]
         session.add(purpose)

@@ -34,7 +34,8 @@ class AgencyApp(Base):
 
 
 class Purpose(Base):
-    """Why an app asks: the text shown to the citizen and which attributes it needs."""
+    """Why an app asks: the text shown to the citizen and which attributes it needs; and, when the
+    app states them, what it does with the data and how long it keeps it (shown in receipts)."""
 
     __tablename__ = "purposes"
 
@@ -45,6 +46,8 @@ class Purpose(Base):
     description: Mapped[str] = mapped_column(Text)
     required_attributes: Mapped[list[str]] = mapped_column(JSON)
     optional_attributes: Mapped[list[str]] = mapped_column(JSON)
+    processing: Mapped[str | None] = mapped_column(Text)
+    retention: Mapped[str | None] = mapped_column(String(300))
 
 
 def new_consent_id() -> str:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, OKPKey
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import utcnow
@@ -60,6 +60,15 @@ class PlatformKeys:
         self.signing_key()  # a fresh deployment publishes its first keys on the first request
         return self._cached(("jwks",), lambda s, now: platform_keys.published_jwks(s, now=now))
 
+    def receipt_key(self) -> OKPKey:
+        """Our active Ed25519 receipt-signing key (kid set, `receipt-` prefixed)."""
+        return self._cached(("active", "receipt"), lambda s, now: self._active(s, "receipt", now))
+
+    def receipt_jwks(self) -> dict[str, list[dict]]:
+        """The receipt keys' JWKS: the active one and every earlier one not withdrawn."""
+        self.receipt_key()
+        return self._cached(("receipt_jwks",), lambda s, now: platform_keys.receipt_jwks(s, now=now))
+
     def forget(self) -> None:
         """Drop the cache (after a rotation in this process, and in tests)."""
         with self._lock:
@@ -82,7 +91,7 @@ class PlatformKeys:
                 self._cache[key] = (moment, value)
         return value
 
-    def _active(self, session: Session, use: platform_keys.Use, now: dt.datetime) -> ECKey:
+    def _active(self, session: Session, use: platform_keys.Use, now: dt.datetime) -> ECKey | OKPKey:
         try:
             return platform_keys.active_key(session, keyring=self._keyring, use=use, now=now)
         except NotFound:

@@ -1,5 +1,5 @@
 """The platform's own JOSE keys (table `platform_keys`): what signs our access tokens and person
-data, and what clients may encrypt to.
+data, what clients may encrypt to, and what signs consent receipts.
 
 The private JWK is never stored in the clear: `private_jwk_wrapped` is an AES-GCM envelope made by
 `MasterKeyring.wrap` under the master key named in `wrapping_kid`, with the platform kid bound as
@@ -26,8 +26,8 @@ class PlatformKey(Base):
     __table_args__ = (Index("ix_platform_keys_use_activated_at", "use", "activated_at"),)
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
-    use: Mapped[str] = mapped_column(String(8))  # "sig" | "enc"
-    alg: Mapped[str] = mapped_column(String(32))  # "ES256" | "ECDH-ES+A256KW"
+    use: Mapped[str] = mapped_column(String(8))  # "sig" | "enc" | "receipt"
+    alg: Mapped[str] = mapped_column(String(32))  # "ES256" | "ECDH-ES+A256KW" | "Ed25519"
     wrapping_kid: Mapped[str] = mapped_column(String(64))  # master key that wrapped the private JWK
     private_jwk_wrapped: Mapped[bytes] = mapped_column(LargeBinary)
     public_jwk: Mapped[dict] = mapped_column(JSON)

@@ -1,9 +1,15 @@
-"""The platform's own JOSE keys: ES256 signing keys and ECDH-ES+A256KW encryption keys.
+"""The platform's own JOSE keys: ES256 signing keys and ECDH-ES+A256KW encryption keys for tokens
+and person data, and Ed25519 receipt keys that sign consent receipts (consent/receipts.py).
 
 Lifecycle: a key is created active; `rotate` creates a successor and gives the predecessor a
 `retire_at` = now + overlap. Until then the old public key stays in the published JWKS, so tokens
 it signed keep verifying; from then on it is gone. Clients that fetch our JWKS on every call (the
 MyInfo connector does) see a new key at once, which is why a new key is active immediately.
+
+Receipt keys are apart: published in a JWKS of their own (`receipt_jwks`), never among the token
+keys (`published_jwks`, `key_by_kid`), so a receipt signature can never pass for a token's and an
+app's JWKS does not grow with keys kept for years. A rotated receipt key stays published with no
+end (`retire_at` unset): receipts are proof for years, and the old key must keep verifying them.
 
 Private JWKs are stored wrapped by the master keyring (AES-GCM, the platform kid bound as
 associated data) and unwrapped only in memory, on demand. Every function here runs inside the
@@ -16,7 +22,7 @@ import datetime as dt
 import json
 from typing import Literal
 
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, OKPKey
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -24,8 +30,11 @@ from core.crypto.keyring import MasterKeyring, WrappedKey
 from core.crypto.platform_key_model import PlatformKey
 from core.errors import CryptoError, NotFound, ValidationFailed
 
-Use = Literal["sig", "enc"]
-ALGORITHMS: dict[str, str] = {"sig": "ES256", "enc": "ECDH-ES+A256KW"}
+Use = Literal["sig", "enc", "receipt"]
+ALGORITHMS: dict[str, str] = {"sig": "ES256", "enc": "ECDH-ES+A256KW", "receipt": "Ed25519"}
+TOKEN_USES = ("sig", "enc")  # the keys our OAuth JWKS publishes and token checks accept
+RECEIPT = "receipt"
+RECEIPT_KID_PREFIX = "receipt-"
 # Access tokens live 30 minutes (MyInfo v4): an old signing key must outlive the last one it signed.
 DEFAULT_OVERLAP = dt.timedelta(minutes=30)
 
@@ -33,8 +42,9 @@ DEFAULT_OVERLAP = dt.timedelta(minutes=30)
 def ensure_keys(session: Session, *, keyring: MasterKeyring, now: dt.datetime) -> dict[str, str]:
     """Make sure one active key exists per use; create what is missing.
 
-    Returns {"sig": kid, "enc": kid}. Idempotent within one database; two processes racing on an
-    empty table may each create a key, which is harmless (both are published, the newer is used).
+    Returns {"sig": kid, "enc": kid, "receipt": kid}. Idempotent within one database; two
+    processes racing on an empty table may each create a key, which is harmless (both are
+    published, the newer is used).
     """
     _mark_retired(session, now=now)
     kids: dict[str, str] = {}
@@ -50,28 +60,33 @@ def rotate(
     keyring: MasterKeyring,
     use: Use,
     now: dt.datetime,
-    overlap: dt.timedelta = DEFAULT_OVERLAP,
+    overlap: dt.timedelta | None = None,
 ) -> PlatformKey:
     """Create a new active key of `use`; the previous active key stays published until now + overlap.
 
     `overlap` must cover the longest lifetime of anything the old key signed (30 min for access
-    tokens). `overlap=timedelta(0)` withdraws the old key at once: for a compromised key.
-    Raises ValidationFailed for an unknown use or a negative overlap.
+    tokens, the default for sig and enc). `overlap=timedelta(0)` withdraws the old key at once:
+    for a compromised key. A receipt key's default is no end: the old key signs nothing more but
+    stays published, so every receipt it signed keeps verifying. Raises ValidationFailed for an
+    unknown use or a negative overlap.
     """
     _check_use(use)
-    if overlap < dt.timedelta(0):
+    if overlap is not None and overlap < dt.timedelta(0):
         raise ValidationFailed("overlap must not be negative")
+    if overlap is None and use != RECEIPT:
+        overlap = DEFAULT_OVERLAP
     _mark_retired(session, now=now)
     previous = _active_row(session, use=use, now=now)
-    if previous is not None:
+    if previous is not None and overlap is not None:
         previous.retire_at = now + overlap
     created = _create(session, keyring=keyring, use=use, now=now)
     session.flush()
     return created
 
 
-def active_key(session: Session, *, keyring: MasterKeyring, use: Use, now: dt.datetime) -> ECKey:
-    """The private key to sign (use "sig") or decrypt (use "enc") with; its `kid` is set.
+def active_key(session: Session, *, keyring: MasterKeyring, use: Use, now: dt.datetime) -> ECKey | OKPKey:
+    """The private key to sign (use "sig"), decrypt (use "enc") or sign receipts (use "receipt",
+    an Ed25519 OKPKey) with; its `kid` is set.
 
     Raises NotFound when no key of that use is active (run `ensure_keys`), CryptoError when the
     stored key cannot be unwrapped (wrong or missing master key, tampered row).
@@ -84,8 +99,18 @@ def active_key(session: Session, *, keyring: MasterKeyring, use: Use, now: dt.da
 
 
 def published_jwks(session: Session, *, now: dt.datetime) -> dict[str, list[dict]]:
-    """The public JWKS document: every key not yet retired, newest first, with kid, use and alg."""
-    rows = session.scalars(_published(now).order_by(PlatformKey.activated_at.desc(), PlatformKey.kid))
+    """The public JWKS document of the token keys (sig, enc): every one not yet retired, newest
+    first, with kid, use and alg."""
+    query = _published(now).where(PlatformKey.use.in_(TOKEN_USES))
+    rows = session.scalars(query.order_by(PlatformKey.activated_at.desc(), PlatformKey.kid))
+    return {"keys": [dict(row.public_jwk) for row in rows]}
+
+
+def receipt_jwks(session: Session, *, now: dt.datetime) -> dict[str, list[dict]]:
+    """The public JWKS of the receipt keys: every one ever made and not withdrawn, newest first
+    (the active one signs; older ones verify the receipts they signed)."""
+    query = _published(now).where(PlatformKey.use == RECEIPT)
+    rows = session.scalars(query.order_by(PlatformKey.activated_at.desc(), PlatformKey.kid))
     return {"keys": [dict(row.public_jwk) for row in rows]}
 
 
@@ -104,17 +129,21 @@ def list_keys(session: Session, *, now: dt.datetime) -> list[tuple[PlatformKey, 
 
 
 def key_by_kid(session: Session, *, kid: str, now: dt.datetime) -> ECKey:
-    """The public key with `kid` while it is published (to verify what we signed).
+    """The public token key (sig or enc) with `kid` while it is published (to verify what we
+    signed).
 
-    Raises NotFound for an unknown or retired kid: a token signed by a retired key is refused.
+    Raises NotFound for an unknown or retired kid, or a receipt key: a token signed by a retired
+    key is refused, and a receipt signature never stands for a token's.
     """
     return ECKey.import_key(_published_row(session, kid=kid, now=now).public_jwk)
 
 
 def private_key_by_kid(session: Session, *, keyring: MasterKeyring, kid: str, now: dt.datetime) -> ECKey:
-    """The private key with `kid` while it is published (to decrypt what a client encrypted to it).
+    """The private token key with `kid` while it is published (to decrypt what a client encrypted
+    to it).
 
-    Raises NotFound for an unknown or retired kid, CryptoError when it cannot be unwrapped.
+    Raises NotFound for an unknown or retired kid or a receipt key, CryptoError when it cannot be
+    unwrapped.
     """
     return _unwrap(_published_row(session, kid=kid, now=now), keyring)
 
@@ -133,7 +162,8 @@ def _published(now: dt.datetime):
 
 
 def _published_row(session: Session, *, kid: str, now: dt.datetime) -> PlatformKey:
-    row = session.scalars(_published(now).where(PlatformKey.kid == kid)).one_or_none()
+    query = _published(now).where(PlatformKey.kid == kid, PlatformKey.use.in_(TOKEN_USES))
+    row = session.scalars(query).one_or_none()
     if row is None:
         raise NotFound("no published platform key with that kid", kid=kid)
     return row
@@ -162,8 +192,15 @@ def _context(kid: str) -> bytes:
 
 def _create(session: Session, *, keyring: MasterKeyring, use: str, now: dt.datetime) -> PlatformKey:
     # kid = RFC 7638 thumbprint: unique per key and recomputable by anyone holding the public key.
-    key = ECKey.generate_key("P-256", parameters={"use": use, "alg": ALGORITHMS[use]}, auto_kid=True)
-    kid = key.thumbprint()
+    key: ECKey | OKPKey
+    if use == RECEIPT:
+        # The JWK's own `use` is RFC 7517's "sig"; the kid's prefix says what it signs.
+        made = OKPKey.generate_key("Ed25519", parameters={"use": "sig", "alg": ALGORITHMS[use]})
+        kid = RECEIPT_KID_PREFIX + made.thumbprint()
+        key = OKPKey.import_key({**made.as_dict(private=True), "kid": kid})
+    else:
+        key = ECKey.generate_key("P-256", parameters={"use": use, "alg": ALGORITHMS[use]}, auto_kid=True)
+        kid = key.thumbprint()
     private = json.dumps(key.as_dict(private=True), sort_keys=True, separators=(",", ":"))
     wrapped = keyring.wrap(private.encode("utf-8"), _context(kid))
     row = PlatformKey(
@@ -183,9 +220,9 @@ def _create(session: Session, *, keyring: MasterKeyring, use: str, now: dt.datet
     return row
 
 
-def _unwrap(row: PlatformKey, keyring: MasterKeyring) -> ECKey:
+def _unwrap(row: PlatformKey, keyring: MasterKeyring) -> ECKey | OKPKey:
     raw = keyring.unwrap(WrappedKey(row.wrapping_kid, bytes(row.private_jwk_wrapped)), _context(row.kid))
-    key = ECKey.import_key(json.loads(raw))
+    key = (OKPKey if row.use == RECEIPT else ECKey).import_key(json.loads(raw))
     if not key.is_private or key.kid != row.kid:
         raise CryptoError("stored platform key does not match its row", kid=row.kid)
     return key

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from audit.models import AuditEntry
 from core.clock import utcnow
-from core.crypto.platform_keys import ensure_keys, find_active_kid, published_jwks
+from core.crypto.platform_keys import ensure_keys, find_active_kid, published_jwks, receipt_jwks
 
 OVERLAP = dt.timedelta(minutes=30)
 
@@ -66,10 +66,10 @@ def audit_bodies(db_session, after: int, outcome: str) -> list[dict]:
 def test_ensure_creates_one_key_per_use_once_and_audits_only_the_creation(runner, db_session, start):
     seq = last_seq(db_session)
     first = invoke(runner, ["keys", "ensure"], start)
-    assert first.output.count("(created)") == 2
+    assert first.output.count("(created)") == 3
     again = invoke(runner, ["keys", "ensure"], start + dt.timedelta(minutes=1))
     assert "(created)" not in again.output
-    kids = {use: find_active_kid(db_session, use=use, now=start) for use in ("sig", "enc")}
+    kids = {use: find_active_kid(db_session, use=use, now=start) for use in ("sig", "enc", "receipt")}
     assert all(kids.values()) and all(kid in first.output for kid in kids.values())
     (entry,) = audit_bodies(db_session, seq, "keys_created")
     assert entry["kind"] == "admin_action"
@@ -159,3 +159,28 @@ def test_bad_options_are_usage_errors_and_change_nothing(runner, db_session, sta
     result = runner.invoke(args=args)
     assert result.exit_code == 2
     assert published(db_session, start) == set()
+
+
+def test_rotating_the_receipt_key_keeps_the_old_one_published_with_no_end(runner, db_session, initial, start):
+    seq = last_seq(db_session)
+    result = invoke(runner, ["keys", "rotate", "--use", "receipt"], start)
+
+    new = find_active_kid(db_session, use="receipt", now=start)
+    assert new.startswith("receipt-") and new != initial["receipt"] and new in result.output
+    assert "stays published" in result.output
+    years_later = start + dt.timedelta(days=3650)
+    assert {k["kid"] for k in receipt_jwks(db_session, now=years_later)["keys"]} == {initial["receipt"], new}
+    assert find_active_kid(db_session, use="sig", now=start) == initial["sig"]  # untouched
+    assert not {initial["receipt"], new} & published(db_session, start)  # never among the token keys
+    (entry,) = audit_bodies(db_session, seq, "keys_rotated")
+    assert entry["details"] == {
+        "action": "keys_rotated",
+        "keys": [{"use": "receipt", "new_kid": new, "old_kid": initial["receipt"]}],
+        "overlap_minutes": None,
+    }
+
+
+def test_a_compromised_receipt_key_is_withdrawn_with_overlap_zero(runner, db_session, initial, start):
+    invoke(runner, ["keys", "rotate", "--use", "receipt", "--overlap-minutes", "0"], start)
+    kids = {k["kid"] for k in receipt_jwks(db_session, now=start)["keys"]}
+    assert kids == {find_active_kid(db_session, use="receipt", now=start)}
