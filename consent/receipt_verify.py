@@ -103,7 +103,7 @@ def _document(text: str) -> tuple[dict[str, Any] | None, str]:
     if not stripped:
         raise Invalid(MALFORMED, "truncated: the file is empty")
     if not stripped.startswith("{"):
-        if not _COMPACT.match(stripped):
+        if not (stripped.startswith("eyJ") and _COMPACT.match(stripped)):  # eyJ: base64url of '{"'
             raise Invalid(MALFORMED, 'malformed: neither {"receipt": ..., "jws": ...} nor a compact JWS')
         return None, stripped
     try:
