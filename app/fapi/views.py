@@ -26,6 +26,7 @@ from ..oauth.jwks import JwksError
 from ..oauth.metadata_views import JWKS_CACHE, METADATA_CACHE
 from ..oauth.release import Release, disclosure_writer, encryption_key, release_person
 from ..oauth.resource import dpop_bound_token, usable_grant
+from ..oauth.selection import select_release
 from ..oauth.token_service import authenticate_client, dpop_key, exchange_code, form_params, token_params
 from ..oauth.wire import NO_STORE, OAuthError, oauth_error_response, redirect_with, single_params
 from ..security import public
@@ -42,7 +43,7 @@ from .profile import (
     endpoint,
     issuer,
 )
-from .scopes import granted_scope, release_selection
+from .scopes import granted_scope
 
 bp = Blueprint("fapi", __name__, url_prefix="/fapi")
 # RFC 8414 §3: the metadata of an issuer with a path lives under the host's /.well-known.
@@ -192,8 +193,14 @@ def userinfo():
         rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
         reader = db()
         grant = usable_grant(reader, claims, profile=PROFILE, now=now)
-        attributes, subfields = release_selection(claims["scope"].split(), grant.token.scope)
-        release = Release.of(grant, profile=PROFILE, attributes=attributes, subfields=subfields)
+        chosen = select_release(grant, claims)  # all that was requested; declined items absent
+        release = Release.of(
+            grant,
+            profile=PROFILE,
+            attributes=chosen.attributes,
+            subfields=chosen.subfields,
+            asked=chosen.asked,
+        )
 
         def sealed(person: dict) -> str:
             try:

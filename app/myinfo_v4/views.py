@@ -23,9 +23,10 @@ from core.errors import DomainError, ValidationFailed
 from ..errors import error_response
 from ..extensions import db, runtime
 from ..oauth import urls
-from ..oauth.client_auth import ClientAuthError
+from ..oauth.client_auth import ClientAuthError, claimed_client_id
 from ..oauth.release import Release, disclosure_writer, release_person, seal
 from ..oauth.resource import TokenRefused, dpop_bound_token, usable_grant
+from ..oauth.selection import select_release
 from ..oauth.token_service import (
     ES256_ONLY,
     TOKEN_PARAMS,
@@ -140,7 +141,8 @@ def token():
     params = token_params()
     app, assertion = authenticate_client(
         params,
-        client_id=params.get("client_id"),
+        # RFC 7521 §4.2: client_id may be left out when the assertion names the client (iss = sub)
+        client_id=params.get("client_id") or claimed_client_id(params.get("client_assertion")),
         profile=PROFILE,
         policy=ClientPolicy(audiences=(token_url(),)),
         now=now,
@@ -172,12 +174,19 @@ def person(sub: str):
         issuer=issuer(), audience=person_audience(), htu=f"{person_audience()}/{sub}", now=now
     )
     with proof.settled():
-        wanted = _wanted_attributes(sub, claims)
+        asked = _asked_scope(sub, claims)
         rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
         reader = db()
         grant = usable_grant(reader, claims, profile=PROFILE, now=now)
-        attributes = [name for name in wanted if name in set(grant.token.scope)]
-        release = Release.of(grant, profile=PROFILE, attributes=attributes, subentity=claims.get("subentity"))
+        chosen = select_release(grant, claims, asked)  # a declined item is absent, not refused
+        release = Release.of(
+            grant,
+            profile=PROFILE,
+            attributes=chosen.attributes,
+            subfields=chosen.subfields,
+            asked=chosen.asked,
+            subentity=claims.get("subentity"),
+        )
         with disclosure_writer(rt, reader) as writer:
             body = release_person(
                 reader,
@@ -192,21 +201,19 @@ def person(sub: str):
     return Response(body, 200, mimetype="application/jose", headers=NO_STORE)
 
 
-def _wanted_attributes(sub: str, claims: dict) -> list[str]:
-    """The attributes this person call asks for (`scope`, default: all the token grants), once
-    the path's `sub` and any `subentity` are the token's. Raises OAuthError or TokenRefused."""
+def _asked_scope(sub: str, claims: dict) -> list[str] | None:
+    """The scope values this person call asks for (None without `scope`: all that was
+    requested), once the path's `sub` and any `subentity` are the token's. Whether they may be
+    asked is app.oauth.selection's rule. Raises OAuthError or TokenRefused."""
     if not hmac.compare_digest(sub.encode(), claims["sub"].encode()):
         raise TokenRefused("invalid_token", "the access token was not issued for this person")
     params = single_params(request.args, ("scope", "subentity"))
-    granted = claims["scope"].split()
-    wanted = split_scope(params["scope"]) if "scope" in params else granted
-    if not wanted:
+    asked = split_scope(params["scope"]) if "scope" in params else None
+    if asked is not None and not asked:
         raise OAuthError("invalid_request", "scope names no attribute")
-    if outside := [name for name in wanted if name not in granted]:
-        raise OAuthError("insufficient_scope", f"not consented: {' '.join(sorted(outside))}", status=403)
     if params.get("subentity", claims.get("subentity")) != claims.get("subentity"):
         raise OAuthError("invalid_request", "subentity is not the one consented to", status=403)
-    return wanted
+    return asked
 
 
 @bp.errorhandler(DomainError)

@@ -4,7 +4,9 @@ authentication), as the MyInfo v4 connector sends it (spec §4.2).
 The client signs a short-lived assertion with its ES256 key: header {"typ": "JWT", "alg": "ES256",
 "kid": configured kid or, by default, the key's RFC 7638 thumbprint}; claims iss = sub =
 client_id, aud = our token URL, iat, exp = iat + 300, a one-time jti and cnf.jkt (the DPoP key,
-checked by the caller). Every failure raises ClientAuthError (OAuth `invalid_client`).
+checked by the caller). Every failure raises ClientAuthError (OAuth `invalid_client`), whose
+description says which check failed and, where it helps the integrator, what was expected and what
+came (public values only: client ids, URLs, kids, times; never a key or a signature).
 
 Myinfo v5 (FAPI 2.0, v5 spec §3.2) narrows and widens this per profile, through the keyword
 arguments: ES256, ES384 or ES512; `aud` the issuer (or the receiving endpoint's URL) as a string;
@@ -14,6 +16,7 @@ a lifetime of at most 120 s; no `typ` required.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -58,12 +61,14 @@ def verify_client_assertion(
     jti is recorded in `replay` (namespace "client_assertion:<client_id>") until the assertion
     expires. The caller still checks `cnf.jkt` (v4) or `code` (v5) itself. Raises ClientAuthError.
     """
-    if not isinstance(assertion, str) or not assertion or len(assertion) > MAX_ASSERTION_LENGTH:
-        raise ClientAuthError("client_assertion is missing or too long")
+    if not isinstance(assertion, str) or not assertion:
+        raise ClientAuthError("client_assertion is missing")
+    if len(assertion) > MAX_ASSERTION_LENGTH:
+        raise ClientAuthError(f"client_assertion is too long: max {MAX_ASSERTION_LENGTH} characters")
     try:
         obj, claims = extract_jws(assertion, algorithms=algorithms)
     except ValueError as exc:
-        raise ClientAuthError(f"client_assertion is not an {'/'.join(algorithms)} JWS: {exc}") from None
+        raise ClientAuthError(f"client_assertion is not an {' or '.join(algorithms)} JWS: {exc}") from None
     _verify_signature(obj, jwks)
     audiences = (audience,) if isinstance(audience, str) else tuple(audience)
     if audience_as_string and not isinstance(claims.get("aud"), str):
@@ -72,7 +77,7 @@ def verify_client_assertion(
     exp = _check_times(claims, now=now, max_lifetime_s=max_lifetime_s, leeway_s=leeway_s)
     expires_at = dt.datetime.fromtimestamp(math.ceil(exp) + leeway_s, dt.UTC)
     if not replay.first_use(f"client_assertion:{client_id}", claims["jti"], expires_at):
-        raise ClientAuthError("client_assertion jti was already used")
+        raise ClientAuthError("client_assertion jti was already used: sign a new jti for every request")
     return claims
 
 
@@ -92,17 +97,23 @@ def _verify_signature(obj: jws.CompactSignature, jwks: JwksResolver) -> None:
     kid = obj.headers().get("kid")
     if kid is not None and not isinstance(kid, str):
         raise ClientAuthError("client_assertion kid must be a string")
-    algorithms = (obj.headers()["alg"],)  # one of the accepted ones: extract_jws checked it
+    alg = obj.headers()["alg"]  # one of the accepted ones: extract_jws checked it
     try:
-        candidates = _candidates(jwks.signing_keys(algorithms), kid)
+        candidates = _candidates(jwks.signing_keys((alg,)), kid)
         if not candidates and jwks.refresh():
-            candidates = _candidates(jwks.signing_keys(algorithms), kid)
+            candidates = _candidates(jwks.signing_keys((alg,)), kid)
     except JwksError as exc:
         raise ClientAuthError(f"client keys unavailable: {exc.message}") from None
     if not candidates:
-        raise ClientAuthError("no signing key in the client's JWKS matches the assertion kid")
+        if kid is None:
+            raise ClientAuthError(f"no signing key in the client's JWKS is usable for {alg}")
+        raise ClientAuthError(
+            f"no signing key in the client's JWKS has kid {shown(kid)} (nor that RFC 7638 "
+            f"thumbprint) for {alg}: publish the key, or send its kid"
+        )
     if not any(verify_es(obj, key) for key in candidates):
-        raise ClientAuthError("client_assertion signature is invalid")
+        signer = f"the client's key {shown(kid)}" if kid is not None else "any of the client's signing keys"
+        raise ClientAuthError(f"client_assertion signature is invalid: it does not verify with {signer}")
 
 
 def _candidates(keys: list[ECKey], kid: str | None) -> list[ECKey]:
@@ -116,12 +127,22 @@ def _candidates(keys: list[ECKey], kid: str | None) -> list[ECKey]:
 
 def _check_identity(claims: dict[str, Any], *, client_id: str, audiences: tuple[str, ...]) -> None:
     """iss and sub name the client, aud names one of our audiences, jti is usable as a cache key."""
-    if claims.get("iss") != client_id:
-        raise ClientAuthError("client_assertion iss must be the client_id")
-    if claims.get("sub") != client_id:
-        raise ClientAuthError("client_assertion sub must be the client_id")
-    if not any(_audience_ok(claims.get("aud"), audience) for audience in audiences):
-        raise ClientAuthError(f"client_assertion aud must be {' or '.join(audiences)}")
+    iss, sub = claims.get("iss"), claims.get("sub")
+    if iss is None or sub is None:
+        missing = " and ".join(name for name in ("iss", "sub") if claims.get(name) is None)
+        raise ClientAuthError(f"client_assertion {missing} must be the client_id {shown(client_id)}")
+    if iss != sub:
+        raise ClientAuthError(
+            f"client_assertion iss and sub must both be the client_id (RFC 7523 §3): "
+            f"iss is {shown(iss)}, sub is {shown(sub)}"
+        )
+    if iss != client_id:
+        raise ClientAuthError(
+            f"client_assertion iss and sub are {shown(iss)}, not the client_id {shown(client_id)}"
+        )
+    aud = claims.get("aud")
+    if not any(_audience_ok(aud, audience) for audience in audiences):
+        raise ClientAuthError(f"client_assertion aud must be {' or '.join(audiences)}, got {shown(aud)}")
     jti = claims.get("jti")
     if not usable_jti(jti):
         raise ClientAuthError(
@@ -136,13 +157,33 @@ def _check_times(claims: dict[str, Any], *, now: dt.datetime, max_lifetime_s: in
     if exp is None or iat is None or ("nbf" in claims and nbf is None):
         raise ClientAuthError("client_assertion needs numeric iat and exp (and nbf, if sent)")
     if exp + leeway_s <= current:
-        raise ClientAuthError("client_assertion has expired")
-    if iat > current + leeway_s or (nbf is not None and nbf > current + leeway_s):
-        raise ClientAuthError("client_assertion is not valid yet")
+        raise ClientAuthError(f"client_assertion has expired: exp was {_seconds(current - exp)} s ago")
+    if iat > current + leeway_s:
+        ahead = _seconds(iat - current)
+        raise ClientAuthError(f"client_assertion is not valid yet: iat is {ahead} s ahead of our clock")
+    if nbf is not None and nbf > current + leeway_s:
+        ahead = _seconds(nbf - current)
+        raise ClientAuthError(f"client_assertion is not valid yet: nbf is {ahead} s ahead of our clock")
     # Bounds how long the replay cache must remember the jti, and how long a leak stays usable.
-    if not 0 < exp - iat <= max_lifetime_s:
-        raise ClientAuthError(f"client_assertion lifetime must be 1 to {max_lifetime_s} seconds")
+    if exp <= iat:
+        raise ClientAuthError("client_assertion lifetime must be positive: exp must be after iat")
+    if exp - iat > max_lifetime_s:
+        raise ClientAuthError(
+            f"client_assertion lifetime is too long: max {max_lifetime_s} s, got {_seconds(exp - iat)} s"
+        )
     return exp
+
+
+def _seconds(value: float) -> int | float:
+    """Whole seconds as an int, a fraction kept (so "got 300.5 s" does not read "got 300 s")."""
+    return int(value) if float(value).is_integer() else round(value, 3)
+
+
+def shown(value: Any, limit: int = 100) -> str:
+    """A claim or header value as an error description may quote it: JSON, at most `limit`
+    characters. Only ever given public values (client ids, URLs, kids)."""
+    text = json.dumps(value, ensure_ascii=True, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _audience_ok(claimed: Any, audience: str) -> bool:

@@ -106,7 +106,8 @@ def extract_jws(
         raise ValueError("not a compact JWS") from exc
     header = obj.headers()
     if header.get("alg") not in algorithms or header.get("alg") not in CURVE_OF:
-        raise ValueError(f"alg must be {' or '.join(algorithms)}")
+        given = json.dumps(header.get("alg"), default=str)[:40]
+        raise ValueError(f"alg {given} is not allowed, only {' or '.join(algorithms)}")
     # We implement no JWS extensions, so anything marked critical must be refused (RFC 7515 §4.1.11).
     if "crit" in header or "b64" in header or not obj.segments["payload"]:
         raise ValueError("JWS extensions and detached payloads are not accepted")

@@ -64,11 +64,14 @@ class Release:
     # attribute -> the dotted sub-attribute paths asked for (v5 scopes such as `cpfbalances.oa`);
     # an attribute not named here goes out whole.
     subfields: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # The scope values the call asked for (app.oauth.selection): the audit entry records them
+    # beside `attributes`, what went; a declined item is asked and absent.
+    asked: Sequence[str] = ()
 
     @classmethod
     def of(cls, grant: Grant, *, profile: str, attributes: Sequence[str], **parts: Any) -> Release:
         """The release `grant` (a usable token's) allows of `attributes`; `parts`: subentity,
-        subfields."""
+        subfields, asked."""
         return cls(
             profile=profile,
             app=grant.app,
@@ -205,6 +208,8 @@ def disclosure_event(citizen: Citizen, release: Release) -> Event:
     }
     if release.subentity:
         details["subentity"] = release.subentity
+    if release.asked:
+        details["asked"] = sorted(release.asked)  # what the call asked; `attributes`, what went
     if release.subfields:
         # Searchable by attribute like every disclosure; what left of each is named here.
         details["sub_attributes"] = sorted(

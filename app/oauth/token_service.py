@@ -28,7 +28,7 @@ from consent.models import AgencyApp, Consent
 from .. import rate_limit
 from ..extensions import db, runtime
 from .access_tokens import issue_access_token
-from .client_auth import ASSERTION_TYPE, ClientAuthError, verify_client_assertion
+from .client_auth import ASSERTION_TYPE, ClientAuthError, shown, verify_client_assertion
 from .dpop import DPoPError, verify_dpop_proof
 from .wire import OAuthError, single_params
 
@@ -98,11 +98,17 @@ def token_params() -> dict[str, str]:
 def find_client(client_id: str | None, *, profile: str) -> AgencyApp:
     """The registered, enabled client allowed `profile`, read in a short session of its own and
     detached: the request's write transaction starts only after the replay caches have recorded
-    this request's jtis. ClientAuthError for anything else."""
+    this request's jtis. ClientAuthError for anything else, saying which (client ids are public)."""
+    if not client_id:
+        raise ClientAuthError("client_id is missing, and the client_assertion names no client in iss")
     with runtime().sessions() as session:
-        app = session.get(AgencyApp, client_id) if client_id and len(client_id) <= 100 else None
-        if app is None or app.disabled or profile not in app.profiles:
-            raise ClientAuthError(f"unknown or disabled client, or one not registered for {profile}")
+        app = session.get(AgencyApp, client_id) if len(client_id) <= 100 else None
+        if app is None:
+            raise ClientAuthError(f"unknown client: no app {shown(client_id)} is registered")
+        if profile not in app.profiles:
+            raise ClientAuthError(f"the app {shown(client_id)} is not registered for {profile}")
+        if app.disabled:
+            raise ClientAuthError(f"the app {shown(client_id)} is disabled")
         session.expunge(app)
     return app
 
@@ -139,8 +145,14 @@ def _authenticate(
     params: dict[str, str], *, client_id: str | None, profile: str, policy: ClientPolicy, now: dt.datetime
 ) -> tuple[AgencyApp, dict[str, Any]]:
     rt = runtime()
-    if params.get("client_assertion_type") != ASSERTION_TYPE or not params.get("client_assertion"):
-        raise ClientAuthError("private_key_jwt client authentication is required")
+    if "client_assertion_type" not in params:
+        raise ClientAuthError(
+            "client_assertion_type is missing: authenticate with private_key_jwt (RFC 7523)"
+        )
+    if params["client_assertion_type"] != ASSERTION_TYPE:
+        raise ClientAuthError(f"client_assertion_type must be {ASSERTION_TYPE}")
+    if not params.get("client_assertion"):
+        raise ClientAuthError("client_assertion is missing")
     app = find_client(client_id, profile=profile)
     claims = verify_client_assertion(
         params["client_assertion"],

@@ -71,7 +71,8 @@ def test_an_integrators_client_gets_exactly_the_approved_fields(live, integrator
     assert replay.value.status == 400 and "invalid_grant" in str(replay.value.body)
 
 
-def test_asking_the_person_api_for_a_declined_field_is_forbidden(live, integrator, monkeypatch):
+def test_a_declined_field_is_absent_and_one_never_requested_is_forbidden(live, integrator, monkeypatch):
+    """As the official connector does: ask the person API for the whole configured scope."""
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
     client, uinfin, totp = integrator
     url, verifier = client.authorization_url(scope=["uinfin", "name", "cpfbalances"], purpose_id="grant")
@@ -81,6 +82,9 @@ def test_asking_the_person_api_for_a_declined_field_is_forbidden(live, integrato
     )
     dpop_key = ECKey.generate_key("P-256")
     token = client.token(code=params["code"], code_verifier=verifier, dpop_key=dpop_key)
+    assert token["scope"] == "uinfin name"
+    person = client.fetch_person(token["access_token"], dpop_key=dpop_key, scope=["name", "cpfbalances"])
+    assert set(person) == {"name"}
     with pytest.raises(ServerError) as refused:
-        client.fetch_person(token["access_token"], dpop_key=dpop_key, scope=["name", "cpfbalances"])
+        client.fetch_person(token["access_token"], dpop_key=dpop_key, scope=["name", "regadd"])
     assert refused.value.status == 403 and refused.value.body["error"] == "insufficient_scope"

@@ -85,13 +85,17 @@ def test_partial_consent_releases_only_the_approved_fields_signed_encrypted_and_
     assert entry.citizen_ref == citizen.uinfin_digest
 
 
-def test_person_may_ask_for_fewer_attributes_but_never_more(client, keys, citizen, verifier, dpop_key):
+def test_person_may_ask_for_fewer_attributes_or_declined_ones_but_nothing_never_requested(
+    client, keys, citizen, verifier, dpop_key
+):
     code = get_code(client, citizen.id, verifier, attributes=[])
     token = get_token(client, keys, code, verifier, dpop_key)["access_token"]
     jwks = client.get("/.well-known/keys.json").get_json()
     person, _ = open_person(get_person(client, token, dpop_key, scope="name"), keys, jwks)
     assert set(person) == {"name"}
-    oauth_error(get_person(client, token, dpop_key, scope="name regadd"), 403, "insufficient_scope")
+    person, _ = open_person(get_person(client, token, dpop_key, scope="name regadd"), keys, jwks)
+    assert set(person) == {"name"}, "regadd was requested and declined: absent, not refused"
+    oauth_error(get_person(client, token, dpop_key, scope="name vehicles"), 403, "insufficient_scope")
 
 
 # --- authorize ------------------------------------------------------------------------------
