@@ -48,8 +48,10 @@ def entry_proof_download(seq: int):
 def _proof(seq: int) -> EntryProof:
     rt, store = runtime(), db()
     config = rt.config
+    # A nonsense setting (below zero) is the signer's problem; here it must not break the page.
     policy = CheckpointPolicy(
-        dt.timedelta(seconds=config.audit_checkpoint_interval_s), config.audit_checkpoint_every
+        dt.timedelta(seconds=max(0.0, config.audit_checkpoint_interval_s)),
+        max(1, config.audit_checkpoint_every),
     )
     return citizen_entry_proof(
         store,

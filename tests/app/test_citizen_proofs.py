@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.config import Config
 from app.display_time import citizen_time
 from audit.checkpoint_signing import public_key_pem
 from audit.log import Event, append, create_checkpoint
@@ -122,3 +123,8 @@ def test_strangers_are_sent_to_sign_in(client, entries):
     response = client.get(f"/citizen/history/{entries['covered']}/proof")
     assert response.status_code == 303
     assert response.headers["Location"].startswith("/citizen/sign-in?next=")
+
+
+def test_the_checkpoint_interval_comes_from_the_environment():
+    assert Config.from_env({}).audit_checkpoint_interval_s == 5.0
+    assert Config.from_env({"AUDIT_CHECKPOINT_INTERVAL_S": "30"}).audit_checkpoint_interval_s == 30.0
