@@ -42,12 +42,17 @@ def create_app(config: Config, *, engine: Engine | None = None) -> Flask:
     init_templates(app)
 
     register_cli(app)
+    if not config.testing:
+        from .staff.views import log_first_admin_hint
+
+        log_first_admin_hint(app)
     if hops := config.trusted_proxy_hops:  # client, scheme and host as the outer trusted proxy saw them
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     return app
 
 
 def _register_blueprints(app: Flask) -> None:
+    from .admin.staff_views import bp as admin_staff_bp
     from .admin.views import bp as admin_bp
     from .agency_api.views import bp as agency_api_bp
     from .audit_api.views import bp as audit_api_bp
@@ -61,10 +66,13 @@ def _register_blueprints(app: Flask) -> None:
     from .oauth.metadata_views import bp as wellknown_bp
     from .operator.views import bp as operator_bp
     from .site import bp as site_bp
+    from .staff.views import bp as staff_bp
 
     app.register_blueprint(site_bp)
+    app.register_blueprint(staff_bp)
     app.register_blueprint(operator_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(admin_staff_bp)
     app.register_blueprint(agency_api_bp)
     app.register_blueprint(audit_api_bp)
     app.register_blueprint(auditor_bp)

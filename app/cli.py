@@ -309,7 +309,9 @@ def register_cli(app: Flask) -> None:
     from .keys_cli import keys_group
     from .oauth_cli import oauth_group
     from .sessions_cli import sessions_group
+    from .staff_cli import staff_group
 
+    app.cli.add_command(staff_group)
     app.cli.add_command(apps_group)
     app.cli.add_command(keys_group)
     app.cli.add_command(oauth_group)

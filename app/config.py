@@ -23,7 +23,6 @@ from .config_checks import (
     audit_key_problems,
     key_problems,
     master_key_problems,
-    password_problems,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +37,11 @@ DEMO_AUDIT_SIGNING_KEY = (
     "MC4CAQAwBQYDK2VwBCIEIAL22kqczLpz980jFMfc3TvAJUIxATvq3eYw+fCiiVDK\n"
     "-----END PRIVATE KEY-----\n"
 )
-DEMO_OPERATOR_PASSWORD = "operator-demo-password"  # noqa: S105 - the published demo credential
+# Variables Consentry no longer reads; production refuses to start while one is set, so nobody
+# believes it still protects anything. OPERATOR_PASSWORD: staff have their own accounts now.
+RETIRED_VARIABLES = {
+    "OPERATOR_PASSWORD": "staff sign in with their own accounts now (consentry staff add NAME --role admin)",
+}
 
 
 def demo_agency_key(code: str) -> str:
@@ -62,7 +65,7 @@ class Config:
     master_keys: str = DEMO_MASTER_KEYS
     active_master_kid: str | None = None
     lookup_key: str = DEMO_LOOKUP_KEY
-    operator_password: str = DEMO_OPERATOR_PASSWORD
+    retired_set: tuple[str, ...] = ()  # RETIRED_VARIABLES found in the environment
     catalogue_path: str | None = None
     audit_signing_key: str = DEMO_AUDIT_SIGNING_KEY
     audit_log_id: str = "consentry-demo"
@@ -92,6 +95,8 @@ class Config:
     public_base_url: str = "http://127.0.0.1:5000"
     # The IANA zone every time a person reads is shown in (app/display_time.py); stored times are UTC.
     display_timezone: str = "Asia/Singapore"
+    # The jurisdiction consent receipts name (consent/receipts.py): an ISO 3166 code.
+    receipt_jurisdiction: str = "SG"
     # Shared state for several app servers (replay caches, rate limits); the database when unset.
     redis_url: str | None = None
     # Bearer token for /metrics; unset: only loopback clients may read it (docs/operations.md).
@@ -136,7 +141,7 @@ class Config:
             master_keys=env.get("MASTER_KEYS", DEMO_MASTER_KEYS),
             active_master_kid=env.get("ACTIVE_MASTER_KID") or None,
             lookup_key=env.get("LOOKUP_KEY", DEMO_LOOKUP_KEY),
-            operator_password=env.get("OPERATOR_PASSWORD", DEMO_OPERATOR_PASSWORD),
+            retired_set=tuple(name for name in RETIRED_VARIABLES if env.get(name)),
             catalogue_path=env.get("CATALOGUE_PATH") or None,
             audit_signing_key=env.get("AUDIT_SIGNING_KEY", DEMO_AUDIT_SIGNING_KEY),
             audit_log_id=env.get("AUDIT_LOG_ID", "consentry-demo"),
@@ -168,6 +173,7 @@ class Config:
             fapi_strict_aud=env.get("FAPI_STRICT_AUD", "0").strip().lower() in ("1", "true", "yes"),
             client_jwks_ttl_s=float(env.get("CLIENT_JWKS_TTL_S", cls.client_jwks_ttl_s)),
             display_timezone=env.get("DISPLAY_TIMEZONE", cls.display_timezone).strip(),
+            receipt_jurisdiction=env.get("RECEIPT_JURISDICTION", cls.receipt_jurisdiction).strip(),
             citizen_session_idle_s=int(env.get("CITIZEN_SESSION_IDLE_S", cls.citizen_session_idle_s)),
             citizen_session_max_s=int(env.get("CITIZEN_SESSION_MAX_S", cls.citizen_session_max_s)),
             operator_session_idle_s=int(env.get("OPERATOR_SESSION_IDLE_S", cls.operator_session_idle_s)),
@@ -199,6 +205,11 @@ class Config:
                 "DISPLAY_TIMEZONE must be an IANA time zone such as Asia/Singapore, "
                 f"not {self.display_timezone!r}"
             )
+        if self.production and self.retired_set:
+            raise ConfigurationError(
+                "production mode refuses variables Consentry no longer reads; unset them:\n  "
+                + "\n  ".join(f"{name}: {RETIRED_VARIABLES[name]}" for name in self.retired_set)
+            )
         if self.production and (refused := [v.line() for v in self.secret_verdicts() if not v.ok]):
             raise ConfigurationError(
                 "production mode refuses weak or published secrets (see `consentry check-config`):\n  "
@@ -214,7 +225,6 @@ class Config:
         published = (
             DEMO_SECRET_KEY,
             DEMO_LOOKUP_KEY,
-            DEMO_OPERATOR_PASSWORD,
             *(demo_agency_key(code) for code in AGENCY_CODES),
             *(demo_notify_secret(code) for code in AGENCY_CODES),
         )
@@ -225,7 +235,6 @@ class Config:
                 master_key_problems(self.master_keys, self.active_master_kid, demo_spec=DEMO_MASTER_KEYS),
             ),
             Verdict("LOOKUP_KEY", key_problems(self.lookup_key, published)),
-            Verdict("OPERATOR_PASSWORD", password_problems(self.operator_password, published)),
             Verdict(
                 "AUDIT_SIGNING_KEY",
                 audit_key_problems(self.audit_signing_key, demo_pem=DEMO_AUDIT_SIGNING_KEY),

@@ -7,7 +7,8 @@ bytes are, under any kid. Text secrets need a length and an entropy estimate:
 
 - keys (SECRET_KEY, LOOKUP_KEY, AGENCY_KEY_*, AGENCY_NOTIFY_SECRET_*): at least 32 characters
   and 128 estimated bits; `secrets.token_urlsafe(32)` gives 43 characters and about 200;
-- OPERATOR_PASSWORD: at least 16 characters and 48 estimated bits.
+- passwords (`password_problems`, for any a deployment configures): at least 16 characters and 48
+  estimated bits.
 
 The estimate is the Shannon entropy of the secret's own characters times its length. It catches
 repetition and tiny alphabets (one character repeated is 0 bits), not a guessable phrase; and no

@@ -1,12 +1,14 @@
 """`consentry demo`: the whole platform on one machine, from an empty directory.
 
 Creates and migrates the database, starts the simulated agencies on loopback, seeds demo citizens and
-fetches their profiles, gives three of them published sign-in credentials, then serves the site on
+fetches their profiles, gives three of them published sign-in credentials, adds a demo app admin,
+operator and auditor, starts the audit checkpoint signer in a thread, then serves the site on
 localhost until Ctrl-C.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import threading
@@ -20,6 +22,7 @@ from rich.console import Console
 from werkzeug.serving import make_server
 
 from agency_connectors.simulators import default_config, start_simulators
+from audit.checkpointer import CheckpointPolicy, run_signer
 from consent.apps import register_app, update_app
 from consent.models import AgencyApp
 from core.clock import utcnow
@@ -29,6 +32,7 @@ from .citizens_cli import demo_accounts_table, seed_demo_accounts
 from .cli import upgrade_database
 from .config import PROJECT_ROOT
 from .extensions import runtime
+from .staff_cli import demo_staff_table, seed_demo_staff
 
 EXAMPLE_APP = PROJECT_ROOT / "examples" / "agency-app.json"
 
@@ -53,15 +57,18 @@ def demo(port: int, citizens: int, agency_port: int, open_browser: bool) -> None
 
     ctx.invoke(seed, count=citizens, refresh=True)
     demo_accounts = seed_demo_accounts()
+    seed_demo_staff()
     site = f"http://127.0.0.1:{port}/"
     if not os.environ.get("PUBLIC_BASE_URL"):
         rt.config = rt.config.replace(public_base_url=site.rstrip("/"))
     seed_example_app(agency_port)
     server = make_server("127.0.0.1", port, current_app._get_current_object(), threaded=True)
     agency_server = _serve_demo_agency_app(rt.config.public_base_url, agency_port)
+    stop_signer = _start_checkpoint_signer()
     click.echo("")
     click.echo(f"Consentry demo is running at {site}")
-    click.echo(f"  operator page:     {site}operator/   password: {rt.config.operator_password}")
+    click.echo(f"  staff sign-in:     {site}staff/sign-in   (new codes: consentry staff demo-codes)")
+    Console().print(demo_staff_table())
     click.echo(f"  demo national ids: {', '.join(demo_uinfin(n) for n in range(min(citizens, 5)))}")
     if demo_accounts:
         click.echo(f"  citizen sign-in:   {site}citizen/sign-in   (new codes: consentry citizens demo-codes)")
@@ -76,10 +83,36 @@ def demo(port: int, citizens: int, agency_port: int, open_browser: bool) -> None
     except KeyboardInterrupt:
         pass
     finally:
+        stop_signer.set()
         server.server_close()
         if agency_server is not None:
             agency_server.shutdown()
         simulators.stop()
+
+
+def _start_checkpoint_signer() -> threading.Event:
+    """Sign audit checkpoints in a daemon thread (every AUDIT_CHECKPOINT_EVERY entries, or 5
+    seconds after the last one), so the auditor's proofs and whole-log export work on first
+    visit. Returns the event that stops it."""
+    rt, stop = runtime(), threading.Event()
+    policy = CheckpointPolicy(dt.timedelta(seconds=5), rt.config.audit_checkpoint_every)
+    thread = threading.Thread(
+        target=run_signer,
+        args=(rt.writer_sessions,),
+        kwargs={
+            "signer": rt.audit_signer,
+            "policy": policy,
+            "stop": stop,
+            "clock": utcnow,
+            "on_error": lambda exc: click.echo(
+                f"  (checkpoint signing failed, retrying: {type(exc).__name__})"
+            ),
+        },
+        name="demo-checkpoint-signer",
+        daemon=True,
+    )
+    thread.start()
+    return stop
 
 
 def seed_example_app(agency_port: int = 3001) -> None:

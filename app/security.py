@@ -6,9 +6,10 @@ an opaque token under SESSION_KEY ("sid"), and every guarded request looks it up
 read, cached for the rest of the request). Sign-in always starts a new session and revokes the one
 the browser had, whoever it belonged to; sign-out revokes it, so a copied cookie stops working.
 Each role has an idle timeout and an absolute lifetime (Config.*_session_idle_s / *_session_max_s).
-A session whose principal lost its rights (a disabled auditor, a changed operator password) is
-revoked when next seen. The records are read and written in short transactions of their own, not
-the request's (`db()`), so a guard never fixes whether the view's transaction is a writer.
+A session whose principal lost its rights (a disabled auditor or member of staff) is revoked when
+next seen; a member of staff's roles are read from the account on every request. The records are
+read and written in short transactions of their own, not the request's (`db()`), so a guard never
+fixes whether the view's transaction is a writer.
 """
 
 from __future__ import annotations
@@ -21,15 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from flask import Flask, Response, flash, g, redirect, request, session, url_for
+from flask import Flask, Response, abort, flash, g, redirect, request, session, url_for
 
 from audit.auditor_models import Auditor
 from audit.auditors import find_active_auditor
+from audit.log import Event
 from core.clock import utcnow
 from identity import web_sessions
 from identity.models import WebSession
+from identity.staff import SESSION_ROLE as STAFF
+from identity.staff import find_active_staff
+from identity.staff_models import StaffMember
 
-from .config import Config
 from .extensions import runtime
 
 F = TypeVar("F", bound=Callable)
@@ -52,34 +56,74 @@ def public(view: F) -> F:
     return _guarded("public")(view)
 
 
-def operator_required(view: F) -> F:
-    """Signed-in platform operator (the demo's operator pages), within the operator's idle timeout
-    and lifetime and signed in with the current operator password."""
+NO_ROLE = "Your staff account does not have the {role} role, so this page is not open to you."
 
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        if signed_in_as("operator") is None:
-            note_ended_session()
-            return redirect(url_for("operator.login"))
-        return view(*args, **kwargs)
 
-    return _guarded("operator")(wrapper)  # type: ignore[return-value]
+def staff_required(role: str) -> Callable[[F], F]:
+    """A signed-in member of staff holding `role` (operator, admin, auditor), within the staff
+    idle timeout and lifetime, not disabled since. Signed out: to the staff sign-in page (and back
+    here after, for a GET). Signed in without the role: a 403 page, the attempt audited. The view
+    finds the member in `g.staff` and the audit actor in `g.actor`."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            member = _state().staff
+            if member is None:
+                note_ended_session()
+                next_path = request.full_path.rstrip("?") if request.method == "GET" else None
+                return redirect(url_for("staff.sign_in", next=next_path))
+            if not member.has_role(role):
+                refuse_role(member, role)
+            g.staff, g.actor = member, member.actor
+            return view(*args, **kwargs)
+
+        return _guarded(f"staff:{role}")(wrapper)  # type: ignore[return-value]
+
+    return decorate
+
+
+operator_required = staff_required("operator")
+admin_required = staff_required("admin")
+
+
+def refuse_role(member: StaffMember, role: str) -> None:
+    """Audit a member of staff reaching for a page their roles do not open, then answer 403."""
+    from .auditing import record
+
+    details = {"actor": member.actor, "needed_role": role, "endpoint": request.endpoint or ""}
+    with runtime().writer_sessions() as store:
+        record(store, Event(kind="admin_action", outcome="access_denied", details=details))
+        store.commit()
+    abort(403, description=NO_ROLE.format(role=role))
 
 
 def auditor_required(view: F) -> F:
-    """Signed-in auditor, within the auditor's idle timeout and lifetime and not disabled since.
-    The view finds the auditor in `g.auditor`."""
+    """Signed-in auditor: a legacy auditor account (`consentry auditor create`) or a member of
+    staff with the auditor role, within the session's idle timeout and lifetime and not disabled
+    since. The view finds the auditor in `g.auditor` (with `.username`) and the audit actor in
+    `g.actor`."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         state = _state()
-        if state.auditor is None:
+        if state.auditor is not None:
+            g.auditor, g.actor = state.auditor, f"auditor:{state.auditor.id}"
+        elif state.staff is not None:
+            if not state.staff.has_role("auditor"):
+                refuse_role(state.staff, "auditor")
+            g.auditor, g.actor = state.staff, state.staff.actor
+        else:
             note_ended_session()
             return redirect(url_for("auditor.login"))
-        g.auditor = state.auditor
         return view(*args, **kwargs)
 
     return _guarded("auditor")(wrapper)  # type: ignore[return-value]
+
+
+def current_staff() -> StaffMember | None:
+    """The signed-in member of staff, if any (for menus and sign-in pages)."""
+    return _state().staff
 
 
 # Signed-in sessions
@@ -90,6 +134,7 @@ class _RequestSession:
     row: WebSession | None = None
     ended: bool = False  # the cookie named a session that is over (signed out, expired, revoked)
     auditor: Auditor | None = None
+    staff: StaffMember | None = None
 
 
 def signed_in_as(role: str) -> WebSession | None:
@@ -138,16 +183,9 @@ def note_ended_session() -> None:
         flash(SESSION_ENDED, "info")
 
 
-def operator_subject(config: Config) -> str:
-    """The operator's subject: a keyed fingerprint of the shared password, so that changing
-    OPERATOR_PASSWORD ends every operator session signed in with the old one."""
-    password = b"operator-password:" + config.operator_password.encode()
-    digest = hmac.new(config.secret_key.encode(), password, hashlib.sha256)
-    return "operator:" + digest.hexdigest()[:32]
-
-
 def _lifetime(role: str) -> tuple[dt.timedelta, dt.timedelta]:
     config = runtime().config
+    role = "operator" if role == STAFF else role  # staff sessions keep the operator lifetimes
     idle = getattr(config, f"{role}_session_idle_s")
     lifetime = getattr(config, f"{role}_session_max_s")
     return dt.timedelta(seconds=idle), dt.timedelta(seconds=lifetime)
@@ -164,15 +202,17 @@ def _look_up(token: object) -> _RequestSession:
     if token is None:
         return _RequestSession()
     rt, now = runtime(), utcnow()
-    revoke_because, auditor = None, None
+    revoke_because, auditor, staff = None, None, None
     with rt.sessions() as store:
         row = web_sessions.resolve(store, token=token, now=now)
         if row is not None and row.role == "auditor":
             auditor = find_active_auditor(store, row.subject)
             revoke_because = None if auditor is not None else "auditor_disabled"
-        elif row is not None and row.role == "operator":
-            current = operator_subject(rt.config)
-            revoke_because = None if hmac.compare_digest(row.subject, current) else "password_changed"
+        elif row is not None and row.role == STAFF:
+            staff = find_active_staff(store, row.subject)
+            revoke_because = None if staff is not None else "staff_disabled"
+        if staff is not None:
+            store.expunge(staff)  # read on after this short transaction (roles, username)
     if row is None:
         return _RequestSession(ended=True)
     if revoke_because or web_sessions.due_for_touch(row, now=now):
@@ -184,7 +224,9 @@ def _look_up(token: object) -> _RequestSession:
             else:
                 web_sessions.touch(store, row=row, now=now)
             store.commit()
-    return _RequestSession(ended=True) if revoke_because else _RequestSession(row=row, auditor=auditor)
+    if revoke_because:
+        return _RequestSession(ended=True)
+    return _RequestSession(row=row, auditor=auditor, staff=staff)
 
 
 def agency_signature_required(view: F) -> F:

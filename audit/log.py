@@ -46,6 +46,8 @@ KINDS = frozenset(
         "admin_action",
         "auditor_search",
         "auditor_export",
+        "staff_lookup",  # a member of staff opened a citizen's profile (details: actor, reason)
+        "staff_reveal",  # ... and asked to see one masked value in full (the attribute)
     }
 )
 

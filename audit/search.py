@@ -17,7 +17,15 @@ from core.errors import ValidationFailed
 from .models import AuditEntry, AuditEntryAttribute
 
 MAX_PAGE = 200
-DISCLOSURE_KINDS = ("disclosure", "consent_granted", "consent_declined", "consent_revoked", "consent_expired")
+DISCLOSURE_KINDS = (
+    "disclosure",
+    "consent_granted",
+    "consent_declined",
+    "consent_revoked",
+    "consent_expired",
+    "staff_lookup",
+    "staff_reveal",
+)
 
 
 @dataclass(frozen=True)

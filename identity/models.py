@@ -34,7 +34,7 @@ class CitizenAccount(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-ROLES = ("citizen", "operator", "auditor")
+ROLES = ("citizen", "staff", "auditor")
 
 
 class WebSession(Base):
@@ -45,11 +45,10 @@ class WebSession(Base):
     (sign-out, a newer sign-in in the same browser, a privilege change), `idle_expires_at` (pushed
     forward while the session is used) and `expires_at` (fixed at sign-in, however busy the session).
 
-    `role` says what kind of principal signed in (citizen, operator, auditor) and `subject` which one
-    (a citizen or auditor id; the shared operator password has the one subject "operator"). Staff
-    accounts with several roles can later sign in as one row with role "staff" and their account id
-    as subject, their permissions read from the account on each request, so a change of permissions
-    applies at once and `revoke_all_for` ends every session of the account.
+    `role` says what kind of principal signed in (citizen, staff, auditor) and `subject` which one
+    (a citizen, staff account or legacy auditor id). A member of staff with several roles signs in
+    as one row with role "staff"; their roles are read from the account on each request, so a
+    change of permissions applies at once and `revoke_all_for` ends every session of the account.
     """
 
     __tablename__ = "web_sessions"

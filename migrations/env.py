@@ -16,7 +16,8 @@ import consent.models  # noqa: F401
 import core.crypto.platform_key_model
 import core.rate_limit_model
 import core.replay_model  # noqa: F401
-import identity.models  # noqa: F401
+import identity.models
+import identity.staff_models  # noqa: F401
 import profile_store.models  # noqa: F401
 from core.db import Base, make_engine
 

@@ -157,6 +157,15 @@ def simulators() -> Iterator[RunningSimulators]:
 
 
 @pytest.fixture(autouse=True)
+def _cheap_staff_argon2(monkeypatch) -> None:
+    """Staff passwords still argon2id, at the lowest cost (production's take a quarter second);
+    tests/identity/test_staff.py checks the production parameters."""
+    from argon2 import PasswordHasher, profiles
+
+    monkeypatch.setattr("identity.staff._hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+
+
+@pytest.fixture(autouse=True)
 def _reset_simulator_faults(request) -> Iterator[None]:
     yield
     if "simulators" in request.fixturenames:

@@ -1,14 +1,19 @@
-"""Plain builders for test data (no factory framework): make_citizen(session, **overrides)."""
+"""Plain builders for test data (no factory framework): make_citizen(session, **overrides),
+make_staff(session, secret_key, roles=...)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
+import uuid
 
+import pyotp
 from sqlalchemy.orm import Session
 
 from core.crypto.keyring import b64e
 from core.uinfin import demo_uinfin
+from identity.staff import add_staff, staff_totp_key
 from profile_store.citizens import create_citizen
 from profile_store.models import Citizen
 from profile_store.vault import Vault
@@ -29,3 +34,50 @@ def make_citizen(
     return create_citizen(
         session, vault=vault, uinfin=uinfin or fresh_uinfin(), now=now or dt.datetime.now(dt.UTC)
     )
+
+
+STAFF_PASSWORD = "staff correct horse battery"
+_staff_counter = itertools.count(1)
+
+
+@dataclasses.dataclass
+class StaffLogin:
+    """A member of staff as a test signs them in: username, password and their authenticator."""
+
+    id: str
+    username: str
+    password: str
+    totp: pyotp.TOTP
+    roles: tuple[str, ...]
+    codes_used: int = 0
+
+    def next_code(self) -> str:
+        """A code not used yet: the current step's, then the next step's (each code works once,
+        and the server accepts one step of drift)."""
+        if self.codes_used > 1:
+            raise AssertionError("a member of staff signs in at most twice per 30 s in tests")
+        step = self.totp.timecode(dt.datetime.now(dt.UTC)) + self.codes_used
+        self.codes_used += 1
+        return self.totp.generate_otp(step)
+
+
+def make_staff(
+    session: Session,
+    secret_key: str,
+    *,
+    roles: tuple[str, ...] = ("operator",),
+    username: str | None = None,
+    password: str = STAFF_PASSWORD,
+    now: dt.datetime | None = None,
+) -> StaffLogin:
+    """A member of staff with `roles` (flushed, not committed)."""
+    username = username or f"staff-{next(_staff_counter)}-{uuid.uuid4().hex[:6]}"
+    enrolment = add_staff(
+        session,
+        username=username,
+        password=password,
+        roles=roles,
+        now=now or dt.datetime.now(dt.UTC),
+        totp_key=staff_totp_key(secret_key),
+    )
+    return StaffLogin(enrolment.member.id, username, password, pyotp.TOTP(enrolment.totp_secret), roles)

@@ -1,6 +1,7 @@
-"""Agency apps for operators: list, detail, register or update from a pasted registration document
-(the CLI's schema), disable and enable after a confirmation. Every write commits with its
-`admin_action` audit entry; a refused document writes nothing and comes back with a 4xx."""
+"""Agency apps for app admins (staff with the admin role): list, detail, register or update from a
+pasted registration document (the CLI's schema), disable and enable after a confirmation. Every
+write commits with its `admin_action` audit entry, the admin as actor; a refused document writes
+nothing and comes back with a 4xx."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
 from audit.log import Event
@@ -30,7 +31,7 @@ from core.errors import Conflict, ValidationFailed
 from ..auditing import record
 from ..extensions import db, runtime
 from ..operator.schemas import ActionForm
-from ..security import operator_required
+from ..security import admin_required
 from .display import app_detail, app_rows, problems
 from .schemas import RegistrationForm
 
@@ -40,14 +41,14 @@ FLASH = "admin"
 
 
 @bp.get("/")
-@operator_required
+@admin_required
 def apps():
     store = db()
     return render_template("admin/apps.html", rows=app_rows(list_apps(store), purpose_counts(store)))
 
 
 @bp.get("/<client_id>")
-@operator_required
+@admin_required
 def detail(client_id: str):
     store = db()
     app = get_app(store, client_id)
@@ -57,7 +58,7 @@ def detail(client_id: str):
 
 # "-" can never be a client id (3 characters at least), so no app's pages can collide with this one.
 @bp.route("/-/new", methods=["GET", "POST"])
-@operator_required
+@admin_required
 def register():
     if request.method == "GET":
         return _document_page(None, "", {})
@@ -69,7 +70,7 @@ def register():
 
 
 @bp.route("/<client_id>/edit", methods=["GET", "POST"])
-@operator_required
+@admin_required
 def edit(client_id: str):
     app = get_app(db(), client_id)
     if request.method == "GET":
@@ -83,7 +84,7 @@ def edit(client_id: str):
 
 
 @bp.route("/<client_id>/<any(disable, enable):action>", methods=["GET", "POST"])
-@operator_required
+@admin_required
 def change_status(client_id: str, action: str):
     store = db()
     app = get_app(store, client_id)
@@ -130,6 +131,6 @@ def _document_page(app: AgencyApp | None, text: str, errors: dict[str, list[str]
 
 
 def _audit(client_id: str, action: str) -> None:
-    # The same event the `consentry apps` commands write; the operator has no personal identity.
-    details = {"action": f"app_{action}", "via": "admin_page"}
+    # The same event the `consentry apps` commands write, with the app admin as actor.
+    details = {"action": f"app_{action}", "via": "admin_page", "actor": g.actor}
     record(db(), Event(kind="admin_action", app_id=client_id, outcome=action, details=details))

@@ -25,7 +25,7 @@ from audit.signer import AuditSigner
 from core.errors import NotFound
 
 CSV_COLUMNS = (
-    "seq", "recorded_at", "kind", "citizen_ref", "app_id", "purpose", "outcome", "attributes",
+    "seq", "recorded_at", "kind", "actor", "citizen_ref", "app_id", "purpose", "outcome", "attributes",
     "request_id", "leaf_hash",
 )  # fmt: skip
 SEARCH_FORMAT = "consentry-audit-search/1"
@@ -66,6 +66,24 @@ class Row:
     purpose: str | None
     outcome: str | None
     attributes: list[str]
+    actor: str
+
+
+def actor_of(body: dict[str, Any]) -> str:
+    """Who acted, for every entry: the `actor` staff and auditor actions record (`staff:<id>`,
+    `auditor:<id>`); else, for older entries, the auditor by username, the app for a disclosure,
+    the citizen for a consent decision, and `system` for the rest (refreshes by agencies, jobs)."""
+    details = body.get("details") or {}
+    if isinstance(details.get("actor"), str):
+        return details["actor"]
+    if isinstance(details.get("auditor"), str):
+        return f"auditor:{details['auditor']}"
+    kind = body.get("kind", "")
+    if kind == "disclosure" and body.get("app_id"):
+        return f"app:{body['app_id']}"
+    if kind in ("consent_granted", "consent_declined") or details.get("by") == "citizen":
+        return "citizen"
+    return "system"
 
 
 def row(entry: AuditEntry) -> Row:
@@ -78,6 +96,7 @@ def row(entry: AuditEntry) -> Row:
         purpose=entry.purpose,
         outcome=entry.outcome,
         attributes=body.get("attributes", []),
+        actor=actor_of(body),
     )
 
 
@@ -202,7 +221,7 @@ def csv_chunks(session: Session, filters: Filters) -> Iterator[str]:
 def _csv_row(entry: AuditEntry) -> list[str | int]:
     body = json.loads(entry.body)
     text = [
-        entry.kind, entry.citizen_ref, entry.app_id, entry.purpose, entry.outcome,
+        entry.kind, actor_of(body), entry.citizen_ref, entry.app_id, entry.purpose, entry.outcome,
         " ".join(body.get("attributes", [])), body.get("request_id"),
     ]  # fmt: skip
     safe = ["'" + t if t and t.startswith(FORMULA_START) else (t or "") for t in text]

@@ -41,6 +41,7 @@ from ..operator.schemas import ActionForm
 from ..rate_limit import limit_sign_in_by_address
 from ..security import (
     auditor_required,
+    current_staff,
     end_web_session,
     public,
     signed_in_as,
@@ -68,7 +69,9 @@ SHOWN_FIELDS = ("app_id", "attribute", "purpose", "outcome", "kind", "from", "to
 
 @bp.app_context_processor
 def _auditor_context() -> dict[str, Any]:
-    return {"auditor_signed_in": signed_in_as("auditor") is not None}
+    staff = current_staff()
+    as_staff = staff is not None and staff.has_role("auditor")
+    return {"auditor_signed_in": signed_in_as("auditor") is not None or as_staff}
 
 
 @bp.get("/assets/auditor.css")
@@ -93,7 +96,8 @@ def login():
     except Unauthorized as exc:
         log.info("auditor_sign_in_failed")
         return _login_page({"credentials": [exc.message]}, form["username"])
-    record(store, Event(kind="admin_action", outcome="auditor_login", details={"auditor": auditor.username}))
+    details = {"auditor": auditor.username, "actor": f"auditor:{auditor.id}"}
+    record(store, Event(kind="admin_action", outcome="auditor_login", details=details))
     store.commit()
     start_auditor_session(auditor, now=now)
     log.info("auditor_signed_in", auditor_id=auditor.id)
@@ -111,7 +115,7 @@ def logout():
     _load_form(ActionForm())
     signed_in = signed_in_as("auditor")
     if signed_in and (auditor := find_active_auditor(db(), signed_in.subject)):
-        details = {"auditor": auditor.username}
+        details = {"auditor": auditor.username, "actor": f"auditor:{auditor.id}"}
         record(db(), Event(kind="admin_action", outcome="auditor_logout", details=details))
         db().commit()
     end_web_session()  # revoked on the server: a copy of the cookie no longer works
@@ -234,7 +238,7 @@ def status():
 
 def _audit(kind: str, **details: Any) -> None:
     """Append and commit the auditor's action before the page or download is produced."""
-    record(db(), Event(kind=kind, details={"auditor": g.auditor.username, **details}))
+    record(db(), Event(kind=kind, details={"auditor": g.auditor.username, "actor": g.actor, **details}))
     db().commit()
 
 

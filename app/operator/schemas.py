@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
 
 from core.uinfin import is_valid_uinfin
 
@@ -21,14 +21,6 @@ class FormSchema(Schema):
     @pre_load
     def _drop_csrf_token(self, data: Any, **_: Any) -> dict[str, Any]:
         return {key: value for key, value in data.items() if key != CSRF_FIELD}
-
-
-class LoginForm(FormSchema):
-    password = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=200, error="Enter the operator password"),
-        error_messages={"required": "Enter the operator password"},
-    )
 
 
 def _national_id(value: str) -> None:

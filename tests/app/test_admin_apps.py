@@ -27,7 +27,7 @@ TEXTAREA = re.compile(r'<textarea[^>]*id="document"[^>]*>(.*?)</textarea>', re.D
 
 @pytest.fixture
 def signed_in(client):
-    assert operator_login(client).status_code == 303
+    assert operator_login(client, "admin").status_code == 303
     return client
 
 
@@ -78,14 +78,14 @@ def app_count(db_session) -> int:
         ("get", "/admin/apps/housing-grant-app/disable"),
     ],
 )
-def test_every_page_needs_an_operator_sign_in(client, registered, method, path):
+def test_every_page_needs_an_admin_sign_in(client, registered, method, path):
     response = getattr(client, method)(path)
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/operator/login")
+    assert response.headers["Location"].startswith("/staff/sign-in")
 
 
 def test_a_post_without_sign_in_writes_nothing(client, db_session, registered):
-    token = csrf_token(client, "/operator/login")
+    token = csrf_token(client, "/staff/sign-in")
     response = client.post(
         NEW, data={"csrf_token": token, "document": json.dumps(document(client_id="x-y-z"))}
     )
@@ -114,7 +114,9 @@ def test_register_from_a_pasted_document_is_listed_and_audited(signed_in, db_ses
     assert get_app(db_session, "pasted-app").name == "Housing grant application"
     assert audit_outcomes(db_session, "pasted-app", audit_since) == ["registered"]
     body = db_session.scalar(select(AuditEntry.body).where(AuditEntry.app_id == "pasted-app"))
-    assert json.loads(body)["details"] == {"action": "app_registered", "via": "admin_page"}
+    details = json.loads(body)["details"]
+    assert details.pop("actor").startswith("staff:")
+    assert details == {"action": "app_registered", "via": "admin_page"}
 
 
 def test_the_documented_example_registers_from_the_page(signed_in, db_session):
@@ -368,5 +370,5 @@ def test_listing_shows_each_app_with_its_purpose_count(signed_in, db_session, ru
 
 def test_the_navigation_links_the_admin_pages_only_once_signed_in(client):
     assert 'href="/admin/apps/"' not in client.get("/").text
-    assert operator_login(client).status_code == 303
+    assert operator_login(client, "admin").status_code == 303
     assert 'href="/admin/apps/"' in client.get("/").text

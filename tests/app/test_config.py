@@ -31,13 +31,12 @@ def b64url(raw: bytes) -> str:
 
 @functools.cache
 def production_env() -> dict[str, str]:
-    """Good production settings: random keys, a fresh audit key, a long password."""
+    """Good production settings: random keys, a fresh audit key."""
     pem = Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     env = {
         "CONSENTRY_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(32),
         "LOOKUP_KEY": secrets.token_urlsafe(32),
-        "OPERATOR_PASSWORD": "correct horse battery staple 42",
         "MASTER_KEYS": f"prod-1:{b64url(os.urandom(32))},prod-2:{b64url(os.urandom(32))}",
         "AUDIT_SIGNING_KEY": pem.decode(),
     }
@@ -161,7 +160,7 @@ def test_an_active_master_kid_that_names_no_key_is_refused():
     assert "names no key" in refused_line(refusal(ACTIVE_MASTER_KID="missing"), "MASTER_KEYS")
 
 
-@pytest.mark.parametrize("variable", ["SECRET_KEY", "LOOKUP_KEY", "OPERATOR_PASSWORD", "AGENCY_KEY_TAX"])
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "LOOKUP_KEY", "AGENCY_KEY_TAX"])
 @pytest.mark.parametrize("value", ["", "x", " ", "x" * 64])
 def test_production_refuses_empty_one_character_and_repeated_secrets(variable, value):
     line = refused_line(refusal(**{variable: value}), variable)
@@ -174,9 +173,6 @@ def test_production_refuses_empty_one_character_and_repeated_secrets(variable, v
         ("SECRET_KEY", b64url(fixed_bytes(12)), "too short: 16 characters, at least 32"),
         ("SECRET_KEY", "ab" * 20, "too predictable: about 40 bits estimated, at least 128"),
         ("LOOKUP_KEY", "  DEMO-ONLY-LOOKUP-KEY " + b64url(fixed_bytes(32)), "published demo value"),
-        ("OPERATOR_PASSWORD", "Operator-Demo-Password-2026!", "published demo value"),
-        ("OPERATOR_PASSWORD", "short-pass", "too short: 10 characters, at least 16"),
-        ("OPERATOR_PASSWORD", "abababababababababab", "too predictable"),
         ("AGENCY_NOTIFY_SECRET_FAMILY", "demo-family-notify-secret" + "x" * 40, "published demo value"),
         ("AGENCY_KEY_HOUSING", "demo-tax-key" + b64url(fixed_bytes(32)), "published demo value"),
     ],
@@ -186,7 +182,7 @@ def test_production_refuses_short_predictable_and_demo_derived_secrets(variable,
 
 
 def test_production_lists_every_problem_at_once_never_a_value():
-    weak = {"SECRET_KEY": "x", "LOOKUP_KEY": "", "OPERATOR_PASSWORD": "p", "AGENCY_KEY_TAX": "tax-secret-1"}
+    weak = {"SECRET_KEY": "x", "LOOKUP_KEY": "", "AGENCY_KEY_TAX": "tax-secret-1"}
     message = refusal(MASTER_KEYS=f"new:{DEMO_MASTER_KEY}", AUDIT_SIGNING_KEY=DEMO_AUDIT_SIGNING_KEY, **weak)
     for variable in (*weak, "MASTER_KEYS", "AUDIT_SIGNING_KEY"):
         refused_line(message, variable)
@@ -196,6 +192,15 @@ def test_production_lists_every_problem_at_once_never_a_value():
 def test_development_allows_weak_and_demo_secrets_for_the_demo():
     config = Config.from_env({"SECRET_KEY": "x", "LOOKUP_KEY": "l", "OPERATOR_PASSWORD": "p"})
     assert not config.production and not all(verdict.ok for verdict in config.secret_verdicts())
+
+
+def test_production_refuses_the_retired_operator_password_and_development_ignores_it():
+    """Staff have their own accounts: a shared OPERATOR_PASSWORD left in production's environment
+    would look like protection it no longer gives, so production refuses to start with it."""
+    message = refusal(OPERATOR_PASSWORD="correct horse battery staple 42")
+    assert "OPERATOR_PASSWORD" in message and "consentry staff add NAME --role admin" in message
+    assert "correct horse battery staple 42" not in message
+    assert not hasattr(Config.from_env({"OPERATOR_PASSWORD": "anything"}), "operator_password")
 
 
 @pytest.mark.parametrize("value", ["", "   "])
@@ -219,7 +224,7 @@ def test_check_config_passes_a_good_production_configuration():
     result = check_config(production_env())
     assert result.exit_code == 0, result.output
     rows = [line for line in result.output.splitlines() if line.startswith("│")]
-    assert len(rows) == 5 + 2 * len(AGENCY_CODES)
+    assert len(rows) == 4 + 2 * len(AGENCY_CODES)
     assert all(" OK " in row for row in rows)
     assert "production would accept" in result.output
 
@@ -239,9 +244,9 @@ def test_check_config_names_every_problem_without_starting_and_never_prints_a_va
     assert "LOOKUP_KEY" in out and "empty" in out
     assert "key 'new' is the published demo master key" in out
     assert "published demo audit signing key" in out
-    assert "production would refuse to start: 4 of 21" in out
+    assert "production would refuse to start: 4 of 20" in out
     assert "AGENCY_KEY_TAX " in out
-    for name in ("OPERATOR_PASSWORD", "AGENCY_KEY_TAX", "MASTER_KEYS"):
+    for name in ("AGENCY_KEY_TAX", "MASTER_KEYS"):
         assert production_env()[name] not in out
     assert DEMO_MASTER_KEY not in out and "MC4CAQAw" not in out
 

@@ -24,9 +24,10 @@ from audit.auditors import auditor_totp_key, create_auditor, disable_auditor
 from core.clock import utcnow
 from identity.accounts import enrol
 from identity.models import WebSession
+from identity.staff import disable_staff, set_roles
 from identity.web_sessions import REPLACED, token_digest
 from tests.app.test_citizen_sign_in import PASSWORD, Account, session_token
-from tests.factories import fresh_uinfin, make_citizen
+from tests.factories import fresh_uinfin, make_citizen, make_staff
 from tests.http.test_auditor_pages import Enrolled, auditor_login
 from tests.http.test_operator_pages import csrf_token
 
@@ -56,6 +57,11 @@ class Role:
     subject: str = ""
     username: str = ""  # the auditor's username, the citizen's national id
     sign_ins: int = field(default=0)
+    settings: str = ""  # the config's name for its lifetimes (staff sessions: the operator's)
+
+    @property
+    def prefix(self) -> str:
+        return self.settings or self.name
 
     def sign_in(self, client) -> str:
         """Sign in (each time with a fresh code, where there is one); returns the new token."""
@@ -84,19 +90,30 @@ def form_token(client, sign_in_page: str, signed_in_page: str) -> str:
     return csrf_token(client, signed_in_page)
 
 
-def _operator(db_session, runtime) -> Role:
-    password = runtime.config.operator_password
+def _staff(db_session, runtime) -> Role:
+    staff = make_staff(db_session, runtime.config.secret_key, roles=("operator",))
+    db_session.commit()
+
+    def login(client, n: int):
+        form = {
+            "csrf_token": form_token(client, "/staff/sign-in", "/operator/"),
+            "username": staff.username,
+            "password": staff.password,
+            "code": staff.totp.at(time.time() + 30 * n),
+        }
+        return client.post("/staff/sign-in", data=form)
+
     return Role(
-        name="operator",
+        name="staff",
         page="/operator/",
-        sign_in_page="/operator/login",
-        sign_out_path="/operator/logout",
-        sent_to="/operator/login",
+        sign_in_page="/staff/sign-in",
+        sign_out_path="/staff/sign-out",
+        sent_to="/staff/sign-in?next=/operator/",
         status=302,
-        login=lambda client, _n: client.post(
-            "/operator/login",
-            data={"csrf_token": form_token(client, "/operator/login", "/operator/"), "password": password},
-        ),
+        login=login,
+        subject=staff.id,
+        username=staff.username,
+        settings="operator",
     )
 
 
@@ -154,7 +171,7 @@ def _citizen(db_session, runtime) -> Role:
     )
 
 
-ROLES = {"operator": _operator, "auditor": _auditor, "citizen": _citizen}
+ROLES = {"staff": _staff, "auditor": _auditor, "citizen": _citizen}
 
 
 @pytest.fixture(params=sorted(ROLES))
@@ -201,7 +218,7 @@ def test_a_copied_cookie_stops_working_at_sign_out(client, role):
 
 def test_an_unused_session_ends_at_the_idle_timeout(client_with, role):
     client = client_with(
-        **{f"{role.name}_session_idle_s": 5 * MINUTE, f"{role.name}_session_max_s": 60 * MINUTE}
+        **{f"{role.prefix}_session_idle_s": 5 * MINUTE, f"{role.prefix}_session_max_s": 60 * MINUTE}
     )
     role.sign_in(client)
     started = time.time()
@@ -214,7 +231,7 @@ def test_an_unused_session_ends_at_the_idle_timeout(client_with, role):
 
 def test_a_busy_session_ends_at_its_lifetime(client_with, role):
     client = client_with(
-        **{f"{role.name}_session_idle_s": 10 * MINUTE, f"{role.name}_session_max_s": 20 * MINUTE}
+        **{f"{role.prefix}_session_idle_s": 10 * MINUTE, f"{role.prefix}_session_max_s": 20 * MINUTE}
     )
     role.sign_in(client)
     started = time.time()
@@ -229,7 +246,7 @@ def test_each_role_has_its_own_default_lifetimes():
     config = Config()
     lifetimes = {
         name: (getattr(config, f"{name}_session_idle_s"), getattr(config, f"{name}_session_max_s"))
-        for name in ROLES
+        for name in ("citizen", "operator", "auditor")
     }
     assert lifetimes == {
         "citizen": (15 * MINUTE, 30 * MINUTE),
@@ -284,7 +301,7 @@ def test_last_seen_is_written_at_most_once_a_minute(client, role, db_session):
 
 
 def test_signing_in_as_a_citizen_ends_the_operator_session_in_that_browser(client, db_session, runtime):
-    operator, citizen = _operator(db_session, runtime), _citizen(db_session, runtime)
+    operator, citizen = _staff(db_session, runtime), _citizen(db_session, runtime)
     operator.sign_in(client)
     stolen = copy_of(client)
     citizen.sign_in(client)
@@ -313,15 +330,27 @@ def test_new_citizen_credentials_end_their_sessions(client, db_session, runtime)
     assert stored(db_session, token).revoked_reason == "credentials_changed"
 
 
-def test_a_new_operator_password_ends_the_operators_sessions(client, client_with, db_session, runtime):
-    operator = _operator(db_session, runtime)
-    token = operator.sign_in(client)
-    after_the_change = copy_of(
-        client, client_with(operator_password="a brand new operator password").application
-    )
-    operator.assert_signed_out(after_the_change)
-    assert stored(db_session, token).revoked_reason == "password_changed"
-    operator.assert_signed_out(client)
+def test_disabling_a_member_of_staff_ends_every_session_of_theirs(client, db_session, runtime):
+    staff = _staff(db_session, runtime)
+    elsewhere = client.application.test_client()
+    tokens = [staff.sign_in(client), staff.sign_in(elsewhere)]
+    disable_staff(db_session, username=staff.username, now=utcnow())
+    db_session.commit()
+    assert {stored(db_session, token).revoked_reason for token in tokens} == {"staff_disabled"}
+    staff.assert_signed_out(elsewhere)
+    staff.assert_signed_out(client)
+
+
+def test_taking_a_role_away_ends_the_members_sessions(client, db_session, runtime):
+    staff = _staff(db_session, runtime)
+    token = staff.sign_in(client)
+    set_roles(db_session, username=staff.username, roles=["operator", "auditor"], now=utcnow())
+    db_session.commit()
+    assert client.get(staff.page).status_code == 200, "a role added keeps the session"
+    set_roles(db_session, username=staff.username, roles=["auditor"], now=utcnow())
+    db_session.commit()
+    assert stored(db_session, token).revoked_reason == "roles_changed"
+    staff.assert_signed_out(client)
 
 
 def test_the_purge_command_deletes_sessions_a_day_past_their_lifetime(app, client, role, db_session):
@@ -340,11 +369,11 @@ def test_the_purge_command_deletes_sessions_a_day_past_their_lifetime(app, clien
 
 def test_production_responses_carry_hsts(app, client, base_config):
     app.extensions["consentry"].config = base_config.replace(env="production")
-    for path in ("/", "/operator/login", "/no/such/page"):
+    for path in ("/", "/staff/sign-in", "/no/such/page"):
         assert client.get(path).headers["Strict-Transport-Security"] == HSTS
     assert HSTS == "max-age=63072000; includeSubDomains"
 
 
 def test_development_responses_carry_no_hsts(client):
-    for path in ("/", "/operator/login", "/no/such/page"):
+    for path in ("/", "/staff/sign-in", "/no/such/page"):
         assert "Strict-Transport-Security" not in client.get(path).headers

@@ -181,7 +181,7 @@ def test_signed_out_pages_redirect_to_sign_in(client, path):
 
 def test_an_operator_session_is_not_an_auditor_session(client):
     operator_login(client)
-    assert client.get("/auditor/").status_code == 302
+    assert client.get("/auditor/").status_code == 403
 
 
 def test_posts_without_the_csrf_token_are_refused(client, signed_in, enrolled):
@@ -342,7 +342,8 @@ def test_the_csv_export_has_the_columns_and_one_row_per_match(signed_in, logged)
     rows = list(csv.reader(io.StringIO(response.text)))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert [int(r[0]) for r in rows[1:]] == sorted(logged.seqs, reverse=True)
-    assert {r[7] for r in rows[1:]} == {"name", "cpfbalances name"}
+    assert {r[8] for r in rows[1:]} == {"name", "cpfbalances name"}
+    assert all(r[3] for r in rows[1:]), "every row names its actor"
 
 
 def test_a_filtered_jsonl_export_names_its_search(signed_in, logged):
@@ -368,7 +369,11 @@ def test_every_auditor_action_is_logged_with_its_kind(signed_in, enrolled, logge
     signed_in.get("/auditor/export/public-key")
     signed_in.post("/auditor/logout", data={"csrf_token": csrf_token(signed_in, "/auditor/status")})
     seen = [
-        (e["kind"], e.get("outcome"), {k: v for k, v in e["details"].items() if k != "auditor"})
+        (
+            e["kind"],
+            e.get("outcome"),
+            {k: v for k, v in e["details"].items() if k not in ("auditor", "actor")},
+        )
         for e in auditor_entries(db_session, enrolled.username)
     ]
     assert [(kind, outcome) for kind, outcome, _ in seen] == [

@@ -8,7 +8,7 @@ from profile_store.assembly import load_fields
 from profile_store.citizens import reveal_uinfin
 from profile_store.models import ProfileField
 from tests.factories import make_citizen
-from tests.http.test_operator_pages import operator_login, refresh_profile
+from tests.http.test_operator_pages import look_up, operator_login, refresh_profile
 
 
 @pytest.fixture
@@ -59,7 +59,9 @@ def test_tampered_ciphertext_gives_a_clear_error_page_and_keeps_the_data(
     ), "nothing was overwritten"
 
 
-def test_wrong_master_key_is_a_clear_error_not_a_crash(client, refreshed, base_config, engine, sessions):
+def test_wrong_master_key_is_a_clear_error_not_a_crash(
+    client, refreshed, base_config, engine, sessions, runtime
+):
     from app import create_app
     from core.crypto.keyring import b64e
 
@@ -67,6 +69,7 @@ def test_wrong_master_key_is_a_clear_error_not_a_crash(client, refreshed, base_c
     wrong.extensions["consentry"].use_sessions(sessions)
     other = wrong.test_client()
     assert operator_login(other).status_code == 303
+    assert look_up(other, refreshed, uinfin=reveal_uinfin(runtime.vault, refreshed)).status_code == 303
     response = other.get(f"/operator/citizens/{refreshed.id}")
     assert response.status_code == 500 and "integrity check" in response.text
     wrong.extensions["consentry"].close()
