@@ -48,7 +48,8 @@ PATH_ALTERED, ROOT_MISMATCH, FOREIGN_KEY, BAD_SIGNATURE, OTHER_LOG = (
 class Verdict:
     """The outcome: `ok`, else `problem` (one of the constants above) and `reason`, one line
     naming it. `key_id` is the key the checkpoint was checked with, when one was loaded;
-    `key_from_bundle` says that key came from the bundle itself (self-consistency only)."""
+    `key_from_bundle` says that key came from the bundle itself (self-consistency only);
+    `signature_valid` that the checkpoint's signature was checked and holds."""
 
     ok: bool
     reason: str
@@ -58,10 +59,7 @@ class Verdict:
     timestamp: str | None = None
     key_id: str | None = None
     key_from_bundle: bool = False
-
-    @property
-    def signature_valid(self) -> bool:
-        return self.ok or self.problem not in (BAD_SIGNATURE, FOREIGN_KEY, MALFORMED)
+    signature_valid: bool = False
 
 
 class _Problem(Exception):
@@ -87,20 +85,29 @@ def check_bundle(bundle: Any, *, trusted_key: Ed25519PublicKey | None = None) ->
     the bundle's key must be that key; without it the bundle's own key is used and the verdict
     says so (`key_from_bundle`). Never raises: every problem is a verdict naming it."""
     key: Ed25519PublicKey | None = None
+    signed = False
     try:
         entry, proof, checkpoint, key_spec = _parts(bundle)
         key = _key(key_spec, trusted_key)
-        cp = _checkpoint(checkpoint, key, bundle.get("log_id"))
+        cp = _checkpoint(checkpoint, key)
+        signed = True
+        _same_log(cp, bundle.get("log_id"))
         seq, leaf = _entry(entry)
         _check_path(seq, leaf, proof, cp)
     except _Problem as failed:
         kid = key_id(key) if key is not None else None
-        return Verdict(False, failed.reason, failed.problem, key_id=kid, key_from_bundle=trusted_key is None)
+        return Verdict(
+            False, failed.reason, failed.problem, key_id=kid, key_from_bundle=trusted_key is None,
+            signature_valid=signed,
+        )  # fmt: skip
     reason = (
         f"entry seq {seq} is in log {cp.log_id!r}: its audit path leads to the root signed in the "
         f"checkpoint of {cp.timestamp} (tree size {cp.tree_size})"
     )
-    return Verdict(True, reason, None, seq, cp.tree_size, cp.timestamp, key_id(key), trusted_key is None)
+    return Verdict(
+        True, reason, seq=seq, tree_size=cp.tree_size, timestamp=cp.timestamp, key_id=key_id(key),
+        key_from_bundle=trusted_key is None, signature_valid=True,
+    )  # fmt: skip
 
 
 def _parts(bundle: Any) -> tuple[dict, dict, dict, dict]:
@@ -150,7 +157,7 @@ def _key(spec: dict, trusted: Ed25519PublicKey | None) -> Ed25519PublicKey:
     return trusted or carried
 
 
-def _checkpoint(checkpoint: dict, key: Ed25519PublicKey, log_id: Any) -> CheckpointBody:
+def _checkpoint(checkpoint: dict, key: Ed25519PublicKey) -> CheckpointBody:
     body = checkpoint.get("body")
     claimed = body.get("key_id") if isinstance(body, dict) else None
     if claimed != key_id(key):
@@ -165,9 +172,12 @@ def _checkpoint(checkpoint: dict, key: Ed25519PublicKey, log_id: Any) -> Checkpo
         cp = CheckpointBody.parse(body)
     except ValueError as exc:
         raise _Problem(MALFORMED, f"malformed checkpoint: {exc}") from None
+    return cp
+
+
+def _same_log(cp: CheckpointBody, log_id: Any) -> None:
     if log_id is not None and log_id != cp.log_id:
         raise _Problem(OTHER_LOG, f"the checkpoint is of log {cp.log_id!r}, the bundle names {log_id!r:.60}")
-    return cp
 
 
 def _entry(entry: dict) -> tuple[int, bytes]:

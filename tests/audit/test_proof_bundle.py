@@ -138,6 +138,8 @@ def test_tampering_is_named(db_session, log, name):
     assert verdict.problem == problem, verdict.reason
     assert words in verdict.reason
     assert "\n" not in verdict.reason
+    signature_holds = problem not in ("bad_signature", "foreign_key", "malformed")
+    assert verdict.signature_valid == signature_holds, "what the auditor's entry page reports"
 
 
 def test_the_bundles_own_key_proves_only_self_consistency(db_session, log):
