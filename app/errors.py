@@ -1,12 +1,16 @@
 """All error responses in one place: JSON for machine callers, GOV.UK-styled pages for people.
 
-Caller mistakes are 4xx; messages carry no personal data.
+Caller mistakes are 4xx; messages carry no personal data. A page's words live only in its
+template (app/templates/errors/<page>.html, each a variant of error.html), ready for translation;
+this module only chooses the page: by status, or by why a citizen's sign-in request was refused.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import structlog
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -26,19 +30,67 @@ STATUS = {NotFound: 404, Conflict: 409, ValidationFailed: 400, Unauthorized: 401
 JSON_PREFIXES = ("/api/", "/agency-notifications/", "/com/", "/.well-known/")
 # Myinfo v5's machine endpoints; /fapi/auth is the citizen's browser and gets pages.
 JSON_PREFIXES += ("/fapi/par", "/fapi/token", "/fapi/userinfo", "/fapi/.well-known/")
+# Under a machine prefix, but where the citizen's browser lands: always pages.
+PAGE_PATHS = ("/com/v4/authorize",)
+# The page for each status; any other gets "bad_request" (4xx) or "problem" (5xx).
+PAGES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+
+class Refusal(StrEnum):
+    """Why a sign-in request a service sent the citizen with was refused to their face (RFC 6749
+    §4.1.2.1: without a trusted client and return address there is no one to redirect to; once
+    they are trusted, errors go back to the service instead). Each names its page."""
+
+    UNKNOWN_SERVICE = "unknown_service"  # no such client_id
+    SERVICE_DISABLED = "service_disabled"  # the app was disabled, or may not use this profile
+    RETURN_ADDRESS = "return_address"  # redirect_uri missing or not registered
+    INVALID_LINK = "invalid_link"  # missing, repeated or malformed parameters; unknown request
+    REQUEST_EXPIRED = "request_expired"  # the consent step timed out
+    REQUEST_ANSWERED = "request_answered"  # the consent step was already answered
 
 
 def wants_json() -> bool:
+    if request.path in PAGE_PATHS:
+        return False
     return request.path.startswith(JSON_PREFIXES) or request.accept_mimetypes.best == "application/json"
 
 
-def error_response(status: int, error: str, description: str, errors: dict | None = None):
+def error_response(
+    status: int,
+    error: str,
+    description: str,
+    errors: dict | None = None,
+    *,
+    page: str | None = None,
+    detail: str | None = None,
+):
+    """JSON `{error, error_description[, errors]}` for machines; else the page for `status` (or
+    `page`), listing `errors` and `detail` (a domain error's message) where it has room for them."""
     if wants_json():
         body = {"error": error, "error_description": description}
         if errors:
             body["errors"] = errors
         return jsonify(body), status
-    return render_template("error.html", status=status, title=description, errors=errors or {}), status
+    page = page or PAGES.get(status) or ("problem" if status >= 500 else "bad_request")
+    return error_page(page, status, errors=errors or {}, detail=detail)
+
+
+def error_page(page: str, status: int, **context):
+    """`app/templates/errors/<page>.html` with `status`; 5xx pages show the request id as a
+    reference for support."""
+    body = render_template(f"errors/{page}.html", status=status, reference=g.get("request_id"), **context)
+    return make_response(body), status
+
+
+def refusal_page(cause: Refusal, status: int, *, service: str | None = None):
+    """The page for a refused sign-in request; `service` is the app's name once it is known."""
+    return error_page(cause.value, status, service=service)
 
 
 def init_errors(app: Flask) -> None:
@@ -46,14 +98,20 @@ def init_errors(app: Flask) -> None:
     def _domain(exc: DomainError):
         if isinstance(exc, CryptoError | ConfigurationError):
             log.error("integrity_failure", error=exc.code, detail=exc.message, path=request.path)
-            return error_response(500, "server_error", "Stored data failed an integrity check.")
+            return error_response(
+                500, "server_error", "Stored data failed an integrity check.", page="integrity"
+            )
         status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 400)
-        return error_response(status, exc.code, exc.message, getattr(exc, "errors", None))
+        errors = getattr(exc, "errors", None)
+        return error_response(status, exc.code, exc.message, errors, detail=exc.message)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
         return error_response(
-            400, "invalid_request", "The form expired or was not sent by this site. Try again."
+            400,
+            "invalid_request",
+            "The form expired or was not sent by this site. Try again.",
+            page="form_expired",
         )
 
     @app.errorhandler(HTTPException)

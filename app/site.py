@@ -1,4 +1,5 @@
-"""The public pages (landing page, liveness and readiness probes) and the page templates' set-up."""
+"""The public pages (landing page, service status, liveness and readiness probes) and the page
+templates' set-up."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import re
 from collections.abc import Callable
 
 import structlog
-from flask import Blueprint, Flask, jsonify, render_template
+from flask import Blueprint, Flask, jsonify, make_response, render_template
 from jinja2 import BaseLoader, ChoiceLoader, Environment, PackageLoader, PrefixLoader
 from sqlalchemy import text
 
 from core import redis_client
+from core.clock import utcnow
 
 from .display_time import local_time, time_context
 from .extensions import Runtime, runtime
@@ -76,14 +78,7 @@ def readyz():
     """Readiness, for load balancers: 200 with each check's result, or 503 naming the failed ones
     (and Retry-After). Checks: the database answers, Redis answers when REDIS_URL is set, the
     platform's signing key unwraps under the master keys, the audit signing key is loaded."""
-    rt = runtime()
-    probes: dict[str, Callable[[], object] | None] = {
-        "database": lambda: _database(rt),
-        "redis": (lambda: _redis(rt.config.redis_url)) if rt.config.redis_url else None,
-        "platform_keys": rt.platform_keys.signing_key,
-        "audit_key": lambda: rt.audit_signer.key_id,
-    }
-    checks = {name: _check(name, probe) if probe else "not configured" for name, probe in probes.items()}
+    checks = readiness_checks(runtime())
     failed = sorted(name for name, result in checks.items() if result == "failed")
     body = jsonify(status="unavailable" if failed else "ready", checks=checks, failed=failed)
     body.headers["Cache-Control"] = "no-store"
@@ -91,6 +86,40 @@ def readyz():
         body.status_code = 503
         body.headers["Retry-After"] = str(READY_RETRY_AFTER_S)
     return body
+
+
+def readiness_checks(rt: Runtime) -> dict[str, str]:
+    """Each readiness check's result: "ok", "failed" or "not configured"."""
+    probes: dict[str, Callable[[], object] | None] = {
+        "database": lambda: _database(rt),
+        "redis": (lambda: _redis(rt.config.redis_url)) if rt.config.redis_url else None,
+        "platform_keys": rt.platform_keys.signing_key,
+        "audit_key": lambda: rt.audit_signer.key_id,
+    }
+    return {name: _check(name, probe) if probe else "not configured" for name, probe in probes.items()}
+
+
+@bp.get("/status")
+@public
+def status():
+    """Service status for people: whether Consentry works (the readiness checks) and whether each
+    agency answers (this process's circuit breakers), with no internal detail; machines read
+    /readyz."""
+    rt = runtime()
+    working = "failed" not in readiness_checks(rt).values()
+    agencies = [
+        (rt.catalogue.agencies[code].name if code in rt.catalogue.agencies else code, connector.breaker.state)
+        for code, connector in rt.connectors.connectors.items()
+    ]
+    page = render_template(
+        "status.html",
+        working=working,
+        agencies=sorted((name, state == "closed") for name, state in agencies),
+        checked_at=utcnow(),
+    )
+    response = make_response(page)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _check(name: str, probe: Callable[[], object]) -> str:

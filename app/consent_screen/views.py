@@ -19,7 +19,7 @@ from marshmallow import ValidationError
 from audit.log import Event
 from consent.consents import grant_consent, remembered_consent
 from consent.grant_models import AuthorizationRequest
-from consent.grants import close_request, issue_code, pending_request
+from consent.grants import REQUEST_ID, close_request, issue_code, pending_request
 from consent.models import AgencyApp, Consent, Purpose
 from core.clock import utcnow
 from core.errors import NotFound, ValidationFailed
@@ -27,6 +27,7 @@ from profile_store.assembly import load_fields
 from profile_store.citizens import get_citizen
 
 from ..auditing import record
+from ..errors import Refusal, refusal_page
 from ..extensions import db, runtime
 from ..fapi.scopes import release_selection
 from ..identity import current_citizen_id, sign_in_redirect
@@ -108,6 +109,22 @@ def screen(request_id: str):
         ),
     )
     return _approved(session, pending, citizen_id, consent, now=now)
+
+
+@bp.errorhandler(NotFound)
+def _unusable(_exc: NotFound):
+    """The request is unknown, timed out or already answered (perhaps in another tab, as this
+    one answered): a page saying which, naming the app when known. Nothing of this request's
+    answer is kept."""
+    session = db()
+    session.rollback()
+    request_id = (request.view_args or {}).get("request_id", "")
+    known = session.get(AuthorizationRequest, request_id) if REQUEST_ID.match(request_id) else None
+    if known is None:
+        return refusal_page(Refusal.INVALID_LINK, 404)
+    app = session.get(AgencyApp, known.client_id)
+    cause = Refusal.REQUEST_ANSWERED if known.completed_at is not None else Refusal.REQUEST_EXPIRED
+    return refusal_page(cause, 404, service=app.name if app else None)
 
 
 def _approved(session, pending: AuthorizationRequest, citizen_id: str, consent: Consent, *, now: dt.datetime):

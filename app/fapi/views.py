@@ -19,7 +19,7 @@ from consent.models import AgencyApp
 from core.clock import utcnow
 from core.errors import DomainError
 
-from ..errors import error_response
+from ..errors import Refusal, refusal_page
 from ..extensions import db, runtime
 from ..oauth.client_auth import ClientAuthError, claimed_client_id
 from ..oauth.jwks import JwksError
@@ -124,17 +124,18 @@ def authorize():
     expired or already answered: back to the app with `invalid_request_uri`."""
     try:
         params = single_params(request.args, ("client_id", "request_uri"))
-    except OAuthError as exc:
-        return error_response(400, exc.code, exc.message)
+    except OAuthError:
+        return refusal_page(Refusal.INVALID_LINK, 400)
     session, now = db(), utcnow()
-    pushed = find_pushed_request(
-        session, params.get("request_uri", ""), client_id=params.get("client_id", "")
-    )
-    app = session.get(AgencyApp, pushed.client_id) if pushed is not None else None
-    if pushed is None or app is None or app.disabled or PROFILE not in app.profiles:
-        return error_response(
-            400, "invalid_request_uri", "This sign-in link is not valid. Start again from the service."
-        )
+    client_id = params.get("client_id", "")
+    app = session.get(AgencyApp, client_id) if client_id else None
+    if client_id and app is None:
+        return refusal_page(Refusal.UNKNOWN_SERVICE, 400)
+    if app is not None and (app.disabled or PROFILE not in app.profiles):
+        return refusal_page(Refusal.SERVICE_DISABLED, 400, service=app.name)
+    pushed = find_pushed_request(session, params.get("request_uri", ""), client_id=client_id)
+    if pushed is None or app is None:
+        return refusal_page(Refusal.INVALID_LINK, 400)
     if pushed.completed_at is not None or pushed.request_uri_expires_at <= now:
         answer = {
             "error": "invalid_request_uri",
@@ -217,7 +218,7 @@ def userinfo():
 @bp.errorhandler(DomainError)
 def _oauth_error(exc: DomainError):
     if request.endpoint == "fapi.authorize":  # the citizen's browser: a page, not JSON
-        return error_response(400, exc.code, exc.message)
+        return refusal_page(Refusal.INVALID_LINK, 400)
     resource = request.endpoint == "fapi.userinfo"
     return oauth_error_response(
         exc,

@@ -20,7 +20,7 @@ from consent.models import AgencyApp
 from core.clock import utcnow
 from core.errors import DomainError, ValidationFailed
 
-from ..errors import error_response
+from ..errors import Refusal, refusal_page
 from ..extensions import db, runtime
 from ..oauth import urls
 from ..oauth.client_auth import ClientAuthError, claimed_client_id
@@ -75,17 +75,19 @@ def authorize():
     session = db(write=True)
     try:
         params = single_params(request.args, AUTHORIZE_PARAMS)
-    except OAuthError as exc:
-        return error_response(400, exc.code, exc.message)
-    app = session.get(AgencyApp, params.get("client_id", ""))
-    if app is None or app.disabled:
-        return error_response(404, "invalid_client", "This service is not registered with Consentry.")
+    except OAuthError:
+        return refusal_page(Refusal.INVALID_LINK, 400)
+    if not params.get("client_id"):
+        return refusal_page(Refusal.INVALID_LINK, 400)
+    app = session.get(AgencyApp, params["client_id"])
+    if app is None:
+        return refusal_page(Refusal.UNKNOWN_SERVICE, 404)
+    if app.disabled:
+        return refusal_page(Refusal.SERVICE_DISABLED, 404, service=app.name)
     redirect_uri = params.get("redirect_uri", "")
     if redirect_uri not in app.redirect_uris:
         # Never redirect to an address the app did not register (RFC 6749 §4.1.2.1).
-        return error_response(
-            400, "invalid_request", "The service sent you here with an unknown return address."
-        )
+        return refusal_page(Refusal.RETURN_ADDRESS, 400)
     state = params.get("state")
     try:
         purpose, scope = _check_authorize(app, params)
@@ -218,4 +220,6 @@ def _asked_scope(sub: str, claims: dict) -> list[str] | None:
 
 @bp.errorhandler(DomainError)
 def _oauth_error(exc: DomainError):
+    if request.endpoint == "myinfo_v4.authorize":  # the citizen's browser: a page, not JSON
+        return refusal_page(Refusal.INVALID_LINK, 400)
     return oauth_error_response(exc, resource=request.endpoint == "myinfo_v4.person")
