@@ -27,19 +27,23 @@ def keys():
 
 
 def v4_metadata() -> dict:
+    """What v4 issues and enforces, and nothing else: access tokens, no ID tokens (so no ID-token
+    algorithms). `person_endpoint` is where the person data is, `GET {person_endpoint}/{sub}` with
+    the access token's `sub` (spec §5); `myinfo_person_endpoint`, its earlier name, stays for the
+    clients that read it."""
     profile = "myinfo-v4"
     return {
         "issuer": urls.issuer(profile),
         "authorization_endpoint": urls.endpoint(profile, "authorize"),
         "token_endpoint": urls.endpoint(profile, "token"),
         "jwks_uri": runtime().config.public_base_url + "/.well-known/keys.json",
+        "person_endpoint": urls.endpoint(profile, "person"),
         "myinfo_person_endpoint": urls.endpoint(profile, "person"),
         "scopes_supported": sorted(runtime().catalogue.names()),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["ES256"],
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
         "code_challenge_methods_supported": ["S256"],

@@ -499,6 +499,8 @@ def test_discovery_and_jwks(client):
     assert metadata["code_challenge_methods_supported"] == ["S256"]
     assert metadata["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
     assert metadata["dpop_signing_alg_values_supported"] == ["ES256"]
+    assert metadata["person_endpoint"] == "http://localhost/com/v4/person"
+    assert not [name for name in metadata if name.startswith("id_token")], "v4 issues no ID tokens"
     assert client.get("/com/v4/.well-known/openid-configuration").get_json() == metadata
     jwks = client.get("/.well-known/keys.json").get_json()
     assert {key["use"] for key in jwks["keys"]} >= {"sig"}
