@@ -26,6 +26,18 @@ def keys():
     return jsonify(runtime().platform_keys.jwks()), 200, JWKS_CACHE
 
 
+# A new receipt key signs from the moment it is made, so caches must see it soon, as for the JWKS.
+RECEIPT_KEYS_CACHE = JWKS_CACHE
+
+
+@bp.get("/.well-known/receipt-keys")
+@public
+def receipt_keys():
+    """The consent-receipt keys (Ed25519): the active one and every earlier one, so a receipt
+    saved years ago still verifies (docs/keys.md). Apart from the token keys above."""
+    return jsonify(runtime().platform_keys.receipt_jwks()), 200, RECEIPT_KEYS_CACHE
+
+
 def v4_metadata() -> dict:
     """What v4 issues and enforces, and nothing else: access tokens, no ID tokens (so no ID-token
     algorithms). `person_endpoint` is where the person data is, `GET {person_endpoint}/{sub}` with
