@@ -54,6 +54,7 @@ def create_app(config: Config, *, engine: Engine | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from .admin.staff_views import bp as admin_staff_bp
     from .admin.views import bp as admin_bp
+    from .agency_api.receipts import bp as agency_receipts_bp
     from .agency_api.views import bp as agency_api_bp
     from .audit_api.views import bp as audit_api_bp
     from .auditor.views import bp as auditor_bp
@@ -74,6 +75,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(admin_staff_bp)
     app.register_blueprint(agency_api_bp)
+    app.register_blueprint(agency_receipts_bp)
     app.register_blueprint(audit_api_bp)
     app.register_blueprint(auditor_bp)
     app.register_blueprint(citizen_bp)
@@ -85,4 +87,5 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(wellknown_bp)
     csrf.exempt(myinfo_v4_bp)  # machine endpoints: client assertions and DPoP, not cookies
     csrf.exempt(fapi_bp)  # the same for Myinfo v5; its one browser endpoint (/fapi/auth) is a GET
+    csrf.exempt(agency_receipts_bp)  # the app's client assertion, never a cookie
     csrf.exempt(agency_api_bp)
