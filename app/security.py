@@ -22,7 +22,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from flask import Flask, Response, abort, flash, g, redirect, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from audit.auditor_models import Auditor
 from audit.auditors import find_active_auditor
@@ -95,7 +107,8 @@ def refuse_role(member: StaffMember, role: str) -> None:
     with runtime().writer_sessions() as store:
         record(store, Event(kind="admin_action", outcome="access_denied", details=details))
         store.commit()
-    abort(403, description=NO_ROLE.format(role=role))
+    page = render_template("staff/forbidden.html", message=NO_ROLE.format(role=role))
+    abort(make_response(page, 403))
 
 
 def auditor_required(view: F) -> F:

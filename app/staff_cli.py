@@ -29,7 +29,7 @@ from .extensions import runtime
 
 console = Console(stderr=True)
 
-DEMO_STAFF_PASSWORD = "staff-demo-password"  # noqa: S105 - the published demo credential
+DEMO_STAFF_PASSWORD = "demo-staff-pw"  # noqa: S105 - the published demo credential
 # Published demo staff: username -> (roles, TOTP secret, base32 160 bits).
 DEMO_STAFF = {
     "demo-admin": (("admin",), "IWI2SIJSRFTXIEMFG6EDCJE3WKBD4IOR"),
@@ -153,12 +153,13 @@ def seed_demo_staff() -> list[str]:
 
 
 def demo_staff_table() -> Table:
+    # Borderless and without a role column (the username says it), so it fits 80 columns whole.
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for name in ("username", "role", "password", "code now"):
+    for name in ("username", "password", "code now"):
         table.add_column(name, no_wrap=True)
     table.add_column("authenticator secret", no_wrap=True, min_width=32)
-    for username, (roles, secret) in DEMO_STAFF.items():
-        table.add_row(username, ", ".join(roles), DEMO_STAFF_PASSWORD, pyotp.TOTP(secret).now(), secret)
+    for username, (_roles, secret) in DEMO_STAFF.items():
+        table.add_row(username, DEMO_STAFF_PASSWORD, pyotp.TOTP(secret).now(), secret)
     return table
 
 

@@ -73,6 +73,8 @@ class HistoryItem:
     attributes: list[Labelled]
     consent_id: str | None
     outcome: str | None
+    staff: str | None = None  # a member of staff who looked (staff_lookup, staff_reveal): username
+    reason: str | None = None  # why they looked, as they gave it
 
 
 @dataclass(frozen=True)
@@ -145,8 +147,8 @@ def requesting_service(session: Session, next_path: str | None, *, now: dt.datet
 def history(
     session: Session, catalogue: Catalogue, *, citizen: Citizen, cursor: str | None, limit: int
 ) -> HistoryPage:
-    """One page, newest first, of what was released about `citizen` and their consent decisions.
-    Only entries carrying this citizen's keyed digest: never anyone else's. Raises
+    """One page, newest first, of what was released about `citizen`, their consent decisions, and
+    each time Consentry staff looked at their record or saw a value in full. Only entries carrying this citizen's keyed digest: never anyone else's. Raises
     ValidationFailed (field `cursor`) for a cursor this service did not issue."""
     page = citizen_history(session, citizen_ref=citizen.uinfin_digest, cursor=cursor, limit=limit)
     bodies = page.bodies()
@@ -253,6 +255,8 @@ def _history_item(
         attributes=labelled(catalogue, body.get("attributes", [])),
         consent_id=details.get("consent_id"),
         outcome=body.get("outcome"),
+        staff=details.get("staff") if body["kind"].startswith("staff_") else None,
+        reason=details.get("reason") if body["kind"].startswith("staff_") else None,
     )
 
 

@@ -1,0 +1,188 @@
+"""Staff accounts (identity/staff.py): adding with roles, argon2id passwords, single-use TOTP codes,
+one answer for every refusal, role changes and disabling that end sessions, and secrets stored
+the way the legacy auditor accounts store theirs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyotp
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from audit.auditors import auditor_totp_key, create_auditor
+from core.errors import Conflict, NotFound, ValidationFailed
+from identity import staff as service
+from identity.staff import (
+    SIGN_IN_FAILED,
+    StaffSignInFailed,
+    add_staff,
+    any_staff,
+    authenticate,
+    disable_staff,
+    find_active_staff,
+    list_staff,
+    set_roles,
+    staff_totp_key,
+)
+from identity.staff_models import StaffMember
+from identity.web_sessions import resolve, start_session
+
+KEY = staff_totp_key("a-secret-key-for-these-tests")
+PASSWORD = "correct horse battery staple"
+NOW = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
+
+
+def add(db_session, username="ops.one", roles=("operator",), **kwargs):
+    return add_staff(
+        db_session, username=username, password=PASSWORD, roles=roles, now=NOW, totp_key=KEY, **kwargs
+    )
+
+
+def sign_in(db_session, enrolment, *, at=NOW, code=None, password=PASSWORD):
+    code = code or pyotp.TOTP(enrolment.totp_secret).at(at)
+    return authenticate(
+        db_session, username=enrolment.member.username, password=password, code=code, now=at, totp_key=KEY
+    )
+
+
+def test_a_member_has_sorted_roles_an_argon2id_hash_and_an_encrypted_secret(db_session):
+    assert not any_staff(db_session)
+    enrolment = add(db_session, roles=("operator", "auditor", "operator"))
+    member = enrolment.member
+    assert member.roles == "auditor,operator" and member.role_set == {"auditor", "operator"}
+    assert member.password_hash.startswith("$argon2id$")
+    assert enrolment.totp_secret.encode() not in member.totp_secret
+    assert enrolment.provisioning_uri.startswith("otpauth://totp/Consentry:ops.one?")
+    assert pyotp.parse_uri(enrolment.provisioning_uri).secret == enrolment.totp_secret
+    assert member.actor == f"staff:{member.id}" and any_staff(db_session)
+    assert [m.username for m in list_staff(db_session)] == ["ops.one"]
+
+
+def test_production_hashes_are_argon2id_with_rfc_9106_parameters():
+    # The tests run with the cheapest parameters (tests/conftest.py); production uses the default.
+    assert PasswordHasher().hash("x").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+def test_every_problem_with_new_details_is_named_at_once(db_session):
+    with pytest.raises(ValidationFailed) as caught:
+        add_staff(db_session, username="X", password="short", roles=["boss"], now=NOW, totp_key=KEY)
+    assert set(caught.value.errors) == {"username", "password", "roles"}
+    with pytest.raises(ValidationFailed) as caught:
+        add(db_session, roles=())
+    assert caught.value.errors == {"roles": ["at least one of admin, auditor, operator"]}
+
+
+def test_a_username_is_taken_once(db_session):
+    add(db_session)
+    with pytest.raises(Conflict):
+        add(db_session, roles=("admin",))
+
+
+def test_sign_in_with_password_and_code_records_the_step(db_session):
+    enrolment = add(db_session)
+    member = sign_in(db_session, enrolment)
+    assert member.id == enrolment.member.id and member.last_login_at == NOW
+    assert member.last_totp_step == pyotp.TOTP(enrolment.totp_secret).timecode(NOW)
+
+
+def test_a_code_works_once_and_an_older_one_never_after(db_session):
+    enrolment = add(db_session)
+    totp = pyotp.TOTP(enrolment.totp_secret)
+    sign_in(db_session, enrolment)
+    with pytest.raises(StaffSignInFailed):
+        sign_in(db_session, enrolment)  # the same code again
+    later = NOW + dt.timedelta(seconds=30)
+    sign_in(db_session, enrolment, at=later)
+    with pytest.raises(StaffSignInFailed):
+        sign_in(db_session, enrolment, at=later, code=totp.at(NOW))  # older, still inside the window
+
+
+@pytest.mark.parametrize("wrong", ["password", "code", "username", "disabled"])
+def test_every_refusal_has_one_message(db_session, wrong):
+    enrolment = add(db_session)
+    if wrong == "disabled":
+        disable_staff(db_session, username="ops.one", now=NOW)
+    code = "000000" if wrong == "code" else pyotp.TOTP(enrolment.totp_secret).at(NOW)
+    with pytest.raises(StaffSignInFailed) as caught:
+        authenticate(
+            db_session,
+            username="nobody.here" if wrong == "username" else "ops.one",
+            password="not the password" if wrong == "password" else PASSWORD,
+            code=code,
+            now=NOW,
+            totp_key=KEY,
+        )
+    assert caught.value.message == SIGN_IN_FAILED
+    assert caught.value.staff_id == (None if wrong == "username" else enrolment.member.id)
+
+
+def test_an_unknown_username_still_costs_an_argon2_verification(db_session, monkeypatch):
+    verified = []
+    real = service._password_matches
+    monkeypatch.setattr(service, "_password_matches", lambda h, p: verified.append(h) or real(h, p))
+    with pytest.raises(StaffSignInFailed):
+        authenticate(db_session, username="nobody", password=PASSWORD, code="123456", now=NOW, totp_key=KEY)
+    assert len(verified) == 1 and verified[0].startswith("$argon2id$")
+
+
+def _session_of(db_session, member) -> str:
+    hour = dt.timedelta(hours=1)
+    return start_session(db_session, role="staff", subject=member.id, now=NOW, idle=hour, lifetime=hour)
+
+
+def test_disabling_ends_every_session_and_sign_in(db_session):
+    member = add(db_session).member
+    token = _session_of(db_session, member)
+    disable_staff(db_session, username="ops.one", now=NOW)
+    assert member.disabled and member.disabled_at == NOW
+    assert resolve(db_session, token=token, now=NOW) is None
+    assert find_active_staff(db_session, member.id) is None and not member.has_role("operator")
+    with pytest.raises(NotFound):
+        disable_staff(db_session, username="nobody", now=NOW)
+
+
+def test_taking_a_role_away_ends_sessions_adding_one_does_not(db_session):
+    member = add(db_session).member
+    token = _session_of(db_session, member)
+    set_roles(db_session, username="ops.one", roles=["operator", "admin"], now=NOW)
+    assert resolve(db_session, token=token, now=NOW) is not None
+    set_roles(db_session, username="ops.one", roles=["admin"], now=NOW)
+    assert resolve(db_session, token=token, now=NOW) is None
+    assert member.role_set == {"admin"}
+    with pytest.raises(ValidationFailed):
+        set_roles(db_session, username="ops.one", roles=[], now=NOW)
+
+
+def test_an_auditor_row_copied_as_it_is_still_signs_in(db_session, monkeypatch):
+    """Staff secrets use the auditors' key and associated data, so the `auditors` table can move
+    into `staff` without re-enrolling anyone."""
+    monkeypatch.setattr("audit.auditors._hasher", service._hasher)
+    secret_key = "a-secret-key-for-these-tests"
+    auditor, uri = create_auditor(
+        db_session,
+        username="legacy.auditor",
+        password=PASSWORD,
+        now=NOW,
+        totp_key=auditor_totp_key(secret_key),
+    )
+    assert staff_totp_key(secret_key) == auditor_totp_key(secret_key)
+    db_session.add(
+        StaffMember(
+            id=auditor.id,
+            username=auditor.username,
+            roles="auditor",
+            password_hash=auditor.password_hash,
+            totp_secret=auditor.totp_secret,
+            created_at=NOW,
+            disabled=False,
+        )
+    )
+    db_session.flush()
+    code = pyotp.parse_uri(uri).at(NOW)
+    member = authenticate(
+        db_session, username="legacy.auditor", password=PASSWORD, code=code, now=NOW, totp_key=KEY
+    )
+    assert member.has_role("auditor")
+    assert db_session.scalar(select(StaffMember.id).where(StaffMember.username == "legacy.auditor"))
