@@ -13,6 +13,7 @@ from sqlalchemy import update
 
 from consent.apps import set_disabled
 from consent.grant_models import AuthorizationRequest
+from core.errors import ValidationFailed
 from tests.fapi import flow as v5
 from tests.oauth import flow
 from tests.oauth.flow import CLIENT_ID, REDIRECT_URI
@@ -53,7 +54,7 @@ def assert_page(response, status: int, heading: str | None = None) -> str:
     if heading is not None:
         found = HEADING.search(text)
         assert found and found.group(1) == heading, found and found.group(1)
-        assert f"<title>{heading} \N{EN DASH} Consentry</title>" in text
+        assert f"{heading} \N{EN DASH} Consentry</title>" in text
     return text
 
 
@@ -261,7 +262,11 @@ def _failing_routes(app) -> None:
     def down():
         raise ServiceUnavailable("the database at 10.0.0.7 refused")
 
-    for name, view in {"boom": boom, "busy": busy, "down": down}.items():
+    def invalid():
+        raise ValidationFailed("the form has mistakes", errors={"Date of birth": ["Enter a real date"]})
+
+    views = {"boom": boom, "busy": busy, "down": down, "invalid": invalid}
+    for name, view in views.items():
         app.add_url_rule(f"/test-{name}", name, public(view))
 
 
@@ -271,6 +276,13 @@ def test_server_errors_are_pages_with_a_reference(app, client):
     text = assert_page(response, 500, "Sorry, there is a problem with the service")
     assert "Try again later." in text and "secret internal detail" not in text
     assert f"Reference: {response.headers['X-Request-Id']}" in text
+
+
+def test_a_refused_form_is_a_page_listing_the_problems(app, client):
+    _failing_routes(app)
+    text = assert_page(client.get("/test-invalid"), 400, "Sorry, we could not do that")
+    assert "There is a problem" in text and "Date of birth: Enter a real date" in text
+    assert "<title>Error: " in text
 
 
 def test_too_many_requests_is_a_page(app, client):

@@ -2,9 +2,9 @@
 screen: each says what happened in its heading, fits without sideways scrolling, passes axe with
 no violations, and loads with no console error, CSP violation or failed resource.
 
-Pages the live server can produce are visited there; 413, 429, 500 and 503 come from routes added
-to a test app (the live app takes no new routes once serving), its answer handed to the browser
-at a live-server address so the page's styles and script load from the site as usual.
+Pages the live server can produce are visited there; 413, 429, 500, 503 and refused forms come
+from routes added to a test app (the live app takes no new routes once serving), its answer handed
+to the browser at a live-server address so the page's styles and script load from the site.
 """
 
 from __future__ import annotations
@@ -125,7 +125,8 @@ def test_refusals_naming_the_app_on_a_phone(live, phone_tab, apps):
 
 
 def test_server_side_error_pages_on_a_phone(app, client, phone_tab):
-    """413, 429, 500 and 503 as the test app renders them, shown at a live-server address."""
+    """413, 429, 500, 503, a refused form and an expired one as the test app renders them, shown
+    at a live-server address."""
     _failing_routes(app)
     app.config["MAX_CONTENT_LENGTH"] = 16
     too_large = client.post("/citizen/sign-in", data={"x": "y" * 64})
@@ -134,6 +135,8 @@ def test_server_side_error_pages_on_a_phone(app, client, phone_tab):
         "/test-busy": (client.get("/test-busy"), "Too many attempts"),
         "/test-boom": (client.get("/test-boom"), "Sorry, there is a problem with the service"),
         "/test-down": (client.get("/test-down"), "Sorry, the service is unavailable"),
+        "/test-invalid": (client.get("/test-invalid"), "Sorry, we could not do that"),
+        "/test-form-expired": (client.post("/citizen/sign-in", data={}), "This form has expired"),
     }
     for path, (answer, heading) in answers.items():
         phone_tab.page.route(phone_tab.base_url + path, _fulfil_with(answer))
