@@ -66,7 +66,7 @@ def test_the_receipt_page_reads_the_receipt_in_words(client, citizen, release):
         "Details they received",
         "You chose not to share",
         "This release only",
-        "not stated",
+        "The service did not say",
         "urn:consentry:receipt:",
         "Download receipt (JSON)",
         f"python -m consent.receipt_verify consent-receipt-{release}.json --jwks http://localhost{KEYS}",
