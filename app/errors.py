@@ -32,6 +32,8 @@ JSON_PREFIXES = ("/api/", "/agency-notifications/", "/com/", "/.well-known/")
 JSON_PREFIXES += ("/fapi/par", "/fapi/token", "/fapi/userinfo", "/fapi/.well-known/")
 # Under a machine prefix, but where the citizen's browser lands: always pages.
 PAGE_PATHS = ("/com/v4/authorize",)
+# Where a service sends the citizen with a sign-in request: a 400 there is a bad link.
+SIGN_IN_ENDPOINTS = ("myinfo_v4.authorize", "fapi.authorize")
 # The page for each status; any other gets "bad_request" (4xx) or "problem" (5xx).
 PAGES = {
     404: "not_found",
@@ -77,6 +79,8 @@ def error_response(
         if errors:
             body["errors"] = errors
         return jsonify(body), status
+    if page is None and status == 400 and request.endpoint in SIGN_IN_ENDPOINTS:
+        page = Refusal.INVALID_LINK.value  # refused before the view, e.g. a NUL in the query
     page = page or PAGES.get(status) or ("problem" if status >= 500 else "bad_request")
     return error_page(page, status, errors=errors or {}, detail=detail)
 

@@ -129,10 +129,10 @@ def authorize():
     session, now = db(), utcnow()
     client_id = params.get("client_id", "")
     app = session.get(AgencyApp, client_id) if client_id else None
-    if client_id and app is None:
-        return refusal_page(Refusal.UNKNOWN_SERVICE, 400)
-    if app is not None and (app.disabled or PROFILE not in app.profiles):
+    if app is not None and app.disabled:
         return refusal_page(Refusal.SERVICE_DISABLED, 400, service=app.name)
+    if client_id and (app is None or PROFILE not in app.profiles):
+        return refusal_page(Refusal.UNKNOWN_SERVICE, 400)
     pushed = find_pushed_request(session, params.get("request_uri", ""), client_id=client_id)
     if pushed is None or app is None:
         return refusal_page(Refusal.INVALID_LINK, 400)

@@ -110,7 +110,8 @@ def test_v4_a_page_even_when_the_browser_prefers_json(client, agency_app, verifi
 
 def test_v4_a_nul_in_the_link_is_a_page(client, agency_app, verifier):
     query = urlencode(flow.authorize_params(verifier, state="a\x00b"))
-    assert_page(client.get("/com/v4/authorize?" + query), 400)
+    assert_page(client.get("/com/v4/authorize?" + query), 400, INVALID_LINK)
+    assert_page(client.get("/fapi/auth?client_id=a%00b"), 400, INVALID_LINK)
 
 
 def test_v4_errors_with_a_trusted_client_and_return_address_still_go_back_to_the_app(
@@ -166,7 +167,7 @@ def test_v5_a_disabled_app_is_a_page_naming_it(client, db_session, v5_app, keys,
 
 def test_v5_an_app_not_registered_for_v5_is_a_page(client, db_session, runtime, agency_app):
     query = {"client_id": CLIENT_ID, "request_uri": "urn:ietf:params:oauth:request_uri:x"}
-    assert_page(client.get("/fapi/auth?" + urlencode(query)), 400, SERVICE_DISABLED)
+    assert_page(client.get("/fapi/auth?" + urlencode(query)), 400, UNKNOWN_SERVICE)
 
 
 def test_v5_an_expired_request_still_goes_back_to_the_app(
