@@ -30,6 +30,7 @@ from ..extensions import db, runtime
 from .access_tokens import issue_access_token
 from .client_auth import ASSERTION_TYPE, ClientAuthError, shown, verify_client_assertion
 from .dpop import DPoPError, verify_dpop_proof
+from .jwks import extract_jws
 from .wire import OAuthError, single_params
 
 TOKEN_PARAMS = (
@@ -153,6 +154,12 @@ def _authenticate(
         raise ClientAuthError(f"client_assertion_type must be {ASSERTION_TYPE}")
     if not params.get("client_assertion"):
         raise ClientAuthError("client_assertion is missing")
+    if not client_id:  # the assertion had to name the client: say why it could not
+        try:
+            extract_jws(params["client_assertion"], algorithms=policy.algorithms)
+        except ValueError as exc:
+            algorithms = " or ".join(policy.algorithms)
+            raise ClientAuthError(f"client_assertion is not an {algorithms} JWS: {exc}") from None
     app = find_client(client_id, profile=profile)
     claims = verify_client_assertion(
         params["client_assertion"],

@@ -125,6 +125,12 @@ def test_an_unknown_kid_a_wrong_key_and_a_wrong_alg_are_told_apart(client, keys,
     rs256 = jwt.encode({"alg": "RS256", "kid": "rsa"}, {**claims, "jti": "j3"}, rsa, algorithms=["RS256"])
     description = refused(call(client, keys, code, verifier, dpop_key, client_assertion=rs256))
     assert description == 'client_assertion is not an ES256 JWS: alg "RS256" is not allowed, only ES256'
+    # Authlib's default: RS256, and no client_id in the form. The alg is still what is named.
+    rs256 = jwt.encode({"alg": "RS256"}, {**claims, "jti": "j4"}, rsa, algorithms=["RS256"])
+    without_id = call(client, keys, code, verifier, dpop_key, client_assertion=rs256, client_id=None)
+    assert (
+        refused(without_id) == 'client_assertion is not an ES256 JWS: alg "RS256" is not allowed, only ES256'
+    )
     assert "BEGIN" not in description and stranger.as_dict(private=True)["d"] not in description
 
 
