@@ -242,7 +242,7 @@ def test_the_home_page_offers_citizens_a_way_in(tab, phone_tab, screenshots):
         for staff in ("Operator", "Agency apps", "Audit log"):
             expect(header.get_by_role("link", name=staff)).to_have_count(0)
         expect(page.locator("main").get_by_role("button", name="Sign in")).to_be_visible()
-        expect(page.locator("footer").get_by_role("link", name="Go to the operator pages")).to_be_visible()
+        expect(page.locator("footer").get_by_role("link", name="Staff sign-in")).to_be_visible()
         assert horizontal_overflow(each) == [], width
         assert each.axe_violations() == [], width
         screenshots.take(each, f"home_{width}")

@@ -1,10 +1,15 @@
-"""An operator's journey in a real Chromium: sign in, find a citizen, read the profile, refresh it.
-Every page is checked for accessibility (axe-core), console errors and CSP violations."""
+"""Staff in a real Chromium: a member created with `consentry staff add` signs in with a TOTP code,
+finds a citizen giving a reason, reads the masked profile, reveals one value, refreshes it; the
+citizen then sees the look in "Who has my data". Every page is checked for accessibility
+(axe-core), console errors and CSP violations."""
 
 from __future__ import annotations
 
 import re
+import time
+from dataclasses import dataclass
 
+import pyotp
 import pytest
 from playwright.sync_api import expect
 
@@ -12,19 +17,51 @@ from tests.factories import fresh_uinfin
 
 SCREENSHOT = "/tmp/operator_profile.png"  # noqa: S108 - a fixed path to look at by hand
 PHONE_SCREENSHOT = "/tmp/operator_profile_phone.png"  # noqa: S108
+STAFF_PASSWORD = "a long staff password for the browser"
+CITIZEN_PASSWORD = "citizen password in the browser"
+_made = iter(range(1, 10_000))
 
 
-def sign_in(tab, live_app) -> None:
+@dataclass
+class Staff:
+    username: str
+    totp: pyotp.TOTP
+
+
+def add_staff(live_app, *roles: str) -> Staff:
+    """A member of staff made as an admin makes one: `consentry staff add`, secret read from its output."""
+    username = f"browser-{next(_made)}-{int(time.time() * 1000) % 100000}"
+    args = ["staff", "add", username, "--password", STAFF_PASSWORD]
+    for role in roles or ("operator", "admin"):
+        args += ["--role", role]
+    result = live_app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    secret = re.search(r"secret: ([A-Z2-7]+)", result.output).group(1)
+    return Staff(username, pyotp.TOTP(secret))
+
+
+def fill_staff_sign_in(page, staff: Staff, password: str = STAFF_PASSWORD) -> None:
+    page.get_by_label("Username").fill(staff.username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Security code").fill(staff.totp.now())
+    page.get_by_role("button", name="Sign in").click()
+
+
+def sign_in(tab, live_app, *roles: str) -> Staff:
+    """A new member of staff (operator and admin unless `roles` says), signed in."""
+    staff = add_staff(live_app, *roles)
     tab.goto("/operator/")
-    expect(tab.page).to_have_url(re.compile(r"/operator/login$"))
-    tab.page.get_by_label("Operator password").fill(live_app.extensions["consentry"].config.operator_password)
-    tab.page.get_by_role("button", name="Sign in").click()
+    expect(tab.page).to_have_url(re.compile(r"/staff/sign-in\?next=/operator/$"))
+    fill_staff_sign_in(tab.page, staff)
     expect(tab.page.get_by_role("heading", name="Find a citizen")).to_be_visible()
+    return staff
 
 
-def find(tab, uinfin: str) -> None:
-    tab.page.get_by_label("Find a citizen").fill(uinfin)
-    tab.page.get_by_role("button", name="Find citizen").click()
+def find(tab, uinfin: str, reason: str = "Support case", details: str = "Ticket 4711") -> None:
+    tab.page.get_by_label("NRIC or FIN").fill(uinfin)
+    tab.page.get_by_label(reason).check()
+    tab.page.get_by_label("Details of the reason").fill(details)
+    tab.page.get_by_role("button", name="Open record").click()
 
 
 def horizontal_overflow(tab) -> list[str]:
@@ -48,20 +85,27 @@ def test_operator_journey(tab, live_app, seeded_citizen, simulators):
     page = tab.page
     tab.goto("/")
     assert tab.axe_violations() == []
-    page.get_by_role("link", name="Go to the operator pages").click()
+    page.get_by_role("link", name="Staff sign-in").click()
 
-    expect(page).to_have_url(re.compile(r"/operator/login$"))
+    expect(page).to_have_url(re.compile(r"/staff/sign-in$"))
     assert tab.axe_violations() == []
-    page.get_by_label("Operator password").fill("wrong")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator(".govuk-error-summary")).to_contain_text("The password is not correct")
+    staff = add_staff(live_app, "operator")
+    fill_staff_sign_in(page, staff, password="not the password at all")
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
+        "The username, password or code is not correct"
+    )
     expect(page.locator(".govuk-error-summary")).to_be_focused()  # GOV.UK Frontend's JS ran
     assert tab.axe_violations() == []
-    sign_in(tab, live_app)
+    fill_staff_sign_in(page, staff)
+    expect(page.get_by_role("heading", name="Find a citizen")).to_be_visible()
     assert tab.axe_violations() == []
 
+    page.get_by_role("button", name="Open record").click()
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_contain_text("Enter an NRIC or FIN")
+    expect(summary).to_contain_text("Choose why you are looking at this record")
     find(tab, fresh_uinfin())
-    expect(page.locator(".govuk-error-summary")).to_contain_text("No citizen with this NRIC or FIN")
+    expect(summary).to_contain_text("No citizen with this NRIC or FIN")
     assert tab.axe_violations() == []
 
     find(tab, seeded_citizen.uinfin)
@@ -72,10 +116,15 @@ def test_operator_journey(tab, live_app, seeded_citizen, simulators):
     expect(page.get_by_text("Government-verified").first).to_be_visible()
     expect(page.get_by_text("Declared by citizen").first).to_be_visible()
     expect(page.locator(".govuk-tag", has_text="Unavailable").first).to_be_visible()
-    expect(page.get_by_text(f"••••{seeded_citizen.uinfin[-4:]}")).to_be_visible()
+    expect(page.locator("#field-uinfin").get_by_text(f"••••{seeded_citizen.uinfin[-4:]}")).to_be_visible()
     assert seeded_citizen.uinfin not in page.content()
+    assert "tan.ah.kow@example.com" not in page.content(), "every value masked until revealed"
     assert tab.axe_violations() == []
     page.screenshot(path=SCREENSHOT, full_page=True)
+
+    page.get_by_role("button", name=re.compile(r"^Show in full Email")).click()
+    expect(page.get_by_text("tan.ah.kow@example.com")).to_be_visible()
+    assert tab.axe_violations() == []
 
     simulators.set_fault("housing", outage=True)
     page.get_by_role("button", name="Refresh from agencies").click()
@@ -93,6 +142,27 @@ def test_operator_journey(tab, live_app, seeded_citizen, simulators):
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator(".govuk-notification-banner")).to_contain_text("You have signed out")
+
+    # The citizen sees the look, with the reason, in "Who has my data".
+    result = live_app.test_cli_runner().invoke(
+        args=["citizens", "enrol", seeded_citizen.uinfin, "--password", CITIZEN_PASSWORD]
+    )
+    assert result.exit_code == 0, result.output
+    secret = re.search(r"secret: ([A-Z2-7]+)", result.output).group(1)
+    tab.goto("/citizen/sign-in")
+    page.get_by_label("NRIC or FIN").fill(seeded_citizen.uinfin)
+    page.get_by_label("Password", exact=True).fill(CITIZEN_PASSWORD)
+    page.get_by_label("Security code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Your Consentry account")).to_be_visible()
+    tab.goto("/citizen/history")
+    table = page.get_by_role("table", name="Your history")
+    expect(table).to_contain_text(
+        f"Consentry staff ({staff.username}) looked at your record: Support case: Ticket 4711"
+    )
+    expect(table).to_contain_text(f"Consentry staff ({staff.username}) saw in full")
+    expect(table).to_contain_text("Email")
+    assert tab.axe_violations() == []
     assert tab.problems == []
 
 
@@ -111,17 +181,19 @@ def test_pages_fit_a_phone_screen(phone_tab, live_app, seeded_citizen):
 
 def test_works_without_javascript(no_js_tab, live_app, seeded_citizen):
     page = no_js_tab.page
-    no_js_tab.goto("/operator/login")
-    page.get_by_label("Operator password").fill(live_app.extensions["consentry"].config.operator_password)
-    page.get_by_role("button", name="Sign in").click()
-    find(no_js_tab, seeded_citizen.uinfin)
+    staff = add_staff(live_app, "operator")
+    no_js_tab.goto("/staff/sign-in")
+    fill_staff_sign_in(page, staff)
+    find(no_js_tab, seeded_citizen.uinfin, reason="Other", details="Checking a correction by post")
     expect(page.get_by_role("heading", name="Citizen profile")).to_be_visible()
+    page.get_by_role("button", name=re.compile(r"^Show in full Email")).click()
+    expect(page.get_by_text("tan.ah.kow@example.com")).to_be_visible()
     page.get_by_role("button", name="Refresh from agencies").click()
     expect(page.locator(".govuk-notification-banner")).to_contain_text("agencies")
     assert no_js_tab.problems == []
 
 
-@pytest.mark.parametrize("path", ["/", "/operator/login"])
+@pytest.mark.parametrize("path", ["/", "/staff/sign-in"])
 def test_no_csp_violation_or_console_error_on_public_pages(tab, path):
     response = tab.goto(path)
     assert response is not None and response.status == 200
