@@ -70,7 +70,10 @@ def consent_receipt(consent_id):
     if consent is None or consent.citizen_id != g.citizen_id:
         raise NotFound("You have no consent with this reference.")
     citizen = get_citizen(store, g.citizen_id)
-    seq = consent_receipt_seq(store, consent=consent, citizen_ref=citizen.uinfin_digest)
+    try:
+        seq = consent_receipt_seq(store, consent=consent, citizen_ref=citizen.uinfin_digest)
+    except NotFound:
+        raise NotFound("This consent has no receipt: it was not given on Consentry's consent page.") from None
     return redirect(url_for(".receipt", seq=seq), 303)
 
 

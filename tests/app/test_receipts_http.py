@@ -12,6 +12,8 @@ import time
 import pytest
 from joserfc import jwt
 
+from consent.apps import find_purpose, get_app
+from consent.consents import grant_consent
 from consent.receipt_verify import verify
 from tests.consent.test_receipts import disclosed, granted
 from tests.factories import make_citizen
@@ -200,3 +202,20 @@ def test_a_get_or_a_json_body_is_not_how_to_ask(client, keys, release):
     assert client.get(f"/api/agency-apps/receipts/{release}").status_code == 405
     response = client.post(f"/api/agency-apps/receipts/{release}", data=json.dumps(app_form(keys)))
     assert response.status_code in (400, 401)
+
+
+def test_a_consent_recorded_nowhere_in_the_log_has_no_receipt(client, db_session, citizen, now):
+    bare = grant_consent(  # as the demo's seed makes one: no consent_granted entry
+        db_session,
+        citizen_id=citizen.id,
+        app=get_app(db_session, CLIENT_ID),
+        purpose=find_purpose(db_session, CLIENT_ID, "grant"),
+        requested=["uinfin", "name"],
+        approved=["uinfin", "name"],
+        remember_for=None,
+        now=now,
+    )
+    granted(db_session, citizen, now=now)  # another consent's entry, at the same moment
+    db_session.commit()
+    flow.sign_in(client, citizen.id)
+    assert client.get(f"/citizen/consents/{bare.id}/receipt").status_code == 404
