@@ -219,3 +219,19 @@ def test_a_consent_recorded_nowhere_in_the_log_has_no_receipt(client, db_session
     db_session.commit()
     flow.sign_in(client, citizen.id)
     assert client.get(f"/citizen/consents/{bare.id}/receipt").status_code == 404
+
+
+def test_the_jurisdiction_comes_from_receipt_jurisdiction(base_config, engine, sessions, citizen, release):
+    from app import create_app
+    from app.config import Config
+
+    assert Config.from_env({"RECEIPT_JURISDICTION": " MY "}).receipt_jurisdiction == "MY"
+    application = create_app(base_config.replace(receipt_jurisdiction="MY"), engine=engine)
+    application.extensions["consentry"].use_sessions(sessions)
+    try:
+        client = application.test_client()
+        flow.sign_in(client, citizen.id)
+        receipt = client.get(f"/citizen/receipts/{release}/download").get_json()["receipt"]
+        assert receipt["jurisdiction"] == "MY"
+    finally:
+        application.extensions["consentry"].close()
