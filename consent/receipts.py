@@ -32,6 +32,7 @@ from audit.canonical import canonical_json
 from audit.models import AuditEntry
 from core.errors import NotFound
 
+from .grant_models import IssuedToken
 from .models import AgencyApp, Consent, Purpose
 
 SCHEMA_VERSION = "consentry-receipt/1; ISO/IEC TS 27560:2023"
@@ -107,6 +108,31 @@ def consent_receipt_seq(session: Session, *, consent: Consent, citizen_ref: str)
         if (json.loads(entry.body).get("details") or {}).get("consent_id") == consent.id:
             return entry.seq
     raise NotFound("no receipt for this consent")
+
+
+def release_seqs(session: Session, *, client_id: str, token_jti: str) -> list[int]:
+    """The seqs of the releases to `client_id` under its access token `token_jti` (the app can
+    read the jti in its token), newest first: how an app finds the receipts of its releases. The
+    search spans the token's life (issued_at to expires_at), on the index (app_id, recorded_at,
+    seq). Raises NotFound for a token unknown to this app, or purged (a day after it expired)."""
+    token = session.get(IssuedToken, token_jti)
+    if token is None or token.client_id != client_id:
+        raise NotFound("no access token with this jti for this app")
+    query = (
+        select(AuditEntry)
+        .where(
+            AuditEntry.app_id == client_id,
+            AuditEntry.recorded_at >= token.issued_at,
+            AuditEntry.recorded_at <= token.expires_at + CLOCK_SLACK,
+            AuditEntry.kind == "disclosure",
+        )
+        .order_by(AuditEntry.recorded_at.desc(), AuditEntry.seq.desc())
+    )
+    return [
+        entry.seq
+        for entry in session.scalars(query)
+        if (json.loads(entry.body).get("details") or {}).get("token_jti") == token_jti
+    ]
 
 
 def _entry(session: Session, seq: int) -> AuditEntry:

@@ -235,3 +235,13 @@ def test_the_jurisdiction_comes_from_receipt_jurisdiction(base_config, engine, s
         assert receipt["jurisdiction"] == "MY"
     finally:
         application.extensions["consentry"].close()
+
+
+def test_asking_by_token_needs_a_token_of_this_app(client, keys, release):
+    form = app_form(keys, client_assertion=assertion(keys), token_jti="no-such-token")
+    assert client.post("/api/agency-apps/receipts", data=form).status_code == 404
+    form = app_form(keys, client_assertion=assertion(keys))
+    response = client.post("/api/agency-apps/receipts", data=form)
+    assert response.status_code == 400
+    assert "token_jti" in response.get_json()["errors"]
+    assert client.post("/api/agency-apps/receipts", data={"token_jti": "x"}).status_code == 401
