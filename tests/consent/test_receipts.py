@@ -370,3 +370,12 @@ def test_another_algorithm_is_malformed(db_session, receipt, receipt_key, now):
     with pytest.raises(Invalid, match="alg") as caught:
         verify(f"{header.decode()}.{payload}.{signature}", jwks(db_session, now))
     assert caught.value.code == MALFORMED
+
+
+def test_a_receipt_key_never_verifies_or_decrypts_a_token(db_session, keyring, receipt_key, now):
+    from core.crypto.platform_keys import key_by_kid, private_key_by_kid
+
+    with pytest.raises(NotFound):
+        key_by_kid(db_session, kid=receipt_key.kid, now=now)
+    with pytest.raises(NotFound):
+        private_key_by_kid(db_session, keyring=keyring, kid=receipt_key.kid, now=now)
