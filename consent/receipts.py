@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from audit.canonical import canonical_json
 from audit.models import AuditEntry
 from core.errors import NotFound
+from profile_store.models import Citizen
 
 from .grant_models import IssuedToken
 from .models import AgencyApp, Consent, Purpose
@@ -113,14 +114,17 @@ def consent_receipt_seq(session: Session, *, consent: Consent, citizen_ref: str)
 def release_seqs(session: Session, *, client_id: str, token_jti: str) -> list[int]:
     """The seqs of the releases to `client_id` under its access token `token_jti` (the app can
     read the jti in its token), newest first: how an app finds the receipts of its releases. The
-    search spans the token's life (issued_at to expires_at), on the index (app_id, recorded_at,
-    seq). Raises NotFound for a token unknown to this app, or purged (a day after it expired)."""
+    search spans the token's life (issued_at to expires_at) among its citizen's entries, on the
+    index (citizen_ref, recorded_at, seq). Raises NotFound for a token unknown to this app, or
+    purged (a day after it expired)."""
     token = session.get(IssuedToken, token_jti)
-    if token is None or token.client_id != client_id:
+    citizen = session.get(Citizen, token.citizen_id) if token is not None else None
+    if token is None or citizen is None or token.client_id != client_id:
         raise NotFound("no access token with this jti for this app")
     query = (
         select(AuditEntry)
         .where(
+            AuditEntry.citizen_ref == citizen.uinfin_digest,
             AuditEntry.app_id == client_id,
             AuditEntry.recorded_at >= token.issued_at,
             AuditEntry.recorded_at <= token.expires_at + CLOCK_SLACK,
