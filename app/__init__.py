@@ -12,6 +12,7 @@ from .extensions import Runtime, csrf, init_runtime
 from .logging import init_logging
 from .metrics import init_metrics
 from .rate_limit import init_rate_limits
+from .request_guards import init_request_guards
 from .security import init_security_headers
 
 
@@ -35,6 +36,7 @@ def create_app(config: Config, *, engine: Engine | None = None) -> Flask:
     init_errors(app)
     init_rate_limits(app)
     init_metrics(app)
+    init_request_guards(app)  # before the blueprints: it bounds their <int:...> converters
     _register_blueprints(app)
     from .cli import register_cli
     from .site import init_templates

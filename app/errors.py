@@ -14,6 +14,7 @@ from flask import Flask, g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from core import redis_client
 from core.errors import (
     ConfigurationError,
     Conflict,
@@ -27,6 +28,8 @@ from core.errors import (
 log = structlog.get_logger(__name__)
 
 STATUS = {NotFound: 404, Conflict: 409, ValidationFailed: 400, Unauthorized: 401}
+# How long a caller is asked to wait when a shared store (Redis) cannot be reached.
+UNAVAILABLE_RETRY_AFTER_S = 10
 JSON_PREFIXES = ("/api/", "/agency-notifications/", "/com/", "/.well-known/")
 # Myinfo v5's machine endpoints; /fapi/auth is the citizen's browser and gets pages.
 JSON_PREFIXES += ("/fapi/par", "/fapi/token", "/fapi/userinfo", "/fapi/.well-known/")
@@ -120,17 +123,39 @@ def init_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        response = error_response(exc.code or 500, _http_error_code(exc.code), exc.description or exc.name)
-        if exc.code == 405 and (allowed := exc.get_headers()):
-            for name, value in allowed:
-                if name == "Allow":
-                    response[0].headers["Allow"] = value
+        if exc.code == 413:
+            _forget_body()
+        response = make_response(
+            error_response(exc.code or 500, _http_error_code(exc.code), exc.description or exc.name)
+        )
+        if exc.code == 405 and (allowed := dict(exc.get_headers()).get("Allow")):
+            response.headers["Allow"] = allowed  # RFC 9110 §15.5.6: a 405 names what is allowed
         return response
+
+    def _unavailable(exc: Exception):
+        # Shared state (rate limits, replay caches) fails closed: refuse, and say when to retry.
+        log.error("store_unavailable", error=type(exc).__name__, path=request.path)
+        response = make_response(
+            error_response(503, "temporarily_unavailable", "The service is busy. Try again in a few seconds.")
+        )
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_S)
+        return response
+
+    for kind in redis_client.unavailable_errors():
+        app.register_error_handler(kind, _unavailable)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled_error", path=request.path, error=type(exc).__name__)
         return error_response(500, "server_error", "Something went wrong on our side.")
+
+
+def _forget_body() -> None:
+    """After a 413 the body must not be read again: a hook that reads `request.values` once the
+    error page is built would raise 413 anew, outside any handler, and turn it into a 500."""
+    empty = request.parameter_storage_class()
+    request.__dict__.update(form=empty, files=empty)  # werkzeug's cached_property slots
+    request._cached_data = b""
 
 
 def _http_error_code(status: int | None) -> str:

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from ..request_guards import DB_INT
+
 
 class InclusionQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    seq = fields.Integer(required=True, strict=False, validate=validate.Range(min=0))
-    tree_size = fields.Integer(required=True, strict=False, validate=validate.Range(min=1))
+    seq = fields.Integer(required=True, strict=False, validate=DB_INT)
+    tree_size = fields.Integer(required=True, strict=False, validate=[DB_INT, validate.Range(min=1)])
 
 
 class ConsistencyQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    first = fields.Integer(required=True, validate=validate.Range(min=1))
-    second = fields.Integer(required=True, validate=validate.Range(min=1))
+    first = fields.Integer(required=True, validate=[DB_INT, validate.Range(min=1)])
+    second = fields.Integer(required=True, validate=[DB_INT, validate.Range(min=1)])
 
 
 class InclusionProof(Schema):

@@ -9,6 +9,7 @@ it into the keyed digest `citizen_ref` and redirects to a results URL carrying t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from flask import (
     url_for,
 )
 from marshmallow import Schema, ValidationError
+from sqlalchemy.orm import Session
 
 from audit.auditors import auditor_totp_key, authenticate, find_active_auditor
 from audit.export import export_lines
@@ -72,6 +74,14 @@ def _auditor_context() -> dict[str, Any]:
     staff = current_staff()
     as_staff = staff is not None and staff.has_role("auditor")
     return {"auditor_signed_in": signed_in_as("auditor") is not None or as_staff}
+
+
+@bp.before_request
+def _open_as_writer() -> None:
+    """Every signed-in auditor page appends to the log before it shows anything, so the request's
+    session is a writer from its first statement (BEGIN IMMEDIATE on SQLite): a reader's snapshot
+    cannot take the write lock once a release has committed after it ("database is locked")."""
+    db(write=True)
 
 
 @bp.get("/assets/auditor.css")
@@ -197,13 +207,16 @@ def export():
         if checkpoint is None:
             raise NotFound("No checkpoint has been signed yet, so there is nothing to verify against")
         _audit("auditor_export", format=fmt, filters={}, upto=checkpoint.tree_size)
-        chunks = export_lines(store, log_id=log_id, upto=checkpoint.tree_size)
+        chunks = _streamed(lambda session: export_lines(session, log_id=log_id, upto=checkpoint.tree_size))
         return _download(chunks, f"consentry-audit-{checkpoint.tree_size}.jsonl", "application/jsonl")
     _audit("auditor_export", format=fmt, filters=filters)
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     if fmt == "csv":
-        return _download(csv_chunks(store, to_filters(args)), f"consentry-audit-{stamp}.csv", "text/csv")
-    chunks = jsonl_chunks(store, to_filters(args), log_id=log_id, filters_used=filters)
+        chunks = _streamed(lambda session: csv_chunks(session, to_filters(args)))
+        return _download(chunks, f"consentry-audit-{stamp}.csv", "text/csv")
+    chunks = _streamed(
+        lambda session: jsonl_chunks(session, to_filters(args), log_id=log_id, filters_used=filters)
+    )
     return _download(chunks, f"consentry-audit-search-{stamp}.jsonl", "application/jsonl")
 
 
@@ -240,6 +253,13 @@ def _audit(kind: str, **details: Any) -> None:
     """Append and commit the auditor's action before the page or download is produced."""
     record(db(), Event(kind=kind, details={"auditor": g.auditor.username, "actor": g.actor, **details}))
     db().commit()
+
+
+def _streamed(chunks: Callable[[Session], Iterable[str]]) -> Iterator[str]:
+    """A download's body, read once streaming starts in a session opened then: the request's own
+    session was closed when the view returned (so the writer's lock is not held while a large
+    export trickles out), and this one, a reader, is closed at the end of the stream."""
+    yield from chunks(db())
 
 
 def _download(body, filename: str, mimetype: str) -> Response:
