@@ -148,8 +148,9 @@ def history(
     session: Session, catalogue: Catalogue, *, citizen: Citizen, cursor: str | None, limit: int
 ) -> HistoryPage:
     """One page, newest first, of what was released about `citizen`, their consent decisions, and
-    each time Consentry staff looked at their record or saw a value in full. Only entries carrying this citizen's keyed digest: never anyone else's. Raises
-    ValidationFailed (field `cursor`) for a cursor this service did not issue."""
+    each time Consentry staff looked at their record or saw a value in full. Only entries carrying
+    this citizen's keyed digest: never anyone else's. Raises ValidationFailed (field `cursor`) for
+    a cursor this service did not issue."""
     page = citizen_history(session, citizen_ref=citizen.uinfin_digest, cursor=cursor, limit=limit)
     bodies = page.bodies()
     apps = _apps(session, {body["app_id"] for body in bodies if "app_id" in body})

@@ -389,7 +389,7 @@ def test_signed_out_the_header_offers_sign_in_and_no_staff_links(client):
     assert 'href="/citizen/sign-in"' in header and "Sign in" in header
     for staff in ('href="/operator/', 'href="/admin/', 'href="/auditor/', "Operator", "Agency apps"):
         assert staff not in header, staff
-    assert "Go to the operator pages" in footer_of(page) and "Go to the audit log" in footer_of(page)
+    assert "Staff sign-in" in footer_of(page) and "Go to the audit log" in footer_of(page)
     main = page[page.index("<main") : page.index("<footer")]
     assert 'href="/citizen/sign-in"' in main, "the home page has a way in"
     assert "/operator/" not in main

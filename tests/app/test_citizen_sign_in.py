@@ -307,14 +307,14 @@ def test_a_rate_limited_json_caller_gets_json(client_with, account):
     assert response.get_json()["error"] == "rate_limited"
 
 
-def test_operator_sign_in_is_limited_per_address(client_with):
+def test_staff_sign_in_is_limited_per_address(client_with):
     client = client_with(sign_in_ip_limit=2)
-    token = csrf_token(client, "/operator/login")
-    for _ in range(2):
-        response = client.post("/operator/login", data={"csrf_token": token, "password": "wrong"})
+    form = {"csrf_token": csrf_token(client, "/staff/sign-in"), "password": "wrong", "code": "123456"}
+    for n in range(2):
+        response = client.post("/staff/sign-in", data={**form, "username": f"someone.{n}"})
         assert response.status_code == 400
-    assert_rate_limited(client.post("/operator/login", data={"csrf_token": token, "password": "wrong"}))
-    assert client.get("/operator/login").status_code == 200  # looking at the form is not an attempt
+    assert_rate_limited(client.post("/staff/sign-in", data={**form, "username": "someone.else"}))
+    assert client.get("/staff/sign-in").status_code == 200  # looking at the form is not an attempt
 
 
 def test_auditor_sign_in_is_limited_per_address(client_with, db_session, runtime):

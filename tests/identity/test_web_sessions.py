@@ -118,7 +118,7 @@ def test_revoking_ends_the_session_and_keeps_why(db_session, now):
 
 
 def test_a_new_sign_in_replaces_the_browsers_session_whatever_its_role(db_session, now):
-    operator = start(db_session, now, role="operator", subject="operator:x")
+    operator = start(db_session, now, role="staff", subject="staff-id")
     citizen = start(db_session, now + SECOND, replacing=operator)
     assert resolve(db_session, token=operator, now=now + SECOND) is None
     assert row_of(db_session, operator).revoked_reason == REPLACED
