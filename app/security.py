@@ -46,7 +46,7 @@ from identity.staff import SESSION_ROLE as STAFF
 from identity.staff import find_active_staff
 from identity.staff_models import StaffMember
 
-from .extensions import runtime
+from .extensions import db, runtime
 
 F = TypeVar("F", bound=Callable)
 SESSION_KEY = "sid"  # the opaque token naming the server-side session
@@ -103,10 +103,12 @@ def refuse_role(member: StaffMember, role: str) -> None:
     """Audit a member of staff reaching for a page their roles do not open, then answer 403."""
     from .auditing import record
 
+    # The request's own session: a blueprint may already hold it as a writer (the auditor console
+    # does), and a second writer would wait on it (SQLite). The view never runs after this.
     details = {"actor": member.actor, "needed_role": role, "endpoint": request.endpoint or ""}
-    with runtime().writer_sessions() as store:
-        record(store, Event(kind="admin_action", outcome="access_denied", details=details))
-        store.commit()
+    store = db(write=True)
+    record(store, Event(kind="admin_action", outcome="access_denied", details=details))
+    store.commit()
     page = render_template("staff/forbidden.html", message=NO_ROLE.format(role=role))
     abort(make_response(page, 403))
 
