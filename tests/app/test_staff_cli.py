@@ -97,3 +97,14 @@ def test_demo_codes_refuse_in_production(base_config, engine, sessions):
     result = app.test_cli_runner().invoke(args=["staff", "demo-codes"])
     assert result.exit_code == 1 and "do not exist in production" in result.output
     app.extensions["consentry"].close()
+
+
+def test_while_no_staff_account_exists_the_start_up_log_says_how_to_add_the_first_admin(app, capsys):
+    from app.staff.views import log_first_admin_hint
+
+    log_first_admin_hint(app)
+    assert "consentry staff add NAME --role admin" in capsys.readouterr().out
+    assert run(app, "add", "first.admin", "--role", "admin", "--password", PASSWORD).exit_code == 0
+    capsys.readouterr()
+    log_first_admin_hint(app)
+    assert "no_staff_accounts" not in capsys.readouterr().out
