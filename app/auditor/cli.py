@@ -1,4 +1,5 @@
-"""`consentry auditor ...`: create and disable auditor accounts for the auditor console."""
+"""`consentry auditor ...`: create and disable the older auditor accounts for the auditor console.
+New auditors are staff: `consentry staff add NAME --role auditor` (app/staff_cli.py)."""
 
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ def auditor_group() -> None:
 @click.argument("username")
 @with_appcontext
 def create(username: str) -> None:
-    """Create an auditor. Prompts for the password; prints the TOTP provisioning URI and secret
-    once, to be added to the auditor's authenticator app. They are never shown again."""
+    """Create an auditor account (the older kind: prefer `consentry staff add NAME --role
+    auditor`). Prompts for the password; prints the TOTP provisioning URI and secret once, to be
+    added to the auditor's authenticator app. They are never shown again."""
     password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     rt = runtime()
     try:
@@ -47,6 +49,7 @@ def create(username: str) -> None:
             record(session, Event(kind="admin_action", outcome="auditor_created", details=details))
     except DomainError as exc:
         _fail(exc)
+    console.print("(new auditors are better made as staff: consentry staff add NAME --role auditor)")
     console.print(f"auditor {username} created; add this to their authenticator app (shown once):")
     click.echo(uri)
     click.echo(f"secret: {parse_qs(urlparse(uri).query)['secret'][0]}")
