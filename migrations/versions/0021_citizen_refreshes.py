@@ -1,14 +1,14 @@
 """Citizen-started refreshes: one status row per refresh (stub claiming the number).
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-03 14:55:00
 """
 
 from collections.abc import Sequence
 
-revision: str = "0020"
-down_revision: str | None = "0019"
+revision: str = "0021"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
