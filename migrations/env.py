@@ -11,7 +11,6 @@ from alembic import context
 import agency_connectors.notifications  # noqa: F401  (every domain's models register on Base.metadata)
 import agency_connectors.refresh_jobs  # noqa: F401
 import audit.auditor_models
-import audit.disclosure_reports
 import audit.models  # noqa: F401
 import consent.grant_models
 import consent.models  # noqa: F401

@@ -8,7 +8,6 @@ from sqlalchemy import select
 import agency_connectors.notifications  # noqa: F401
 import agency_connectors.refresh_jobs  # noqa: F401
 import audit.auditor_models
-import audit.disclosure_reports
 import audit.models  # noqa: F401
 import consent.grant_models
 import consent.models  # noqa: F401
