@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DOMAINS = ("profile_store", "consent", "audit", "agency_connectors", "identity")
+DOMAINS = ("profile_store", "consent", "audit", "agency_connectors", "identity", "notifications")
 FORBIDDEN = {
     "core": {"app", "flask", "werkzeug", *DOMAINS},
     **{domain: {"app", "flask", "werkzeug"} for domain in DOMAINS},

@@ -16,6 +16,7 @@ import core.rate_limit_model
 import core.replay_model  # noqa: F401
 import identity.models
 import identity.staff_models  # noqa: F401
+import notifications.models  # noqa: F401
 import profile_store.models  # noqa: F401
 from core.db import Base
 from core.migrate import alembic_config

@@ -1,0 +1,79 @@
+"""Writing notices and preferences, inside the caller's transaction.
+
+`enqueue` is called in the transaction that records the event (a release's disclosure entry, a
+remembered consent's `consent_granted` entry), so the event and its notice commit or roll back
+together: a release without its notice cannot happen. It is one INSERT and reads nothing: the
+citizen's preferences are applied by the worker at send time (notifications.worker).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core.errors import ValidationFailed
+
+from .models import DIGEST, EMAIL, IMMEDIATE, OFF, NotificationPreference, Outbox
+
+RELEASE, CONSENT_REMEMBERED = "release", "consent_remembered"
+TEMPLATES = (RELEASE, CONSENT_REMEMBERED)
+MODES = (IMMEDIATE, DIGEST, OFF)
+_PARAM_KEYS = {"app_name", "agency", "attributes", "consent_id", "purpose_id", "at", "expires_at"}
+
+
+def enqueue(
+    session: Session,
+    *,
+    citizen_id: str,
+    template: str,
+    params: Mapping[str, Any],
+    now: dt.datetime,
+    kind: str = EMAIL,
+) -> Outbox:
+    """Add one notice for `citizen_id` (flushed with the caller's next flush, never committed).
+    `params` may hold only the known keys (names, ids, times: no personal values; the address is
+    looked up when sending). Raises ValidationFailed for an unknown template or parameter."""
+    if template not in TEMPLATES:
+        raise ValidationFailed("unknown notice template", {"template": [template]})
+    if extra := sorted(set(params) - _PARAM_KEYS):
+        raise ValidationFailed("unknown notice parameters", {"params": extra})
+    notice = Outbox(
+        kind=kind,
+        citizen_id=citizen_id,
+        template=template,
+        params=dict(params),
+        created_at=now,
+        due_at=now,
+        attempts=0,
+        state="pending",
+    )
+    session.add(notice)
+    return notice
+
+
+def preferences_of(session: Session, citizen_id: str) -> NotificationPreference:
+    """The citizen's preferences; the defaults (at once, own releases included) when never set.
+    Reads only; the default object is not added to the session."""
+    found = session.get(NotificationPreference, citizen_id)
+    if found is not None:
+        return found
+    return NotificationPreference(citizen_id=citizen_id, mode=IMMEDIATE, skip_own_recent=False)
+
+
+def set_preferences(
+    session: Session, *, citizen_id: str, mode: str, skip_own_recent: bool, now: dt.datetime
+) -> NotificationPreference:
+    """Store the citizen's choice (flushed). Raises ValidationFailed for an unknown mode. Applies
+    to notices sent from now on, including those already waiting in the outbox."""
+    if mode not in MODES:
+        raise ValidationFailed("choose how to get notices", {"mode": [mode]})
+    found = session.get(NotificationPreference, citizen_id)
+    if found is None:
+        found = NotificationPreference(citizen_id=citizen_id)
+        session.add(found)
+    found.mode, found.skip_own_recent, found.updated_at = mode, skip_own_recent, now
+    session.flush()
+    return found
