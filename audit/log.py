@@ -48,6 +48,7 @@ KINDS = frozenset(
         "auditor_export",
         "staff_lookup",  # a member of staff opened a citizen's profile (details: actor, reason)
         "staff_reveal",  # ... and asked to see one masked value in full (the attribute)
+        "declaration_changed",  # a citizen declared, changed or removed a fact (the attribute)
     }
 )
 

@@ -52,6 +52,7 @@ SPEC_ATTRIBUTES = [
     "passexpirydate",
     "employmentsector",
     "householdincome",
+    "dependants",
     "vehicles",
     "drivinglicence",
     "academicqualifications",
