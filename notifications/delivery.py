@@ -109,8 +109,8 @@ class SmtpSender:
             raise SendError(f"smtp_{exc.smtp_code}") from exc
         except TimeoutError as exc:
             raise SendError("smtp_timeout") from exc
-        except smtplib.SMTPServerDisconnected as exc:
-            raise SendError("smtp_disconnected") from exc
+        except smtplib.SMTPServerDisconnected as exc:  # smtplib reports a read timeout so
+            raise SendError("smtp_timeout" if "timed out" in str(exc) else "smtp_disconnected") from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise SendError("smtp_down" if isinstance(exc, ConnectionError) else "smtp_error") from exc
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -266,3 +267,32 @@ def retry_failed(session: Session, *, now: dt.datetime) -> int:
         .values(state=PENDING, due_at=now, attempts=0, claimed_by=None)
     )
     return result.rowcount
+
+
+def run_worker(
+    sessions: sessionmaker[Session],
+    mailer: Mailer,
+    *,
+    worker: str,
+    every: dt.timedelta,
+    stop: threading.Event,
+    clock: Callable[[], dt.datetime],
+    batch: int = 50,
+    policy: Policy | None = None,
+    on_report: Callable[[Report], None] | None = None,
+    on_error: Callable[[Exception], None] | None = None,
+) -> None:
+    """Deliver due notices until `stop` is set: again at once while a batch came back full,
+    else after `every`. An error (the database away) is reported and retried next round."""
+    while not stop.is_set():
+        try:
+            report = deliver_due(sessions, mailer, now=clock(), worker=worker, batch=batch, policy=policy)
+        except Exception as exc:
+            if on_error is not None:
+                on_error(exc)
+            stop.wait(every.total_seconds())
+            continue
+        if on_report is not None and report.claimed:
+            on_report(report)
+        if report.claimed < batch:
+            stop.wait(every.total_seconds())
