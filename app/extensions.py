@@ -15,6 +15,7 @@ from app.oauth.jwks import JwksCache
 from app.oauth.platform import PlatformKeys
 from app.oauth.replay import DbReplayCache, ReplayCache, replay_cache_for
 from audit.signer import AuditSigner
+from core.background import BackgroundJobs
 from core.crypto.keyring import MasterKeyring
 from core.db import make_engine, make_session_factory
 from core.rate_limit import DbRateLimiter, RateLimiter, rate_limiter_for
@@ -42,6 +43,8 @@ class Runtime:
     replay: ReplayCache
     client_jwks: JwksCache
     rate_limiter: RateLimiter
+    # Work a request starts and does not wait for: a citizen's "Refresh my record now".
+    background: BackgroundJobs
 
     @classmethod
     def build(cls, config: Config, engine: Engine | None = None) -> Runtime:
@@ -63,6 +66,7 @@ class Runtime:
             replay=replay_cache_for(config.redis_url, sessions),
             client_jwks=JwksCache(ttl_s=config.client_jwks_ttl_s),
             rate_limiter=rate_limiter_for(config.redis_url, sessions),
+            background=BackgroundJobs(workers=2, name="citizen-refresh"),
         )
 
     def use_sessions(self, sessions: sessionmaker[Session]) -> None:
@@ -75,6 +79,7 @@ class Runtime:
             self.rate_limiter.sessions = sessions
 
     def close(self) -> None:
+        self.background.close()  # before the connectors its jobs use
         self.connectors.close()
         self.client_jwks.close()
 
