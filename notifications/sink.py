@@ -38,7 +38,7 @@ class SinkHandler:
     delay_s: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope) -> str:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if self.reply is not None:
@@ -59,7 +59,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return probe.getsockname()[1]
 
 
-def start_sink(handler: SinkHandler | None = None, *, host: str = "127.0.0.1", port: int | None = None) -> Controller:
+def start_sink(
+    handler: SinkHandler | None = None, *, host: str = "127.0.0.1", port: int | None = None
+) -> Controller:
     """Start the sink in its own thread; `controller.stop()` ends it, `controller.handler` holds
     the mails, `controller.port` where it listens."""
     controller = Controller(handler or SinkHandler(), hostname=host, port=port or free_port(host))

@@ -255,8 +255,7 @@ def test_skip_own_recent_skips_a_release_just_after_the_citizen_shared(db_sessio
 
     citizen = citizen_with_email(db_session, runtime)
     set_preferences(db_session, citizen_id=citizen.id, mode="immediate", skip_own_recent=True, now=NOW)
-    from tests.oauth.flow import setup_app
-    from tests.oauth.flow import AgencyKeys
+    from tests.oauth.flow import AgencyKeys, setup_app
 
     setup_app(db_session, runtime, AgencyKeys(), client_id="notice-app")
     fresh = Consent(
