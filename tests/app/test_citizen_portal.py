@@ -34,6 +34,7 @@ DISCLOSURES, CONSENTS = "/api/citizen/disclosures", "/api/citizen/consents"
 APP_NAME, AGENCY = "Housing grant application", "Housing Board"
 PURPOSE_TEXT = "To assess your housing grant application."
 MARRIED = {"code": "2", "desc": "MARRIED", "lastupdated": "2026-11-20"}
+SINGLE = {"code": "1", "desc": "SINGLE", "lastupdated": "2026-11-20"}
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 ENTRY_KEYS = {"seq", "kind", "time", "app", "purpose", "attributes", "consent_id", "outcome"}
 CONSENT_KEYS = {
@@ -225,7 +226,8 @@ def test_withdrawing_a_consent_is_audited_and_stops_its_token_at_once(
     assert {a["name"] for a in disclosure["attributes"]} == {"uinfin", "name", "regadd"}
     [record] = client.get(CONSENTS).get_json()["consents"]
     assert set(record) == CONSENT_KEYS
-    assert record["id"] == consent.id and record["status"] == "active" and record["revoked_at"] is None
+    # "this request only", released: used (its token still works for the rest of its 30 minutes)
+    assert record["id"] == consent.id and record["status"] == "used" and record["revoked_at"] is None
     assert [a["name"] for a in record["approved"]] == sorted([*REQUIRED, "regadd"])
     assert [a["name"] for a in record["declined"]] == sorted(set(OPTIONAL) - {"regadd"})
     assert record["purpose"]["text"] == PURPOSE_TEXT and record["app"]["agency"] == AGENCY
@@ -316,7 +318,9 @@ def test_profile_page_groups_by_agency_with_provenance_and_masks_only_the_nric(c
     assert groups == held and groups[:2] == ["identity", "tax"]
     assert "<details open" not in page.text and " open>" not in page.text
     identity = record_for("identity", uinfin)
-    assert identity["passportnumber"]["value"] in page.text, "highly sensitive, but the owner's own"
+    passport = identity["passportnumber"]
+    if "value" in passport:  # not every synthetic citizen holds one; regadd below is as sensitive
+        assert passport["value"] in page.text, "highly sensitive, but the owner's own"
     address = identity["regadd"]
     street = f"{address['block']['value']} {address['street']['value']}"
     assert f"{street}<br>#{address['floor']['value']}-{address['unit']['value']}<br>" in page.text
@@ -345,20 +349,25 @@ def test_profile_summary_names_the_citizen_and_says_how_fresh(client, db_session
 
 def test_profile_shows_a_fields_earlier_values(client, db_session, runtime, citizen):
     later = flow._now() + dt.timedelta(days=1)
+    family = record_for("family", reveal_uinfin(runtime.vault, citizen))
+    # A change, whatever the synthetic citizen's status was: married, or single if married already.
+    changed, word = (
+        (SINGLE, "Single") if family["marital"].get("code") == MARRIED["code"] else (MARRIED, "Married")
+    )
     apply_agency_record(
         db_session,
         vault=runtime.vault,
         catalogue=runtime.catalogue,
         citizen=citizen,
         agency="family",
-        items={**record_for("family", reveal_uinfin(runtime.vault, citizen)), "marital": MARRIED},
+        items={**family, "marital": changed},
         now=later,
     )
     db_session.commit()
     flow.sign_in(client, citizen.id)
     page = client.get("/citizen/profile").text
     row = page[page.index('id="field-marital"') :].split('<div class="govuk-summary-list__row"')[0]
-    assert "Married" in row and "(2)" not in row and "MARRIED" not in row
+    assert word in row and f"({changed['code']})" not in row and changed["desc"] not in row
     assert "Earlier values" in row
     earlier = row[row.index("Earlier values") :]
     assert "Until " + local(later) in earlier

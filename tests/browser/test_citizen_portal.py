@@ -281,7 +281,8 @@ def test_my_profile_is_short_collapsed_and_shows_the_owners_values(tab, phone_ta
         screenshots.take(each, f"profile_{width}")
 
         open_all_groups(each)
-        expect(page.get_by_text(identity["passportnumber"]["value"])).to_be_visible()
+        if "value" in identity["passportnumber"]:  # not every synthetic citizen holds one
+            expect(page.get_by_text(identity["passportnumber"]["value"])).to_be_visible()
         expect(page.get_by_text(f"••••{portal.uinfin[-4:]}")).to_be_visible()
         expect(page.locator("#field-regadd")).to_contain_text(
             f"{address['block']['value']} {address['street']['value']}"
@@ -289,7 +290,9 @@ def test_my_profile_is_short_collapsed_and_shows_the_owners_values(tab, phone_ta
         masked = page.evaluate("document.querySelector('main').innerText.split('••••').length - 1")
         assert masked == 1, "only the NRIC is partly hidden from its owner"
         vehicle = record_for("transport", DONOR)["vehicles"][0]["vehicleno"]["value"]
-        expect(page.locator("#field-vehicles caption")).to_have_text(f"Vehicles, 1 of 1: {vehicle}")
+        # The current list first; an earlier list, if the citizen had one, sits in its history.
+        current = page.locator("#field-vehicles caption").first
+        expect(current).to_have_text(f"Vehicles, 1 of 1: {vehicle}")
         expect(page.locator("#field-cpfcontributions th").first).to_have_text("Month")
         expect(page.locator("#field-cpfbalances")).to_contain_text("S$")
         expect(page.locator("#field-marital")).to_contain_text("Married")
@@ -311,8 +314,8 @@ def test_profile_groups_open_without_javascript(no_js_tab, portal):
     no_js_tab.goto("/citizen/profile")
     fill_sign_in(page, portal.account, code(portal.account))
     expect(page.get_by_role("heading", name="My profile", exact=True)).to_be_visible()
-    passport = page.get_by_text(record_for("identity", portal.uinfin)["passportnumber"]["value"])
-    expect(passport).to_be_hidden()
+    address = page.locator("#field-regadd")  # every citizen has one, in the identity group
+    expect(address).to_be_hidden()
     page.locator("summary", has_text="National Identity Registry").click()
-    expect(passport).to_be_visible()
+    expect(address).to_be_visible()
     assert no_js_tab.problems == []
