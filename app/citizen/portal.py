@@ -27,6 +27,7 @@ from consent.models import AgencyApp, Consent, Purpose
 from core.errors import NotFound
 from profile_store.assembly import agency_status, load_fields
 from profile_store.catalogue import Catalogue
+from profile_store.declarations import declarations_of
 from profile_store.history import earlier_values
 from profile_store.models import Citizen
 from profile_store.vault import Vault
@@ -34,6 +35,7 @@ from profile_store.vault import Vault
 from ..auditing import record
 from ..profile_display import ProfilePage, Summary, profile_page, summary
 from ..profile_labels import partial_label
+from .declaration_display import declared_views, with_all_declarations
 
 ACTIVE, EXPIRED, WITHDRAWN = "active", "expired", "withdrawn"
 # A consent page's path, as the consent screen sends a citizen to sign in (`?next=/consent/<id>`).
@@ -126,6 +128,9 @@ def my_profile(
     earlier = earlier_values(session, vault=vault, citizen=citizen)
     page = profile_page(catalogue, fields, status, now=now, owner=True, earlier=earlier)
     top = summary(page, fields, refreshed_at=citizen.refreshed_at, now=now, stale_after=stale_after)
+    # Every declaration shows, also one of an attribute an agency holds (after the agency's value).
+    declared = declared_views(catalogue, declarations_of(session, vault=vault, citizen=citizen))
+    page, top = with_all_declarations(page, top, fields, declared, now=now)
     return MyProfile(page, top)
 
 

@@ -208,3 +208,4 @@ def _action_form() -> None:
 
 
 from . import proofs  # noqa: E402, F401 - registers the proof pages on `bp`
+from . import declarations  # noqa: E402, F401 - registers the declaration pages on `bp`
