@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import utcnow
@@ -42,9 +42,21 @@ class Auditor(Base):
 
 class AuditVerification(Base):
     """One run of the whole-log verification. `finding` names the first problem by position and
-    hashes only (audit.verify.Finding), never an entry's content."""
+    hashes only (audit.verify.Finding), never an entry's content; `position` is where it is
+    ("seq 12", "tree node level 0 index 5", "log"). A run started from the console is `running`
+    (`entries` counts progress, `total` the log's size at the start, `updated_at` its heartbeat)
+    until `done`; at most one row is running (a partial unique index)."""
 
     __tablename__ = "audit_verifications"
+    __table_args__ = (
+        Index(
+            "uq_audit_verifications_running",
+            "state",
+            unique=True,
+            sqlite_where=text("state = 'running'"),
+            postgresql_where=text("state = 'running'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     ran_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
@@ -52,3 +64,9 @@ class AuditVerification(Base):
     checkpoints: Mapped[int] = mapped_column(Integer)
     ok: Mapped[bool] = mapped_column(Boolean)
     finding: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
+    position: Mapped[str | None] = mapped_column(String(64))
+    total: Mapped[int | None] = mapped_column(BIGINT)
+    started_by: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

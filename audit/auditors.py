@@ -152,7 +152,13 @@ def record_verification(session: Session, *, report: LogReport, now: dt.datetime
     """Store the outcome of a whole-log verification (audit.verify.verify_log)."""
     finding = str(report.first)[:MAX_FINDING] if report.first else None
     run = AuditVerification(
-        ran_at=now, entries=report.entries, checkpoints=report.checkpoints, ok=report.ok, finding=finding
+        ran_at=now,
+        entries=report.entries,
+        checkpoints=report.checkpoints,
+        ok=report.ok,
+        finding=finding,
+        position=report.first.where[:64] if report.first else None,
+        finished_at=now,
     )
     session.add(run)
     session.flush()
@@ -160,9 +166,10 @@ def record_verification(session: Session, *, report: LogReport, now: dt.datetime
 
 
 def last_verification(session: Session) -> AuditVerification | None:
-    """The most recent verification run, or None if the log was never verified."""
+    """The most recent finished verification run, or None if the log was never verified."""
     return session.scalar(
         select(AuditVerification)
+        .where(AuditVerification.state == "done")
         .order_by(AuditVerification.ran_at.desc(), AuditVerification.id.desc())
         .limit(1)
     )

@@ -17,6 +17,7 @@ from ..operator.schemas import FormSchema
 # A national id anywhere in a free-text filter would end up in a URL and in the audit log.
 LOOKS_LIKE_NATIONAL_ID = re.compile(r"[STFGM][0-9]{7}[A-Z]", re.IGNORECASE)
 FORMATS = ("jsonl", "csv")
+MAX_REPORT_DAYS = 366
 FILTER_NAMES = ("citizen_ref", "app_id", "attribute", "purpose", "outcome", "kind", "since", "until")
 
 
@@ -138,3 +139,26 @@ class LoginForm(FormSchema):
 def filter_args(data: dict[str, Any]) -> dict[str, str]:
     """The filters of a loaded query or form as URL parameters (wire names, ISO dates)."""
     return {key: str(value) for key, value in SearchQuery(only=FILTER_NAMES).dump(data).items()}
+
+
+class ReportQuery(Schema):
+    """A report's period (whole days in the display time zone, both inclusive) and its format."""
+
+    class Meta:
+        unknown = RAISE
+
+    since = _date("The start date", "from")
+    until = _date("The end date", "to")
+    format = fields.String(validate=validate.OneOf(("csv",), error="Only csv can be downloaded"))
+
+    @pre_load
+    def _drop_empty(self, data: Any, **_: Any) -> dict[str, Any]:
+        return {key: value.strip() for key, value in data.items() if isinstance(value, str) and value.strip()}
+
+    @validates_schema
+    def _window(self, data: dict[str, Any], **_: Any) -> None:
+        if "since" in data and "until" in data:
+            if data["until"] < data["since"]:
+                raise ValidationError("The end date must be the same as or after the start date", "to")
+            if (data["until"] - data["since"]).days > MAX_REPORT_DAYS:
+                raise ValidationError(f"A report covers at most {MAX_REPORT_DAYS} days", "to")

@@ -285,3 +285,7 @@ def _load_query(schema: Schema) -> dict:
         return schema.load(request.args.to_dict())
     except ValidationError as exc:
         raise ValidationFailed("The download address was not valid.", exc.messages) from exc  # type: ignore[arg-type]
+
+
+# Routes of the same blueprint kept in their own modules (this one stays short).
+from . import report_views, verify_views  # noqa: E402, F401
