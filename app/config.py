@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agency_connectors.base import AgencyEndpoint
@@ -69,6 +70,9 @@ class Config:
     catalogue_path: str | None = None
     audit_signing_key: str = DEMO_AUDIT_SIGNING_KEY
     audit_log_id: str = "consentry-demo"
+    # The checkpoint notes' origin line and key name (docs/audit.md); unset: the host of
+    # PUBLIC_BASE_URL followed by /disclosures (the `audit_log_origin_or_default` property).
+    audit_log_origin: str = ""
     audit_checkpoint_every: int = 1000
     # How often the background signer signs at most (`consentry audit checkpoint --every`); the
     # citizen's proof page says by when an entry not yet under a checkpoint will be.
@@ -97,6 +101,10 @@ class Config:
     display_timezone: str = "Asia/Singapore"
     # The jurisdiction consent receipts name (consent/receipts.py): an ISO 3166 code.
     receipt_jurisdiction: str = "SG"
+    # Citizens' notices (docs/operations.md, "Notices"): the SMTP relay, the sender, the timeout.
+    smtp_url: str = "smtp://127.0.0.1:8025"
+    mail_from: str = "Consentry <no-reply@consentry.localhost>"
+    smtp_timeout_s: float = 10.0
     # Shared state for several app servers (replay caches, rate limits); the database when unset.
     redis_url: str | None = None
     # Bearer token for /metrics; unset: only loopback clients may read it (docs/operations.md).
@@ -108,6 +116,10 @@ class Config:
     person_refresh_budget_s: float = 1.5
     # Token requests per client per minute, across every app server (REDIS_URL or the database).
     token_rate_limit: int = 1200
+    # Failed client authentications per client address and window, token and PAR endpoints of
+    # both profiles: room for an app being set up to get its keys right, none for a flood of junk.
+    client_auth_failure_limit: int = 30
+    client_auth_failure_window_s: int = 60
     # Myinfo v5 (FAPI 2.0): accept only the issuer as a client assertion's `aud`, not also the URL
     # of the endpoint it was sent to (docs/integration-v4.md, "Myinfo v5").
     fapi_strict_aud: bool = False
@@ -145,6 +157,7 @@ class Config:
             catalogue_path=env.get("CATALOGUE_PATH") or None,
             audit_signing_key=env.get("AUDIT_SIGNING_KEY", DEMO_AUDIT_SIGNING_KEY),
             audit_log_id=env.get("AUDIT_LOG_ID", "consentry-demo"),
+            audit_log_origin=env.get("AUDIT_LOG_ORIGIN", "").strip(),
             audit_checkpoint_every=int(env.get("AUDIT_CHECKPOINT_EVERY", cls.audit_checkpoint_every)),
             audit_checkpoint_interval_s=float(
                 env.get("AUDIT_CHECKPOINT_INTERVAL_S", cls.audit_checkpoint_interval_s)
@@ -165,6 +178,12 @@ class Config:
             sign_in_ip_limit=int(env.get("SIGN_IN_IP_LIMIT", cls.sign_in_ip_limit)),
             sign_in_ip_window_s=int(env.get("SIGN_IN_IP_WINDOW_S", cls.sign_in_ip_window_s)),
             trusted_proxy_hops=int(env.get("TRUSTED_PROXY_HOPS", cls.trusted_proxy_hops)),
+            client_auth_failure_limit=int(
+                env.get("CLIENT_AUTH_FAILURE_LIMIT", cls.client_auth_failure_limit)
+            ),
+            client_auth_failure_window_s=int(
+                env.get("CLIENT_AUTH_FAILURE_WINDOW_S", cls.client_auth_failure_window_s)
+            ),
             public_base_url=env.get("PUBLIC_BASE_URL", cls.public_base_url).rstrip("/"),
             redis_url=env.get("REDIS_URL") or None,
             metrics_token=env.get("METRICS_TOKEN") or None,
@@ -174,6 +193,9 @@ class Config:
             client_jwks_ttl_s=float(env.get("CLIENT_JWKS_TTL_S", cls.client_jwks_ttl_s)),
             display_timezone=env.get("DISPLAY_TIMEZONE", cls.display_timezone).strip(),
             receipt_jurisdiction=env.get("RECEIPT_JURISDICTION", cls.receipt_jurisdiction).strip(),
+            smtp_url=env.get("SMTP_URL", cls.smtp_url).strip(),
+            mail_from=env.get("MAIL_FROM", cls.mail_from).strip(),
+            smtp_timeout_s=float(env.get("SMTP_TIMEOUT_S", cls.smtp_timeout_s)),
             citizen_session_idle_s=int(env.get("CITIZEN_SESSION_IDLE_S", cls.citizen_session_idle_s)),
             citizen_session_max_s=int(env.get("CITIZEN_SESSION_MAX_S", cls.citizen_session_max_s)),
             operator_session_idle_s=int(env.get("OPERATOR_SESSION_IDLE_S", cls.operator_session_idle_s)),
@@ -187,6 +209,11 @@ class Config:
 
     def replace(self, **changes) -> Config:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def audit_log_origin_or_default(self) -> str:
+        """AUDIT_LOG_ORIGIN, else e.g. `consent.example.gov/disclosures` from PUBLIC_BASE_URL."""
+        return self.audit_log_origin or f"{urlsplit(self.public_base_url).netloc.lower()}/disclosures"
 
     @property
     def production(self) -> bool:

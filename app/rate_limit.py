@@ -49,9 +49,9 @@ class Limit:
 
 
 # Failed client authentications (unknown client, bad, expired or replayed assertion) per client
-# address per minute, across the token and PAR endpoints of both profiles: room for an app being
-# set up to get its keys right, none for a flood of junk assertions.
-CLIENT_AUTH_FAILURES = Limit("oauth_client_auth_failed:ip", 30, 60)
+# address, across the token and PAR endpoints of both profiles; the limit and window are
+# Config.client_auth_failure_limit / _window_s.
+CLIENT_AUTH_FAILURES = "oauth_client_auth_failed:ip"
 
 
 def client_address() -> str:

@@ -131,14 +131,15 @@ def authenticate_client(
     window is refused before anything is checked, and each failure counts against it; the call
     counts against the client's own limit under `limit` only once the client is authenticated,
     so junk assertions naming a client's public id cannot lock that client out."""
-    failures, address = rate_limit.CLIENT_AUTH_FAILURES, rate_limit.client_address()
-    rate_limit.refuse_if_spent(failures.scope, address, limit=failures.limit, window=failures.window)
+    config, address = runtime().config, rate_limit.client_address()
+    failures = {"limit": config.client_auth_failure_limit, "window": config.client_auth_failure_window_s}
+    rate_limit.refuse_if_spent(rate_limit.CLIENT_AUTH_FAILURES, address, **failures)
     try:
         app, claims = _authenticate(params, client_id=client_id, profile=profile, policy=policy, now=now)
     except ClientAuthError:
-        rate_limit.check(failures.scope, address, limit=failures.limit, window=failures.window)
+        rate_limit.check(rate_limit.CLIENT_AUTH_FAILURES, address, **failures)
         raise
-    rate_limit.check(limit, app.client_id, limit=runtime().config.token_rate_limit, window=60)
+    rate_limit.check(limit, app.client_id, limit=config.token_rate_limit, window=60)
     return app, claims
 
 

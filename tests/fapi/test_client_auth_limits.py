@@ -6,7 +6,6 @@ RFC 6749 shape, and another address is not affected."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import secrets
 from collections.abc import Callable
@@ -14,7 +13,6 @@ from collections.abc import Callable
 import pytest
 from joserfc.jwk import ECKey
 
-from app import rate_limit
 from tests.fapi import flow
 from tests.oauth import flow as v4
 from tests.oauth.flow import CLIENT_ID, AgencyKeys
@@ -32,10 +30,8 @@ def rt(app, monkeypatch):
     return runtime
 
 
-def failures_allowed(monkeypatch, limit: int) -> None:
-    monkeypatch.setattr(
-        rate_limit, "CLIENT_AUTH_FAILURES", dataclasses.replace(rate_limit.CLIENT_AUTH_FAILURES, limit=limit)
-    )
+def failures_allowed(rt, limit: int) -> None:
+    rt.config = rt.config.replace(client_auth_failure_limit=limit)
 
 
 def junk(client, endpoint: str, address: str, **environ):
@@ -88,7 +84,7 @@ def test_junk_assertions_naming_a_client_do_not_spend_its_limit(
     client, rt, monkeypatch, agency_app, keys, citizen, dpop_key, endpoint
 ):
     rt.config = rt.config.replace(token_rate_limit=2)
-    failures_allowed(monkeypatch, 1000)
+    failures_allowed(rt, 1000)
     send = genuine(client, endpoint, keys=keys, citizen=citizen, dpop_key=dpop_key)
     for n in range(8):  # from many addresses, as a botnet would
         refused(junk(client, endpoint, f"203.0.113.{n}"), 401, "invalid_client")
@@ -111,7 +107,7 @@ def test_the_client_limit_still_holds_for_the_authenticated_client(
 def test_failed_authentications_are_limited_per_address(
     client, rt, monkeypatch, agency_app, keys, citizen, dpop_key, endpoint
 ):
-    failures_allowed(monkeypatch, 3)
+    failures_allowed(rt, 3)
     send = genuine(client, endpoint, keys=keys, citizen=citizen, dpop_key=dpop_key, address=ATTACKER)
     for _ in range(3):
         refused(junk(client, endpoint, ATTACKER), 401, "invalid_client")
@@ -125,7 +121,7 @@ def test_failed_authentications_are_limited_per_address(
 
 
 def test_the_address_is_the_one_trusted_proxies_saw(client, rt, monkeypatch, agency_app):
-    failures_allowed(monkeypatch, 2)
+    failures_allowed(rt, 2)
     rt.config = rt.config.replace(trusted_proxy_hops=1)
 
     def through_proxy(claimed: str, seen: str):

@@ -16,7 +16,6 @@ which the fuzzer also generates, as a control, and which must then succeed.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import secrets
 import time
@@ -34,7 +33,6 @@ from hypothesis import strategies as st
 from joserfc.jwk import ECKey
 
 from agency_connectors.refresh import refresh_citizen
-from app import rate_limit
 from app.oauth.dpop import access_token_hash
 from app.oauth.wire import split_scope
 from consent.grants import pkce_challenge
@@ -192,9 +190,7 @@ def ran(app, client, db_session, runtime, monkeypatch) -> Flow:
     # The fuzzer sends hundreds of token requests a minute, most failing client authentication;
     # the limits are tested elsewhere (tests/fapi/test_client_auth_limits.py).
     rt = app.extensions["consentry"]
-    rt.config = rt.config.replace(token_rate_limit=100_000)
-    failures = rate_limit.CLIENT_AUTH_FAILURES
-    monkeypatch.setattr(rate_limit, "CLIENT_AUTH_FAILURES", dataclasses.replace(failures, limit=100_000))
+    rt.config = rt.config.replace(token_rate_limit=100_000, client_auth_failure_limit=100_000)
     keys, dpop_key, verifier = flow.AgencyKeys(), ECKey.generate_key("P-256"), secrets.token_hex(32)
     flow.setup_app(db_session, runtime, keys)
     citizen = make_citizen(db_session, runtime.vault)
