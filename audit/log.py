@@ -46,6 +46,7 @@ KINDS = frozenset(
         "admin_action",
         "auditor_search",
         "auditor_export",
+        "citizen_download",  # a citizen downloaded their whole record (details: format), no values
         "staff_lookup",  # a member of staff opened a citizen's profile (details: actor, reason)
         "staff_reveal",  # ... and asked to see one masked value in full (the attribute)
         "declaration_changed",  # a citizen declared, changed or removed a fact (the attribute)
