@@ -29,6 +29,7 @@ class Row:
     field: ShownField
     agency: str
     required: bool
+    declared: bool = False  # the citizen's own declaration (source "2"): "Declared by you"
 
 
 def consent_rows(
@@ -55,5 +56,14 @@ def consent_rows(
         shown = show_field(view, now=now)
         agency = catalogue.agencies[view.agency].name if view.agency in catalogue.agencies else view.agency
         label = partial_label(shown.label, paths) if paths else shown.label
-        rows.append(Row(name=name, label=label, field=shown, agency=agency, required=name in required))
+        rows.append(
+            Row(
+                name=name,
+                label=label,
+                field=shown,
+                agency=agency,
+                required=name in required,
+                declared=view.declared,
+            )
+        )
     return rows
