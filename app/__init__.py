@@ -56,10 +56,13 @@ def create_app(config: Config, *, engine: Engine | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from .admin.staff_views import bp as admin_staff_bp
     from .admin.views import bp as admin_bp
+    from .agency_api import consent_status  # noqa: F401  (the apps' consent status, on agency_receipts_bp)
     from .agency_api.receipts import bp as agency_receipts_bp
     from .agency_api.views import bp as agency_api_bp
     from .audit_api.views import bp as audit_api_bp
+    from .auditor import reports_queue  # noqa: F401  (the reports queue, on auditor_bp)
     from .auditor.views import bp as auditor_bp
+    from .citizen import lifecycle  # noqa: F401  (pause, resume, narrow, 'This wasn't me' on citizen_bp)
     from .citizen.api import bp as citizen_api_bp
     from .citizen.views import bp as citizen_bp
     from .consent_screen.views import bp as consent_screen_bp

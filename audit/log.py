@@ -49,6 +49,11 @@ KINDS = frozenset(
         "citizen_download",  # a citizen downloaded their whole record (details: format), no values
         "staff_lookup",  # a member of staff opened a citizen's profile (details: actor, reason)
         "staff_reveal",  # ... and asked to see one masked value in full (the attribute)
+        "consent_paused",  # a citizen paused a standing consent (details: consent_id)
+        "consent_resumed",  # ... and resumed it
+        "consent_narrowed",  # ... dropped optional items from it (attributes: the items dropped)
+        "disclosure_reported",  # a citizen said an entry was not them (details: seq, report_id)
+        "disclosure_report_updated",  # an auditor moved a report (details: report_id, state, reason)
         "declaration_changed",  # a citizen declared, changed or removed a fact (the attribute)
     }
 )

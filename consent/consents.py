@@ -115,6 +115,7 @@ def remembered_consent(
             Consent.purpose_id == purpose_id,
             Consent.remembered.is_(True),
             Consent.revoked_at.is_(None),
+            Consent.paused_at.is_(None),
             Consent.expires_at > now,
         )
         .order_by(Consent.granted_at.desc())

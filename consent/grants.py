@@ -276,8 +276,9 @@ _TOKEN_GRANT = (
 
 
 def usable_token(session: Session, jti: str, *, now: dt.datetime) -> Grant:
-    """The token's grant, if the token is unrevoked and unexpired and the consent still active:
-    revoking a consent stops its tokens at once. The app is returned as it is (the caller checks
+    """The token's grant, if the token is unrevoked and unexpired and the consent still active and
+    not paused: revoking or pausing a consent stops its tokens at once (resuming it lets them work
+    again while unexpired). The app is returned as it is (the caller checks
     it is enabled). Raises InvalidToken."""
     row = session.execute(_TOKEN_GRANT, {"jti": jti}).one_or_none()
     if row is None:
@@ -287,6 +288,8 @@ def usable_token(session: Session, jti: str, *, now: dt.datetime) -> Grant:
         raise InvalidToken("access token has expired or was revoked")
     if not consent.active_at(now):
         raise InvalidToken("the consent behind this access token was revoked or has expired")
+    if consent.paused_at is not None:
+        raise InvalidToken("the consent behind this access token is paused")
     return Grant(*row)
 
 

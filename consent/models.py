@@ -61,6 +61,7 @@ class Consent(Base):
         Index("ix_consents_citizen_app_purpose", "citizen_id", "client_id", "purpose_id", "granted_at"),
         Index("ix_consents_expires_at", "expires_at"),
         Index("ix_consents_citizen_granted", "citizen_id", "granted_at", "id"),
+        Index("ix_consents_client_granted", "client_id", "granted_at", "id"),  # an app's status pages
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_consent_id)
@@ -76,6 +77,14 @@ class Consent(Base):
     granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A standing (remembered) consent the citizen paused: its tokens are refused until resumed.
+    paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A "this request only" consent's first release: from then on the citizen reads it as used.
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     def active_at(self, now: dt.datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at
+
+    def usable_at(self, now: dt.datetime) -> bool:
+        """Whether tokens issued under it may be used: active and not paused."""
+        return self.active_at(now) and self.paused_at is None

@@ -11,12 +11,14 @@ from alembic import context
 import agency_connectors.notifications  # noqa: F401  (every domain's models register on Base.metadata)
 import agency_connectors.refresh_jobs  # noqa: F401
 import audit.auditor_models
+import audit.disclosure_reports
 import audit.models  # noqa: F401
 import consent.grant_models
 import consent.models  # noqa: F401
 import core.crypto.platform_key_model
 import core.rate_limit_model
 import core.replay_model  # noqa: F401
+import identity.activation_models
 import identity.models
 import identity.staff_models  # noqa: F401
 import notifications.models  # noqa: F401

@@ -23,6 +23,7 @@ from audit.log import Event
 from audit.search import citizen_history
 from consent.consents import consents_of, revoke_consent
 from consent.grants import pending_request
+from consent.lifecycle import state
 from consent.models import AgencyApp, Consent, Purpose
 from core.errors import NotFound
 from profile_store.assembly import agency_status, load_fields
@@ -96,7 +97,7 @@ class ConsentRecord:
     granted_at: dt.datetime
     expires_at: dt.datetime
     revoked_at: dt.datetime | None
-    status: str  # ACTIVE | EXPIRED | WITHDRAWN
+    status: str  # ACTIVE | PAUSED | USED | EXPIRED | WITHDRAWN (consent.lifecycle)
 
 
 @dataclass(frozen=True)
@@ -293,9 +294,7 @@ def _consent_record(
 
 
 def _status(consent: Consent, now: dt.datetime) -> str:
-    if consent.revoked_at is not None:
-        return WITHDRAWN
-    return ACTIVE if consent.active_at(now) else EXPIRED
+    return state(consent, now)  # consent.lifecycle: active, paused, used, expired or withdrawn
 
 
 def labelled(

@@ -23,12 +23,14 @@ from sqlalchemy.orm import Session
 from agency_connectors.refresh import refresh_citizen
 from audit.log import Event
 from consent.grants import Grant
+from consent.lifecycle import mark_used
 from consent.models import AgencyApp
 from profile_store.assembly import assemble_person, last_successes
 from profile_store.models import Citizen
 
 from ..auditing import record, refresh_event
 from ..extensions import Runtime
+from ..notices.events import notify_release
 
 JWE_ALG, JWE_ENC = "ECDH-ES+A256KW", "A256GCM"
 T = TypeVar("T")
@@ -67,6 +69,8 @@ class Release:
     # The scope values the call asked for (app.oauth.selection): the audit entry records them
     # beside `attributes`, what went; a declined item is asked and absent.
     asked: Sequence[str] = ()
+    # A "this request only" consent: its first release marks it used (consent.lifecycle).
+    single_use: bool = False
 
     @classmethod
     def of(cls, grant: Grant, *, profile: str, attributes: Sequence[str], **parts: Any) -> Release:
@@ -80,6 +84,7 @@ class Release:
             consent_id=grant.consent.id,
             token_jti=grant.token.jti,
             attributes=attributes,
+            single_use=not grant.consent.remembered,
             **parts,
         )
 
@@ -132,6 +137,9 @@ def release_person(
         reader.commit()  # a read-only transaction: ends it, so the append below starts afresh
     spend(writer)
     record(writer, disclosure_event(citizen, release))
+    notify_release(writer, release, now=now)  # the citizen's notice commits with the release
+    if release.single_use:
+        mark_used(writer, consent_id=release.consent_id, now=now)
     return body
 
 
