@@ -15,7 +15,9 @@ from profile_store.catalogue import CITIZEN, Catalogue
 from profile_store.declarations import Declared
 from profile_store.models import CITIZEN_PROVIDED
 
-from ..profile_display import AgencyGroup, ProfilePage, ShownField, Summary, show_field
+from ..profile_display import SOURCES, AgencyGroup, ProfilePage, ShownField, Summary, show_field
+
+DECLARED_BY_YOU = "Declared by you"
 
 
 def declared_view(
@@ -61,12 +63,18 @@ def with_all_declarations(
         for name, view in declared.items()
         if name in fields and not fields[name].declared
     ]
-    if not extra:
-        return page, dataclasses.replace(top, declared=len(declared))
-    groups = list(page.groups)
-    mine = next((g for g in groups if g.code == CITIZEN), None)
-    if mine is None:
-        groups.append(AgencyGroup(CITIZEN, CITIZEN, extra))
-    else:
-        groups[groups.index(mine)] = dataclasses.replace(mine, fields=[*mine.fields, *extra])
+    groups = [dataclasses.replace(g, fields=[_yours(f) for f in g.fields]) for g in page.groups]
+    if extra:
+        mine = next((g for g in groups if g.code == CITIZEN), None)
+        if mine is None:
+            groups.append(AgencyGroup(CITIZEN, CITIZEN, []))
+            mine = groups[-1]
+        groups[groups.index(mine)] = dataclasses.replace(mine, fields=[*mine.fields, *map(_yours, extra)])
     return dataclasses.replace(page, groups=groups), dataclasses.replace(top, declared=len(declared))
+
+
+def _yours(shown: ShownField) -> ShownField:
+    """On the citizen's own page a declaration is theirs: "Declared by you"."""
+    if shown.source != SOURCES[CITIZEN_PROVIDED]:
+        return shown
+    return dataclasses.replace(shown, source=DECLARED_BY_YOU)

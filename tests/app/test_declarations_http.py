@@ -196,4 +196,5 @@ def test_the_profile_shows_a_declaration_beside_the_verified_value_verified_firs
     assert page.index("Declared by you", page.index('id="agency-citizen"')) < declared
     summary = page[page.index('id="summary"') :]
     assert "2 items" in summary[: summary.index("</dl>")]
+    assert "Declared by citizen" not in page and page.count("<strong>Declared by you</strong>") == 2
     assert db_session.get(Declaration, (citizen.id, "edulevel")) is not None
