@@ -69,6 +69,7 @@ def _register_blueprints(app: Flask) -> None:
     from .fapi.views import bp as fapi_bp
     from .fapi.views import wellknown_bp as fapi_wellknown_bp
     from .myinfo_v4.views import bp as myinfo_v4_bp
+    from .notices.views import bp as notices_bp
     from .oauth.metadata_views import bp as wellknown_bp
     from .operator.views import bp as operator_bp
     from .site import bp as site_bp
@@ -85,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auditor_bp)
     app.register_blueprint(citizen_bp)
     app.register_blueprint(citizen_api_bp)
+    app.register_blueprint(notices_bp)
     app.register_blueprint(consent_screen_bp)
     app.register_blueprint(myinfo_v4_bp)
     app.register_blueprint(fapi_bp)

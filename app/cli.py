@@ -307,6 +307,7 @@ def register_cli(app: Flask) -> None:
     from .citizens_cli import citizens_group
     from .demo import demo
     from .keys_cli import keys_group
+    from .notices.cli import notifications_group
     from .oauth_cli import oauth_group
     from .sessions_cli import sessions_group
     from .staff_cli import staff_group
@@ -320,6 +321,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(auditor_group)
     app.cli.add_command(citizens_group)
     app.cli.add_command(demo)
+    app.cli.add_command(notifications_group)
 
 
 def _create_app() -> Flask:

@@ -31,6 +31,7 @@ from ..errors import Refusal, refusal_page
 from ..extensions import db, runtime
 from ..fapi.scopes import release_selection
 from ..identity import current_citizen_id, sign_in_redirect
+from ..notices.events import notify_remembered
 from ..oauth.urls import code_ttl, issuer
 from ..oauth.wire import redirect_with
 from ..security import SECURITY_HEADERS, public
@@ -108,6 +109,8 @@ def screen(request_id: str):
             details=details,
         ),
     )
+    if consent.remembered:  # the citizen's notice commits with the consent
+        notify_remembered(session, consent, app, now=now)
     return _approved(session, pending, citizen_id, consent, now=now)
 
 

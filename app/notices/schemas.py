@@ -1,0 +1,27 @@
+"""The notification settings form: how (at once, daily digest, off) and whether to skip notices
+of releases the citizen made themselves a moment ago."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import fields, post_load, validate
+
+from notifications.outbox import MODES
+
+from ..operator.schemas import FormSchema
+
+CHOOSE = "Choose how you want to get notices"
+
+
+class SettingsForm(FormSchema):
+    mode = fields.String(
+        required=True,
+        validate=validate.OneOf(MODES, error=CHOOSE),
+        error_messages={"required": CHOOSE},
+    )
+    skip_own_recent = fields.String(load_default=None, validate=validate.OneOf(["yes"]))
+
+    @post_load
+    def _flag(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {"mode": data["mode"], "skip_own_recent": data.get("skip_own_recent") == "yes"}

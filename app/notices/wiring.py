@@ -1,0 +1,57 @@
+"""The worker's view of the app: where a citizen's address is, how an attribute and a time read,
+and the one-tap link to withdraw a consent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy.orm import Session
+
+from notifications.delivery import Mailer, Sender, SmtpSender, SmtpSettings
+from notifications.links import link_key, make_link_token
+from profile_store.assembly import load_fields
+from profile_store.models import Citizen
+
+from ..display_time import citizen_time, zone_named
+from ..extensions import Runtime
+
+# Enough to refuse what could break a header or is plainly not an address; the relay judges the rest.
+ADDRESS = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+
+
+def citizen_address(rt: Runtime, session: Session, citizen_id: str) -> str | None:
+    """The citizen's email: the verified `email` attribute, else the one they declared
+    (load_fields chooses so); None when neither is on file or it is not an address."""
+    citizen = session.get(Citizen, citizen_id)
+    if citizen is None:
+        return None
+    view = load_fields(session, vault=rt.vault, catalogue=rt.catalogue, citizen=citizen, attributes=["email"])
+    field = view.get("email")
+    if field is None or field.unavailable or not isinstance(field.item, dict):
+        return None
+    value = str(field.item.get("value") or "").strip()
+    return value if ADDRESS.match(value) else None
+
+
+def build_mailer(rt: Runtime, sender: Sender | None = None) -> Mailer:
+    config = rt.config
+    zone = zone_named(config.display_timezone)
+    key = link_key(config.secret_key)
+    base = config.public_base_url.rstrip("/")
+
+    def label(name: str) -> str:
+        return rt.catalogue[name].label if name in rt.catalogue else name
+
+    def withdraw_link(consent_id: str, now: dt.datetime) -> str:
+        return f"{base}/citizen/withdraw-link/{make_link_token(key, consent_id=consent_id, now=now)}"
+
+    return Mailer(
+        sender=sender or SmtpSender(SmtpSettings.from_url(config.smtp_url, timeout_s=config.smtp_timeout_s)),
+        mail_from=config.mail_from,
+        address_of=lambda session, citizen_id: citizen_address(rt, session, citizen_id),
+        label_of=label,
+        show_time=lambda moment: f"{citizen_time(moment, zone)} ({config.display_timezone})",
+        withdraw_link=withdraw_link,
+        settings_url=f"{base}/citizen/settings/notifications",
+    )
