@@ -33,9 +33,10 @@ SEARCH_FORMAT = "consentry-audit-search/1"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def to_filters(args: dict[str, Any]) -> Filters:
-    """Search filters from a loaded SearchQuery/ExportQuery: `to` is inclusive, so the window ends
-    at the start of the next day (UTC)."""
+def to_filters(args: dict[str, Any], zone: dt.tzinfo = dt.UTC) -> Filters:
+    """Search filters from a loaded SearchQuery/ExportQuery: days are midnight to midnight in
+    `zone` (the display time zone) and `to` is inclusive, so the window ends at the start of the
+    next day."""
     since, until = args.get("since"), args.get("until")
     return Filters(
         citizen_ref=args.get("citizen_ref"),
@@ -44,13 +45,14 @@ def to_filters(args: dict[str, Any]) -> Filters:
         purpose=args.get("purpose"),
         outcome=args.get("outcome"),
         kinds=(args["kind"],) if args.get("kind") else (),
-        since=_midnight(since) if since else None,
-        until=_midnight(until + dt.timedelta(days=1)) if until else None,
+        actor=args.get("actor"),
+        since=_midnight(since, zone) if since else None,
+        until=_midnight(until + dt.timedelta(days=1), zone) if until else None,
     )
 
 
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+def _midnight(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(dt.UTC)
 
 
 def utc_time(moment: dt.datetime) -> str:
@@ -61,6 +63,7 @@ def utc_time(moment: dt.datetime) -> str:
 class Row:
     seq: int
     time: str
+    recorded_at: dt.datetime
     kind: str
     app_id: str | None
     purpose: str | None
@@ -91,6 +94,7 @@ def row(entry: AuditEntry) -> Row:
     return Row(
         seq=entry.seq,
         time=utc_time(entry.recorded_at),
+        recorded_at=entry.recorded_at,
         kind=entry.kind.replace("_", " ").capitalize(),
         app_id=entry.app_id,
         purpose=entry.purpose,

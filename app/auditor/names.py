@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from audit.auditor_models import Auditor
 from consent.models import AgencyApp
 from identity.staff_models import StaffMember
 from profile_store.catalogue import Catalogue
@@ -42,3 +43,37 @@ def local_day_bounds(first: dt.date, last: dt.date, zone: dt.tzinfo) -> tuple[dt
     since = dt.datetime.combine(first, dt.time(), tzinfo=zone)
     until = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=zone)
     return since.astimezone(dt.UTC), until.astimezone(dt.UTC)
+
+
+# Outcomes the platform records (a filter also takes any other well-formed one).
+OUTCOMES = (
+    "released", "partial", "granted", "declined", "revoked", "expired", "refused", "viewed", "revealed",
+    "completed", "downloaded", "access_denied", "auditor_login", "auditor_logout", "staff_signed_in",
+    "staff_sign_in_failed", "staff_signed_out", "staff_added", "staff_disabled", "staff_roles_changed",
+    "keys_created", "keys_rotated", "audit_verification_started",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The search form's options: (value, what the auditor reads), in the order shown."""
+
+    apps: list[tuple[str, str]]
+    attributes: list[tuple[str, str]]
+    actors: list[tuple[str, str]]
+    outcomes: list[tuple[str, str]]
+
+
+def filter_choices(session: Session, catalogue: Catalogue) -> Choices:
+    """Apps by name, attributes by label, staff and auditors by username, outcomes in words."""
+    names = load_names(session, catalogue)
+    auditors = session.execute(select(Auditor.id, Auditor.username).order_by(Auditor.username))
+    actors = [("citizen", "A citizen"), ("app", "An agency app")]
+    actors += sorted(((actor, f"Staff: {name}") for actor, name in names.staff.items()), key=lambda a: a[1])
+    actors += [(f"auditor:{i}", f"Auditor account: {name}") for i, name in auditors]
+    return Choices(
+        apps=sorted(((i, f"{n} ({i})") for i, n in names.apps.items()), key=lambda a: a[1].lower()),
+        attributes=sorted(names.attributes.items(), key=lambda a: a[1].lower()),
+        actors=actors,
+        outcomes=[(o, o.replace("_", " ").capitalize()) for o in OUTCOMES],
+    )

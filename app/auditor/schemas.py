@@ -18,7 +18,9 @@ from ..operator.schemas import FormSchema
 LOOKS_LIKE_NATIONAL_ID = re.compile(r"[STFGM][0-9]{7}[A-Z]", re.IGNORECASE)
 FORMATS = ("jsonl", "csv")
 MAX_REPORT_DAYS = 366
-FILTER_NAMES = ("citizen_ref", "app_id", "attribute", "purpose", "outcome", "kind", "since", "until")
+FILTER_NAMES = (
+    "citizen_ref", "app_id", "attribute", "purpose", "outcome", "kind", "actor", "since", "until",
+)  # fmt: skip
 
 
 def _text(pattern: str, max_length: int, message: str) -> fields.String:
@@ -44,7 +46,8 @@ def _date(label: str, wire_name: str) -> fields.Date:
 
 
 class FilterFields(Schema):
-    """The filters every search and export takes; `from`/`to` are whole UTC days, both inclusive."""
+    """The filters every search and export takes; `from`/`to` are whole days in the display time
+    zone, both inclusive."""
 
     class Meta:
         unknown = RAISE
@@ -56,6 +59,11 @@ class FilterFields(Schema):
     )
     outcome = _text(r"^[a-z0-9_]+$", 32, "Outcome can only hold lower-case letters, digits and _")
     kind = fields.String(validate=validate.OneOf(sorted(KINDS), error="Choose an event kind from the list"))
+    actor = fields.String(
+        validate=validate.Regexp(
+            r"^(citizen|app|(staff|auditor):[0-9a-f-]{36})$", error="Choose who acted from the list"
+        )
+    )
     # `from` and `to` on the wire; `from` is a Python keyword, hence since/until here.
     since = _date("The start date", "from")
     until = _date("The end date", "to")

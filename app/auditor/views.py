@@ -38,6 +38,7 @@ from core.errors import NotFound, Unauthorized, ValidationFailed
 from profile_store.citizens import normalise_uinfin
 
 from ..auditing import record
+from ..display_time import display_zone
 from ..extensions import db, runtime
 from ..operator.schemas import ActionForm
 from ..rate_limit import limit_sign_in_by_address
@@ -58,6 +59,7 @@ from .display import (
     signed_checkpoint_json,
     to_filters,
 )
+from .names import filter_choices
 from .schemas import ExportQuery, LoginForm, SearchForm, SearchQuery, filter_args
 
 bp = Blueprint("auditor", __name__, url_prefix="/auditor", template_folder="templates")
@@ -66,7 +68,7 @@ log = structlog.get_logger(__name__)
 ASSETS = Path(__file__).with_name("assets")
 PAGE_SIZE = 25
 CITIZEN_REF = re.compile(r"[0-9a-f]{64}")
-SHOWN_FIELDS = ("app_id", "attribute", "purpose", "outcome", "kind", "from", "to")
+SHOWN_FIELDS = ("app_id", "attribute", "purpose", "outcome", "kind", "actor", "from", "to")
 
 
 @bp.app_context_processor
@@ -138,7 +140,8 @@ def logout():
 def search():
     try:
         args = SearchQuery().load(request.args.to_dict())
-        page = search_log(db(write=True), to_filters(args), cursor=args.get("cursor"), limit=PAGE_SIZE)
+        filtered = to_filters(args, display_zone())
+        page = search_log(db(write=True), filtered, cursor=args.get("cursor"), limit=PAGE_SIZE)
     except ValidationError as exc:
         return _search_page(exc.messages, request.args), 400
     except ValidationFailed as exc:  # a cursor this service did not issue
@@ -178,8 +181,15 @@ def _search_page(errors: dict, entered, *, uinfin: str = ""):
 
 
 def _render_search(errors: dict, shown: dict[str, str], **page: Any) -> str:
+    choices = filter_choices(db(), runtime().catalogue)
     return render_template(
-        "auditor/search.html", errors=errors, shown=shown, kinds=sorted(KINDS), **{"rows": None, **page}
+        "auditor/search.html",
+        errors=errors,
+        shown=shown,
+        kinds=sorted(KINDS),
+        choices=choices,
+        zone=display_zone().key,
+        **{"rows": None, **page},
     )
 
 
@@ -210,12 +220,13 @@ def export():
         chunks = _streamed(lambda session: export_lines(session, log_id=log_id, upto=checkpoint.tree_size))
         return _download(chunks, f"consentry-audit-{checkpoint.tree_size}.jsonl", "application/jsonl")
     _audit("auditor_export", format=fmt, filters=filters)
+    zone = display_zone()
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     if fmt == "csv":
-        chunks = _streamed(lambda session: csv_chunks(session, to_filters(args)))
+        chunks = _streamed(lambda session: csv_chunks(session, to_filters(args, zone)))
         return _download(chunks, f"consentry-audit-{stamp}.csv", "text/csv")
     chunks = _streamed(
-        lambda session: jsonl_chunks(session, to_filters(args), log_id=log_id, filters_used=filters)
+        lambda session: jsonl_chunks(session, to_filters(args, zone), log_id=log_id, filters_used=filters)
     )
     return _download(chunks, f"consentry-audit-search-{stamp}.jsonl", "application/jsonl")
 

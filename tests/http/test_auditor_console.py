@@ -223,3 +223,47 @@ def test_a_tampered_log_names_its_first_bad_position(signed_in, in_line, db_sess
     assert "Failed" in page.text and f"seq {target.seq}" in page.text
     assert f'href="/auditor/entries/{target.seq}"' in page.text
     assert f"seq {target.seq}" in signed_in.get("/auditor/verify").text
+
+
+# Search filters
+
+
+def search(client, **params):
+    return client.get("/auditor/", query_string=params)
+
+
+def seqs_on(html: str) -> list[int]:
+    return [int(s) for s in re.findall(r'href="/auditor/entries/(\d+)"', html)]
+
+
+def test_the_filters_offer_apps_by_name_attributes_by_label_and_staff_by_username(signed_in, agency_app):  # noqa: F811
+    page = search(signed_in, app_id=agency_app.client_id)
+    assert page.status_code == 200
+    assert f'<option value="{agency_app.client_id}" selected>' in page.text
+    assert "Housing Grant (" in page.text and '<option value="sex">Sex</option>' in page.text
+    assert '<option value="citizen">A citizen</option>' in page.text
+    assert page.text.index("Results") < page.text.index("Filters")  # results first
+    assert "Asia/Singapore time" in page.text
+
+
+def test_dates_are_whole_days_in_the_display_time_zone(signed_in, agency_app, db_session):  # noqa: F811
+    before = disclose(db_session, agency_app.client_id, SGT_MIDNIGHT - dt.timedelta(seconds=1))
+    after = disclose(db_session, agency_app.client_id, SGT_MIDNIGHT)
+    on = {
+        day: seqs_on(search(signed_in, app_id=agency_app.client_id, **{"from": day, "to": day}).text)
+        for day in ("2026-03-01", "2026-03-02")
+    }
+    assert on == {"2026-03-01": [before.seq], "2026-03-02": [after.seq]}
+    page = search(signed_in, app_id=agency_app.client_id)
+    assert "2 Mar 2026 00:00 (Asia/Singapore)" in page.text
+
+
+def test_who_acted_filters_by_member_of_staff_and_by_app(signed_in, agency_app, db_session, now):  # noqa: F811
+    actor = f"staff:{uuid.uuid4()}"
+    looked = append(
+        db_session, Event(kind="staff_lookup", citizen_ref="d" * 64, details={"actor": actor}), now=now
+    )
+    released = disclose(db_session, agency_app.client_id, now)
+    assert seqs_on(search(signed_in, actor=actor).text) == [looked.seq]
+    assert released.seq in seqs_on(search(signed_in, actor="app", app_id=agency_app.client_id).text)
+    assert search(signed_in, actor="staff:nobody").status_code == 400
