@@ -44,8 +44,12 @@ FLASH = "citizen_refresh"  # flashed codes, worded by the template
 @citizen_required
 def start_refresh_now():
     _action_form()
-    store, now = request_db(), utcnow()
-    if is_running(latest_refresh(store, g.citizen_id), now=now, stale_after=STALE_AFTER):
+    now = utcnow()
+    # Read apart from the request's writer session: the rate limiter below counts in a transaction
+    # of its own, which on SQLite would wait on the writer's lock.
+    with runtime().sessions() as reader:
+        running = is_running(latest_refresh(reader, g.citizen_id), now=now, stale_after=STALE_AFTER)
+    if running:
         flash("running", FLASH)
         return redirect(url_for(".refresh_status"), 303)
     try:
@@ -55,6 +59,7 @@ def start_refresh_now():
             "citizen/refresh.html", refresh=None, agencies={}, limited=_wait_words(exc.retry_after)
         )
         return page, 429, {"Retry-After": str(exc.retry_after)}
+    store = request_db()
     refresh_id = start_refresh(store, citizen_id=g.citizen_id, now=now, stale_after=STALE_AFTER)
     store.commit()
     if refresh_id is None:  # another tab or process started one a moment ago
