@@ -32,6 +32,7 @@ from .citizens_cli import demo_accounts_table, seed_demo_accounts
 from .cli import upgrade_database
 from .config import PROJECT_ROOT
 from .extensions import runtime
+from .notices.demo_mail import start_demo_mail
 from .staff_cli import demo_staff_table, seed_demo_staff
 
 EXAMPLE_APP = PROJECT_ROOT / "examples" / "agency-app.json"
@@ -62,6 +63,7 @@ def demo(port: int, citizens: int, agency_port: int, open_browser: bool) -> None
     if not os.environ.get("PUBLIC_BASE_URL"):
         rt.config = rt.config.replace(public_base_url=site.rstrip("/"))
     seed_example_app(agency_port)
+    demo_mail = start_demo_mail(current_app._get_current_object(), demo_accounts)  # sink, worker
     server = make_server("127.0.0.1", port, current_app._get_current_object(), threaded=True)
     agency_server = _serve_demo_agency_app(rt.config.public_base_url, agency_port)
     stop_signer = _start_checkpoint_signer()
@@ -75,6 +77,7 @@ def demo(port: int, citizens: int, agency_port: int, open_browser: bool) -> None
         Console().print(demo_accounts_table(demo_accounts))
     if agency_server is not None:
         click.echo(f"  demo agency app:   http://127.0.0.1:{agency_port}/   (pre-fills a form via Consentry)")
+    click.echo(f"  demo mail:         {site}demo/mail   (the notices citizens get)")
     click.echo("  (synthetic people; press Ctrl-C to stop)")
     if open_browser:
         webbrowser.open(site)
@@ -84,6 +87,7 @@ def demo(port: int, citizens: int, agency_port: int, open_browser: bool) -> None
         pass
     finally:
         stop_signer.set()
+        demo_mail.close()
         server.server_close()
         if agency_server is not None:
             agency_server.shutdown()
