@@ -54,6 +54,13 @@ KINDS = frozenset(
         "consent_narrowed",  # ... dropped optional items from it (attributes: the items dropped)
         "disclosure_reported",  # a citizen said an entry was not them (details: seq, report_id)
         "disclosure_report_updated",  # an auditor moved a report (details: report_id, state, reason)
+        "activation_letter_issued",  # an activation letter was issued (details: actor, letter_id)
+        "citizen_activation_refused",  # a wrong, expired, locked or used activation code (details)
+        "citizen_password_chosen",  # an activating citizen chose a password (never the password)
+        "citizen_activated",  # a citizen confirmed their authenticator and opened their account
+        "citizen_recovery_used",  # a citizen signed in with a recovery code (never the code)
+        "citizen_authenticator_changed",  # ... and enrolled a new authenticator
+        "citizen_account_closed",  # a citizen closed their account (details: consents withdrawn)
         "declaration_changed",  # a citizen declared, changed or removed a fact (the attribute)
     }
 )
