@@ -68,6 +68,7 @@ def _register_blueprints(app: Flask) -> None:
     from .consent_screen.views import bp as consent_screen_bp
     from .fapi.views import bp as fapi_bp
     from .fapi.views import wellknown_bp as fapi_wellknown_bp
+    from .log_api.views import bp as log_api_bp
     from .myinfo_v4.views import bp as myinfo_v4_bp
     from .notices.views import bp as notices_bp
     from .oauth.metadata_views import bp as wellknown_bp
@@ -83,6 +84,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(agency_api_bp)
     app.register_blueprint(agency_receipts_bp)
     app.register_blueprint(audit_api_bp)
+    app.register_blueprint(log_api_bp)
     app.register_blueprint(auditor_bp)
     app.register_blueprint(citizen_bp)
     app.register_blueprint(citizen_api_bp)

@@ -1,4 +1,4 @@
-"""`consentry audit ...`: verify, export, checkpoint, public key."""
+"""`consentry audit ...`: verify, export, checkpoint, public key, publish (tiles)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ from audit.auditors import record_verification
 from audit.checkpointer import CheckpointPolicy, run_signer, sign_if_due
 from audit.export import export_lines
 from audit.log import latest_checkpoint, tree_size
+from audit.tiles import publish as publish_tiles
 from audit.verify import verify_log
 from core.clock import utcnow
 from core.db import transaction
+from core.errors import NotFound
 
 from .extensions import runtime
 
@@ -147,7 +149,35 @@ def export(out: Path) -> None:
 
 
 @audit_group.command("public-key")
+@click.option("--note", is_flag=True, help="Print the signed-note verifier key string instead of PEM.")
 @with_appcontext
-def public_key() -> None:
-    """Print the audit public key (PEM) that checkpoints verify against."""
-    click.echo(runtime().audit_signer.public_pem().decode(), nl=False)
+def public_key(note: bool) -> None:
+    """Print the audit public key (PEM) that checkpoints verify against; with --note, the C2SP
+    verifier key string that checkpoint notes (/log/checkpoint) verify against."""
+    signer = runtime().audit_signer
+    click.echo(signer.note_verifier_key() if note else signer.public_pem().decode(), nl=note)
+
+
+@audit_group.command("publish")
+@click.option(
+    "--to",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for a static host: checkpoint and tile/... are written under it.",
+)
+@with_appcontext
+def publish(directory: Path) -> None:
+    """Write the latest checkpoint (signed note) and its hash tiles (tlog-tiles) to a directory.
+    Resumable: full tiles already written are skipped; partial tiles and the checkpoint are
+    rewritten, the checkpoint last. Entry bundles are not written (they are for auditors)."""
+    progress = Progress(TextColumn("publishing tiles"), MofNCompleteColumn(), console=console)
+    with runtime().sessions() as session, progress as bar:
+        task = bar.add_task("publish", total=None)
+        try:
+            report = publish_tiles(session, directory, on_tile=lambda _: bar.advance(task))
+        except NotFound as exc:
+            raise click.ClickException(str(exc)) from None
+    console.print(
+        f"tree size {report.tree_size}: {report.written} tiles written, {report.skipped} already there"
+    )

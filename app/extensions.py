@@ -60,7 +60,9 @@ class Runtime:
             catalogue=catalogue,
             vault=Vault(keyring, config.lookup_key),
             connectors=ConnectorRegistry.from_config(config, catalogue),
-            audit_signer=AuditSigner.from_pem(config.audit_log_id, config.audit_signing_key),
+            audit_signer=AuditSigner.from_pem(
+                config.audit_log_id, config.audit_signing_key, config.audit_log_origin_or_default
+            ),
             writer_sessions=writer_sessions,
             platform_keys=PlatformKeys(sessions, keyring, writer_sessions=writer_sessions),
             replay=replay_cache_for(config.redis_url, sessions),

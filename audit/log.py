@@ -7,6 +7,7 @@ entry commit together or not at all ("no audit entry, no data").
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,8 @@ from core.errors import NotFound, ValidationFailed
 from .canonical import canonical_json
 from .merkle import chain_next, consistency_proof, frontier_append, inclusion_proof, leaf_hash, root
 from .models import AuditCheckpoint, AuditEntry, AuditEntryAttribute, AuditHead, AuditTreeNode
+from .note import checkpoint_body as checkpoint_note_body
+from .note import note_text
 from .signer import AuditSigner
 
 ZERO_HASH = bytes(32)
@@ -49,6 +52,7 @@ KINDS = frozenset(
         "citizen_download",  # a citizen downloaded their whole record (details: format), no values
         "staff_lookup",  # a member of staff opened a citizen's profile (details: actor, reason)
         "staff_reveal",  # ... and asked to see one masked value in full (the attribute)
+        "declaration_changed",  # a citizen declared, changed or removed a fact (the attribute)
         "consent_paused",  # a citizen paused a standing consent (details: consent_id)
         "consent_resumed",  # ... and resumed it
         "consent_narrowed",  # ... dropped optional items from it (attributes: the items dropped)
@@ -56,12 +60,12 @@ KINDS = frozenset(
         "disclosure_report_updated",  # an auditor moved a report (details: report_id, state, reason)
         "activation_letter_issued",  # an activation letter was issued (details: actor, letter_id)
         "citizen_activation_refused",  # a wrong, expired, locked or used activation code (details)
+        "citizen_activation_started",  # a citizen entered a right activation code
         "citizen_password_chosen",  # an activating citizen chose a password (never the password)
         "citizen_activated",  # a citizen confirmed their authenticator and opened their account
         "citizen_recovery_used",  # a citizen signed in with a recovery code (never the code)
         "citizen_authenticator_changed",  # ... and enrolled a new authenticator
         "citizen_account_closed",  # a citizen closed their account (details: consents withdrawn)
-        "declaration_changed",  # a citizen declared, changed or removed a fact (the attribute)
     }
 )
 
@@ -256,16 +260,29 @@ def create_checkpoint(session: Session, *, signer: AuditSigner, now: dt.datetime
         "key_id": signer.key_id,
     }
     signed = signer.sign(body)
+    root_hash = bytes.fromhex(body["root_hash"])
+    note_body = checkpoint_note_body(signer.note_origin, size, root_hash)
     checkpoint = AuditCheckpoint(
         tree_size=size,
         created_at=now,
         key_id=signer.key_id,
         body=canonical_json(body).decode(),
         signature=signed["signature"],
+        note_origin=signer.note_origin,
+        note_signature=signer.sign_note(note_body),
     )
     session.add(checkpoint)
     session.flush()
     return checkpoint
+
+
+def checkpoint_note(checkpoint: AuditCheckpoint) -> str | None:
+    """The checkpoint as a C2SP signed note, or None for one signed before notes were."""
+    if checkpoint.note_origin is None or checkpoint.note_signature is None:
+        return None
+    root_hash = bytes.fromhex(json.loads(checkpoint.body)["root_hash"])
+    body = checkpoint_note_body(checkpoint.note_origin, checkpoint.tree_size, root_hash)
+    return note_text(body, checkpoint.note_origin, checkpoint.note_signature)
 
 
 def latest_checkpoint(session: Session) -> AuditCheckpoint | None:

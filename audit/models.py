@@ -85,3 +85,7 @@ class AuditCheckpoint(Base):
     key_id: Mapped[str] = mapped_column(String(32))
     body: Mapped[str] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(String(200))
+    # The same tree head as a C2SP signed note (audit/note.py): the origin it was signed under and
+    # base64(key hash || signature). NULL on checkpoints signed before migration 0022.
+    note_origin: Mapped[str | None] = mapped_column(String(255))
+    note_signature: Mapped[str | None] = mapped_column(String(200))

@@ -6,10 +6,10 @@ copied out of the body for search and history (`kind`, `citizen_ref`, `app_id`, 
 `outcome`, `recorded_at`), and its `audit_entry_attributes` rows (none missing, extra or altered).
 Per tree node: its hash, recomputed from the leaves while streaming (a node (level, index) is
 completed by leaf (index + 1) * 2**level - 1), none missing, none beyond the tree. Per checkpoint:
-signature, size, root, chain head, and the `key_id` and `created_at` columns against the signed
-body. At the end, the head row. Streams in seq order in batches (one query each for entries,
-attributes and tree nodes), so memory stays constant, and stops at the first finding: every
-later position depends on the earlier ones.
+signature, size, root, chain head, the signed-note signature when there is one, and the `key_id`
+and `created_at` columns against the signed body. At the end, the head row. Streams in seq order
+in batches (one query each for entries, attributes and tree nodes), so memory stays constant, and
+stops at the first finding: every later position depends on the earlier ones.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Column, Connection, Row, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
+from . import note
 from .canonical import canonical_json
 from .checkpoint_signing import verify_checkpoint
 from .merkle import StreamingRoot, chain_next, leaf_hash
@@ -195,6 +196,8 @@ class _Walk:
                 return Finding(
                     size - 1, f"checkpoint at size {size}: {name} differs", str(value), str(body.get(name))
                 )
+        if not _note_verifies(checkpoint, self.stream.root(), self.public_key):
+            return Finding(size - 1, f"checkpoint at size {size}: note signature invalid")
         return None
 
     def finish(self) -> Finding | None:
@@ -248,6 +251,21 @@ class _Walk:
         query = select(_N.c.level, _N.c.index).where(outside).order_by(_N.c.level, _N.c.index).limit(1)
         row = self.connection.execute(query).one_or_none()
         return None if row is None else (row.level, row.index)
+
+
+def _note_verifies(checkpoint: Row[Any], root_hash: bytes, public_key: Ed25519PublicKey) -> bool:
+    """The signed-note form: absent on checkpoints older than notes (both columns NULL), else a
+    valid signature by our key over origin, size and root. Removing both columns of a newer row
+    looks like an older row: as with a deleted checkpoint, only a witness holding it can tell."""
+    origin, signature = checkpoint.note_origin, checkpoint.note_signature
+    if origin is None and signature is None:
+        return True
+    try:
+        body = note.checkpoint_body(origin, checkpoint.tree_size, root_hash)
+        note.verify_note(note.note_text(body, origin, signature), note.verifier_key(origin, public_key))
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _completed_ranges(first: int, last: int) -> list[tuple[int, int, int]]:

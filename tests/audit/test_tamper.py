@@ -286,6 +286,18 @@ MUTATIONS = [
         at_checkpoint,
         created_at=dt.datetime(2027, 1, 1, tzinfo=dt.UTC),
     ),
+    # The signed-note form: a note of another checkpoint, another origin, half of it removed.
+    alter(
+        "checkpoint-note_signature",
+        C,
+        checkpoint,
+        at_checkpoint,
+        note_signature=lambda log: (
+            select(C.note_signature).where(C.tree_size == log.checkpoints[0]).scalar_subquery()
+        ),
+    ),
+    alter("checkpoint-note_origin", C, checkpoint, at_checkpoint, note_origin="other.example/log"),
+    alter("checkpoint-note_signature-removed", C, checkpoint, at_checkpoint, note_signature=None),
     addition("checkpoint-inserted", C, _copy(C, checkpoint, tree_size=lambda log: log.seq(3)), at(2)),
     # audit_head: every column
     alter("head-id", AuditHead, head, at_log, id=2),
