@@ -41,12 +41,19 @@ class Released:
 
 def releases(session: Session, *, since: dt.datetime, until: dt.datetime) -> list[Released]:
     """How many disclosures released each attribute to each app in the period, by app then
-    attribute. One aggregate: disclosures by kind and time (index), joined on their attributes."""
+    attribute. One aggregate: disclosures by kind and time (ix_audit_entries_kind_time), joined on
+    their attributes, which are first bounded to the seq range of those disclosures so the join
+    reads a range of their primary key, not the whole table."""
+    disclosures = (_window(since, until), AuditEntry.kind == "disclosure", AuditEntry.app_id.is_not(None))
+    seqs = AuditEntry.seq + 0  # read from the kind/time index, not by walking the primary key
+    low, high = session.execute(select(func.min(seqs), func.max(seqs)).where(*disclosures)).one()
+    if low is None:
+        return []
     count = func.count()
     query = (
         select(AuditEntry.app_id, AuditEntryAttribute.attribute, count)
         .join(AuditEntryAttribute, AuditEntryAttribute.seq == AuditEntry.seq)
-        .where(_window(since, until), AuditEntry.kind == "disclosure", AuditEntry.app_id.is_not(None))
+        .where(*disclosures, AuditEntryAttribute.seq.between(low, high))
         .group_by(AuditEntry.app_id, AuditEntryAttribute.attribute)
         .order_by(AuditEntry.app_id, AuditEntryAttribute.attribute)
     )
