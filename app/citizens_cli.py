@@ -1,5 +1,6 @@
-"""`consentry citizens ...`: citizen sign-in accounts. `enrol` gives a citizen a password and an
-authenticator (TOTP) secret; `rewrap-secrets` moves those secrets to the active master key;
+"""`consentry citizens ...`: citizen sign-in accounts. `enrol` issues activation letters (a
+one-time code, printed or exported for a mail house; the citizen chooses their own password at
+/citizen/activate); `rewrap-secrets` moves those secrets to the active master key;
 `demo-codes` prints the current codes of the published demo accounts.
 
 The demo accounts (DEMO_ACCOUNTS, DEMO_PASSWORD) are published credentials for synthetic people,
@@ -8,7 +9,12 @@ seeded only by `consentry demo`.
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import json
+import os
 import sys
+from pathlib import Path
 
 import click
 import pyotp
@@ -21,10 +27,13 @@ from audit.log import Event
 from core.clock import utcnow
 from core.db import transaction
 from core.errors import DomainError
+from core.uinfin import partial_uinfin
 from identity.accounts import enrol, rewrap_batch
+from identity.activation import issue_letter
 from profile_store.citizens import find_citizen_by_uinfin, normalise_uinfin
 
 from .auditing import record
+from .citizen.activation import code_key
 from .extensions import runtime
 
 console = Console(stderr=True)
@@ -44,31 +53,83 @@ def citizens_group() -> None:
 
 
 @citizens_group.command("enrol")
-@click.argument("uinfin")
+@click.argument("uinfins", metavar="UINFIN...", nargs=-1, required=True)
 @click.option(
-    "--password",
-    help="The citizen's password (12 to 200 characters). Prompted for, hidden, when not given: "
-    "a password on the command line is visible to other users and kept in shell history.",
+    "--export",
+    "export_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the letters to this new file for a mail house instead of printing them: "
+    "JSON (a list) or CSV (uinfin, activation_code, expires_at), by the file's extension.",
 )
+@click.option("--valid-days", default=30, show_default=True, type=click.IntRange(1, 366))
 @with_appcontext
-def enrol_command(uinfin: str, password: str | None) -> None:
-    """Give the citizen with national id UINFIN a password and a new authenticator secret,
-    replacing any they had. Prints the secret and its otpauth:// URI once, to add to their
-    authenticator app; they are never shown again."""
-    password = password or click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    rt = runtime()
+def enrol_command(uinfins: tuple[str, ...], export_path: Path | None, valid_days: int) -> None:
+    """Issue an activation letter to each citizen UINFIN: a one-time code, valid --valid-days,
+    with which they open their account at /citizen/activate (never a password). A new letter
+    revokes the citizen's earlier ones. All letters or none; each one audited
+    (activation_letter_issued, never the code)."""
+    if export_path is not None and export_path.suffix.lower() not in (".json", ".csv"):
+        raise click.UsageError("the export file must end in .json or .csv")
+    rt, now = runtime(), utcnow()
+    key, letters = code_key(), []
     try:
         with transaction(rt.sessions) as session:
-            enrolment = enrol(session, vault=rt.vault, uinfin=uinfin, password=password, now=utcnow())
-            citizen_ref = rt.vault.digest_uinfin(normalise_uinfin(uinfin))
-            record(session, Event(kind="admin_action", citizen_ref=citizen_ref, outcome="citizen_enrolled"))
+            for uinfin in uinfins:
+                letter = issue_letter(
+                    session,
+                    vault=rt.vault,
+                    key=key,
+                    uinfin=uinfin,
+                    now=now,
+                    valid_for=dt.timedelta(days=valid_days),
+                )
+                citizen_ref = rt.vault.digest_uinfin(normalise_uinfin(uinfin))
+                details = {
+                    "actor": "cli",
+                    "letter_id": letter.letter_id,
+                    "expires_at": letter.expires_at.isoformat(),
+                }
+                record(
+                    session,
+                    Event(
+                        kind="activation_letter_issued",
+                        citizen_ref=citizen_ref,
+                        outcome="issued",
+                        details=details,
+                    ),
+                )
+                letters.append((normalise_uinfin(uinfin), letter))
+            if export_path is not None:
+                _export_letters(export_path, letters)
     except DomainError as exc:
         _fail(exc)
-    console.print(
-        f"citizen {enrolment.citizen_id} can sign in; add this to their authenticator app (shown once):"
-    )
-    click.echo(enrolment.provisioning_uri)
-    click.echo(f"secret: {enrolment.totp_secret}")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {export_path}: {exc}") from exc
+    if export_path is not None:
+        console.print(
+            f"{len(letters)} activation letters written to {export_path} (keep it safe: it holds the codes)"
+        )
+        return
+    for uinfin, letter in letters:
+        click.echo(
+            f"{partial_uinfin(uinfin)}  activation code {letter.code}  valid until "
+            f"{letter.expires_at:%Y-%m-%d %H:%M} UTC  (activate at /citizen/activate)"
+        )
+
+
+def _export_letters(path: Path, letters: list) -> None:
+    """Write the letters to a new file, readable by its owner only; refuses to overwrite."""
+    rows = [
+        {"uinfin": uinfin, "activation_code": letter.code, "expires_at": letter.expires_at.isoformat()}
+        for uinfin, letter in letters
+    ]
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", newline="") as out:
+        if path.suffix.lower() == ".json":
+            json.dump(rows, out, indent=2)
+        else:
+            writer = csv.DictWriter(out, fieldnames=["uinfin", "activation_code", "expires_at"])
+            writer.writeheader()
+            writer.writerows(rows)
 
 
 @citizens_group.command("rewrap-secrets")

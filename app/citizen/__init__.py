@@ -1,4 +1,4 @@
 """The citizen's pages (sign in with NRIC/FIN, password and authenticator code; sign out; the portal:
 profile, access history, consents and withdrawing one) and the portal's JSON API. See docs/portal.md."""
 
-from . import download, receipts, refresh  # noqa: F401  (pages on the citizen blueprint)
+from . import account, activation, download, receipts, recovery, refresh  # noqa: F401  (pages on the citizen blueprint)

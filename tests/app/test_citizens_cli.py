@@ -3,15 +3,26 @@ with the national id never printed in full."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
+
 import pyotp
 import pytest
 from argon2 import PasswordHasher, profiles
+from sqlalchemy import select
 
 from app import create_app
+from app.citizen.activation import code_key
 from app.citizens_cli import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_accounts_table, seed_demo_accounts
+from audit.models import AuditEntry
 from core.clock import utcnow
 from core.uinfin import demo_uinfin
 from identity.accounts import authenticate, enrol, find_account
+from identity.activation import start_activation
+from identity.activation_models import ActivationLetter
+from profile_store.models import Citizen
 from tests.factories import fresh_uinfin, make_citizen
 
 PASSWORD = "correct horse battery staple"
@@ -37,39 +48,68 @@ def sign_in(db_session, runtime, uinfin: str, password: str, secret: str) -> str
     )
 
 
-def test_enrol_prints_the_secret_once_and_it_signs_in(app, db_session, runtime, uinfin):
-    result = app.test_cli_runner().invoke(args=["citizens", "enrol", uinfin.lower(), "--password", PASSWORD])
+def test_enrol_prints_a_letter_code_never_a_password(app, db_session, runtime, uinfin):
+    result = app.test_cli_runner().invoke(args=["citizens", "enrol", uinfin.lower()])
     assert result.exit_code == 0, result.output
-    uri = next(line for line in result.output.splitlines() if line.startswith("otpauth://"))
-    secret = pyotp.parse_uri(uri).secret
-    assert f"secret: {secret}" in result.output
-    assert uinfin not in result.output
-    assert sign_in(db_session, runtime, uinfin, PASSWORD, secret)
-
-
-def test_enrol_prompts_for_the_password_twice(app, db_session, runtime, uinfin):
-    result = app.test_cli_runner().invoke(
-        args=["citizens", "enrol", uinfin], input=f"{PASSWORD}\n{PASSWORD}\n"
+    code = re.search(r"activation code ([A-Z0-9-]{14})", result.output).group(1)
+    assert uinfin not in result.output and "valid until" in result.output
+    token, citizen_id = start_activation(
+        db_session, vault=runtime.vault, key=key_of(app), uinfin=uinfin, code=code, now=utcnow()
     )
+    assert token and find_account(db_session, citizen_id) is None  # the citizen opens it themselves
+    entries = db_session.scalars(
+        select(AuditEntry).where(AuditEntry.kind == "activation_letter_issued")
+    ).all()
+    assert entries and all(code not in entry.body for entry in entries)
+
+
+def key_of(app) -> bytes:
+    with app.test_request_context():
+        return code_key()
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_enrol_exports_letters_for_a_mail_house(app, db_session, runtime, uinfin, tmp_path, suffix):
+    other = fresh_uinfin()
+    make_citizen(db_session, runtime.vault, uinfin=other)
+    db_session.commit()
+    path = tmp_path / f"letters{suffix}"
+    result = app.test_cli_runner().invoke(args=["citizens", "enrol", uinfin, other, "--export", str(path)])
     assert result.exit_code == 0, result.output
-    assert PASSWORD not in result.output
-    secret = result.output.rsplit("secret: ", 1)[1].strip()
-    assert sign_in(db_session, runtime, uinfin, PASSWORD, secret)
+    assert "activation code" not in result.output
+    text = path.read_text()
+    rows = json.loads(text) if suffix == ".json" else list(csv.DictReader(io.StringIO(text)))
+    assert [row["uinfin"] for row in rows] == [uinfin, other]
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    for row in rows:
+        start_activation(
+            db_session,
+            vault=runtime.vault,
+            key=key_of(app),
+            uinfin=row["uinfin"],
+            code=row["activation_code"],
+            now=utcnow(),
+        )
+    again = app.test_cli_runner().invoke(args=["citizens", "enrol", uinfin, "--export", str(path)])
+    assert again.exit_code != 0  # never overwrites
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["S1234567A", "--password", PASSWORD], "not a valid NRIC/FIN"),
-        (["UNKNOWN", "--password", PASSWORD], "no citizen with this national id"),
-        (["KNOWN", "--password", "short"], "between 12 and 200 characters"),
+        (["S1234567A"], "not a valid NRIC/FIN"),
+        (["UNKNOWN"], "no citizen with this national id"),
+        (["KNOWN", "UNKNOWN"], "no citizen with this national id"),
     ],
 )
-def test_enrol_refuses_with_a_reason(app, uinfin, args, message):
+def test_enrol_refuses_with_a_reason_and_issues_nothing(app, db_session, runtime, uinfin, args, message):
     args = [{"UNKNOWN": fresh_uinfin(), "KNOWN": uinfin}.get(arg, arg) for arg in args]
     result = app.test_cli_runner().invoke(args=["citizens", "enrol", *args])
     assert result.exit_code == 1
     assert message in result.output
+    digest = runtime.vault.digest_uinfin(uinfin)
+    query = select(ActivationLetter).join(Citizen, Citizen.id == ActivationLetter.citizen_id)
+    assert db_session.scalars(query.where(Citizen.uinfin_digest == digest)).all() == []
 
 
 def test_demo_accounts_are_the_first_demo_citizens():

@@ -1,0 +1,81 @@
+"""Forms of the activation, recovery and close-account pages. Unknown fields are rejected; the
+CSRF token is checked by Flask-WTF before the view runs; nothing here names the citizen except
+the national id they type (identity between pages lives server-side, never in a hidden field)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import fields, pre_load, validate
+
+from ..operator.schemas import FormSchema
+from .schemas import ENTER_CODE, ENTER_ID, _national_id
+
+ENTER_ACTIVATION = "Enter the activation code from your letter"
+ENTER_RECOVERY = "Enter one of your recovery codes"
+ENTER_PASSWORD = "Enter a password"  # noqa: S105 - a message, not a password
+
+
+def _upper_id(data: dict[str, Any]) -> dict[str, Any]:
+    tidy = dict(data)
+    if isinstance(tidy.get("uinfin"), str):
+        tidy["uinfin"] = tidy["uinfin"].strip().upper()
+    if isinstance(tidy.get("code"), str):
+        tidy["code"] = tidy["code"].replace(" ", "")
+    return tidy
+
+
+class ActivateForm(FormSchema):
+    uinfin = fields.String(required=True, validate=_national_id, error_messages={"required": ENTER_ID})
+    code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40, error=ENTER_ACTIVATION),
+        error_messages={"required": ENTER_ACTIVATION},
+    )
+
+    @pre_load
+    def _tidy(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return _upper_id(data)
+
+
+class PasswordForm(FormSchema):
+    password = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=1000, error=ENTER_PASSWORD),
+        error_messages={"required": ENTER_PASSWORD},
+    )
+    confirm = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=1000, error="Enter the password again"),
+        error_messages={"required": "Enter the password again"},
+    )
+
+
+class CodeForm(FormSchema):
+    code = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9]{6}$", error=ENTER_CODE),
+        error_messages={"required": ENTER_CODE},
+    )
+
+    @pre_load
+    def _tidy(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return _upper_id(data)
+
+
+class RecoverForm(FormSchema):
+    uinfin = fields.String(required=True, validate=_national_id, error_messages={"required": ENTER_ID})
+    password = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200, error="Enter your password"),
+        error_messages={"required": "Enter your password"},
+    )
+    recovery_code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40, error=ENTER_RECOVERY),
+        error_messages={"required": ENTER_RECOVERY},
+    )
+
+    @pre_load
+    def _tidy(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return _upper_id(data)
