@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only refresh,bulk,assembly,scale,audit,oauth] [--pg-url URL] [...]`
+"""`python -m bench [--quick] [--only refresh,bulk,assembly,scale,audit,oauth,tiles] [--pg-url URL] [...]`
 
 Runs the benchmarks, prints one table and the machine it ran on, and writes the same as JSON to
 bench/results/latest.json. See bench/README.md.
@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from . import assembly, audit_log, oauth_api, refresh, scale
+from . import assembly, audit_log, oauth_api, refresh, scale, tiles
 from .common import MEETS, MISSES, Options, Row, code_fingerprint, log, machine_info, machine_line
 
 BENCHMARKS: dict[str, Callable[[Options], list[Row]]] = {
@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, Callable[[Options], list[Row]]] = {
     "scale": scale.run,
     "audit": audit_log.run,
     "oauth": oauth_api.run,
+    "tiles": tiles.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 

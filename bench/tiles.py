@@ -1,0 +1,153 @@
+"""tlog-tiles benchmark (`--only tiles`): publish the tiles of a large log to a directory, resume
+that publish, and serve tiles over HTTP on loopback.
+
+The log is made quickly: synthetic leaf hashes and the tree nodes their appends complete
+(`StreamingRoot.add_completing`, the append path's node set) are written straight into
+`audit_tree_nodes` in batches, the head moved to match, and one checkpoint signed by the real
+`create_checkpoint`. No entry rows: hash tiles never read them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import http.client
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import insert, update
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from app import create_app
+from audit.checkpoint_signing import new_private_key
+from audit.log import create_checkpoint
+from audit.merkle import StreamingRoot
+from audit.models import AuditHead, AuditTreeNode
+from audit.signer import AuditSigner
+from audit.tiles import WIDTH, Tile, publish
+from core.db import make_engine, make_session_factory
+
+from .common import INFO, Options, Row, bench_config, fresh_database, log
+
+FULL_LEAVES, QUICK_LEAVES = 1_000_000, 50_000
+BATCH = 20_000
+CLIENTS = 4
+
+
+def run(options: Options) -> list[Row]:
+    leaves = QUICK_LEAVES if options.quick else FULL_LEAVES
+    label, url = options.backends()[0]
+    with fresh_database(options, url, "tiles") as db_url:
+        engine = make_engine(db_url)
+        sessions = make_session_factory(engine, writer=True)
+        load_s = _load(sessions, leaves)
+        with tempfile.TemporaryDirectory(prefix="tiles-", dir=options.workdir) as out:
+            written, publish_s = _publish(sessions, Path(out))
+            _, resume_s = _publish(sessions, Path(out))
+        served = _serve(db_url, leaves, seconds=3 if options.quick else 10)
+        engine.dispose()
+    return [
+        Row(
+            "tiles: publish --to DIR (all tiles), then a resumed run",
+            label,
+            leaves,
+            f"{written / publish_s:,.0f} tiles/s ({written} tiles, {publish_s:.1f} s); "
+            f"rerun {resume_s:.1f} s; load {load_s:.0f} s",
+            "reported",
+            INFO,
+            {"tiles": written, "publish_s": publish_s, "resume_s": resume_s, "load_s": load_s},
+        ),
+        Row(
+            f"tiles: full level-0 tiles over HTTP, {CLIENTS} keep-alive clients (werkzeug, threaded)",
+            label,
+            leaves,
+            f"{served['tiles_per_s']:,.0f} tiles/s ({served['mib_per_s']:.1f} MiB/s), "
+            f"{served['errors']} errors",
+            "reported",
+            INFO,
+            served,
+        ),
+    ]
+
+
+def _load(sessions, leaves: int) -> float:
+    log(f"tiles: writing {leaves:,} leaves and their tree nodes")
+    started, stream, rows = time.perf_counter(), StreamingRoot(), []
+    nodes = AuditTreeNode.__table__
+    with sessions() as session, session.begin():
+        connection = session.connection()
+        for n in range(leaves):
+            leaf = hashlib.sha256(b"\x00leaf %d" % n).digest()
+            size = stream.size
+            for level, node in enumerate(stream.add_completing(leaf)):
+                rows.append({"level": level, "index": size >> level, "hash": node})
+            if len(rows) >= BATCH:
+                connection.execute(insert(nodes), rows)
+                rows = []
+        if rows:
+            connection.execute(insert(nodes), rows)
+        head = {"next_seq": leaves, "chain_head": bytes(32), "frontier": stream.frontier}
+        connection.execute(update(AuditHead.__table__).where(AuditHead.id == 1).values(head))
+        signer = AuditSigner("bench", new_private_key(), "bench.example/disclosures")
+        create_checkpoint(session, signer=signer, now=dt.datetime.now(dt.UTC))
+    return time.perf_counter() - started
+
+
+def _publish(sessions, out: Path) -> tuple[int, float]:
+    started = time.perf_counter()
+    with sessions() as session:
+        report = publish(session, out)
+    elapsed = time.perf_counter() - started
+    log(f"tiles: published {report.written} tiles, skipped {report.skipped}, in {elapsed:.1f} s")
+    return report.written, elapsed
+
+
+class _KeepAlive(WSGIRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, *args, **kwargs) -> None:  # quiet
+        pass
+
+
+def _serve(db_url: str, leaves: int, *, seconds: float) -> dict:
+    app = create_app(bench_config(db_url))
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_KeepAlive)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_port
+    full = leaves // WIDTH
+    # One request first: the app builds its metrics on the first request, and threads racing
+    # there register them twice (prometheus refuses).
+    warm = http.client.HTTPConnection("127.0.0.1", port)
+    warm.request("GET", "/log/checkpoint")
+    warm.getresponse().read()
+    warm.close()
+    counts, errors, stop = [0] * CLIENTS, [0] * CLIENTS, time.perf_counter() + seconds
+
+    def client(k: int) -> None:
+        rng, conn = random.Random(k), http.client.HTTPConnection("127.0.0.1", port)
+        while time.perf_counter() < stop:
+            conn.request("GET", "/log/" + Tile(0, rng.randrange(full)).path())
+            response = conn.getresponse()
+            body = response.read()
+            if response.status == 200 and len(body) == WIDTH * 32:
+                counts[k] += 1
+            else:
+                errors[k] += 1
+        conn.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    server.shutdown()
+    app.extensions["consentry"].close()
+    rate = sum(counts) / elapsed
+    log(f"tiles: served {sum(counts)} tiles in {elapsed:.1f} s")
+    return {"tiles_per_s": rate, "mib_per_s": rate * WIDTH * 32 / 2**20, "errors": sum(errors)}
