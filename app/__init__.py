@@ -70,6 +70,7 @@ def _register_blueprints(app: Flask) -> None:
     from .fapi.views import wellknown_bp as fapi_wellknown_bp
     from .log_api.views import bp as log_api_bp
     from .myinfo_v4.views import bp as myinfo_v4_bp
+    from .notices.operator_views import bp as notices_operator_bp
     from .notices.views import bp as notices_bp
     from .oauth.metadata_views import bp as wellknown_bp
     from .operator.views import bp as operator_bp
@@ -89,6 +90,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(citizen_bp)
     app.register_blueprint(citizen_api_bp)
     app.register_blueprint(notices_bp)
+    app.register_blueprint(notices_operator_bp)
     app.register_blueprint(consent_screen_bp)
     app.register_blueprint(myinfo_v4_bp)
     app.register_blueprint(fapi_bp)

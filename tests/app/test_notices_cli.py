@@ -41,3 +41,16 @@ def test_work_once_delivers_the_due_notices(app, db_session):
     db_session.refresh(row)
     assert row.state == SENT
     assert isinstance(db_session.get(Outbox, row.id), Outbox)
+
+
+def test_operators_see_failed_notices_on_a_page(client, db_session, runtime):
+    from tests.http.test_operator_pages import operator_login
+
+    assert client.get("/operator/notices/failed").status_code in (302, 303)
+    citizen = citizen_with_email(db_session, runtime)
+    row = notice(db_session, citizen.id)
+    row.state, row.attempts, row.last_error = FAILED, 8, "smtp_down"
+    db_session.commit()
+    assert operator_login(client).status_code == 303
+    page = client.get("/operator/notices/failed")
+    assert page.status_code == 200 and "smtp_down" in page.text and "example.com" not in page.text
