@@ -13,6 +13,8 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
+from core.clock import utcnow
+from identity.accounts import enrol
 from tests.factories import fresh_uinfin
 
 SCREENSHOT = "/tmp/operator_profile.png"  # noqa: S108 - a fixed path to look at by hand
@@ -144,11 +146,12 @@ def test_operator_journey(tab, live_app, seeded_citizen, simulators):
     expect(page.locator(".govuk-notification-banner")).to_contain_text("You have signed out")
 
     # The citizen sees the look, with the reason, in "Who has my data".
-    result = live_app.test_cli_runner().invoke(
-        args=["citizens", "enrol", seeded_citizen.uinfin, "--password", CITIZEN_PASSWORD]
-    )
-    assert result.exit_code == 0, result.output
-    secret = re.search(r"secret: ([A-Z2-7]+)", result.output).group(1)
+    runtime = live_app.extensions["consentry"]
+    with runtime.writer_sessions() as session:  # credentials as the demo gives them (no letter)
+        uinfin, vault = seeded_citizen.uinfin, runtime.vault
+        enrolment = enrol(session, vault=vault, uinfin=uinfin, password=CITIZEN_PASSWORD, now=utcnow())
+        secret = enrolment.totp_secret
+        session.commit()
     tab.goto("/citizen/sign-in")
     page.get_by_label("NRIC or FIN").fill(seeded_citizen.uinfin)
     page.get_by_label("Password", exact=True).fill(CITIZEN_PASSWORD)
