@@ -81,7 +81,9 @@ def deliver_due(
     never holds a transaction across an SMTP call. Safe to run in several processes at once."""
     policy = policy or Policy()
     report = Report()
-    claimed = claim(sessions, worker=worker, now=now, batch=batch, lease=policy.lease)
+    claimed = claim(
+        sessions, worker=worker, now=now, batch=batch, lease=policy.lease, max_attempts=policy.max_attempts
+    )
     report.claimed = len(claimed)
     if not claimed:
         return report
@@ -110,20 +112,31 @@ def deliver_due(
 
 
 def claim(
-    sessions: sessionmaker[Session], *, worker: str, now: dt.datetime, batch: int, lease: dt.timedelta
+    sessions: sessionmaker[Session],
+    *,
+    worker: str,
+    now: dt.datetime,
+    batch: int,
+    lease: dt.timedelta,
+    max_attempts: int | None = None,
 ) -> list[Notice]:
     """Atomically take up to `batch` due notices (pending and due, or sending with an ended
-    lease) for `worker` until `now + lease`, counting the attempt. Commits."""
+    lease) for `worker` until `now + lease`, counting the attempt. A notice whose lease ended
+    with its attempts used up (its workers kept dying on it) becomes `failed` instead. Commits."""
     due = or_(
         and_(Outbox.state == PENDING, Outbox.due_at <= now),
         and_(Outbox.state == SENDING, Outbox.claimed_until < now),
     )
     query = select(Outbox).where(due).order_by(Outbox.due_at, Outbox.id).limit(batch)
     with sessions() as session:
-        rows = list(session.scalars(query.with_for_update(skip_locked=True)))
-        for row in rows:
+        rows = []
+        for row in session.scalars(query.with_for_update(skip_locked=True)):
+            if row.state == SENDING and max_attempts is not None and row.attempts >= max_attempts:
+                row.state, row.last_error, row.claimed_until = FAILED, "lease_expired", None
+                continue
             row.state, row.claimed_by, row.claimed_until = SENDING, worker, now + lease
             row.attempts += 1
+            rows.append(row)
         session.commit()
         return [
             Notice(r.id, r.citizen_id, r.template, dict(r.params), r.created_at, r.due_at, r.attempts)

@@ -329,3 +329,19 @@ def test_two_workers_at_once_under_faults_lose_nothing_and_send_nothing_twice(en
     delivered = [i for i in ids_in(handler.received()) if i in set(mine)]
     assert sorted(delivered) == sorted(mine), "a notice was lost or sent twice"
     assert set(states.values()) == {SENT}
+
+
+def test_a_notice_its_workers_keep_dying_on_ends_failed_not_retried_forever(
+    db_session, runtime, sessions, sink
+):
+    citizen = citizen_with_email(db_session, runtime)
+    row = notice(db_session, citizen.id)
+    db_session.commit()
+    now = NOW
+    for _ in range(FAST.max_attempts):  # each claim's worker dies before recording anything
+        assert len(claim(sessions, worker="dies", now=now, batch=10, lease=FAST.lease, max_attempts=3)) == 1
+        now += FAST.lease + dt.timedelta(seconds=1)
+    report = deliver_due(sessions, mailer_for(runtime, sink.port), now=now, worker="w2", policy=FAST)
+    assert report.claimed == 0 and sink.handler.received() == []
+    db_session.refresh(row)
+    assert row.state == FAILED and row.last_error == "lease_expired"
