@@ -89,7 +89,7 @@ def test_auditor_console_journey(tab, console_world):
     )  # the page refreshes itself
     assert tab.axe_violations() == []
 
-    page.get_by_role("link", name="Reports").click()
+    page.get_by_role("link", name="Reports", exact=True).click()
     page.get_by_role("link", name="Apps that asked for more than they used").click()
     expect(page.locator("tbody")).to_contain_text(name)
     assert tab.axe_violations() == []
