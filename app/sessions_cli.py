@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 
 from core.clock import utcnow
 from core.db import transaction
+from identity import enrolment
 from identity.web_sessions import purge_ended
 
 from .extensions import runtime
@@ -24,7 +25,10 @@ def sessions_group() -> None:
 @sessions_group.command("purge")
 @with_appcontext
 def purge() -> None:
-    """Delete sessions whose absolute lifetime ended more than a day ago; print how many."""
+    """Delete sessions whose absolute lifetime ended more than a day ago, and activations or
+    authenticator re-enrolments (identity/enrolment.py) that ended as long ago; print how many."""
     with transaction(runtime().writer_sessions) as session:
         count = purge_ended(session, now=utcnow())
+        unfinished = enrolment.purge_ended(session, now=utcnow())
     click.echo(f"{count} ended sessions deleted")
+    click.echo(f"{unfinished} ended activations and re-enrolments deleted")

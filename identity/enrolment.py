@@ -103,3 +103,14 @@ def matching_step(secret: str, code: str, now: dt.datetime) -> int | None:
         if hmac.compare_digest(totp.generate_otp(step), code):
             return step
     return None
+
+
+def purge_ended(session: Session, *, now: dt.datetime, keep: dt.timedelta = dt.timedelta(days=1)) -> int:
+    """Delete enrolments (activations, re-enrolments) that ended more than `keep` ago, finished or
+    abandoned; returns how many. Flushes, never commits."""
+    result = session.execute(
+        delete(EnrolmentInProgress)
+        .where(EnrolmentInProgress.expires_at < now - keep)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount  # type: ignore[attr-defined]

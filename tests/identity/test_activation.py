@@ -225,3 +225,11 @@ def test_closing_ends_sign_in_sessions_and_consents_but_keeps_the_profile(db_ses
             now=now,
         )
     assert activate(db_session, runtime, uinfin, now + dt.timedelta(minutes=2))[0] == citizen_id
+
+
+def test_ended_enrolments_are_purged_after_a_day(db_session, runtime, uinfin, now):
+    letter = issue_letter(db_session, vault=runtime.vault, key=KEY, uinfin=uinfin, now=now)
+    token, _ = start(db_session, runtime, uinfin, letter.code, now)
+    assert enrolment.purge_ended(db_session, now=now + dt.timedelta(hours=2)) == 0
+    assert enrolment.purge_ended(db_session, now=now + dt.timedelta(days=2)) >= 1
+    assert enrolment.find(db_session, token=token, purpose="activate", now=now) is None
