@@ -211,6 +211,3 @@ def finish_activation(
     session.flush()
     return codes
 
-
-def find_citizen_account(session: Session, citizen_id: str) -> CitizenAccount | None:
-    return session.get(CitizenAccount, citizen_id)
