@@ -224,3 +224,18 @@ def sign_in(tab, activated: Activated, code: str) -> None:
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Security code").fill(code)
     page.get_by_role("button", name="Sign in").click()
+
+
+def test_recovery_and_closing_fit_a_phone(phone_tab, activated):
+    page = phone_tab.page
+    phone_tab.goto("/citizen/recover")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter your NRIC or FIN")
+    checked(phone_tab, "recover, empty form, phone")
+    sign_in(phone_tab, activated, pyotp.TOTP(activated.secret).now())
+    expect(page).to_have_url(re.compile(r"/citizen/$"))
+    checked(phone_tab, "home with the close link, phone")
+    page.locator("main").get_by_role("link", name="Close my account").click()
+    expect(page.get_by_role("heading", name="Close your account?")).to_be_visible()
+    checked(phone_tab, "close, phone")
+    assert phone_tab.problems == []
