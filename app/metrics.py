@@ -25,6 +25,7 @@ import functools
 import hmac
 import ipaddress
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -65,8 +66,18 @@ class _Metrics:
     replays: Counter
 
 
-@functools.cache
+_CREATING = threading.Lock()
+
+
 def _metrics() -> _Metrics:
+    """The metric objects, made once per process. Under a lock: two threads making them at once
+    would register each name twice, which prometheus_client refuses."""
+    with _CREATING:
+        return _create_metrics()
+
+
+@functools.cache
+def _create_metrics() -> _Metrics:
     from prometheus_client import Counter, Histogram
 
     return _Metrics(

@@ -4,7 +4,10 @@ checks. Multi-process mode under gunicorn is tested in tests/http/test_serve.py.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import socket
+import threading
+import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -239,3 +242,23 @@ def test_domain_packages_never_import_prometheus():
         if "prometheus_client" in imported_roots(path)
     ]
     assert offenders == []
+
+
+def test_the_metric_objects_are_made_once_when_threads_race_to_the_first_request(monkeypatch):
+    # prometheus_client refuses a second registration of a name: without the lock, two threads
+    # serving the first requests of a worker could both make the metrics (seen in a bench run).
+    made: list[int] = []
+
+    @functools.cache
+    def slow_create():
+        made.append(1)
+        time.sleep(0.05)
+        return object()
+
+    monkeypatch.setattr(metrics, "_create_metrics", slow_create)
+    threads = [threading.Thread(target=metrics._metrics) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    assert made == [1]
