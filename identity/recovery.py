@@ -30,6 +30,15 @@ RECOVERY_FAILED = "The NRIC or FIN, password or recovery code is not correct"
 CODE_USED = "This recovery code has already been used. Enter one you have not used"
 
 
+class RecoveryRefused(Unauthorized):
+    """A failed recovery sign-in; `citizen_id` is set when the national id has an account (for the
+    audit entry, never shown), `reused` when the password was right but the code used before."""
+
+    def __init__(self, message: str, *, citizen_id: str | None = None, reused: bool = False) -> None:
+        super().__init__(message)
+        self.citizen_id, self.reused = citizen_id, reused
+
+
 def replace_recovery_codes(session: Session, *, citizen_id: str, key: bytes, now: dt.datetime) -> list[str]:
     """Make COUNT new recovery codes for the citizen, replacing all earlier ones; returns them
     (to show once: only their digests are kept). Flushes."""
@@ -78,12 +87,13 @@ def sign_in_with_recovery_code(
     conditional UPDATE: of two racing uses exactly one wins). Returns a token naming an enrolment
     limited to choosing a new authenticator, and the citizen's id.
 
-    Raises Unauthorized: RECOVERY_FAILED whatever was wrong (one argon2 verification always), or,
-    once the password is right, CODE_USED for a code already used. Flushes."""
+    Raises RecoveryRefused (an Unauthorized): RECOVERY_FAILED whatever was wrong (one argon2
+    verification always), or, once the password is right, CODE_USED for a code already used.
+    Flushes."""
     account = _find_account_by_uinfin(session, vault=vault, uinfin=uinfin)
     password_ok = _password_matches(account.password_hash if account else _dummy_hash(), password)
     if account is None or not password_ok:
-        raise Unauthorized(RECOVERY_FAILED)
+        raise RecoveryRefused(RECOVERY_FAILED, citizen_id=account.citizen_id if account else None)
     digest = code_digest(key, PURPOSE, recovery_code)
     row = session.scalar(
         select(RecoveryCode).where(
@@ -91,7 +101,7 @@ def sign_in_with_recovery_code(
         )
     )
     if row is None:
-        raise Unauthorized(RECOVERY_FAILED)
+        raise RecoveryRefused(RECOVERY_FAILED, citizen_id=account.citizen_id)
     claimed = session.execute(
         update(RecoveryCode)
         .where(RecoveryCode.id == row.id, RecoveryCode.used_at.is_(None))
@@ -99,7 +109,7 @@ def sign_in_with_recovery_code(
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise Unauthorized(CODE_USED)
+        raise RecoveryRefused(CODE_USED, citizen_id=account.citizen_id, reused=True)
     token = enrolment.start(session, purpose=PURPOSE, citizen_id=account.citizen_id, now=now)
     return token, account.citizen_id
 

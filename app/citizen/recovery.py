@@ -13,8 +13,8 @@ from flask import flash, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
 
 from core.clock import utcnow
-from core.errors import Conflict, Unauthorized, ValidationFailed
-from identity.recovery import finish_reenrolment, sign_in_with_recovery_code, unused_count
+from core.errors import Conflict, ValidationFailed
+from identity.recovery import RecoveryRefused, finish_reenrolment, sign_in_with_recovery_code, unused_count
 
 from ..extensions import db, runtime
 from ..identity import start_citizen_session
@@ -52,8 +52,11 @@ def recover():
             recovery_code=form["recovery_code"],
             now=now,
         )
-    except Unauthorized as exc:
+    except RecoveryRefused as exc:
         store.rollback()
+        outcome = "code_reused" if exc.reused else "refused"
+        audit(store, "citizen_recovery_used", exc.citizen_id, outcome=outcome)  # a failed try, too
+        store.commit()
         log.info("citizen_recovery_failed")
         errors = {"credentials": [exc.message]}
         return render_template("citizen/recover.html", errors=errors, uinfin=form["uinfin"]), 400

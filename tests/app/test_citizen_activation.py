@@ -202,6 +202,9 @@ def test_recovery_code_then_new_authenticator_then_signed_in(app, client, db_ses
         app.test_client(), "/citizen/recover", uinfin=uinfin, password=PASSWORD, recovery_code=codes[0]
     )
     assert reused.status_code == 400 and CODE_USED in reused.text
+    last = db_session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).one()
+    assert (last.kind, last.outcome) == ("citizen_recovery_used", "code_reused")
+    assert codes[0] not in last.body and PASSWORD not in last.body
 
 
 def test_closing_the_account_signs_out_and_sign_in_then_fails(app, client, db_session, letter):
