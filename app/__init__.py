@@ -62,7 +62,6 @@ def _register_blueprints(app: Flask) -> None:
     from .audit_api.views import bp as audit_api_bp
     from .auditor import reports_queue  # noqa: F401  (the reports queue, on auditor_bp)
     from .auditor.views import bp as auditor_bp
-    from .citizen import lifecycle  # noqa: F401  (pause, resume, narrow, 'This wasn't me' on citizen_bp)
     from .citizen.api import bp as citizen_api_bp
     from .citizen.views import bp as citizen_bp
     from .consent_screen.views import bp as consent_screen_bp

@@ -210,4 +210,3 @@ def finish_activation(
     codes = replace_recovery_codes(session, citizen_id=progress.citizen_id, key=key, now=now)
     session.flush()
     return codes
-

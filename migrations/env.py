@@ -8,7 +8,7 @@ import os
 
 from alembic import context
 
-import agency_connectors.notifications  # noqa: F401  (every domain's models register on Base.metadata)
+import agency_connectors.notifications
 import agency_connectors.refresh_jobs  # noqa: F401
 import audit.auditor_models
 import audit.disclosure_reports

@@ -5,7 +5,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
-import agency_connectors.notifications  # noqa: F401
+import agency_connectors.notifications
 import agency_connectors.refresh_jobs  # noqa: F401
 import audit.auditor_models
 import audit.disclosure_reports

@@ -1,4 +1,15 @@
 """The citizen's pages (sign in with NRIC/FIN, password and authenticator code; sign out; the portal:
 profile, access history, consents and withdrawing one) and the portal's JSON API. See docs/portal.md."""
 
-from . import account, activation, download, receipts, recovery, refresh  # noqa: F401  (pages on the citizen blueprint)
+# Modules that add their pages to the citizen blueprint (app/citizen/views.py `bp`).
+from . import (  # noqa: F401
+    account,
+    activation,
+    declarations,
+    download,
+    lifecycle,
+    proofs,
+    receipts,
+    recovery,
+    refresh,
+)

@@ -205,7 +205,3 @@ def _action_form() -> None:
         ActionForm().load(request.form)
     except ValidationError as exc:
         raise ValidationFailed("The form was not valid.", exc.messages) from exc  # type: ignore[arg-type]
-
-
-from . import proofs  # noqa: E402, F401 - registers the proof pages on `bp`
-from . import declarations  # noqa: E402, F401 - registers the declaration pages on `bp`
