@@ -14,18 +14,18 @@ Every function runs inside the caller's transaction: it flushes and never commit
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hmac
 import re
 
 import pyotp
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.credentials import dummy_hash as _dummy_hash
+from core.credentials import hasher as _hasher
+from core.credentials import matching_step as _matching_step
+from core.credentials import password_matches as _password_matches
 from core.crypto.field_cipher import FieldCipher, associated_data
 from core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 
@@ -36,10 +36,7 @@ ISSUER = "Consentry"
 SIGN_IN_FAILED = "The username, password or code is not correct"
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 MIN_PASSWORD, MAX_PASSWORD = 12, 200
-TOTP_WINDOW = 1  # accept the previous and next 30-second step too (clock drift)
 MAX_FINDING = 2000
-
-_hasher = PasswordHasher()
 
 
 def auditor_totp_key(secret_key: str) -> bytes:
@@ -102,29 +99,6 @@ def authenticate(
         auditor.password_hash = _hasher.hash(password)
     session.flush()
     return auditor
-
-
-def _password_matches(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    # Hashed on first use rather than at import, so importing this module stays cheap.
-    return _hasher.hash("not-a-password-of-any-auditor")
-
-
-def _matching_step(totp: pyotp.TOTP, code: str, now: dt.datetime) -> int | None:
-    """The time step whose code equals `code`, within the window around `now`. Later steps win:
-    a replay check against the last used step must not be fooled by an earlier match."""
-    current = totp.timecode(now)
-    for step in range(current + TOTP_WINDOW, current - TOTP_WINDOW - 1, -1):
-        if hmac.compare_digest(totp.generate_otp(step), code):
-            return step
-    return None
 
 
 def find_auditor(session: Session, *, username: str) -> Auditor | None:

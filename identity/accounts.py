@@ -16,17 +16,17 @@ Every function runs inside the caller's transaction: it flushes and never commit
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hmac
 import re
 from dataclasses import dataclass
 
 import pyotp
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from core.credentials import dummy_hash as _dummy_hash
+from core.credentials import hasher as _hasher
+from core.credentials import matching_step as _matching_step
+from core.credentials import password_matches as _password_matches
 from core.crypto.field_cipher import associated_data
 from core.crypto.keyring import MasterKeyring, WrappedKey
 from core.errors import NotFound, Unauthorized, ValidationFailed
@@ -41,12 +41,8 @@ from .web_sessions import revoke_all_for
 ISSUER = "Consentry"
 SIGN_IN_FAILED = "The NRIC or FIN, password or code is not correct"
 MIN_PASSWORD, MAX_PASSWORD = 12, 200
-TOTP_WINDOW = 1  # accept the previous and next 30-second step too (clock drift)
 # Base32, at least 160 bits (RFC 4226 section 4 recommends 160).
 TOTP_SECRET = re.compile(r"[A-Z2-7]{32,128}")
-TOTP_CODE = re.compile(r"[0-9]{6}")
-
-_hasher = PasswordHasher()
 
 
 @dataclass(frozen=True)
@@ -195,32 +191,3 @@ def _claim_step(session: Session, account: CitizenAccount, step: int, now: dt.da
         .values(last_totp_step=step, updated_at=now)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-def _password_matches(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def _dummy_hash() -> str:
-    return _dummy_hash_for(_hasher)
-
-
-@functools.cache
-def _dummy_hash_for(hasher: PasswordHasher) -> str:
-    # One per hasher, so an unknown id costs what a known one does; hashed on first use, not import.
-    return hasher.hash("not-a-password-of-any-citizen")
-
-
-def _matching_step(totp: pyotp.TOTP, code: str, now: dt.datetime) -> int | None:
-    """The time step whose code equals `code`, within the window around `now`. Later steps win:
-    a replay check against the last used step must not be fooled by an earlier match."""
-    if not TOTP_CODE.fullmatch(code or ""):
-        return None
-    current = totp.timecode(now)
-    for step in range(current + TOTP_WINDOW, current - TOTP_WINDOW - 1, -1):
-        if hmac.compare_digest(totp.generate_otp(step), code):
-            return step
-    return None

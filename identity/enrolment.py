@@ -16,11 +16,12 @@ import pyotp
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from core.credentials import matching_step as totp_step
 from core.crypto.keyring import MasterKeyring, WrappedKey
 from core.errors import ValidationFailed
 from core.uinfin import partial_uinfin
 
-from .accounts import ISSUER, TOTP_CODE, TOTP_WINDOW, _secret_context
+from .accounts import ISSUER, _secret_context
 from .activation_models import PURPOSES, EnrolmentInProgress
 from .web_sessions import MAX_TOKEN, token_digest
 
@@ -95,14 +96,7 @@ def provisioning_uri(secret: str, uinfin: str) -> str:
 
 def matching_step(secret: str, code: str, now: dt.datetime) -> int | None:
     """The time step whose code equals `code` (one step of drift either side), or None."""
-    if not TOTP_CODE.fullmatch(code or ""):
-        return None
-    totp = pyotp.TOTP(secret)
-    current = totp.timecode(now)
-    for step in range(current + TOTP_WINDOW, current - TOTP_WINDOW - 1, -1):
-        if hmac.compare_digest(totp.generate_otp(step), code):
-            return step
-    return None
+    return totp_step(pyotp.TOTP(secret), code, now)
 
 
 def purge_ended(session: Session, *, now: dt.datetime, keep: dt.timedelta = dt.timedelta(days=1)) -> int:

@@ -16,20 +16,20 @@ Every function runs inside the caller's transaction: it flushes and never commit
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyotp
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from core.credentials import dummy_hash as _dummy_hash
+from core.credentials import hasher as _hasher
+from core.credentials import matching_step as _matching_step
+from core.credentials import password_matches as _password_matches
 from core.crypto.field_cipher import FieldCipher, associated_data
 from core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 
@@ -41,10 +41,7 @@ SESSION_ROLE = "staff"
 SIGN_IN_FAILED = "The username, password or code is not correct"
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 MIN_PASSWORD, MAX_PASSWORD = 12, 200
-TOTP_WINDOW = 1  # the previous and next 30-second step too (clock drift)
 USERNAME_RULE = "3 to 64 of a-z 0-9 . _ -, starting with a letter or digit"
-
-_hasher = PasswordHasher()
 
 
 class StaffSignInFailed(Unauthorized):
@@ -223,27 +220,3 @@ def _claim_step(session: Session, member: StaffMember, step: int) -> bool:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-def _password_matches(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    return _hasher.hash("not-a-password-of-any-member-of-staff")
-
-
-def _matching_step(totp: pyotp.TOTP, code: str, now: dt.datetime) -> int | None:
-    """The step whose code equals `code` within the window around `now`; later steps first, so a
-    replay check against the last used step is not fooled by an earlier match."""
-    if not isinstance(code, str):
-        return None
-    current = totp.timecode(now)
-    for step in range(current + TOTP_WINDOW, current - TOTP_WINDOW - 1, -1):
-        if hmac.compare_digest(totp.generate_otp(step), code):
-            return step
-    return None

@@ -13,6 +13,7 @@ import pytest
 from argon2 import PasswordHasher, profiles
 from sqlalchemy import text
 
+import core.credentials
 import identity.accounts
 from core.crypto.keyring import MasterKeyring
 from core.errors import CryptoError, NotFound, Unauthorized, ValidationFailed
@@ -89,7 +90,7 @@ def test_a_citizen_without_an_account_gets_the_same_message(db_session, runtime,
 
 
 def test_unknown_ids_still_cost_one_argon2_verification(db_session, runtime, account, now, monkeypatch):
-    hasher = identity.accounts._hasher
+    hasher = core.credentials.hasher  # every kind of account checks passwords through it
     calls = []
 
     class Counting(PasswordHasher):
@@ -97,7 +98,7 @@ def test_unknown_ids_still_cost_one_argon2_verification(db_session, runtime, acc
             calls.append(hash)
             return hasher.verify(hash, password)
 
-    monkeypatch.setattr(identity.accounts, "_hasher", Counting.from_parameters(profiles.CHEAPEST))
+    monkeypatch.setattr(core.credentials, "hasher", Counting.from_parameters(profiles.CHEAPEST))
     refused(db_session, runtime.vault, account, now, uinfin=fresh_uinfin())
     refused(db_session, runtime.vault, account, now, password="wrong password entirely")
     assert len(calls) == 2
