@@ -32,7 +32,10 @@ def test_purge_deletes_only_what_expired_over_a_day_ago(app, client, db_session,
 
     # One grant's records expired two days ago; the other's are live.
     old = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
-    code_hash = db_session.scalars(select(AuthorizationCode.code_hash).limit(1)).one()
+    # This citizen's: live-server tests commit codes of their own into the same database.
+    code_hash = db_session.scalars(
+        select(AuthorizationCode.code_hash).where(AuthorizationCode.citizen_id == citizen.id).limit(1)
+    ).one()
     db_session.execute(update(IssuedToken).where(IssuedToken.code_hash == code_hash).values(expires_at=old))
     db_session.execute(
         update(AuthorizationCode).where(AuthorizationCode.code_hash == code_hash).values(expires_at=old)
