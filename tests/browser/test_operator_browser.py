@@ -68,7 +68,10 @@ def find(tab, uinfin: str, reason: str = "Support case", details: str = "Ticket 
 
 def horizontal_overflow(tab) -> list[str]:
     """Why the page would scroll sideways or look cut off: the document is wider than the screen, or
-    something in the main column reaches past the column's right edge (a table too wide for it)."""
+    something in the main column reaches past the column's right edge (a table too wide for it).
+    Measured once the page has loaded: right after a redirect the DOM can be laid out before its
+    stylesheets apply, and an unstyled table is wider than the screen (a CI run caught that)."""
+    tab.page.wait_for_load_state("load")
     return tab.page.evaluate(
         """() => {
           const root = document.documentElement;
