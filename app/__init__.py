@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .config import Config
 from .errors import init_errors
 from .extensions import Runtime, csrf, init_runtime
+from .i18n import init_i18n
 from .logging import init_logging
 from .metrics import init_metrics
 from .rate_limit import init_rate_limits
@@ -34,6 +35,7 @@ def create_app(config: Config, *, engine: Engine | None = None) -> Flask:
     csrf.init_app(app)
     init_security_headers(app)
     init_errors(app)
+    init_i18n(app)
     init_rate_limits(app)
     init_metrics(app)
     init_request_guards(app)  # before the blueprints: it bounds their <int:...> converters
