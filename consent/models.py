@@ -29,6 +29,8 @@ class AgencyApp(Base):
     jwks_uri: Mapped[str | None] = mapped_column(String(500))
     profiles: Mapped[list[str]] = mapped_column(JSON)  # wire profiles it may use: "myinfo-v4", "myinfo-v5"
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the app hears of its consents' changes (withdrawn, paused, expired...), if anywhere.
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -81,6 +83,9 @@ class Consent(Base):
     paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # A "this request only" consent's first release: from then on the citizen reads it as used.
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The expiry sweep's marks: the reminder before a standing consent ends, and its end recorded.
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    expiry_recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     def active_at(self, now: dt.datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at
