@@ -66,6 +66,9 @@ KINDS = frozenset(
         "citizen_recovery_used",  # a citizen signed in with a recovery code (never the code)
         "citizen_authenticator_changed",  # ... and enrolled a new authenticator
         "citizen_account_closed",  # a citizen closed their account (details: consents withdrawn)
+        "correction_requested",  # a citizen reported a wrong value (the attribute, agency; never text)
+        "correction_answered",  # the agency answered it (details: request_id, status)
+        "citizen_reveal",  # a citizen asked to see their own national id in full (after a step-up)
     }
 )
 

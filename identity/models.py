@@ -69,3 +69,6 @@ class WebSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
+    # When the principal last proved who they are (sign-in, or a step-up code since): a citizen's
+    # "Show" of their national id asks again once this is older than five minutes.
+    authenticated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -80,6 +80,7 @@ def start_session(
             idle_timeout_s=int(idle.total_seconds()),
             idle_expires_at=min(now + idle, expires_at),
             expires_at=expires_at,
+            authenticated_at=now,
         )
     )
     session.flush()
@@ -119,6 +120,30 @@ def touch(session: Session, *, row: WebSession, now: dt.datetime) -> bool:
         update(WebSession)
         .where(WebSession.id == row.id, WebSession.revoked_at.is_(None), WebSession.last_seen_at < now)
         .values(last_seen_at=now, idle_expires_at=idle_expires_at)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def last_authenticated(row: WebSession) -> dt.datetime:
+    """When the session's principal last proved who they are: at sign-in, or a step-up since.
+    Sessions started before the column existed count from their start."""
+    return row.authenticated_at or row.created_at
+
+
+def needs_step_up(row: WebSession, *, now: dt.datetime, max_age: dt.timedelta) -> bool:
+    """Whether the last authentication is older than `max_age` (a sensitive action asks again)."""
+    return now - last_authenticated(row) > max_age
+
+
+def reauthenticated(session: Session, *, session_id: str, now: dt.datetime) -> bool:
+    """Record a fresh proof of identity (a step-up code) on the live session `session_id` (the
+    row's id, not the token). Never revives a revoked session. Returns whether it wrote. Flushes,
+    never commits."""
+    result = session.execute(
+        update(WebSession)
+        .where(WebSession.id == session_id, WebSession.revoked_at.is_(None))
+        .values(authenticated_at=now)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ import identity.activation_models
 import identity.models
 import identity.staff_models  # noqa: F401
 import notifications.models  # noqa: F401
+import profile_store.correction_models
 import profile_store.models  # noqa: F401
 from core.db import Base
 from core.migrate import alembic_config
