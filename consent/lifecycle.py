@@ -1,7 +1,7 @@
 """A consent's life as the citizen reads it: Active, Paused, Used, Expired or Withdrawn; pausing
 and resuming a standing consent, narrowing one (dropping an optional item), marking a "this
-request only" consent used at its first release, and finding standing consents about to expire
-(for the reminder job).
+request only" consent used at its first release. How standing consents end (the reminder, the
+expiry on the record) is consent.expiry.
 
 Every function works in the caller's transaction and flushes; none commits. The state is derived
 from the row (`revoked_at`, `expires_at`, `paused_at`, `used_at`, `remembered`), never stored on
@@ -125,23 +125,6 @@ def mark_used(session: Session, *, consent_id: str, now: dt.datetime) -> None:
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-
-
-def expiring_between(session: Session, start: dt.datetime, end: dt.datetime) -> list[Consent]:
-    """Standing consents, neither withdrawn nor paused, that expire in `[start, end)`, soonest
-    first: the reminder job (14 days ahead) asks for each day's window once. Reads only."""
-    query = (
-        select(Consent)
-        .where(
-            Consent.remembered.is_(True),
-            Consent.revoked_at.is_(None),
-            Consent.paused_at.is_(None),
-            Consent.expires_at >= start,
-            Consent.expires_at < end,
-        )
-        .order_by(Consent.expires_at, Consent.id)
-    )
-    return list(session.scalars(query))
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """A consent's states and what the citizen may do with it: pause, resume, narrow (consent.lifecycle),
-and the standing consents about to expire (for the reminder job)."""
+(how standing consents end: tests/consent/test_expiry.py)."""
 
 import datetime as dt
 
@@ -14,7 +14,6 @@ from consent.lifecycle import (
     USED,
     WITHDRAWN,
     droppable,
-    expiring_between,
     mark_used,
     narrow,
     pause,
@@ -134,18 +133,3 @@ def test_narrowing_needs_a_current_standing_consent(db_session, citizen, app, pu
         narrow(db_session, standing, purpose, drop=["noa-basic"], now=now + YEAR)
     pause(db_session, standing, now=now)
     assert narrow(db_session, standing, purpose, drop=["noa-basic"], now=now) == ["noa-basic"]
-
-
-def test_expiring_between_finds_standing_consents_in_the_window(db_session, citizen, app, purpose, now):
-    soon = give(db_session, citizen, app, purpose, now, remember=dt.timedelta(days=20))
-    later = give(db_session, citizen, app, purpose, now, remember=dt.timedelta(days=40))
-    give(db_session, citizen, app, purpose, now, remember=None)  # this request only: no reminder
-    paused = give(db_session, citizen, app, purpose, now, remember=dt.timedelta(days=20))
-    pause(db_session, paused, now=now)
-    gone = give(db_session, citizen, app, purpose, now, remember=dt.timedelta(days=20))
-    revoke_consent(db_session, citizen_id=citizen.id, consent_id=gone.id, now=now)
-    start = now + dt.timedelta(days=19, hours=12)
-    assert [c.id for c in expiring_between(db_session, start, start + dt.timedelta(days=1))] == [soon.id]
-    assert expiring_between(db_session, now + dt.timedelta(days=21), now + dt.timedelta(days=22)) == []
-    window = expiring_between(db_session, now, now + dt.timedelta(days=41))
-    assert [c.id for c in window] == [soon.id, later.id]
