@@ -32,6 +32,7 @@ _TEMPLATES = Environment(
 SUBJECTS = {
     "release": "{app_name} received your details",
     "consent_remembered": "You let {app_name} get your details without asking",
+    "consent_expiring": "Your consent for {app_name} ends soon",
     "digest": "Your Consentry notices: {count} today",
 }
 
@@ -140,6 +141,7 @@ class Notice:
     created_at: dt.datetime
     due_at: dt.datetime
     attempts: int
+    kind: str = "email"  # notifications.models.EMAIL or WEBHOOK
 
 
 def build_message(mailer: Mailer, notices: Sequence[Notice], *, to: str, now: dt.datetime) -> EmailMessage:

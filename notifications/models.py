@@ -17,7 +17,7 @@ from core.db import Base, UTCDateTime
 
 BIGINT_PK = BigInteger().with_variant(Integer, "sqlite")
 
-EMAIL = "email"  # kind; "webhook" (an agency app's endpoint) can come later with its own sender
+EMAIL, WEBHOOK = "email", "webhook"  # kind: a mail to the citizen, or a security event to the app
 PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
 IMMEDIATE, DIGEST, OFF = "immediate", "digest", "off"
 

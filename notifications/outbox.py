@@ -3,7 +3,9 @@
 `enqueue` is called in the transaction that records the event (a release's disclosure entry, a
 remembered consent's `consent_granted` entry), so the event and its notice commit or roll back
 together: a release without its notice cannot happen. It is one INSERT and reads nothing: the
-citizen's preferences are applied by the worker at send time (notifications.worker).
+citizen's preferences are applied by the worker at send time (notifications.worker). The same
+outbox carries an app's notices of its consents' changes to its webhook (kind WEBHOOK), so a
+withdrawal and the app's notice of it commit together too.
 """
 
 from __future__ import annotations
@@ -16,12 +18,23 @@ from sqlalchemy.orm import Session
 
 from core.errors import ValidationFailed
 
-from .models import DIGEST, EMAIL, IMMEDIATE, OFF, NotificationPreference, Outbox
+from .models import DIGEST, EMAIL, IMMEDIATE, OFF, WEBHOOK, NotificationPreference, Outbox
 
-RELEASE, CONSENT_REMEMBERED = "release", "consent_remembered"
-TEMPLATES = (RELEASE, CONSENT_REMEMBERED)
+RELEASE, CONSENT_REMEMBERED, CONSENT_EXPIRING = "release", "consent_remembered", "consent_expiring"
+CONSENT_CHANGED = "consent_changed"  # to the app's webhook (kind WEBHOOK), not to the citizen
+TEMPLATES = {EMAIL: (RELEASE, CONSENT_REMEMBERED, CONSENT_EXPIRING), WEBHOOK: (CONSENT_CHANGED,)}
 MODES = (IMMEDIATE, DIGEST, OFF)
-_PARAM_KEYS = {"app_name", "agency", "attributes", "consent_id", "purpose_id", "at", "expires_at"}
+_PARAM_KEYS = {
+    "app_name",
+    "agency",
+    "attributes",
+    "consent_id",
+    "purpose_id",
+    "at",
+    "expires_at",
+    "client_id",
+    "state",
+}
 
 
 def enqueue(
@@ -36,7 +49,7 @@ def enqueue(
     """Add one notice for `citizen_id` (flushed with the caller's next flush, never committed).
     `params` may hold only the known keys (names, ids, times: no personal values; the address is
     looked up when sending). Raises ValidationFailed for an unknown template or parameter."""
-    if template not in TEMPLATES:
+    if template not in TEMPLATES.get(kind, ()):
         raise ValidationFailed("unknown notice template", {"template": [template]})
     if extra := sorted(set(params) - _PARAM_KEYS):
         raise ValidationFailed("unknown notice parameters", {"params": extra})

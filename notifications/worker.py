@@ -23,6 +23,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,8 +31,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from consent.models import Consent
 
 from .delivery import Mailer, Notice, SendError, build_message
-from .models import DIGEST, FAILED, OFF, PENDING, SENDING, SENT, SKIPPED, NotificationPreference, Outbox
+from .models import (
+    DIGEST,
+    FAILED,
+    OFF,
+    PENDING,
+    SENDING,
+    SENT,
+    SKIPPED,
+    WEBHOOK,
+    NotificationPreference,
+    Outbox,
+)
 from .outbox import RELEASE
+from .webhooks import Webhooks
 
 
 @dataclass(frozen=True)
@@ -75,10 +88,12 @@ def deliver_due(
     worker: str,
     batch: int = 50,
     policy: Policy | None = None,
+    webhooks: Webhooks | None = None,
 ) -> Report:
-    """Deliver up to `batch` due notices. `sessions` must open writer transactions on SQLite
-    (Runtime.writer_sessions). Commits its own short transactions: claim, then one per outcome;
-    never holds a transaction across an SMTP call. Safe to run in several processes at once."""
+    """Deliver up to `batch` due notices: mails to citizens by `mailer`, apps' events by
+    `webhooks` (without it, events wait and retry). `sessions` must open writer transactions on
+    SQLite (Runtime.writer_sessions). Commits its own short transactions: claim, then one per
+    outcome; never holds a transaction across an SMTP or HTTP call. Safe in several processes."""
     policy = policy or Policy()
     report = Report()
     claimed = claim(
@@ -87,21 +102,38 @@ def deliver_due(
     report.claimed = len(claimed)
     if not claimed:
         return report
+    events = [n for n in claimed if n.kind == WEBHOOK]
     with sessions() as session:
-        plans = _plan(session, mailer, claimed, now=now, policy=policy)
+        plans = _plan(session, mailer, [n for n in claimed if n.kind != WEBHOOK], now=now, policy=policy)
+        for notice in events:
+            url = webhooks.url_of(session, notice.params["client_id"]) if webhooks else None
+            if webhooks is None:
+                plans.calls.append((notice, None))
+            elif url is None:
+                plans.skipped["no_webhook"].append(notice.id)
+            else:
+                plans.calls.append((notice, url))
         session.rollback()
     for to, notices in plans.mails:
-        try:
-            mailer.sender.send(build_message(mailer, notices, to=to, now=now))
-        except SendError as exc:
-            retried, failed = _record_failure(
-                sessions, notices, exc.code, worker=worker, now=now, policy=policy
-            )
-            report.retried += retried
-            report.failed += failed
-        else:
-            _finish(sessions, [n.id for n in notices], worker=worker, state=SENT, now=now)
-            report.sent += len(notices)
+        _send(
+            sessions,
+            notices,
+            partial(_mail, mailer, notices, to=to, now=now),
+            worker=worker,
+            now=now,
+            policy=policy,
+            report=report,
+        )
+    for notice, url in plans.calls:
+        _send(
+            sessions,
+            [notice],
+            partial(_call, webhooks, notice, url, now=now),
+            worker=worker,
+            now=now,
+            policy=policy,
+            report=report,
+        )
     for reason, ids in plans.skipped.items():
         _finish(sessions, ids, worker=worker, state=SKIPPED, now=now, error=reason)
         report.skipped += len(ids)
@@ -109,6 +141,38 @@ def deliver_due(
         _defer(sessions, ids, worker=worker, due_at=due_at)
         report.deferred += len(ids)
     return report
+
+
+def _mail(mailer: Mailer, notices: Sequence[Notice], *, to: str, now: dt.datetime) -> None:
+    mailer.sender.send(build_message(mailer, notices, to=to, now=now))
+
+
+def _call(webhooks: Webhooks | None, notice: Notice, url: str | None, *, now: dt.datetime) -> None:
+    if webhooks is None or url is None:
+        raise SendError("webhooks_off")  # this worker cannot sign: another (or a restart) will
+    webhooks.deliver(notice, url, now=now)
+
+
+def _send(
+    sessions: sessionmaker[Session],
+    notices: Sequence[Notice],
+    send: Callable[[], None],
+    *,
+    worker: str,
+    now: dt.datetime,
+    policy: Policy,
+    report: Report,
+) -> None:
+    """Send once; record sent, or back off (or fail, attempts used up) with the reason code."""
+    try:
+        send()
+    except SendError as exc:
+        retried, failed = _record_failure(sessions, notices, exc.code, worker=worker, now=now, policy=policy)
+        report.retried += retried
+        report.failed += failed
+    else:
+        _finish(sessions, [n.id for n in notices], worker=worker, state=SENT, now=now)
+        report.sent += len(notices)
 
 
 def claim(
@@ -139,7 +203,7 @@ def claim(
             rows.append(row)
         session.commit()
         return [
-            Notice(r.id, r.citizen_id, r.template, dict(r.params), r.created_at, r.due_at, r.attempts)
+            Notice(r.id, r.citizen_id, r.template, dict(r.params), r.created_at, r.due_at, r.attempts, r.kind)
             for r in rows
         ]
 
@@ -147,6 +211,7 @@ def claim(
 @dataclass
 class _Plans:
     mails: list[tuple[str, list[Notice]]] = field(default_factory=list)
+    calls: list[tuple[Notice, str | None]] = field(default_factory=list)  # apps' webhooks
     skipped: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     deferred: dict[dt.datetime, list[int]] = field(default_factory=lambda: defaultdict(list))
 
@@ -294,12 +359,15 @@ def run_worker(
     policy: Policy | None = None,
     on_report: Callable[[Report], None] | None = None,
     on_error: Callable[[Exception], None] | None = None,
+    webhooks: Webhooks | None = None,
 ) -> None:
     """Deliver due notices until `stop` is set: again at once while a batch came back full,
     else after `every`. An error (the database away) is reported and retried next round."""
     while not stop.is_set():
         try:
-            report = deliver_due(sessions, mailer, now=clock(), worker=worker, batch=batch, policy=policy)
+            report = deliver_due(
+                sessions, mailer, now=clock(), worker=worker, batch=batch, policy=policy, webhooks=webhooks
+            )
         except Exception as exc:
             if on_error is not None:
                 on_error(exc)

@@ -17,6 +17,7 @@ from .. import identity
 from ..auditing import record
 from ..extensions import db
 from ..identity import citizen_required
+from ..notices.events import notify_app
 from .activation import audit
 from .views import _action_form, bp
 
@@ -33,6 +34,7 @@ def close():
     citizen = get_citizen(store, g.citizen_id)
     withdrawn = close_account(store, citizen_id=citizen.id, now=now)
     for consent in withdrawn:
+        notify_app(store, consent, state="withdrawn", now=now)
         record(
             store,
             Event(

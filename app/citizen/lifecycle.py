@@ -26,6 +26,7 @@ from profile_store.citizens import get_citizen
 from ..auditing import record
 from ..extensions import db, runtime
 from ..identity import citizen_required
+from ..notices.events import notify_app
 from .lifecycle_schemas import NarrowForm, ReportForm
 from .portal import consent_record, labelled
 from .views import _action_form, bp
@@ -107,6 +108,8 @@ def narrow_consent(consent_id):
 
 
 def _audit(consent, kind: str, attributes) -> None:
+    """The change's audit entry and the app's event, in the change's transaction."""
+    notify_app(db(), consent, state=kind.removeprefix("consent_"), now=utcnow())
     citizen = get_citizen(db(), g.citizen_id)
     record(
         db(),

@@ -30,10 +30,11 @@ from profile_store.assembly import agency_status, load_fields
 from profile_store.catalogue import Catalogue
 from profile_store.declarations import declarations_of
 from profile_store.history import earlier_values
-from profile_store.models import Citizen
+from profile_store.models import GOVERNMENT_VERIFIED, Citizen
 from profile_store.vault import Vault
 
 from ..auditing import record
+from ..notices.events import notify_app
 from ..profile_display import ProfilePage, Summary, profile_page, summary
 from ..profile_labels import partial_label
 from .declaration_display import declared_views, with_all_declarations
@@ -110,6 +111,8 @@ class ConsentRecordsPage:
 class MyProfile:
     page: ProfilePage
     summary: Summary
+    # Attributes with a government-verified value: each gets 'This is wrong' (a correction request).
+    reportable: frozenset[str] = frozenset()
 
 
 def my_profile(
@@ -121,9 +124,11 @@ def my_profile(
     now: dt.datetime,
     stale_after: dt.timedelta,
 ) -> MyProfile:
-    """The citizen's own profile: every value in full but the national id, grouped by agency in the
-    catalogue's order, each field with its earlier values; and the summary (name, when last
-    refreshed, agencies stale or unavailable, how many items are declared). Reads only."""
+    """The citizen's own profile: every value in full but the national id (shown after 'Show' and a
+    step-up: app/citizen/stepup.py), grouped by agency in the catalogue's order, each field with its
+    earlier values; the summary (name, when last refreshed, agencies stale or unavailable, how many
+    items are declared); and which values an agency sent, that a correction can be asked of.
+    Reads only."""
     fields = load_fields(session, vault=vault, catalogue=catalogue, citizen=citizen)
     status = agency_status(session, citizen.id)
     earlier = earlier_values(session, vault=vault, citizen=citizen)
@@ -132,7 +137,12 @@ def my_profile(
     # Every declaration shows, also one of an attribute an agency holds (after the agency's value).
     declared = declared_views(catalogue, declarations_of(session, vault=vault, citizen=citizen))
     page, top = with_all_declarations(page, top, fields, declared, now=now)
-    return MyProfile(page, top)
+    reportable = frozenset(
+        name
+        for name, view in fields.items()
+        if not view.declared and not view.unavailable and view.source == GOVERNMENT_VERIFIED
+    )
+    return MyProfile(page, top, reportable)
 
 
 def requesting_service(session: Session, next_path: str | None, *, now: dt.datetime) -> str | None:
@@ -210,6 +220,7 @@ def withdraw(session: Session, *, citizen: Citizen, consent_id: str, now: dt.dat
     consent = _revoke_if_active(session, citizen_id=citizen.id, consent_id=consent_id, now=now)
     if consent is None:
         return None
+    notify_app(session, consent, state="withdrawn", now=now)
     record(
         session,
         Event(

@@ -1,6 +1,8 @@
-"""The notices two use cases enqueue, in their own transactions: a release (app/oauth/release.py,
-beside its disclosure entry) and a remembered consent (the consent screen, beside its
-`consent_granted` entry). One INSERT each, reading nothing: names, ids and times only."""
+"""The notices use cases enqueue, in their own transactions: to the citizen, a release
+(app/oauth/release.py, beside its disclosure entry), a remembered consent (the consent screen,
+beside its `consent_granted` entry) and a standing consent about to end (the expiry sweep); to the
+app, a change to one of its consents (withdrawn, paused, resumed, narrowed, expired), beside the
+change's audit entry. Names, ids and times only."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from consent.models import AgencyApp, Consent
-from notifications.outbox import CONSENT_REMEMBERED, RELEASE, enqueue
+from notifications.models import WEBHOOK
+from notifications.outbox import CONSENT_CHANGED, CONSENT_EXPIRING, CONSENT_REMEMBERED, RELEASE, enqueue
 
 if TYPE_CHECKING:
     from ..oauth.release import Release
@@ -49,6 +52,46 @@ def notify_remembered(session: Session, consent: Consent, app: AgencyApp, *, now
             "purpose_id": consent.purpose_id,
             "at": now.isoformat(),
             "expires_at": consent.expires_at.isoformat(),
+        },
+        now=now,
+    )
+
+
+def notify_expiring(session: Session, consent: Consent, app: AgencyApp, *, now: dt.datetime) -> None:
+    """Enqueue the citizen's reminder that a standing consent ends soon."""
+    enqueue(
+        session,
+        citizen_id=consent.citizen_id,
+        template=CONSENT_EXPIRING,
+        params={
+            "app_name": app.name,
+            "agency": app.agency,
+            "attributes": list(consent.approved),
+            "consent_id": consent.id,
+            "purpose_id": consent.purpose_id,
+            "expires_at": consent.expires_at.isoformat(),
+        },
+        now=now,
+    )
+
+
+def notify_app(session: Session, consent: Consent, *, state: str, now: dt.datetime) -> None:
+    """Enqueue the app's event that `consent` is now `state`, if the app has a webhook (one
+    primary-key read; nothing is queued for an app that would not hear it)."""
+    app = session.get(AgencyApp, consent.client_id)
+    if app is None or not app.webhook_url:
+        return
+    enqueue(
+        session,
+        citizen_id=consent.citizen_id,
+        template=CONSENT_CHANGED,
+        kind=WEBHOOK,
+        params={
+            "client_id": consent.client_id,
+            "consent_id": consent.id,
+            "purpose_id": consent.purpose_id,
+            "state": state,
+            "at": now.isoformat(),
         },
         now=now,
     )
