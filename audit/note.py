@@ -117,7 +117,7 @@ def split_note(note: str) -> tuple[str, list[NoteSignature]]:
 def parse_verifier_key(vkey: str) -> tuple[str, bytes, Ed25519PublicKey]:
     """(name, key hash, public key) of an Ed25519 verifier key string; ValueError if malformed or
     if its key hash does not match its name and key."""
-    parts = vkey.strip().split("+")
+    parts = vkey.strip().split("+", 2)
     if len(parts) != 3 or not valid_key_name(parts[0]) or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
         raise ValueError("a verifier key is <name>+<8 hex digits>+<base64 key>")
     try:

@@ -5,6 +5,10 @@ The log is made quickly: synthetic leaf hashes and the tree nodes their appends 
 (`StreamingRoot.add_completing`, the append path's node set) are written straight into
 `audit_tree_nodes` in batches, the head moved to match, and one checkpoint signed by the real
 `create_checkpoint`. No entry rows: hash tiles never read them.
+
+Then the log grows by GROW leaves, a new checkpoint is signed and the same directory published
+again: what an incremental publish costs (only the tiles the growth touched are written).
+BENCH_TILES_LEAVES overrides the full run's size (e.g. 10000000).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import http.client
+import os
 import random
 import tempfile
 import threading
@@ -33,20 +38,24 @@ from core.db import make_engine, make_session_factory
 from .common import INFO, Options, Row, bench_config, fresh_database, log
 
 FULL_LEAVES, QUICK_LEAVES = 1_000_000, 50_000
+GROW = 10_000
 BATCH = 20_000
 CLIENTS = 4
 
 
 def run(options: Options) -> list[Row]:
-    leaves = QUICK_LEAVES if options.quick else FULL_LEAVES
+    leaves = QUICK_LEAVES if options.quick else int(os.environ.get("BENCH_TILES_LEAVES", FULL_LEAVES))
     label, url = options.backends()[0]
     with fresh_database(options, url, "tiles") as db_url:
         engine = make_engine(db_url)
         sessions = make_session_factory(engine, writer=True)
-        load_s = _load(sessions, leaves)
+        stream = StreamingRoot()
+        load_s = _load(sessions, stream, leaves)
         with tempfile.TemporaryDirectory(prefix="tiles-", dir=options.workdir) as out:
             written, publish_s = _publish(sessions, Path(out))
             _, resume_s = _publish(sessions, Path(out))
+            _load(sessions, stream, GROW)
+            grown, grow_s = _publish(sessions, Path(out))
         served = _serve(db_url, leaves, seconds=3 if options.quick else 10)
         engine.dispose()
     return [
@@ -61,6 +70,15 @@ def run(options: Options) -> list[Row]:
             {"tiles": written, "publish_s": publish_s, "resume_s": resume_s, "load_s": load_s},
         ),
         Row(
+            f"tiles: log grows by {GROW:,} leaves, publish the same DIR again (incremental)",
+            label,
+            leaves + GROW,
+            f"{grown} tiles written in {grow_s:.2f} s",
+            "reported",
+            INFO,
+            {"tiles_written": grown, "publish_s": grow_s},
+        ),
+        Row(
             f"tiles: full level-0 tiles over HTTP, {CLIENTS} keep-alive clients (werkzeug, threaded)",
             label,
             leaves,
@@ -73,13 +91,14 @@ def run(options: Options) -> list[Row]:
     ]
 
 
-def _load(sessions, leaves: int) -> float:
+def _load(sessions, stream: StreamingRoot, leaves: int) -> float:
+    """Append `leaves` synthetic leaves to the tree `stream` has so far, then sign a checkpoint."""
     log(f"tiles: writing {leaves:,} leaves and their tree nodes")
-    started, stream, rows = time.perf_counter(), StreamingRoot(), []
+    started, rows = time.perf_counter(), []
     nodes = AuditTreeNode.__table__
     with sessions() as session, session.begin():
         connection = session.connection()
-        for n in range(leaves):
+        for n in range(stream.size, stream.size + leaves):
             leaf = hashlib.sha256(b"\x00leaf %d" % n).digest()
             size = stream.size
             for level, node in enumerate(stream.add_completing(leaf)):
@@ -89,7 +108,7 @@ def _load(sessions, leaves: int) -> float:
                 rows = []
         if rows:
             connection.execute(insert(nodes), rows)
-        head = {"next_seq": leaves, "chain_head": bytes(32), "frontier": stream.frontier}
+        head = {"next_seq": stream.size, "chain_head": bytes(32), "frontier": stream.frontier}
         connection.execute(update(AuditHead.__table__).where(AuditHead.id == 1).values(head))
         signer = AuditSigner("bench", new_private_key(), "bench.example/disclosures")
         create_checkpoint(session, signer=signer, now=dt.datetime.now(dt.UTC))
