@@ -12,6 +12,7 @@ from rich.console import Console
 
 from audit.log import Event
 from consent.apps import list_apps, register_app, set_disabled, update_app
+from consent.webhook_urls import set_webhook_url
 from core.clock import utcnow
 from core.db import transaction
 from core.errors import DomainError
@@ -88,6 +89,25 @@ def disable(client_id: str) -> None:
 @with_appcontext
 def enable(client_id: str) -> None:
     _run("enabled", lambda s, rt: set_disabled(s, client_id=client_id, disabled=False, now=utcnow()))
+
+
+@apps_group.command("webhook")
+@click.argument("client_id")
+@click.argument("url", required=False)
+@click.option("--remove", is_flag=True, help="Stop sending the app events.")
+@with_appcontext
+def webhook(client_id: str, url: str | None, remove: bool) -> None:
+    """Where the app hears of its consents' changes (withdrawn, paused, resumed, narrowed,
+    expired): an https URL receiving signed Security Event Tokens (docs/agency-apps.md)."""
+    if remove == (url is not None):
+        raise click.UsageError("give a URL, or --remove")
+    loopback_ok = not runtime().config.production  # http://127.0.0.1 only for development
+    _run(
+        "webhook_removed" if remove else "webhook_set",
+        lambda s, rt: set_webhook_url(
+            s, client_id=client_id, url=url, now=utcnow(), allow_loopback_http=loopback_ok
+        ),
+    )
 
 
 @apps_group.command("list")

@@ -13,11 +13,9 @@ consent and its new state, never the citizen: the app asks the status endpoint f
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.orm import Session
@@ -27,30 +25,6 @@ from .delivery import Notice, SendError
 EVENT_TYPE = "urn:consentry:secevent:consent-changed"
 CONTENT_TYPE = "application/secevent+jwt"
 STATES = ("withdrawn", "paused", "resumed", "narrowed", "expired")
-
-
-class WebhookUrlError(ValueError):
-    """A webhook URL the platform will not post to."""
-
-
-def check_webhook_url(url: str, *, allow_loopback_http: bool = False) -> str:
-    """The URL, if events may go there: https with a host, no credentials or fragment; plain
-    http only to a loopback address when `allow_loopback_http` (development and tests)."""
-    parts = urlsplit(url)
-    if parts.username or parts.password or parts.fragment or not parts.hostname or len(url) > 500:
-        raise WebhookUrlError("a webhook URL needs a host, and no user, password or #fragment")
-    if parts.scheme == "https":
-        return url
-    if parts.scheme == "http" and allow_loopback_http and _loopback(parts.hostname):
-        return url
-    raise WebhookUrlError("a webhook URL must use https")
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def security_event(notice: Notice, *, issuer: str, now: dt.datetime) -> dict[str, Any]:

@@ -360,11 +360,15 @@ def run_worker(
     on_report: Callable[[Report], None] | None = None,
     on_error: Callable[[Exception], None] | None = None,
     webhooks: Webhooks | None = None,
+    chores: Callable[[dt.datetime], None] | None = None,
 ) -> None:
-    """Deliver due notices until `stop` is set: again at once while a batch came back full,
-    else after `every`. An error (the database away) is reported and retried next round."""
+    """Run `chores`, then deliver due notices, until `stop` is set: again at once while a batch
+    came back full, else after `every`. An error (the database away) is reported and retried
+    next round."""
     while not stop.is_set():
         try:
+            if chores is not None:  # e.g. the expiry sweep, whose notices this round then sends
+                chores(clock())
             report = deliver_due(
                 sessions, mailer, now=clock(), worker=worker, batch=batch, policy=policy, webhooks=webhooks
             )

@@ -1,4 +1,5 @@
-"""`consentry notifications work [--every 2s]` delivers notices (once, or until SIGTERM);
+"""`consentry notifications work [--every 2s]` sweeps ending consents (reminders, expiries) and
+delivers notices to citizens and events to apps (once, or until SIGTERM);
 `consentry notifications failed` lists those that used up their attempts, for operators, and
 `retry-failed` queues them again."""
 
@@ -20,7 +21,8 @@ from notifications.worker import deliver_due, failed_notices, retry_failed, run_
 
 from ..audit_cli import Duration
 from ..extensions import runtime
-from .wiring import build_mailer
+from .sweep import sweep
+from .wiring import build_mailer, build_webhooks
 
 console = Console()
 
@@ -47,10 +49,13 @@ def work(every: dt.timedelta | None, batch: int) -> None:
     """Deliver the notices due now (once), or keep delivering with --every until SIGTERM or Ctrl-C.
     Several workers may run at once: each notice is claimed by one."""
     rt = runtime()
-    mailer, name = build_mailer(rt), worker_name()
+    mailer, webhooks, name = build_mailer(rt), build_webhooks(rt), worker_name()
     if every is None:
-        report = deliver_due(rt.writer_sessions, mailer, now=utcnow(), worker=name, batch=batch)
-        console.print(_summary(report))
+        swept = sweep(rt, now=utcnow())
+        report = deliver_due(
+            rt.writer_sessions, mailer, now=utcnow(), worker=name, batch=batch, webhooks=webhooks
+        )
+        console.print(f"reminded {swept.reminded}, expired {swept.expired}; {_summary(report)}")
         return
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -65,6 +70,8 @@ def work(every: dt.timedelta | None, batch: int) -> None:
         clock=utcnow,
         batch=batch,
         on_report=lambda report: console.print(_summary(report)),
+        webhooks=webhooks,
+        chores=lambda now: sweep(rt, now=now),
         on_error=lambda exc: console.print(
             f"[red]delivery round failed, retrying[/red]: {type(exc).__name__}"
         ),

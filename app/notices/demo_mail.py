@@ -20,7 +20,8 @@ from profile_store.fields import declare
 
 from ..extensions import runtime
 from ..security import public
-from .wiring import build_mailer, citizen_address
+from .sweep import sweep
+from .wiring import build_mailer, build_webhooks, citizen_address
 
 bp = Blueprint("demo_mail", __name__, url_prefix="/demo", template_folder="templates")
 DEMO_PORT = 8025
@@ -69,6 +70,8 @@ def start_demo_mail(app: Flask, uinfins: list[str], *, worker: bool = True) -> D
             "stop": stop,
             "clock": utcnow,
             "on_error": lambda exc: click.echo(f"  (notice delivery failed, retrying: {type(exc).__name__})"),
+            "webhooks": build_webhooks(rt),
+            "chores": lambda now: _in_context(app, sweep, rt, now=now),
         },
         name="demo-notices",
         daemon=True,
@@ -92,3 +95,8 @@ def _declare_addresses(session: Session, uinfins: list[str]) -> None:
             value=address,
             now=utcnow(),
         )
+
+
+def _in_context(app: Flask, work, *args, **kwargs):
+    with app.app_context():  # the worker thread has none; the audit append reads the runtime
+        return work(*args, **kwargs)

@@ -1,15 +1,19 @@
 """The worker's view of the app: where a citizen's address is, how an attribute and a time read,
-and the one-tap link to withdraw a consent."""
+the one-tap link to withdraw a consent, and where and with which key apps' events go."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
+from joserfc import jws
 from sqlalchemy.orm import Session
 
+from consent.models import AgencyApp
 from notifications.delivery import Mailer, Sender, SmtpSender, SmtpSettings
 from notifications.links import link_key, make_link_token
+from notifications.webhooks import HttpPoster, Webhooks
 from profile_store.assembly import load_fields
 from profile_store.models import Citizen
 
@@ -54,4 +58,26 @@ def build_mailer(rt: Runtime, sender: Sender | None = None) -> Mailer:
         show_time=lambda moment: f"{citizen_time(moment, zone)} ({config.display_timezone})",
         withdraw_link=withdraw_link,
         settings_url=f"{base}/citizen/settings/notifications",
+    )
+
+
+def build_webhooks(rt: Runtime, post=None) -> Webhooks:
+    """Events to apps, signed with the platform's active signing key (the JWKS at
+    /.well-known/keys), issued as the platform's public base URL."""
+
+    def sign(claims: dict) -> str:
+        key = rt.platform_keys.signing_key()
+        header = {"alg": "ES256", "kid": key.kid, "typ": "secevent+jwt"}
+        body = json.dumps(claims, separators=(",", ":")).encode()
+        return jws.serialize_compact(header, body, key, algorithms=["ES256"])
+
+    def url_of(session: Session, client_id: str) -> str | None:
+        app = session.get(AgencyApp, client_id)
+        return app.webhook_url if app is not None and not app.disabled else None
+
+    return Webhooks(
+        url_of=url_of,
+        sign=sign,
+        issuer=rt.config.public_base_url,
+        post=post or HttpPoster(timeout_s=rt.config.smtp_timeout_s),
     )
