@@ -5,6 +5,7 @@ profile, access history, consents and withdrawing one) and the portal's JSON API
 from . import (  # noqa: F401
     account,
     activation,
+    corrections,
     declarations,
     download,
     lifecycle,
@@ -12,4 +13,5 @@ from . import (  # noqa: F401
     receipts,
     recovery,
     refresh,
+    stepup,
 )

@@ -129,7 +129,9 @@ def profile():
         now=utcnow(),
         stale_after=timedelta(seconds=rt.config.person_refresh_max_age_s),
     )
-    return render_template("citizen/profile.html", page=mine.page, summary=mine.summary)
+    return render_template(
+        "citizen/profile.html", page=mine.page, summary=mine.summary, reportable=mine.reportable
+    )
 
 
 @bp.get("/history")
