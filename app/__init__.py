@@ -67,6 +67,7 @@ def _register_blueprints(app: Flask) -> None:
     from .citizen.api import bp as citizen_api_bp
     from .citizen.views import bp as citizen_bp
     from .consent_screen.views import bp as consent_screen_bp
+    from .developers.views import register_developers
     from .fapi.views import bp as fapi_bp
     from .fapi.views import wellknown_bp as fapi_wellknown_bp
     from .log_api.views import bp as log_api_bp
@@ -97,6 +98,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(fapi_bp)
     app.register_blueprint(fapi_wellknown_bp)
     app.register_blueprint(wellknown_bp)
+    register_developers(app)  # /developers (with the demo's sandbox) and /openapi.json
     csrf.exempt(myinfo_v4_bp)  # machine endpoints: client assertions and DPoP, not cookies
     csrf.exempt(fapi_bp)  # the same for Myinfo v5; its one browser endpoint (/fapi/auth) is a GET
     csrf.exempt(agency_receipts_bp)  # the app's client assertion, never a cookie
