@@ -69,7 +69,7 @@ class Release:
     # The scope values the call asked for (app.oauth.selection): the audit entry records them
     # beside `attributes`, what went; a declined item is asked and absent.
     asked: Sequence[str] = ()
-    # A "this request only" consent: its first release marks it used (consent.lifecycle).
+    # A "this request only" consent not yet marked used: this release marks it (consent.lifecycle).
     single_use: bool = False
 
     @classmethod
@@ -84,7 +84,9 @@ class Release:
             consent_id=grant.consent.id,
             token_jti=grant.token.jti,
             attributes=attributes,
-            single_use=not grant.consent.remembered,
+            # Only the first release has anything to mark: later ones would run an UPDATE that
+            # changes nothing (mark_used is conditional, so two first releases at once are safe).
+            single_use=not grant.consent.remembered and grant.consent.used_at is None,
             **parts,
         )
 

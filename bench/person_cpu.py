@@ -1,0 +1,216 @@
+"""Where a person call's CPU goes: the v4 person call (and the v4 token call) in this process,
+one thread, no HTTP server and no other clients, so a profile reads the app's own cost.
+
+    .venv/bin/python -m bench.person_cpu [--calls 600] [--profile person|token] [--sql]
+        [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/consentry_bench]
+
+The app is built as a gunicorn worker builds it (`create_app(Config.from_env(...))` with the
+environment bench/oauth_api.py gives the server, Prometheus in multi-process mode), and every
+request is a WSGI environ built before the clock starts, handed to the app as gunicorn hands it
+(the socket, parsing and access log are gunicorn's, measured by the HTTP bench). Setup is
+bench/oauth_api.py's: one app, citizens refreshed from the simulated agencies, codes as the
+consent screen issues them.
+
+Prints the thread's CPU per call (median of rounds), the SQL statements per call with `--sql`,
+and with `--profile` a cProfile of that call's rounds (by own time and by cumulative time).
+Not part of `python -m bench`: a tool for profiling in turns (e.g. in a git worktree of an
+older commit, with this file copied there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+BASE_URL = "http://127.0.0.1:5000"
+
+
+def _environ(method: str, url: str, headers: dict[str, str], form: dict[str, str] | None) -> dict:
+    from werkzeug.test import EnvironBuilder
+
+    builder = EnvironBuilder(method=method, base_url=BASE_URL, path=url.removeprefix(BASE_URL))
+    for name, value in headers.items():
+        builder.headers[name] = value
+    if form is not None:
+        builder.form.update(form)
+    environ = builder.get_environ()
+    builder.close()
+    environ["REMOTE_ADDR"] = "127.0.0.1"
+    return environ
+
+
+def _call(app, environ: dict) -> tuple[str, bytes]:
+    status: list[str] = []
+
+    def start_response(line: str, _headers, _exc=None):
+        status.append(line)
+
+    chunks = app(environ, start_response)
+    try:
+        body = b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    return status[0], body
+
+
+def _timed(
+    app, environs: list[dict], expect: str, rounds: int
+) -> tuple[list[float], list[tuple[str, bytes]]]:
+    """CPU ms per call of each round (the environs split evenly), and the failures."""
+    per_round = max(1, len(environs) // rounds)
+    results: list[float] = []
+    failures: list[tuple[str, bytes]] = []
+    for start in range(0, per_round * rounds, per_round):
+        cpu = time.thread_time()
+        for environ in environs[start : start + per_round]:
+            status, body = _call(app, environ)
+            if not status.startswith(expect):
+                failures.append((status, body[:300]))
+        results.append(1000 * (time.thread_time() - cpu) / per_round)
+    return results, failures
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.person_cpu")
+    parser.add_argument("--calls", type=int, default=600)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--citizens", type=int, default=8)
+    parser.add_argument("--profile", choices=("person", "token"))
+    parser.add_argument("--sql", action="store_true", help="count SQL statements per call")
+    parser.add_argument("--pg-url", help="PostgreSQL (name must contain 'bench'; dropped and re-created)")
+    parser.add_argument("--top", type=int, default=45)
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="consentry-person-cpu-"))
+    metrics_dir = workdir / "metrics"
+    metrics_dir.mkdir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # as `consentry serve` runs it
+
+    from joserfc.jwk import ECKey
+
+    from app import create_app
+    from app.config import Config
+
+    from .common import BENCH_MASTER_KEYS, Options, build_runtime, close_runtime, fresh_database
+    from .oauth_api import (
+        NO_AGENCIES,
+        SCOPE,
+        _mint_codes,
+        _seed,
+        _token_calls,
+        _v4_request,
+        client_assertion,
+        dpop_proof,
+        jwt_claims,
+    )
+
+    options = Options(workdir=workdir, pg_url=args.pg_url)
+    url = args.pg_url or f"sqlite:///{workdir / 'person-cpu.db'}"
+    with fresh_database(options, url, "person-cpu") as db_url:
+        people = _seed(db_url, args.citizens)
+        runtime = build_runtime(db_url)
+        warm, timed = 32, args.calls
+        codes = _mint_codes(runtime, people, warm + timed, _v4_request)
+        close_runtime(runtime)
+        env = {
+            **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CATALOGUE_PATH")},
+            "CONSENTRY_ENV": "development",
+            "DATABASE_URL": db_url,
+            "PUBLIC_BASE_URL": BASE_URL,
+            "MASTER_KEYS": BENCH_MASTER_KEYS,
+            "AGENCY_BASE_URL": NO_AGENCIES,
+            "AGENCY_TIMEOUT_S": "0.5",
+            "AGENCY_RETRIES": "0",
+            "PERSON_REFRESH_MAX_AGE_S": str(30 * 86400),
+        }
+        env.pop("ACTIVE_MASTER_KID", None)
+        app = create_app(Config.from_env(env))
+        statements = [0]
+        if args.sql:
+            from sqlalchemy import event
+
+            engine = app.extensions["consentry"].engine
+
+            @event.listens_for(engine, "before_cursor_execute")
+            def _count(*_args: Any) -> None:
+                statements[0] += 1
+
+        token_url = f"{BASE_URL}/com/v4/token"
+        dpop_keys = [ECKey.generate_key("P-256", auto_kid=True) for _ in range(16)]
+
+        def token_environs(batch) -> list[dict]:
+            calls = _token_calls(
+                token_url,
+                people,
+                batch,
+                dpop_keys,
+                lambda key: client_assertion(people, audience=token_url, cnf_key=key),
+            )
+            return [_environ(c.method, c.path, c.headers, c.form) for c in calls]
+
+        def person_environs(tokens: list[tuple[str, ECKey]], count: int) -> list[dict]:
+            query = "?scope=" + quote(" ".join(SCOPE), safe="")
+            made = []
+            for i in range(count):
+                access_token, key = tokens[i % len(tokens)]
+                url = f"{BASE_URL}/com/v4/person/{jwt_claims(access_token)['sub']}"
+                proof = dpop_proof(key, method="GET", url=url, access_token=access_token)
+                headers = {"Authorization": f"DPoP {access_token}", "DPoP": proof}
+                headers["Cache-Control"] = "no-cache"
+                made.append(_environ("GET", url + query, headers, None))
+            return made
+
+        def run(name: str, environs: list[dict], expect: str) -> tuple[list[float], list[bytes]]:
+            bodies: list[bytes] = []
+            profiler = cProfile.Profile(time.thread_time) if args.profile == name else None
+            before = statements[0]
+            if profiler is not None:
+                profiler.enable()
+            ms, failures = _timed(app, environs, expect, args.rounds)
+            if profiler is not None:
+                profiler.disable()
+            per_call_sql = (statements[0] - before) / len(environs)
+            sql = f", {per_call_sql:.1f} SQL statements per call" if args.sql else ""
+            print(
+                f"{name}: CPU per call median {statistics.median(ms):.2f} ms, best {min(ms):.2f} ms "
+                f"(rounds: {', '.join(f'{m:.2f}' for m in ms)}){sql}; {len(failures)} failures"
+            )
+            for status, body in failures[:3]:
+                print(f"  {status}: {body!r}")
+            if profiler is not None:
+                stats = pstats.Stats(profiler, stream=sys.stdout)
+                stats.sort_stats("tottime").print_stats(args.top)
+                stats.sort_stats("cumulative").print_stats(args.top)
+            return ms, bodies
+
+        # Warm-up: imports, pools, key caches.
+        warm_envs = token_environs(codes[:warm])
+        tokens: list[tuple[str, ECKey]] = []
+        import json
+
+        for i, environ in enumerate(warm_envs):
+            status, body = _call(app, environ)
+            assert status.startswith("200"), (status, body)
+            tokens.append((json.loads(body)["access_token"], dpop_keys[i % len(dpop_keys)]))
+        for environ in person_environs(tokens, warm):
+            status, body = _call(app, environ)
+            assert status.startswith("200"), (status, body)
+
+        run("token", token_environs(codes[warm:]), "200")
+        run("person", person_environs(tokens, timed), "200")
+        app.extensions["consentry"].engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
