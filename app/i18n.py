@@ -1,25 +1,148 @@
 """Languages: Flask-Babel, the citizen's choice of language, and `_` in templates and code.
 
-Only English exists until the catalogues land (app/translations/); the locale selector already
-honours a remembered choice so pages and mails pick a language the same way everywhere."""
+English and Simplified Chinese (Singapore) are complete for every citizen-facing page: a test
+extracts every string and fails on one the Chinese catalogue lacks. Staff pages stay English
+whatever the cookie says (their screens are not translated, and a half-Chinese chrome around an
+English form helps nobody).
+
+The catalogues (app/translations/<locale>/LC_MESSAGES/messages.po) are the source; the compiled
+.mo files are not committed. `scripts/test` and `scripts/demo` compile them, and so does
+`init_i18n` when one is missing or older than its .po, so a fresh clone works with any command.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, request
-from flask_babel import Babel
+import base64
+import binascii
+import os
+import tempfile
+from pathlib import Path
 
-SUPPORTED_LOCALES = ("en",)
+import structlog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Blueprint, Flask, redirect, request, url_for
+from flask_babel import Babel, get_locale
+from markupsafe import Markup, escape
+
+from .identity import safe_next
+from .security import public
+
+SUPPORTED_LOCALES = ("en", "zh_Hans_SG")
+# Each language as it names itself, and its BCP 47 tag for `lang` and `hreflang`.
+LANGUAGES = {"en": ("English", "en"), "zh_Hans_SG": ("中文", "zh-Hans-SG")}
 LANGUAGE_COOKIE = "consentry_lang"
+COOKIE_MAX_AGE_S = 365 * 24 * 3600
+# Staff and developer pages are English only: their blueprints ignore the citizen's choice.
+ENGLISH_ONLY_BLUEPRINTS = frozenset(
+    {"admin", "admin_staff", "operator", "auditor", "staff", "notices_operator", "developers"}
+)
+TRANSLATIONS = Path(__file__).parent / "translations"
 
 babel = Babel()
+bp = Blueprint("language", __name__)
+log = structlog.get_logger(__name__)
+
+
+def english_only() -> bool:
+    return request.blueprint in ENGLISH_ONLY_BLUEPRINTS or request.path.startswith("/developers")
 
 
 def select_locale() -> str:
+    if english_only():
+        return "en"
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen in SUPPORTED_LOCALES:
         return chosen
     return request.accept_languages.best_match(SUPPORTED_LOCALES) or SUPPORTED_LOCALES[0]
 
 
+def current_locale() -> str:
+    locale = get_locale()
+    return str(locale) if locale is not None and str(locale) in SUPPORTED_LOCALES else "en"
+
+
+def html_lang() -> str:
+    """The page's `lang`: a BCP 47 tag (zh-Hans-SG), not Babel's locale id (zh_Hans_SG)."""
+    return LANGUAGES[current_locale()][1]
+
+
+def in_english(text: object) -> Markup:
+    """Text that is English whatever the page's language (a name, an agency's own wording),
+    marked `lang="en"` when the page is in another language so screen readers say it right."""
+    if text is None or text == "":
+        return Markup("")
+    if current_locale() == "en":
+        return escape(text)
+    return Markup('<span lang="en">%s</span>') % text
+
+
+def language_context() -> dict[str, object]:
+    if not request:
+        return {}
+    return {
+        "htmlLang": html_lang(),
+        "current_locale": current_locale(),
+        "languages": LANGUAGES,
+        "show_language_picker": not english_only(),
+        "language_back": back_token,
+    }
+
+
+@bp.get("/language/<locale>")
+@public
+def choose(locale: str):
+    """Remember the chosen language (a GOV.UK-style link, so it works without JavaScript) and go
+    back to the page it was chosen on: a local path only, never another site."""
+    back = safe_next(_decode_back(request.args.get("back", ""))) or url_for("site.index")
+    response = redirect(back, code=303)
+    if locale in SUPPORTED_LOCALES:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            locale,
+            max_age=COOKIE_MAX_AGE_S,
+            httponly=True,
+            samesite="Lax",
+            secure=request.is_secure,
+        )
+    return response
+
+
+def back_token() -> str:
+    """This page's path and query for the picker's links, base64url-encoded: the page must not
+    echo text from its own link (a sign-in link's `next` may carry any words)."""
+    here = request.full_path.rstrip("?")
+    return base64.urlsafe_b64encode(here.encode()).decode().rstrip("=")
+
+
+def _decode_back(token: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def compile_catalogues(directory: Path = TRANSLATIONS) -> None:
+    """Compile each .po whose .mo is missing or older. Written to a temporary file and renamed,
+    so parallel test workers starting at once never read half a catalogue."""
+    for po_path in directory.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        try:
+            with po_path.open("rb") as po_file:
+                catalog = read_po(po_file, locale=po_path.parent.parent.name)
+            fd, tmp = tempfile.mkstemp(dir=po_path.parent, suffix=".mo.tmp")
+            with os.fdopen(fd, "wb") as mo_file:
+                write_mo(mo_file, catalog)
+            os.replace(tmp, mo_path)
+        except OSError:  # a read-only install: it ships compiled catalogues
+            log.warning("i18n.compile_skipped", catalogue=str(po_path))
+
+
 def init_i18n(app: Flask) -> None:
-    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    compile_catalogues()
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
+    app.context_processor(language_context)
+    app.add_template_global(in_english, "in_english")
+    app.register_blueprint(bp)
