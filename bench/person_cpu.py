@@ -20,6 +20,7 @@ older commit, with this file copied there).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import os
 import pstats
@@ -65,20 +66,25 @@ def _call(app, environ: dict) -> tuple[str, bytes]:
 
 
 def _timed(
-    app, environs: list[dict], expect: str, rounds: int
-) -> tuple[list[float], list[tuple[str, bytes]]]:
-    """CPU ms per call of each round (the environs split evenly), and the failures."""
+    app, environs: list[dict], expect: str, rounds: int, against=None
+) -> tuple[list[float], list[float], list[tuple[str, bytes]]]:
+    """CPU ms per call of each round (the environs split evenly), and the failures. With
+    `against` (a context manager factory), every other round runs inside it: (this code's
+    rounds, the other rounds)."""
     per_round = max(1, len(environs) // rounds)
     results: list[float] = []
+    others: list[float] = []
     failures: list[tuple[str, bytes]] = []
-    for start in range(0, per_round * rounds, per_round):
-        cpu = time.thread_time()
-        for environ in environs[start : start + per_round]:
-            status, body = _call(app, environ)
-            if not status.startswith(expect):
-                failures.append((status, body[:300]))
-        results.append(1000 * (time.thread_time() - cpu) / per_round)
-    return results, failures
+    for number, start in enumerate(range(0, per_round * rounds, per_round)):
+        other = against is not None and number % 2 == 1
+        with against() if other else contextlib.nullcontext():
+            cpu = time.thread_time()
+            for environ in environs[start : start + per_round]:
+                status, body = _call(app, environ)
+                if not status.startswith(expect):
+                    failures.append((status, body[:300]))
+            (others if other else results).append(1000 * (time.thread_time() - cpu) / per_round)
+    return results, others, failures
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,7 +96,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sql", action="store_true", help="count SQL statements per call")
     parser.add_argument("--pg-url", help="PostgreSQL (name must contain 'bench'; dropped and re-created)")
     parser.add_argument("--top", type=int, default=45)
+    parser.add_argument(
+        "--against",
+        help="MODULE:NAME of a context manager factory (e.g. one restoring older code); every "
+        "other round runs inside it, so both are measured in turns under the same load",
+    )
     args = parser.parse_args(argv)
+    against = None
+    if args.against:
+        from werkzeug.utils import import_string
+
+        against = import_string(args.against.replace(":", "."))
 
     workdir = Path(tempfile.mkdtemp(prefix="consentry-person-cpu-"))
     metrics_dir = workdir / "metrics"
@@ -177,15 +193,18 @@ def main(argv: list[str] | None = None) -> None:
             before = statements[0]
             if profiler is not None:
                 profiler.enable()
-            ms, failures = _timed(app, environs, expect, args.rounds)
+            ms, others, failures = _timed(app, environs, expect, args.rounds, against)
             if profiler is not None:
                 profiler.disable()
             per_call_sql = (statements[0] - before) / len(environs)
             sql = f", {per_call_sql:.1f} SQL statements per call" if args.sql else ""
-            print(
-                f"{name}: CPU per call median {statistics.median(ms):.2f} ms, best {min(ms):.2f} ms "
-                f"(rounds: {', '.join(f'{m:.2f}' for m in ms)}){sql}; {len(failures)} failures"
-            )
+            for label, values in ((name, ms), (f"{name} against", others)):
+                if values:
+                    print(
+                        f"{label}: CPU per call median {statistics.median(values):.2f} ms, best "
+                        f"{min(values):.2f} ms (rounds: {', '.join(f'{m:.2f}' for m in values)})"
+                    )
+            print(f"{name}: {len(failures)} failures{sql}")
             for status, body in failures[:3]:
                 print(f"  {status}: {body!r}")
             if profiler is not None:

@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationFailed
@@ -49,22 +50,41 @@ def enqueue(
     """Add one notice for `citizen_id` (flushed with the caller's next flush, never committed).
     `params` may hold only the known keys (names, ids, times: no personal values; the address is
     looked up when sending). Raises ValidationFailed for an unknown template or parameter."""
+    notice = Outbox(**_row(citizen_id=citizen_id, template=template, params=params, now=now, kind=kind))
+    session.add(notice)
+    return notice
+
+
+def enqueue_now(
+    session: Session, *, citizen_id: str, template: str, params: Mapping[str, Any], now: dt.datetime
+) -> None:
+    """`enqueue` of an email notice, written at once by one INSERT on the session's connection (in
+    its transaction) instead of an object for the unit of work: a release enqueues one on every
+    person call, where the flush's bookkeeping cost more than the INSERT. Same checks."""
+    row = _row(citizen_id=citizen_id, template=template, params=params, now=now, kind=EMAIL)
+    session.connection().execute(_INSERT, row)
+
+
+_INSERT = insert(Outbox.__table__)
+
+
+def _row(
+    *, citizen_id: str, template: str, params: Mapping[str, Any], now: dt.datetime, kind: str
+) -> dict[str, Any]:
     if template not in TEMPLATES.get(kind, ()):
         raise ValidationFailed("unknown notice template", {"template": [template]})
     if extra := sorted(set(params) - _PARAM_KEYS):
         raise ValidationFailed("unknown notice parameters", {"params": extra})
-    notice = Outbox(
-        kind=kind,
-        citizen_id=citizen_id,
-        template=template,
-        params=dict(params),
-        created_at=now,
-        due_at=now,
-        attempts=0,
-        state="pending",
-    )
-    session.add(notice)
-    return notice
+    return {
+        "kind": kind,
+        "citizen_id": citizen_id,
+        "template": template,
+        "params": dict(params),
+        "created_at": now,
+        "due_at": now,
+        "attempts": 0,
+        "state": "pending",
+    }
 
 
 def preferences_of(session: Session, citizen_id: str) -> NotificationPreference:
