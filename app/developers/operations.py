@@ -94,6 +94,13 @@ def _errors(schema: Any, *statuses: int, challenge: bool = False) -> dict[str, A
     return answers
 
 
+def _json_or_page(description: str) -> dict[str, Any]:
+    """An error outside the JSON paths: JSON when the caller accepts it, else a page."""
+    answer = _json(description, ErrorOut)
+    answer["content"][HTML] = {"schema": {"type": "string"}}
+    return answer
+
+
 def _plain_errors(*statuses: int) -> dict[str, Any]:
     """app/errors.py's answers: `{error, error_description[, errors]}`, 429 with `retry_after`."""
     words = {
@@ -485,7 +492,7 @@ def _audit() -> Iterator[tuple[str, dict[str, Any]]]:
             "get": {
                 **cached,
                 "summary": "The latest checkpoint as a C2SP signed note (c2sp.org/tlog-checkpoint)",
-                "responses": {"200": _typed("The note.", TEXT), **_plain_errors(404)},
+                "responses": {"200": _typed("The note.", TEXT), "404": _json_or_page("No checkpoint yet.")},
             }
         },
     )
