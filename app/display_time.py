@@ -17,7 +17,11 @@ import datetime as dt
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import format_date, format_time
+from flask_babel import gettext as _
+
 from .extensions import runtime
+from .i18n import current_locale
 from .value_format import clock
 
 CITIZEN, STAFF = "citizen", "staff"
@@ -51,6 +55,9 @@ def in_zone(moment: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
 def citizen_time(moment: dt.datetime, zone: dt.tzinfo) -> str:
     """ "3 December 2026, 9:05pm" in `zone`; the page says which zone once."""
     local = in_zone(moment, zone)
+    locale = current_locale()
+    if locale != "en":  # the locale's own long date and short time: "2026年12月3日 下午9:05"
+        return f"{format_date(local, 'long', locale=locale)} {format_time(local, 'short', locale=locale)}"
     return f"{local.day} {local:%B %Y}, {clock(local.hour, local.minute)}"
 
 
@@ -64,7 +71,9 @@ def zone_phrase(zone: ZoneInfo) -> str:
     """The zone as a citizen says it: "Singapore time", "New York time", "UTC"."""
     if zone.key in ("UTC", "Etc/UTC"):
         return "UTC"
-    return f"{zone.key.rsplit('/', 1)[-1].replace('_', ' ')} time"
+    if zone.key == "Asia/Singapore":
+        return _("Singapore time")
+    return _("%(city)s time", city=zone.key.rsplit("/", 1)[-1].replace("_", " "))
 
 
 def local_time(moment: dt.datetime | None, style: str = CITIZEN) -> str:

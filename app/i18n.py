@@ -21,7 +21,7 @@ from pathlib import Path
 import structlog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Blueprint, Flask, redirect, request, url_for
+from flask import Blueprint, Flask, has_request_context, redirect, request, url_for
 from flask_babel import Babel, get_locale
 from markupsafe import Markup, escape
 
@@ -49,7 +49,7 @@ def english_only() -> bool:
 
 
 def select_locale() -> str:
-    if english_only():
+    if not has_request_context() or english_only():  # CLI and background work: English
         return "en"
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen in SUPPORTED_LOCALES:
@@ -58,6 +58,9 @@ def select_locale() -> str:
 
 
 def current_locale() -> str:
+    """The locale of the request being answered ("en" or "zh_Hans_SG"); English outside one."""
+    if not has_request_context():
+        return "en"
     locale = get_locale()
     return str(locale) if locale is not None and str(locale) in SUPPORTED_LOCALES else "en"
 

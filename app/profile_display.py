@@ -17,6 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+
 from profile_store.assembly import FieldView
 from profile_store.catalogue import META_KEYS, Catalogue
 from profile_store.history import EarlierValue
@@ -37,9 +41,9 @@ from .value_format import (
 )
 
 SOURCES = {
-    GOVERNMENT_VERIFIED: "Government-verified",
-    CITIZEN_PROVIDED: "Declared by citizen",
-    NOT_APPLICABLE: "Not applicable",
+    GOVERNMENT_VERIFIED: _l("Government-verified"),
+    CITIZEN_PROVIDED: _l("Declared by citizen"),
+    NOT_APPLICABLE: _l("Not applicable"),
 }
 TABLE_COLUMNS = 4  # lists with more sub-fields than this show each entry as its own list (phones)
 OWNER_MASKED = frozenset({"uinfin"})  # masked even for the owner, until a step-up "Show" exists
@@ -224,15 +228,19 @@ def show_field(view: FieldView, *, now: dt.datetime, masked: bool | None = None)
         columns=columns if as_table else [],
         table=[[dict(entry).get(c, NOTHING) for c in columns] for entry in entries] if as_table else [],
         rows=wide,
-        source=SOURCES.get(view.source, "Unknown"),
+        source=str(SOURCES.get(view.source, _l("Unknown"))),
         lastupdated=long_date(view.lastupdated) if view.lastupdated else "",
-        fetched=f"Fetched {ago(view.fetched_at, now)}" if view.fetched_at else "Never fetched",
+        fetched=_fetched(view.fetched_at, now),
         unavailable=view.unavailable,
         masked=masked and shown,
         name=view.attribute.name,
         lines=lines,
         captions=_captions(view, wide, titled=not masked),
     )
+
+
+def _fetched(moment: dt.datetime | None, now: dt.datetime) -> str:
+    return _("Fetched %(ago)s", ago=ago(moment, now)) if moment else _("Never fetched")
 
 
 def _captions(view: FieldView, wide: list[list[tuple[str, str]]], *, titled: bool) -> list[str]:
@@ -244,7 +252,8 @@ def _captions(view: FieldView, wide: list[list[tuple[str, str]]], *, titled: boo
     for n, element in enumerate(raw, start=1):
         title = next((_plain_title(element.get(key)) for key in TITLE_KEYS if element.get(key)), "")
         title = title if titled else ""
-        captions.append(f"{n} of {len(raw)}" + (f": {title}" if title else ""))
+        place = _("%(n)s of %(total)s", n=n, total=len(raw))
+        captions.append(place + (f": {title}" if title else ""))
     return captions
 
 
@@ -266,11 +275,11 @@ def _as_view(current: FieldView, old: EarlierValue) -> FieldView:
 
 def agency_state(name: str, sync: AgencySync | None, *, code: str = "") -> AgencyState:
     if sync is None:
-        return AgencyState(name, "never", "Never", "Never", "", code)
+        return AgencyState(name, "never", _("Never"), _("Never"), "", code)
     return AgencyState(
         name=name,
         state="failed" if sync.last_error else "ok",
-        last_success=timestamp(sync.succeeded_at) if sync.succeeded_at else "Never",
+        last_success=timestamp(sync.succeeded_at) if sync.succeeded_at else _("Never"),
         last_attempt=timestamp(sync.attempted_at),
         last_error=sync.last_error or "",
         code=code,
@@ -321,11 +330,13 @@ def timestamp(moment: dt.datetime) -> str:
 
 def ago(moment: dt.datetime, now: dt.datetime) -> str:
     seconds = max(0, int((_utc(now) - _utc(moment)).total_seconds()))
-    for size, unit in ((86_400, "day"), (3_600, "hour"), (60, "minute")):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''} ago"
-    return "just now"
+    if seconds >= 86_400:
+        return ngettext("%(num)d day ago", "%(num)d days ago", seconds // 86_400)
+    if seconds >= 3_600:
+        return ngettext("%(num)d hour ago", "%(num)d hours ago", seconds // 3_600)
+    if seconds >= 60:
+        return ngettext("%(num)d minute ago", "%(num)d minutes ago", seconds // 60)
+    return _("just now")
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

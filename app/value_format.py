@@ -20,6 +20,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from babel.dates import format_date, format_skeleton, format_time
+from flask_babel import gettext as _
+
+from .i18n import current_locale
+
 MASK, SHOWN = "••••", 4
 NOTHING = "\N{EN DASH}"
 CURRENCY = "S$"  # the person format's amounts are Singapore dollars (MyInfo v4 §8)
@@ -70,11 +75,23 @@ def money(amount: float | int) -> str:
 
 
 def long_date(day: dt.date) -> str:
-    return f"{day.day} {day:%B %Y}"
+    locale = current_locale()
+    return f"{day.day} {day:%B %Y}" if locale == "en" else format_date(day, "long", locale=locale)
+
+
+def month_year(month: dt.date) -> str:
+    locale = current_locale()
+    return f"{month:%B %Y}" if locale == "en" else format_skeleton("yMMMM", month, locale=locale)
+
+
+def yes_no(value: bool) -> str:
+    return _("Yes") if value else _("No")
 
 
 def clock(hour: int, minute: int) -> str:
-    """GOV.UK style: "9am", "10:37pm", "midnight", "midday"."""
+    """GOV.UK style: "9am", "10:37pm", "midnight", "midday"; the locale's short time in another."""
+    if (locale := current_locale()) != "en":
+        return format_time(dt.time(hour, minute), "short", locale=locale)
     if minute == 0 and hour in (0, 12):
         return "midnight" if hour == 0 else "midday"
     minutes = f":{minute:02d}" if minute else ""
@@ -85,7 +102,7 @@ def scalar(value: Any, key: str | None = None) -> str:
     """A leaf value (string, number, boolean) in words; `key` is its sub-field name, which says
     whether a number is money or a "Y" a yes."""
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return yes_no(value)
     if value is None or value == "":
         return NOTHING
     if key in MONEY_KEYS and (
@@ -104,11 +121,11 @@ def _string(value: str, key: str | None) -> str:
         moment = dt.datetime.fromisoformat(value)
         return f"{long_date(moment.date())}, {clock(moment.hour, moment.minute)}"
     if ISO_MONTH.fullmatch(value) and 1 <= int(value[5:]) <= 12:
-        return f"{dt.date(int(value[:4]), int(value[5:]), 1):%B %Y}"
+        return month_year(dt.date(int(value[:4]), int(value[5:]), 1))
     if key == "tob" and re.fullmatch(r"\d{4}", value) and int(value[:2]) < 24 and int(value[2:]) < 60:
         return clock(int(value[:2]), int(value[2:]))
     if key in FLAG_KEYS and value.upper() in ("Y", "N"):
-        return "Yes" if value.upper() == "Y" else "No"
+        return yes_no(value.upper() == "Y")
     return value
 
 
@@ -170,7 +187,7 @@ def mask(text: str) -> str:
 def mask_scalar(value: Any, key: str | None, text: str) -> str:
     """The masked form of a leaf whose words are `text`: dates, years and yes/no as they are; an
     amount with its currency and part of its digits; anything else through `mask`."""
-    if text == NOTHING or isinstance(value, bool) or text in ("Yes", "No"):
+    if text == NOTHING or isinstance(value, bool) or text in (yes_no(True), yes_no(False)):
         return text
     if isinstance(value, str) and (ISO_DATE.fullmatch(value) or ISO_MONTH.fullmatch(value)):
         return text

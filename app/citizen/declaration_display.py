@@ -75,6 +75,6 @@ def with_all_declarations(
 
 def _yours(shown: ShownField) -> ShownField:
     """On the citizen's own page a declaration is theirs: "Declared by you"."""
-    if shown.source != SOURCES[CITIZEN_PROVIDED]:
+    if shown.source != str(SOURCES[CITIZEN_PROVIDED]):
         return shown
     return dataclasses.replace(shown, source=DECLARED_BY_YOU)
