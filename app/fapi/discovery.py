@@ -5,7 +5,8 @@
 It advertises exactly what the endpoints enforce and emit, built from the same constants they use
 (app.fapi.profile): PAR required; the code flow in the query; PKCE S256; private_key_jwt and DPoP
 with ES256/384/512; `iss` in the authorization response; ES256 ID tokens and userinfo, encrypted
-with ECDH-ES+A{128,192,256}KW and A256CBC-HS512 (ID token) or A256GCM (userinfo); `acr` loa:2 only.
+with ECDH-ES+A{128,192,256}KW and A256CBC-HS512 (ID token) or A256GCM (userinfo); `acr` loa:2 only;
+`user.identity` beside the catalogue's scopes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from ..extensions import runtime
 from ..oauth.jwks import ECDH_ALGORITHMS
 from .profile import (
-    ACR,
+    ACR_LEVELS,
     ID_TOKEN_ENCRYPTION,
     SIGNING_ALGS,
     USERINFO_ENCRYPTION,
@@ -25,7 +26,19 @@ from .profile import (
 )
 from .scopes import supported_scopes
 
-CLAIMS = ("iss", "sub", "aud", "exp", "iat", "nonce", "acr", "amr", "sub_type", "person_info")
+CLAIMS = (
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nonce",
+    "acr",
+    "amr",
+    "sub_type",
+    "sub_attributes",
+    "person_info",
+)
 
 
 def metadata() -> dict[str, Any]:
@@ -43,7 +56,7 @@ def metadata() -> dict[str, Any]:
         "subject_types_supported": ["public"],
         "scopes_supported": supported_scopes(runtime().catalogue),
         "claims_supported": list(CLAIMS),
-        "acr_values_supported": [ACR],
+        "acr_values_supported": list(ACR_LEVELS),
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGS),

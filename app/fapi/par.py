@@ -18,6 +18,7 @@ from profile_store.catalogue import Catalogue
 
 from ..extensions import db, runtime
 from ..oauth.wire import OAuthError
+from .profile import ACR_LEVELS, SINGPASS_ACR_LEVELS
 from .scopes import RequestedScope, parse_scope
 
 # Every parameter we read, so each can be refused when sent twice (RFC 6749 §3.1); any other
@@ -56,6 +57,7 @@ class PushedRequest:
     state: str
     nonce: str
     code_challenge: str
+    acr: str
 
 
 def check_pushed_request(app: AgencyApp, params: dict[str, str], catalogue: Catalogue) -> PushedRequest:
@@ -64,8 +66,11 @@ def check_pushed_request(app: AgencyApp, params: dict[str, str], catalogue: Cata
         raise OAuthError("invalid_request", "request_uri must not be sent to the PAR endpoint")
     if "request" in params:
         raise OAuthError("invalid_request", "request objects (JAR) are not supported")
-    if "authentication_context_type" in params:
-        raise OAuthError("invalid_request", "authentication_context_type is for Login apps only")
+    # SP-PAR: the authentication context is mandatory for Singpass Login apps and refused for
+    # Myinfo apps, which every app here is.
+    for name in ("authentication_context_type", "authentication_context_message"):
+        if name in params:
+            raise OAuthError("invalid_request", f"{name} is for Singpass Login apps only, not Myinfo apps")
     if "response_type" not in params:
         raise OAuthError("invalid_request", "response_type is required")
     if params["response_type"] != "code":
@@ -80,6 +85,7 @@ def check_pushed_request(app: AgencyApp, params: dict[str, str], catalogue: Cata
     for name in ("state", "nonce"):
         if not OPAQUE.match(params.get(name, "")):
             raise OAuthError("invalid_request", f"{name} is required: 1-255 of A-Z a-z 0-9 / + _ - = .")
+    acr = chosen_acr(params.get("acr_values"))
     scope = parse_scope(params.get("scope", ""), catalogue)
     purpose = _only_purpose(app)
     try:
@@ -93,7 +99,29 @@ def check_pushed_request(app: AgencyApp, params: dict[str, str], catalogue: Cata
         state=params["state"],
         nonce=params["nonce"],
         code_challenge=params["code_challenge"],
+        acr=acr,
     )
+
+
+def chosen_acr(acr_values: str | None) -> str:
+    """The assurance level a login will be made at (SP-PAR `acr_values`, OIDC Core §3.1.2.1): the
+    first of the client's preference list that we offer, or ours when it sends none. Singpass
+    levels only; a list naming none we offer is refused rather than met at another level, so an
+    app that demands face verification (loa:3) never gets a weaker sign-in without knowing."""
+    if acr_values is None:
+        return ACR_LEVELS[0]
+    levels = acr_values.split()
+    if not levels or any(level not in SINGPASS_ACR_LEVELS for level in levels):
+        raise OAuthError(
+            "invalid_request",
+            "acr_values must be space-separated Singpass levels: " + " ".join(SINGPASS_ACR_LEVELS),
+        )
+    offered = [level for level in levels if level in ACR_LEVELS]
+    if not offered:
+        raise OAuthError(
+            "invalid_request", f"acr_values names no level offered here; sign-in is at {' '.join(ACR_LEVELS)}"
+        )
+    return offered[0]
 
 
 def dpop_jkt_param(params: dict[str, str]) -> str | None:

@@ -28,6 +28,9 @@ ID_TOKEN_TTL_S = 600  # Singpass sample: exp = iat + 600
 # What our own sign-in (LocalAccounts: password, then an authenticator-app code) amounts to:
 # two factors, Singpass's assurance level 2; RFC 8176 method names.
 ACR = "urn:singpass:authentication:loa:2"
+ACR_LEVELS = (ACR,)  # what `acr_values` may ask for and get (discovery's acr_values_supported)
+# SP-IDT: loa:1 password only (staging), loa:2 two factors, loa:3 face as a third factor.
+SINGPASS_ACR_LEVELS = tuple(f"urn:singpass:authentication:loa:{level}" for level in (1, 2, 3))
 AMR = ("pwd", "otp")
 
 # JWE to the client's `use: enc` key, the strongest it publishes (v5 spec §12.2).

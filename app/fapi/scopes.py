@@ -18,6 +18,11 @@ from profile_store.catalogue import Catalogue
 from ..oauth.wire import OAuthError
 
 OPENID = "openid"
+# Singpass's Login scopes (SP-PAR, SP-IDT), answered in the ID token's `sub_attributes`:
+# `user.identity` (the identity number, its country and the account type) is about `uinfin`; the
+# others are catalogue attributes, which a Myinfo app also receives in `person_info`.
+IDENTITY = "user.identity"
+LOGIN_SCOPES = (IDENTITY, "name", "email", "mobileno")
 _LICENCE_FIELDS = ("licencename", "vocationallicencenumber", "expirydate", "status")
 # Singpass's catalog (SP-CAT), parent attribute -> its dotted sub-attribute ids.
 SUB_ATTRIBUTES: dict[str, tuple[str, ...]] = {
@@ -66,15 +71,16 @@ class RequestedScope:
 
 
 def supported_scopes(catalogue: Catalogue) -> list[str]:
-    """Every scope value we accept: `openid`, our catalogue's attributes, and the catalog's
-    dotted sub-attributes of those."""
+    """Every scope value we accept: `openid`, `user.identity`, our catalogue's attributes, and the
+    catalog's dotted sub-attributes of those."""
     dotted = [
         f"{name}.{field}"
         for name, fields in sorted(SUB_ATTRIBUTES.items())
         if name in catalogue
         for field in fields
     ]
-    return [OPENID, *sorted(catalogue.names()), *dotted]
+    identity = [IDENTITY] if attribute_of(IDENTITY) in catalogue else []
+    return [OPENID, *identity, *sorted(catalogue.names()), *dotted]
 
 
 def parse_scope(scope: str, catalogue: Catalogue) -> RequestedScope:
@@ -87,7 +93,7 @@ def parse_scope(scope: str, catalogue: Catalogue) -> RequestedScope:
     unknown = [value for value in values if value != OPENID and not _known(value, catalogue)]
     if unknown:
         raise OAuthError("invalid_scope", f"unknown scope values: {' '.join(sorted(unknown))[:200]}")
-    attributes = list(dict.fromkeys(parent(value) for value in values if value != OPENID))
+    attributes = list(dict.fromkeys(attribute_of(value) for value in values if value != OPENID))
     if not attributes:
         raise OAuthError("invalid_scope", "scope names no Myinfo attribute besides openid")
     return RequestedScope(attributes=attributes, values=values)
@@ -97,7 +103,7 @@ def granted_scope(values: Iterable[str], approved: Iterable[str]) -> str:
     """The scope values whose attribute the citizen approved (plus `openid`): what the access
     token grants and the token response reports."""
     approved = set(approved)
-    return " ".join(value for value in values if value == OPENID or parent(value) in approved)
+    return " ".join(value for value in values if value == OPENID or attribute_of(value) in approved)
 
 
 def release_selection(
@@ -112,7 +118,7 @@ def release_selection(
     paths: dict[str, list[str]] = {}
     for value in granted:
         name = parent(value)
-        if value == OPENID or name not in approved:
+        if value in (OPENID, IDENTITY) or name not in approved:  # nothing in person_info
             continue
         if name not in attributes:
             attributes.append(name)
@@ -127,7 +133,21 @@ def parent(value: str) -> str:
     return value.partition(".")[0]
 
 
+def attribute_of(value: str) -> str:
+    """The attribute the citizen is asked about for a scope value."""
+    return "uinfin" if value == IDENTITY else parent(value)
+
+
+def login_attributes(values: Iterable[str], approved: Iterable[str]) -> list[str]:
+    """The approved attributes the ID token's `sub_attributes` draw on, for scope `values`."""
+    approved = set(approved)
+    wanted = (attribute_of(value) for value in values if value in LOGIN_SCOPES)
+    return [name for name in dict.fromkeys(wanted) if name in approved]
+
+
 def _known(value: str, catalogue: Catalogue) -> bool:
+    if value == IDENTITY:
+        return attribute_of(value) in catalogue
     name, dot, field = value.partition(".")
     if not dot:
         return value in catalogue

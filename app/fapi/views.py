@@ -162,6 +162,14 @@ def token():
         raise ClientAuthError("client_assertion code is not the code being redeemed")
     jkt = dpop_key(htu=endpoint("token"), now=now, policy=DPOP)
     encryption_key(rt, app, ID_TOKEN_ENCRYPTION)  # fail before the code is spent, not after
+    id_token: list[str] = []
+
+    def with_id_token(session, grant, claims) -> None:
+        """Sealed in the token's transaction: its sub_attributes' audit entry commits with it."""
+        id_token.append(
+            tokens.issue_id_token(session, rt, app, grant, token_jti=claims["jti"], issuer=issuer(), now=now)
+        )
+
     issued = exchange_code(
         params,
         app=app,
@@ -173,12 +181,13 @@ def token():
         code_bound_to_key=True,
         scope_of=lambda grant: granted_scope(grant.wire_scope or [], grant.scope),
         typ="at+jwt",
+        before_commit=with_id_token,
     )
     body = {
         "access_token": issued.access_token,
         "token_type": "DPoP",
         "expires_in": issued.expires_in,
-        "id_token": tokens.id_token(rt, app, issued.grant, issuer=issuer(), now=now),
+        "id_token": id_token[0],
         "scope": issued.claims["scope"],
     }
     return jsonify(body), 200, NO_STORE

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import request
+from sqlalchemy.orm import Session
 
 from consent.grant_models import AuthorizationCode
 from consent.grants import InvalidGrant, record_token, redeem_code
@@ -213,6 +214,7 @@ def exchange_code(
     code_bound_to_key: bool = False,
     scope_of: Callable[[AuthorizationCode], str] | None = None,
     typ: str = "JWT",
+    before_commit: Callable[[Session, AuthorizationCode, dict[str, Any]], None] | None = None,
 ) -> Issued:
     """Redeem the code in `params` for `app` and issue an access token bound to `jkt`.
 
@@ -220,7 +222,10 @@ def exchange_code(
     PKCE verifier, and its consent must still be active; with `code_bound_to_key` it must also be
     bound to `jkt` (RFC 9449 §10; DPoPError otherwise). Owns its transaction and commits: on
     success the issued token's row; on refusal the code's used mark and, for a replayed code, the
-    revocation of what it issued (RFC 6749 §4.1.2). Raises InvalidGrant or DPoPError."""
+    revocation of what it issued (RFC 6749 §4.1.2). `before_commit(session, grant, claims)` runs in
+    the issuing transaction, so what it writes (v5: the ID token's disclosure entry) commits with
+    the token or not at all. Raises InvalidGrant or DPoPError, or what `before_commit` raises
+    (then nothing is written and the code is not spent)."""
     rt = runtime()
     rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
     session = db(write=True)
@@ -256,5 +261,7 @@ def exchange_code(
         typ=typ,
     )
     record_token(session, grant=grant, jti=claims["jti"], jkt=jkt, now=now, ttl=ttl)
+    if before_commit is not None:
+        before_commit(session, grant, claims)
     session.commit()
     return Issued(grant, access_token, claims, rt.config.access_token_ttl_s)

@@ -55,7 +55,7 @@ def test_partial_consent_through_v5_releases_only_the_approved_fields(
     assert id_claims["sub"] == citizen.id and id_claims["nonce"] == "nonce-456"
     assert id_claims["acr"] == "urn:singpass:authentication:loa:2" and id_claims["amr"] == ["pwd", "otp"]
     assert id_claims["exp"] - id_claims["iat"] == 600 and id_claims["sub_type"] == "user"
-    assert "sub_attributes" not in id_claims, "no personal data outside the audited userinfo"
+    assert set(id_claims["sub_attributes"]) == {"name"}, "SP-IDT: the `name` scope, as a plain string"
 
     before = _disclosures(db_session)
     info = flow.userinfo(client, tokens["access_token"], dpop_key)
@@ -70,6 +70,7 @@ def test_partial_consent_through_v5_releases_only_the_approved_fields(
     person = body["person_info"]
     assert set(person) == {"uinfin", "name", "cpfbalances"}
     assert person["name"]["source"] == "1" and person["name"]["classification"] == "C"
+    assert id_claims["sub_attributes"]["name"] == person["name"]["value"]
     assert set(person["cpfbalances"]) == {"oa", "lastupdated", "source", "classification"}
 
     assert _disclosures(db_session) == before + 1

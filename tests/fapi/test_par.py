@@ -198,12 +198,17 @@ def test_an_app_not_registered_for_v5_is_invalid_client(client, db_session, runt
         ({"nonce": None}, "invalid_request"),
         ({"nonce": "<script>"}, "invalid_request"),
         ({"authentication_context_type": "APP_AUTHENTICATION_DEFAULT"}, "invalid_request"),
+        ({"authentication_context_message": "Apply for the housing grant"}, "invalid_request"),
+        ({"acr_values": "urn:singpass:authentication:loa:3"}, "invalid_request"),
+        ({"acr_values": "urn:singpass:authentication:loa:1"}, "invalid_request"),
+        ({"acr_values": "urn:x urn:singpass:authentication:loa:2"}, "invalid_request"),
+        ({"acr_values": " "}, "invalid_request"),
         ({"scope": "uinfin name"}, "invalid_scope"),
         ({"scope": "openid"}, "invalid_scope"),
         ({"scope": "openid uinfin name passportnumber"}, "invalid_scope"),
         ({"scope": "openid uinfin vehicles"}, "invalid_scope"),
         ({"scope": "openid uinfin cpfbalances.xx"}, "invalid_scope"),
-        ({"scope": "openid uinfin user.identity"}, "invalid_scope"),
+        ({"scope": "openid uinfin user.name"}, "invalid_scope"),
         ({"scope": "openid UINFIN"}, "invalid_scope"),
     ],
 )
@@ -234,8 +239,27 @@ def test_par_by_get_or_as_json_is_refused(client, agency_app, keys, verifier, dp
 
 
 def test_unknown_parameters_are_ignored(client, agency_app, keys, verifier, dpop_key):
-    response = par(client, keys, verifier, dpop_key, purpose_id="marketing", acr_values="urn:x", claims="{}")
+    response = par(client, keys, verifier, dpop_key, purpose_id="marketing", prompt="login", claims="{}")
     assert response.status_code == 201
+
+
+LOA = "urn:singpass:authentication:loa:"
+
+
+@pytest.mark.parametrize("acr_values", [f"{LOA}2", f"{LOA}3 {LOA}2"])
+def test_acr_values_naming_a_level_we_offer_are_accepted(
+    client, agency_app, keys, verifier, dpop_key, acr_values
+):
+    """SP-PAR: a preference list, the first level available used (the ID token's `acr`:
+    test_fapi_flow). Ours is two-factor sign-in, loa:2."""
+    assert par(client, keys, verifier, dpop_key, acr_values=acr_values).status_code == 201
+
+
+def test_login_only_parameters_are_refused_naming_the_parameter(client, agency_app, keys, verifier, dpop_key):
+    response = par(client, keys, verifier, dpop_key, authentication_context_message="Log in")
+    body = refused(response, 400, "invalid_request")
+    assert "authentication_context_message" in body["error_description"]
+    assert "Login apps only" in body["error_description"]
 
 
 def test_an_app_must_have_exactly_one_purpose(client, db_session, runtime, verifier, dpop_key):
