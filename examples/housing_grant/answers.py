@@ -16,7 +16,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from .items import CPF_ACCOUNTS, MARITAL
+from .items import MARITAL
 
 Errors = dict[str, str]
 UINFIN = re.compile(r"[STFGM]\d{7}[A-Z]")
@@ -97,8 +97,12 @@ def _income(form, today) -> tuple[Any, Errors]:
 def _balances(form, today) -> tuple[Any, Errors]:
     balances: dict[str, str | None] = {}
     errors: Errors = {}
-    for key, label in list(CPF_ACCOUNTS.items())[:3]:  # a retirement account comes at 55: not asked
-        message = _("Enter your %(account)s balance in dollars, like 1250.50", account=label)
+    messages = {  # a retirement account only comes at 55: not asked for
+        "oa": _("Enter your ordinary account balance in dollars, like 1250.50"),
+        "sa": _("Enter your special account balance in dollars, like 1250.50"),
+        "ma": _("Enter your MediSave account balance in dollars, like 1250.50"),
+    }
+    for key, message in messages.items():
         balances[key], found = _money(form, f"cpfbalances-{key}", message)
         errors.update(found)
     return balances, errors

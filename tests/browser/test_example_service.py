@@ -32,6 +32,7 @@ from tests.servers import serving
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "agency-app.json"
 PASSWORD = "correct horse battery staple"
 NOT_SHARED = ["noa-basic", "cpfbalances", "hdbownership"]  # optional items the citizen unticks
+SCREENSHOT = "/tmp/example_service_{}.png"  # noqa: S108 - fixed paths to look at by hand
 
 
 @dataclass
@@ -111,7 +112,7 @@ def test_share_some_reload_and_submit(tab, service):
     uinfin_row = retrieved.locator("[data-item=uinfin]")
     expect(uinfin_row.locator("dt")).to_have_text("NRIC or FIN")  # the service's label, not a code
     expect(uinfin_row.locator("dd")).to_contain_text(service.uinfin)
-    expect(uinfin_row.locator(".govuk-tag")).to_have_text("Verified by government")
+    expect(uinfin_row.locator(".govuk-tag")).to_have_text("Verified")
     # The address as lines of an envelope, ending with the postal code; no input to change it.
     address = retrieved.locator("[data-item=regadd] dd p").first
     lines = address.inner_text().splitlines()
@@ -122,6 +123,7 @@ def test_share_some_reload_and_submit(tab, service):
     assert set(NOT_SHARED) <= set(typed)
     expect(page.get_by_label("Ordinary account")).to_be_editable()
     assert tab.axe_violations() == [], "form with retrieved details"
+    page.screenshot(path=SCREENSHOT.format("retrieved"), full_page=True)
 
     # Reload or back button on the callback: the sign-in is spent; the form is still there.
     assert len(callbacks) == 1
@@ -133,6 +135,7 @@ def test_share_some_reload_and_submit(tab, service):
     page.get_by_role("button", name="Submit application").click()  # empty: each problem listed
     expect(page.locator(".govuk-error-summary")).to_contain_text("Enter your annual income in dollars")
     assert tab.axe_violations() == [], "form with errors"
+    page.screenshot(path=SCREENSHOT.format("errors"), full_page=True)
 
     page.get_by_label("Assessable income for the year").fill("64400")
     page.get_by_label("Year of assessment").fill("2025")
@@ -158,6 +161,7 @@ def test_share_some_reload_and_submit(tab, service):
         "value": {"oa": "1000.00", "sa": "0.00", "ma": "250.50"},
     }
     assert tab.axe_violations() == [], "confirmation"
+    page.screenshot(path=SCREENSHOT.format("confirmation"), full_page=True)
     assert tab.problems == []
 
 
@@ -186,4 +190,5 @@ def test_do_not_share_returns_to_the_empty_form_with_a_note(tab, service):
     expect(page.get_by_label("NRIC or FIN")).to_be_editable()
     expect(page.get_by_role("button", name="Retrieve my details with Myinfo")).to_be_visible()
     assert tab.axe_violations() == []
+    page.screenshot(path=SCREENSHOT.format("declined"), full_page=True)
     assert tab.problems == []

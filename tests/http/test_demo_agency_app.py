@@ -97,7 +97,7 @@ def test_the_form_is_prefilled_with_what_the_citizen_shared_and_submitted(live, 
     assert {"uinfin", "name", "marital"} <= retrieved
     assert to_type >= OPTIONAL_NOT_SHARED and not retrieved & to_type
     assert agency.uinfin in form.text and 'name="uinfin"' not in form.text  # shown, not an input
-    assert {"v4": "(Myinfo v4)", "v5": "(Myinfo v5 (FAPI 2.0))"}[version] in form.text
+    assert {"v4": "through Myinfo v4.", "v5": "through Myinfo v5 (FAPI 2.0)."}[version] in form.text
 
     # A reload (or the back button) on the callback: the sign-in is spent, the form is still there.
     again = browser.http.get(f"{agency.url}/callback", params=params, timeout=10)
