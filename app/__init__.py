@@ -59,6 +59,7 @@ def _register_blueprints(app: Flask) -> None:
     from .admin.staff_views import bp as admin_staff_bp
     from .admin.views import bp as admin_bp
     from .agency_api import consent_status  # noqa: F401  (the apps' consent status, on agency_receipts_bp)
+    from .agency_api.corrections import bp as agency_corrections_bp
     from .agency_api.receipts import bp as agency_receipts_bp
     from .agency_api.views import bp as agency_api_bp
     from .audit_api.views import bp as audit_api_bp
@@ -86,6 +87,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_staff_bp)
     app.register_blueprint(agency_api_bp)
     app.register_blueprint(agency_receipts_bp)
+    app.register_blueprint(agency_corrections_bp)
     app.register_blueprint(audit_api_bp)
     app.register_blueprint(log_api_bp)
     app.register_blueprint(auditor_bp)
@@ -103,3 +105,4 @@ def _register_blueprints(app: Flask) -> None:
     csrf.exempt(fapi_bp)  # the same for Myinfo v5; its one browser endpoint (/fapi/auth) is a GET
     csrf.exempt(agency_receipts_bp)  # the app's client assertion, never a cookie
     csrf.exempt(agency_api_bp)
+    csrf.exempt(agency_corrections_bp)  # signed by the agency (HMAC), never a cookie

@@ -3,6 +3,7 @@
     POST /{agency}/v1/person-lookup   X-API-Key, body {"uinfin": ...}   -> {"agency", "attributes"}
     GET  /healthz
     GET  /_control/stats | GET, POST /_control/{agency} | POST /_control/reset   (X-Control-Key)
+    POST /_control/{agency}/corrections   answer the agency's correction requests (corrections.py)
 
 A lookup is answered in this order, so injected faults hit every caller alike, as a sick service
 would: outage (503 at once), latency, error_rate (500), API key (401), body (400), record (404 when
@@ -27,6 +28,7 @@ from typing import Any
 
 from core.uinfin import is_valid_uinfin
 
+from .corrections import answer_corrections
 from .faults import (
     DEEP_JSON,
     HANG_SECONDS,
@@ -41,6 +43,7 @@ from .records import AGENCIES, record_for
 from .state import SimulatorState, same_secret
 
 LOOKUP_PATH = "/v1/person-lookup"
+CORRECTIONS = "/corrections"  # POST /_control/{agency}/corrections: answer its correction requests
 MAX_BODY = 64 * 1024
 _AGENCY_SET = frozenset(AGENCIES)
 
@@ -181,6 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
         if record is None:
             self._send(404, {"error": "not_found"})
             return
+        record.update(state.corrected_items(agency, uinfin))  # values corrected on request
         self._answer(agency, record, faults.fault)
 
     def _answer(self, agency: str, attributes: dict[str, Any], fault: str | None) -> None:
@@ -213,6 +217,9 @@ class _Handler(BaseHTTPRequestHandler):
             if self._only(method, "POST"):
                 state.reset()
                 self._send(200, {"status": "reset"})
+        elif name.endswith(CORRECTIONS) and name[: -len(CORRECTIONS)] in _AGENCY_SET:
+            if self._only(method, "POST"):
+                self._answer_corrections(name[: -len(CORRECTIONS)], body)
         elif name not in _AGENCY_SET:
             self._send(404, {"error": "unknown_endpoint"})
         elif method == "GET":
@@ -224,6 +231,27 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(400, {"error": "invalid_request", "error_description": str(exc)})
                 return
             self._send(200, {"agency": name, "faults": faults.as_dict()})
+
+    def _answer_corrections(self, agency: str, body: bytes) -> None:
+        """Fetch and answer the agency's open correction requests (simulators/corrections.py)."""
+        try:
+            told = json.loads(body or b"{}")
+            url, secret = told["platform_url"], told["secret"]
+            if (
+                not isinstance(url, str)
+                or not url.startswith(("http://", "https://"))
+                or not isinstance(secret, str)
+            ):
+                raise ValueError("platform_url (http or https) and secret are required")
+        except (ValueError, KeyError, TypeError):
+            self._send(400, {"error": "invalid_request", "error_description": "send platform_url and secret"})
+            return
+        try:
+            counts = answer_corrections(self.server.state, agency, platform_url=url, secret=secret)
+        except ValueError as exc:
+            self._send(502, {"error": "platform_error", "error_description": str(exc)})
+            return
+        self._send(200, counts)
 
 
 class SimulatorHTTPServer(ThreadingHTTPServer):

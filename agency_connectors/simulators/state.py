@@ -73,6 +73,8 @@ class SimulatorState:
         self._faults: dict[str, Faults] = {}
         self._requests: dict[str, int] = {}
         self._errors: dict[str, int] = {}
+        # Values the agency corrected after a citizen's request: (agency, uinfin) -> {attribute: item}
+        self._corrected: dict[tuple[str, str], dict[str, Any]] = {}
         self.reset()
 
     def faults(self, agency: str) -> Faults:
@@ -85,11 +87,21 @@ class SimulatorState:
             return self._faults[agency]
 
     def reset(self) -> None:
-        """Every agency back to its configured latency, no faults, zero counters."""
+        """Every agency back to its configured latency, no faults, zero counters, no corrections."""
         with self._lock:
             self._faults = {a: Faults(latency_ms=self.config.latency_ms.get(a, 0)) for a in AGENCIES}
             self._requests = dict.fromkeys(AGENCIES, 0)
             self._errors = dict.fromkeys(AGENCIES, 0)
+            self._corrected = {}
+
+    def correct(self, agency: str, uinfin: str, attribute: str, item: Any) -> None:
+        """Hold `item` as the agency's value of `attribute` for this person from now on (until reset)."""
+        with self._lock:
+            self._corrected.setdefault((agency, uinfin), {})[attribute] = item
+
+    def corrected_items(self, agency: str, uinfin: str) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._corrected.get((agency, uinfin), {}))
 
     def count_request(self, agency: str) -> None:
         with self._lock:
