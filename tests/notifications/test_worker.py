@@ -103,6 +103,21 @@ def test_a_due_notice_is_sent_once_with_text_html_and_the_link(db_session, runti
     assert len(sink.handler.received()) == 1
 
 
+def test_the_expiry_reminder_says_when_it_ends_and_how_to_stop_sooner(db_session, runtime, sessions, sink):
+    citizen = citizen_with_email(db_session, runtime)
+    notice(db_session, citizen.id, template="consent_expiring", consent_id="c-9")
+    db_session.commit()
+
+    assert deliver_due(sessions, mailer_for(runtime, sink.port), now=NOW, worker="w1", policy=FAST).sent == 1
+
+    [mail] = sink.handler.received()
+    assert mail.message["Subject"] == "Your consent for Housing grant application ends soon"
+    ends = (NOW + dt.timedelta(days=90)).isoformat()
+    assert f"without asking ends on {ends}" in mail.text() and "withdraw-link/T-c-9" in mail.text()
+    assert "To stop sharing before then" in mail.text() and "Did not expect this" not in mail.text()
+    assert f"ends on {ends}" in mail.html()
+
+
 def test_the_outbox_holds_no_address_and_no_value(db_session, runtime):
     citizen = citizen_with_email(db_session, runtime)
     row = notice(db_session, citizen.id)
