@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS application (
 );
 """
 PENDING_FOR = dt.timedelta(minutes=10)  # a sign-in left longer than this has expired
+KEEP_JOURNEYS_FOR = dt.timedelta(days=1)  # then an unfinished form's retrieved details are deleted
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
 
 
@@ -57,8 +58,10 @@ class Store:
             yield db
 
     def new_journey(self, now: dt.datetime) -> str:
+        """A new journey; journeys abandoned more than a day ago go, with any details they held."""
         journey_id = secrets.token_urlsafe(24)
         with self._connection() as db:
+            db.execute("DELETE FROM journey WHERE created_at < ?", ((now - KEEP_JOURNEYS_FOR).isoformat(),))
             db.execute("INSERT INTO journey (id, created_at) VALUES (?, ?)", (journey_id, now.isoformat()))
         return journey_id
 

@@ -192,3 +192,18 @@ def test_do_not_share_returns_to_the_empty_form_with_a_note(tab, service):
     assert tab.axe_violations() == []
     page.screenshot(path=SCREENSHOT.format("declined"), full_page=True)
     assert tab.problems == []
+
+
+def test_the_form_and_its_errors_fit_a_phone(phone_tab, service):
+    page = phone_tab.page
+    page.goto(service.url + "/")
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 375, "empty form"
+    page.get_by_label("Postal code").fill("46")
+    page.get_by_role("button", name="Submit application").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter a postal code of 6 digits")
+    expect(page.get_by_label("Postal code")).to_have_value("46")  # what was typed is kept
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 375, "form with errors"
+    assert phone_tab.axe_violations() == []
+    assert phone_tab.problems == []

@@ -13,7 +13,7 @@ import pytest
 
 from examples.housing_grant import answers, items
 from examples.housing_grant.app import create_demo_agency_app
-from examples.housing_grant.storage import PENDING_FOR, Store
+from examples.housing_grant.storage import KEEP_JOURNEYS_FOR, PENDING_FOR, Store
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
 
@@ -162,6 +162,15 @@ def test_submitting_ends_the_journey_and_keeps_the_application(tmp_path):
     assert store.retrieved(journey) is None
     assert store.application(reference)["answers"] == {"uinfin": {"source": "myinfo"}}
     assert store.application("HG-NONE-XXXX") is None
+
+
+def test_an_abandoned_journey_and_its_details_are_deleted_after_a_day(tmp_path):
+    store = Store(tmp_path / "grant.db")
+    abandoned, recent = store.new_journey(NOW), store.new_journey(NOW + KEEP_JOURNEYS_FOR / 2)
+    for journey in (abandoned, recent):
+        store.save_person(journey, {"name": {"value": "TAN AH KOW"}})
+    store.new_journey(NOW + KEEP_JOURNEYS_FOR + dt.timedelta(seconds=1))
+    assert store.retrieved(abandoned) is None and store.retrieved(recent) is not None
 
 
 PLATFORM = {
