@@ -6,8 +6,8 @@ an opaque token under SESSION_KEY ("sid"), and every guarded request looks it up
 read, cached for the rest of the request). Sign-in always starts a new session and revokes the one
 the browser had, whoever it belonged to; sign-out revokes it, so a copied cookie stops working.
 Each role has an idle timeout and an absolute lifetime (Config.*_session_idle_s / *_session_max_s).
-A session whose principal lost its rights (a disabled auditor or member of staff) is revoked when
-next seen; a member of staff's roles are read from the account on every request. The records are
+A session whose principal lost its rights (a disabled member of staff) is revoked when next seen;
+a member of staff's roles are read from the account on every request. The records are
 read and written in short transactions of their own, not the request's (`db()`), so a guard never
 fixes whether the view's transaction is a writer.
 """
@@ -36,8 +36,6 @@ from flask import (
     url_for,
 )
 
-from audit.auditor_models import Auditor
-from audit.auditors import find_active_auditor
 from audit.log import Event
 from core.clock import utcnow
 from identity import web_sessions
@@ -53,6 +51,7 @@ SESSION_KEY = "sid"  # the opaque token naming the server-side session
 SESSION_ENDED = "Your session has ended. Sign in again."
 HSTS = "max-age=63072000; includeSubDomains"
 _STATE = "consentry_web_session"
+LEGACY_AUDITOR = "auditor"  # the session role of the older auditor accounts (none since 0025)
 
 
 def _guarded(kind: str) -> Callable[[F], F]:
@@ -114,26 +113,16 @@ def refuse_role(member: StaffMember, role: str) -> None:
 
 
 def auditor_required(view: F) -> F:
-    """Signed-in auditor: a legacy auditor account (`consentry auditor create`) or a member of
-    staff with the auditor role, within the session's idle timeout and lifetime and not disabled
-    since. The view finds the auditor in `g.auditor` (with `.username`) and the audit actor in
-    `g.actor`."""
+    """A signed-in member of staff with the auditor role: `staff_required("auditor")` (the older
+    auditor accounts moved into staff, migration 0025). The view also finds the member in
+    `g.auditor` (with `.username`), as the auditor console's views and the log API expect."""
 
     @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        state = _state()
-        if state.auditor is not None:
-            g.auditor, g.actor = state.auditor, f"auditor:{state.auditor.id}"
-        elif state.staff is not None:
-            if not state.staff.has_role("auditor"):
-                refuse_role(state.staff, "auditor")
-            g.auditor, g.actor = state.staff, state.staff.actor
-        else:
-            note_ended_session()
-            return redirect(url_for("auditor.login"))
+    def as_auditor(*args, **kwargs):
+        g.auditor = g.staff
         return view(*args, **kwargs)
 
-    return _guarded("auditor")(wrapper)  # type: ignore[return-value]
+    return staff_required("auditor")(as_auditor)  # type: ignore[return-value]
 
 
 def current_staff() -> StaffMember | None:
@@ -148,7 +137,6 @@ def current_staff() -> StaffMember | None:
 class _RequestSession:
     row: WebSession | None = None
     ended: bool = False  # the cookie named a session that is over (signed out, expired, revoked)
-    auditor: Auditor | None = None
     staff: StaffMember | None = None
 
 
@@ -173,10 +161,6 @@ def start_web_session(role: str, subject: str, *, now: dt.datetime) -> None:
     session.clear()
     session[SESSION_KEY] = token
     g.pop(_STATE, None)
-
-
-def start_auditor_session(auditor: Auditor, *, now: dt.datetime) -> None:
-    start_web_session("auditor", auditor.id, now=now)
 
 
 def end_web_session(reason: str = web_sessions.SIGNED_OUT) -> None:
@@ -217,12 +201,11 @@ def _look_up(token: object) -> _RequestSession:
     if token is None:
         return _RequestSession()
     rt, now = runtime(), utcnow()
-    revoke_because, auditor, staff = None, None, None
+    revoke_because, staff = None, None
     with rt.sessions() as store:
         row = web_sessions.resolve(store, token=token, now=now)
-        if row is not None and row.role == "auditor":
-            auditor = find_active_auditor(store, row.subject)
-            revoke_because = None if auditor is not None else "auditor_disabled"
+        if row is not None and row.role == LEGACY_AUDITOR:
+            revoke_because = "auditor_accounts_merged"  # migration 0025 ends these; defence in depth
         elif row is not None and row.role == STAFF:
             staff = find_active_staff(store, row.subject)
             revoke_because = None if staff is not None else "staff_disabled"
@@ -241,7 +224,7 @@ def _look_up(token: object) -> _RequestSession:
             store.commit()
     if revoke_because:
         return _RequestSession(ended=True)
-    return _RequestSession(row=row, auditor=auditor, staff=staff)
+    return _RequestSession(row=row, staff=staff)
 
 
 def agency_signature_required(view: F) -> F:

@@ -1,43 +1,33 @@
-"""Auditors (the people who read the log) and the results of `consentry audit verify`.
+"""The results of `consentry audit verify` and of the console's verification runs, and the names of
+the older auditor accounts.
 
-Unlike the log's own tables these rows are mutable: an auditor's last login and last used TOTP
-step change, and an auditor can be disabled. Nothing here is personal data of citizens.
+Those accounts (table `auditors`) moved into staff accounts with the auditor role in migration
+0025, each keeping its id. Audit entries they wrote name them `auditor:<id>`; `auditor_names`
+keeps each one's username so those entries still read with a name, even if the staff account is
+later renamed away or never moved (a username that staff already used). Nothing here is personal
+data of citizens.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
-from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.clock import utcnow
 from core.db import Base, UTCDateTime
 
 # 64-bit ids on PostgreSQL; SQLite only autoincrements a column declared INTEGER.
 BIGINT = BigInteger().with_variant(Integer, "sqlite")
 
 
-def new_auditor_id() -> str:
-    return str(uuid.uuid4())
+class AuditorName(Base):
+    """The username of an auditor account from before migration 0025, by its id (read-only)."""
 
+    __tablename__ = "auditor_names"
 
-class Auditor(Base):
-    """One person allowed into the auditor console. `totp_secret` is ciphertext (see
-    audit.auditors.auditor_totp_key); `last_totp_step` is the 30-second step of the last code
-    accepted, so no code works twice."""
-
-    __tablename__ = "auditors"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_auditor_id)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(200))
-    totp_secret: Mapped[bytes] = mapped_column(LargeBinary)
-    last_totp_step: Mapped[int | None] = mapped_column(BIGINT)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
 
 
 class AuditVerification(Base):

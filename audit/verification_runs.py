@@ -1,6 +1,7 @@
-"""Verification runs started by an auditor: one row per run (audit.auditor_models.AuditVerification)
-that says `running` with its progress until the run is `done` with its result, so any process can
-show a run's progress and a reload loses nothing.
+"""Whole-log verification runs (audit.auditor_models.AuditVerification): those `consentry audit
+verify` records when it has finished (`record_verification`), and those started by an auditor in
+the console, one row per run that says `running` with its progress until the run is `done` with
+its result, so any process can show a run's progress and a reload loses nothing.
 
 At most one run is running: a partial unique index on `state = 'running'` refuses a second, across
 processes. A running row whose heartbeat (`updated_at`) is older than STALE (its process died) is
@@ -99,3 +100,30 @@ def recent_runs(session: Session, *, limit: int = 20) -> list[AuditVerification]
     """The latest runs, newest first (console and command line alike)."""
     query = select(AuditVerification).order_by(AuditVerification.ran_at.desc(), AuditVerification.id.desc())
     return list(session.scalars(query.limit(limit)))
+
+
+def record_verification(session: Session, *, report: LogReport, now: dt.datetime) -> AuditVerification:
+    """Store the outcome of a finished whole-log verification (audit.verify.verify_log)."""
+    first = report.first
+    run = AuditVerification(
+        ran_at=now,
+        entries=report.entries,
+        checkpoints=report.checkpoints,
+        ok=report.ok,
+        finding=str(first)[:MAX_FINDING] if first else None,
+        position=first.where[:64] if first else None,
+        finished_at=now,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def last_verification(session: Session) -> AuditVerification | None:
+    """The most recent finished verification run, or None if the log was never verified."""
+    return session.scalar(
+        select(AuditVerification)
+        .where(AuditVerification.state == DONE)
+        .order_by(AuditVerification.ran_at.desc(), AuditVerification.id.desc())
+        .limit(1)
+    )

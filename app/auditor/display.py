@@ -16,12 +16,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session
 
 from audit.auditor_models import AuditVerification
-from audit.auditors import last_verification
 from audit.log import latest_checkpoint, tree_size
 from audit.models import AuditCheckpoint, AuditEntry
 from audit.proof_bundle import bundle_for, check_bundle
 from audit.search import MAX_PAGE, Filters, search
 from audit.signer import AuditSigner
+from audit.verification_runs import last_verification
 from core.errors import NotFound
 
 CSV_COLUMNS = (

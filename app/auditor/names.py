@@ -1,5 +1,7 @@
 """Names people read for the ids the audit log records: apps by name, attributes by the
-catalogue's label, staff by username, and the period of a report in the display time zone."""
+catalogue's label, staff by username (and the auditor accounts from before they became staff,
+`auditor:<id>` in older entries, by the username they had), and the period of a report in the
+display time zone."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from audit.auditor_models import Auditor
+from audit.auditor_models import AuditorName
 from consent.models import AgencyApp
 from identity.staff_models import StaffMember
 from profile_store.catalogue import Catalogue
@@ -19,7 +21,7 @@ from profile_store.catalogue import Catalogue
 class Names:
     apps: dict[str, str]  # client_id -> name
     attributes: dict[str, str]  # attribute -> label
-    staff: dict[str, str]  # actor (staff:<id>) -> username
+    staff: dict[str, str]  # actor (staff:<id>, or auditor:<id> in older entries) -> username
 
     def app(self, app_id: str | None) -> str:
         return self.apps.get(app_id or "", app_id or "")
@@ -34,8 +36,15 @@ class Names:
 def load_names(session: Session, catalogue: Catalogue) -> Names:
     apps = {i: n for i, n in session.execute(select(AgencyApp.client_id, AgencyApp.name))}
     staff = {f"staff:{i}": u for i, u in session.execute(select(StaffMember.id, StaffMember.username))}
+    staff |= legacy_auditors(session)
     labels = {name: attribute.label for name, attribute in catalogue.attributes.items()}
     return Names(apps=apps, attributes=labels, staff=staff)
+
+
+def legacy_auditors(session: Session) -> dict[str, str]:
+    """`auditor:<id>` -> "<username> (auditor account)" for the accounts migration 0025 moved."""
+    rows = session.execute(select(AuditorName.id, AuditorName.username))
+    return {f"auditor:{i}": f"{u} (auditor account)" for i, u in rows}
 
 
 def local_day_bounds(first: dt.date, last: dt.date, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
@@ -67,10 +76,8 @@ class Choices:
 def filter_choices(session: Session, catalogue: Catalogue) -> Choices:
     """Apps by name, attributes by label, staff and auditors by username, outcomes in words."""
     names = load_names(session, catalogue)
-    auditors = session.execute(select(Auditor.id, Auditor.username).order_by(Auditor.username))
     actors = [("citizen", "A citizen"), ("app", "An agency app")]
     actors += sorted(((actor, f"Staff: {name}") for actor, name in names.staff.items()), key=lambda a: a[1])
-    actors += [(f"auditor:{i}", f"Auditor account: {name}") for i, name in auditors]
     return Choices(
         apps=sorted(((i, f"{n} ({i})") for i, n in names.apps.items()), key=lambda a: a[1].lower()),
         attributes=sorted(names.attributes.items(), key=lambda a: a[1].lower()),

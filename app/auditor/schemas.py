@@ -1,6 +1,7 @@
-"""Request schemas for the auditor console: the sign-in form, the search form (POST, may hold a
-national id), and the search and export queries (GET, never a national id: the citizen appears as
-the keyed digest `citizen_ref`). Unknown fields are rejected; empty fields count as not given."""
+"""Request schemas for the auditor console (auditors sign in as staff: app/staff/schemas.py): the
+search form (POST, may hold a national id), and the search and export queries (GET, never a
+national id: the citizen appears as the keyed digest `citizen_ref`). Unknown fields are rejected;
+empty fields count as not given."""
 
 from __future__ import annotations
 
@@ -114,34 +115,6 @@ class SearchForm(FormSchema, FilterFields):
         if isinstance(data.get("uinfin"), str):
             data = {**data, "uinfin": data["uinfin"].upper()}
         return data
-
-
-class LoginForm(FormSchema):
-    username = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=64, error="Enter your username"),
-        error_messages={"required": "Enter your username"},
-    )
-    password = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=200, error="Enter your password"),
-        error_messages={"required": "Enter your password"},
-    )
-    code = fields.String(
-        required=True,
-        validate=validate.Regexp(r"^[0-9]{6}$", error="Enter the 6-digit code from your authenticator app"),
-        error_messages={"required": "Enter the 6-digit code from your authenticator app"},
-    )
-
-    @pre_load
-    def _tidy(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        # People type codes as "123 456" and usernames with stray spaces.
-        tidy = dict(data)
-        if isinstance(tidy.get("code"), str):
-            tidy["code"] = tidy["code"].replace(" ", "")
-        if isinstance(tidy.get("username"), str):
-            tidy["username"] = tidy["username"].strip()
-        return tidy
 
 
 def filter_args(data: dict[str, Any]) -> dict[str, str]:

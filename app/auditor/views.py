@@ -1,4 +1,5 @@
-"""The auditor console: sign in with password and TOTP, search the disclosure log, read an entry
+"""The auditor console, for staff with the auditor role (they sign in at /staff/sign-in): search the
+disclosure log, read an entry
 with its inclusion proof, download exports, see the log's status.
 
 Every auditor action appends to the log it reads, and that entry commits before anything is shown
@@ -8,6 +9,7 @@ it into the keyed digest `citizen_ref` and redirects to a results URL carrying t
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -17,7 +19,6 @@ import structlog
 from flask import (
     Blueprint,
     Response,
-    flash,
     g,
     redirect,
     render_template,
@@ -29,27 +30,17 @@ from flask import (
 from marshmallow import Schema, ValidationError
 from sqlalchemy.orm import Session
 
-from audit.auditors import auditor_totp_key, authenticate, find_active_auditor
 from audit.export import export_lines
 from audit.log import KINDS, Event, latest_checkpoint
 from audit.search import search as search_log
 from core.clock import utcnow
-from core.errors import NotFound, Unauthorized, ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from profile_store.citizens import normalise_uinfin
 
 from ..auditing import record
 from ..display_time import display_zone
 from ..extensions import db, runtime
-from ..operator.schemas import ActionForm
-from ..rate_limit import limit_sign_in_by_address
-from ..security import (
-    auditor_required,
-    current_staff,
-    end_web_session,
-    public,
-    signed_in_as,
-    start_auditor_session,
-)
+from ..security import auditor_required, current_staff, public
 from .display import (
     csv_chunks,
     entry_view,
@@ -59,8 +50,8 @@ from .display import (
     signed_checkpoint_json,
     to_filters,
 )
-from .names import filter_choices
-from .schemas import ExportQuery, LoginForm, SearchForm, SearchQuery, filter_args
+from .names import filter_choices, load_names
+from .schemas import ExportQuery, SearchForm, SearchQuery, filter_args
 
 bp = Blueprint("auditor", __name__, url_prefix="/auditor", template_folder="templates")
 log = structlog.get_logger(__name__)
@@ -74,8 +65,7 @@ SHOWN_FIELDS = ("app_id", "attribute", "purpose", "outcome", "kind", "actor", "f
 @bp.app_context_processor
 def _auditor_context() -> dict[str, Any]:
     staff = current_staff()
-    as_staff = staff is not None and staff.has_role("auditor")
-    return {"auditor_signed_in": signed_in_as("auditor") is not None or as_staff}
+    return {"auditor_signed_in": staff is not None and staff.has_role("auditor")}
 
 
 @bp.before_request
@@ -92,47 +82,19 @@ def stylesheet():
     return send_from_directory(ASSETS, "auditor.css", mimetype="text/css")
 
 
+# Auditors are staff (migration 0025): the console's own sign-in form is gone. Its addresses stay,
+# for bookmarks and old links: signing in goes to the staff page (and back to the console after),
+# signing out posts on to the staff sign-out (307 keeps the method and the CSRF token).
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limit_sign_in_by_address("auditor_login")
 def login():
-    if request.method == "GET":
-        return render_template("auditor/login.html", errors={}, username="")
-    try:
-        form = LoginForm().load(request.form)
-    except ValidationError as exc:
-        return _login_page(exc.messages, request.form.get("username", ""))
-    store, now = db(), utcnow()
-    try:
-        auditor = authenticate(store, **form, now=now, totp_key=_totp_key())
-    except Unauthorized as exc:
-        log.info("auditor_sign_in_failed")
-        return _login_page({"credentials": [exc.message]}, form["username"])
-    details = {"auditor": auditor.username, "actor": f"auditor:{auditor.id}"}
-    record(store, Event(kind="admin_action", outcome="auditor_login", details=details))
-    store.commit()
-    start_auditor_session(auditor, now=now)
-    log.info("auditor_signed_in", auditor_id=auditor.id)
-    return redirect(url_for(".search"), 303)
-
-
-def _login_page(errors: dict, username: str):
-    # Never echo the password or the code.
-    return render_template("auditor/login.html", errors=errors, username=username[:64]), 400
+    return redirect(url_for("staff.sign_in", next=url_for(".search")), 303)
 
 
 @bp.post("/logout")
 @public
 def logout():
-    _load_form(ActionForm())
-    signed_in = signed_in_as("auditor")
-    if signed_in and (auditor := find_active_auditor(db(), signed_in.subject)):
-        details = {"auditor": auditor.username, "actor": f"auditor:{auditor.id}"}
-        record(db(), Event(kind="admin_action", outcome="auditor_logout", details=details))
-        db().commit()
-    end_web_session()  # revoked on the server: a copy of the cookie no longer works
-    flash("You have signed out.", "info")
-    return redirect(url_for(".login"), 303)
+    return redirect(url_for("staff.sign_out"), 307)
 
 
 @bp.get("/")
@@ -153,7 +115,7 @@ def search():
     return _render_search(
         {},
         filters,
-        rows=[row(entry) for entry in page.entries],
+        rows=_named([row(entry) for entry in page.entries]),
         next_url=next_url,
         first_url=url_for(".search", **filters) if "cursor" in args else None,
         filters=filters,
@@ -170,6 +132,12 @@ def submit_search():
     if uinfin := form.pop("uinfin", None):
         form["citizen_ref"] = runtime().vault.digest_uinfin(normalise_uinfin(uinfin))
     return redirect(url_for(".search", **filter_args(form)), 303)
+
+
+def _named(rows: list) -> list:
+    """Rows whose actor reads as a username (staff, and auditor accounts from before 0025)."""
+    names = load_names(db(), runtime().catalogue)
+    return [dataclasses.replace(r, actor=names.actor(r.actor)) for r in rows]
 
 
 def _search_page(errors: dict, entered, *, uinfin: str = ""):
@@ -278,10 +246,6 @@ def _download(body, filename: str, mimetype: str) -> Response:
     return Response(
         content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
-
-
-def _totp_key() -> bytes:
-    return auditor_totp_key(runtime().config.secret_key)
 
 
 def _load_form(schema: Schema) -> dict:

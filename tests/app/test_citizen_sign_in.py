@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -18,7 +17,6 @@ from argon2 import PasswordHasher, profiles
 from app import create_app
 from app.identity import is_local_path
 from app.security import SESSION_KEY
-from audit.auditors import auditor_totp_key, create_auditor
 from core.clock import utcnow
 from identity.accounts import SIGN_IN_FAILED, enrol
 from identity.web_sessions import resolve
@@ -34,7 +32,6 @@ def _cheap_argon2(monkeypatch):
     """Still argon2id, at the lowest cost: production parameters take a quarter second a hash."""
     cheapest = PasswordHasher.from_parameters(profiles.CHEAPEST)
     monkeypatch.setattr("identity.accounts._hasher", cheapest)
-    monkeypatch.setattr("audit.auditors._hasher", cheapest)
 
 
 @dataclass(frozen=True)
@@ -315,15 +312,3 @@ def test_staff_sign_in_is_limited_per_address(client_with):
         assert response.status_code == 400
     assert_rate_limited(client.post("/staff/sign-in", data={**form, "username": "someone.else"}))
     assert client.get("/staff/sign-in").status_code == 200  # looking at the form is not an attempt
-
-
-def test_auditor_sign_in_is_limited_per_address(client_with, db_session, runtime):
-    username = f"auditor-{uuid.uuid4().hex[:8]}"
-    totp_key = auditor_totp_key(runtime.config.secret_key)
-    create_auditor(db_session, username=username, password=PASSWORD, now=utcnow(), totp_key=totp_key)
-    db_session.commit()
-    client = client_with(sign_in_ip_limit=2)
-    form = {"csrf_token": csrf_token(client, "/auditor/login"), "username": username, "password": "wrong"}
-    for _ in range(2):
-        assert client.post("/auditor/login", data={**form, "code": "123456"}).status_code == 400
-    assert_rate_limited(client.post("/auditor/login", data={**form, "code": "123456"}))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,7 +19,6 @@ from sqlalchemy import select
 from app import create_app
 from app.config import Config
 from app.security import HSTS, SESSION_ENDED, SESSION_KEY
-from audit.auditors import auditor_totp_key, create_auditor, disable_auditor
 from core.clock import utcnow
 from identity.accounts import enrol
 from identity.models import WebSession
@@ -28,7 +26,6 @@ from identity.staff import disable_staff, set_roles
 from identity.web_sessions import REPLACED, token_digest
 from tests.app.test_citizen_sign_in import PASSWORD, Account, session_token
 from tests.factories import fresh_uinfin, make_citizen, make_staff
-from tests.http.test_auditor_pages import Enrolled, auditor_login
 from tests.http.test_operator_pages import csrf_token
 
 MINUTE = 60
@@ -39,7 +36,7 @@ def _cheap_argon2(monkeypatch):
     """Still argon2id, at the lowest cost: production parameters take a quarter second a hash."""
     cheapest = PasswordHasher.from_parameters(profiles.CHEAPEST)
     monkeypatch.setattr("identity.accounts._hasher", cheapest)
-    monkeypatch.setattr("audit.auditors._hasher", cheapest)
+    monkeypatch.setattr("identity.staff._hasher", cheapest)
 
 
 @dataclass
@@ -118,27 +115,30 @@ def _staff(db_session, runtime) -> Role:
 
 
 def _auditor(db_session, runtime) -> Role:
-    username = f"auditor-{uuid.uuid4().hex[:8]}"
-    totp_key = auditor_totp_key(runtime.config.secret_key)
-    auditor, uri = create_auditor(
-        db_session, username=username, password=PASSWORD, now=utcnow(), totp_key=totp_key
-    )
+    """An auditor: a member of staff with the auditor role only, on the auditor console."""
+    auditor = make_staff(db_session, runtime.config.secret_key, roles=("auditor",))
     db_session.commit()
-    enrolled = Enrolled(username, pyotp.parse_uri(uri))
 
     def login(client, n: int):
-        return auditor_login(client, enrolled, code=enrolled.totp.at(time.time() + 30 * n))
+        form = {
+            "csrf_token": form_token(client, "/staff/sign-in", "/auditor/status"),
+            "username": auditor.username,
+            "password": auditor.password,
+            "code": auditor.totp.at(time.time() + 30 * n),
+        }
+        return client.post("/staff/sign-in", data=form)
 
     return Role(
-        name="auditor",
+        name="staff",
         page="/auditor/status",
-        sign_in_page="/auditor/login",
-        sign_out_path="/auditor/logout",
-        sent_to="/auditor/login",
+        sign_in_page="/staff/sign-in",
+        sign_out_path="/staff/sign-out",
+        sent_to="/staff/sign-in?next=/auditor/status",
         status=302,
         login=login,
         subject=auditor.id,
-        username=username,
+        username=auditor.username,
+        settings="operator",
     )
 
 
@@ -314,10 +314,10 @@ def test_disabling_an_auditor_ends_every_session_of_theirs(client, db_session, r
     auditor = _auditor(db_session, runtime)
     elsewhere = client.application.test_client()
     tokens = [auditor.sign_in(client), auditor.sign_in(elsewhere)]
-    disable_auditor(db_session, username=auditor.username)
+    disable_staff(db_session, username=auditor.username, now=utcnow())
     db_session.commit()
-    auditor.assert_signed_out(elsewhere)  # the first request to notice revokes them all
-    assert {stored(db_session, token).revoked_reason for token in tokens} == {"auditor_disabled"}
+    auditor.assert_signed_out(elsewhere)
+    assert {stored(db_session, token).revoked_reason for token in tokens} == {"staff_disabled"}
     auditor.assert_signed_out(client)
 
 

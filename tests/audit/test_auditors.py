@@ -1,131 +1,165 @@
-"""Auditor accounts: enrolment, sign-in with password and TOTP (one generic failure, no replays),
-verification records, and the `consentry auditor` / `consentry audit verify` commands."""
+"""Auditors are staff with the auditor role: the migration that moved the older `auditors` rows
+into `staff` (credentials kept, names kept for old audit entries), the `consentry auditor`
+commands that now point at `consentry staff`, and the verification records
+(audit.verification_runs). Staff sign-in itself is tested in tests/identity/test_staff.py."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pyotp
 import pytest
 from argon2 import PasswordHasher, profiles
-from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
-import audit.auditors as auditors
-from audit.auditor_models import Auditor
-from audit.auditors import (
-    SIGN_IN_FAILED,
-    auditor_totp_key,
-    authenticate,
-    create_auditor,
-    disable_auditor,
-    find_auditor,
-    last_verification,
-    record_verification,
-)
-from audit.models import AuditEntry
+from app.auditor.names import filter_choices, load_names
+from audit.auditor_models import AuditorName
+from audit.verification_runs import last_verification, record_verification
 from audit.verify import Finding, LogReport
-from core.errors import Conflict, CryptoError, NotFound, Unauthorized, ValidationFailed
+from core import migrate
+from core.crypto.field_cipher import FieldCipher, associated_data
+from core.db import make_engine
+from core.errors import CryptoError
+from identity import staff as service
+from identity.staff import StaffSignInFailed, add_staff, authenticate, staff_totp_key
 
 PASSWORD = "correct horse battery staple"
-KEY = auditor_totp_key("test-secret-key")
+SECRET_KEY = "test-secret-key"
+KEY = staff_totp_key(SECRET_KEY)
+NOW = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
+CHEAP = PasswordHasher.from_parameters(profiles.CHEAPEST)
 
 
 @pytest.fixture(autouse=True)
 def _cheap_argon2(monkeypatch):
     """Still argon2id, at the lowest cost: production parameters take a quarter second a hash."""
-    monkeypatch.setattr("audit.auditors._hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+    monkeypatch.setattr(service, "_hasher", CHEAP)
+
+
+# The migration (0027), on a database of its own: it runs the real upgrade and downgrade.
+
+
+def _legacy_auditor(conn, username: str, secret: str, *, disabled: bool = False) -> str:
+    """An `auditors` row exactly as audit/auditors.py wrote one before 0027."""
+    auditor_id = str(uuid.uuid4())
+    sealed = FieldCipher(KEY).encrypt(secret.encode(), associated_data("auditor-totp", username))
+    conn.execute(
+        text(
+            "INSERT INTO auditors (id, username, password_hash, totp_secret, last_totp_step, created_at,"
+            " last_login_at, disabled) VALUES (:id, :u, :h, :s, NULL, :now, NULL, :d)"
+        ),
+        {"id": auditor_id, "u": username, "h": CHEAP.hash(PASSWORD), "s": sealed, "now": NOW, "d": disabled},
+    )
+    return auditor_id
 
 
 @pytest.fixture
-def enrolled(db_session, now):
-    auditor, uri = create_auditor(db_session, username="ada", password=PASSWORD, now=now, totp_key=KEY)
-    return auditor, pyotp.parse_uri(uri)
+def migrated(tmp_path, capfd):
+    """A database at 0026 holding three auditors (one disabled, one whose username a member of
+    staff has) and a signed-in auditor session, then upgraded to the head."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'merge.db'}")
+    migrate.upgrade(engine, "0026")
+    secret = pyotp.random_base32()
+    with engine.begin() as conn:
+        ada = _legacy_auditor(conn, "ada", secret)
+        gone = _legacy_auditor(conn, "gone", pyotp.random_base32(), disabled=True)
+        clash = _legacy_auditor(conn, "ops.one", pyotp.random_base32())
+        conn.execute(
+            text(
+                "INSERT INTO web_sessions (id, role, subject, created_at, last_seen_at, idle_timeout_s,"
+                " idle_expires_at, expires_at)"
+                " VALUES ('digest', 'auditor', :ada, :now, :now, 900, :now, :now)"
+            ),
+            {"ada": ada, "now": NOW},
+        )
+    with Session(engine) as session:
+        add_staff(session, username="ops.one", password=PASSWORD, roles=["operator"], now=NOW, totp_key=KEY)
+        session.commit()
+    migrate.upgrade(engine)
+    yield engine, {"ada": ada, "gone": gone, "clash": clash, "secret": secret}, capfd.readouterr().err
+    engine.dispose()
 
 
-def sign_in(db_session, now, *, username="ada", password=PASSWORD, code):
-    return authenticate(db_session, username=username, password=password, code=code, now=now, totp_key=KEY)
+def test_an_auditor_moves_into_staff_with_its_id_hash_and_secret(migrated):
+    engine, ids, _ = migrated
+    with Session(engine) as session:
+        code = pyotp.TOTP(ids["secret"]).at(NOW)
+        member = authenticate(session, username="ada", password=PASSWORD, code=code, now=NOW, totp_key=KEY)
+        assert (member.id, member.role_set, member.disabled) == (ids["ada"], {"auditor"}, False)
+        with pytest.raises(StaffSignInFailed):  # the disabled auditor stays disabled
+            authenticate(session, username="gone", password=PASSWORD, code="000000", now=NOW, totp_key=KEY)
 
 
-def test_create_stores_an_argon2id_hash_and_an_encrypted_secret(db_session, enrolled, now):
-    auditor, totp = enrolled
-    assert auditor.password_hash.startswith("$argon2id$")
-    assert PASSWORD not in auditor.password_hash
-    assert totp.secret.encode() not in auditor.totp_secret
-    assert totp.provisioning_uri(name="ada", issuer_name="Consentry").startswith(
-        "otpauth://totp/Consentry:ada"
+def test_a_username_staff_already_has_is_not_moved_and_is_named(migrated):
+    engine, ids, stderr = migrated
+    with engine.connect() as conn:
+        roles = conn.execute(text("SELECT id, roles FROM staff WHERE username = 'ops.one'")).one()
+        assert roles[0] != ids["clash"] and roles[1] == "operator"  # no auditor role handed over
+        assert (
+            conn.execute(text("SELECT count(*) FROM staff WHERE id = :i"), {"i": ids["clash"]}).scalar() == 0
+        )
+    assert "auditor 'ops.one' not moved" in stderr
+
+
+def test_every_old_auditor_keeps_a_name_and_their_sessions_end(migrated):
+    engine, ids, _ = migrated
+    with Session(engine) as session:
+        names = {row.id: row.username for row in session.query(AuditorName)}
+        assert names == {ids["ada"]: "ada", ids["gone"]: "gone", ids["clash"]: "ops.one"}
+        assert session.execute(text("SELECT count(*) FROM web_sessions")).scalar() == 0
+
+
+def test_the_downgrade_gives_auditor_only_staff_back_to_auditors(migrated):
+    engine, ids, _ = migrated
+    migrate.downgrade(engine, "0026")
+    with engine.connect() as conn:
+        back = set(conn.execute(text("SELECT id FROM auditors")).scalars())
+        assert back == {ids["ada"], ids["gone"]}
+        assert list(conn.execute(text("SELECT username FROM staff")).scalars()) == ["ops.one"]
+
+
+# Old entries' actors read with a name
+
+
+def test_old_auditor_actors_read_with_their_username_in_names_and_filters(db_session, runtime):
+    old_id = str(uuid.uuid4())
+    db_session.add(AuditorName(id=old_id, username=f"old-{old_id[:6]}"))
+    db_session.flush()
+    names = load_names(db_session, runtime.catalogue)
+    assert names.actor(f"auditor:{old_id}") == f"old-{old_id[:6]} (auditor account)"
+    assert names.actor("auditor:someone-else") == "auditor:someone-else"
+    actors = dict(filter_choices(db_session, runtime.catalogue).actors)
+    assert actors[f"auditor:{old_id}"] == f"Staff: old-{old_id[:6]} (auditor account)"
+
+
+def test_a_secret_moved_to_another_account_does_not_decrypt(db_session):
+    ada = add_staff(
+        db_session, username="ada.audit", password=PASSWORD, roles=["auditor"], now=NOW, totp_key=KEY
     )
-    assert auditor.created_at == now and auditor.last_login_at is None and not auditor.disabled
-
-
-def test_create_refuses_a_taken_username_a_bad_username_and_a_short_password(db_session, enrolled, now):
-    with pytest.raises(Conflict):
-        create_auditor(db_session, username="ada", password=PASSWORD, now=now, totp_key=KEY)
-    with pytest.raises(ValidationFailed) as caught:
-        create_auditor(db_session, username="Ada Lovelace", password="short", now=now, totp_key=KEY)
-    assert set(caught.value.errors) == {"username", "password"}
-
-
-def test_the_right_password_and_code_sign_in_and_record_the_step(db_session, enrolled, now):
-    auditor, totp = enrolled
-    assert sign_in(db_session, now, code=totp.at(now)) is auditor
-    assert auditor.last_login_at == now
-    assert auditor.last_totp_step == totp.timecode(now)
-
-
-def test_a_code_from_the_neighbouring_step_is_accepted_but_not_two_steps_away(db_session, enrolled, now):
-    _, totp = enrolled
-    with pytest.raises(Unauthorized):
-        sign_in(db_session, now, code=totp.at(now - dt.timedelta(seconds=60)))
-    assert sign_in(db_session, now, code=totp.at(now - dt.timedelta(seconds=30)))
-
-
-def test_failures_all_say_the_same_thing(db_session, enrolled, now, monkeypatch):
-    auditor, totp = enrolled
-    checked = []
-    real = auditors._password_matches
-    monkeypatch.setattr(auditors, "_password_matches", lambda h, p: checked.append(h) or real(h, p))
-    attempts = {
-        "wrong password": {"password": "not the password", "code": totp.at(now)},
-        "wrong code": {"code": f"{(int(totp.at(now)) + 1) % 1_000_000:06d}"},
-        "unknown user": {"username": "nobody", "code": totp.at(now)},
-        "empty code": {"code": ""},
-    }
-    messages = set()
-    for why, overrides in attempts.items():
-        with pytest.raises(Unauthorized) as caught:
-            sign_in(db_session, now, **overrides)
-        messages.add(caught.value.message)
-        assert why and auditor.last_login_at is None
-    assert messages == {SIGN_IN_FAILED}
-    assert len(checked) == len(attempts), "argon2 runs even for an unknown username"
-    assert checked[2] != auditor.password_hash and checked[2].startswith("$argon2id$")
-
-
-def test_a_code_works_only_once(db_session, enrolled, now):
-    _, totp = enrolled
-    sign_in(db_session, now, code=totp.at(now))
-    with pytest.raises(Unauthorized, match=SIGN_IN_FAILED):
-        sign_in(db_session, now, code=totp.at(now))
-    with pytest.raises(Unauthorized, match=SIGN_IN_FAILED):
-        sign_in(db_session, now + dt.timedelta(seconds=30), code=totp.at(now))
-    assert sign_in(db_session, now + dt.timedelta(seconds=30), code=totp.at(now + dt.timedelta(seconds=30)))
-
-
-def test_a_disabled_auditor_cannot_sign_in(db_session, enrolled, now):
-    _, totp = enrolled
-    disable_auditor(db_session, username="ada")
-    with pytest.raises(Unauthorized, match=SIGN_IN_FAILED):
-        sign_in(db_session, now, code=totp.at(now))
-    with pytest.raises(NotFound):
-        disable_auditor(db_session, username="nobody")
-
-
-def test_a_secret_moved_to_another_auditor_does_not_decrypt(db_session, enrolled, now):
-    ada, totp = enrolled
-    bob, _ = create_auditor(db_session, username="bob", password=PASSWORD, now=now, totp_key=KEY)
-    bob.totp_secret = ada.totp_secret
+    bob = add_staff(
+        db_session, username="bob.audit", password=PASSWORD, roles=["auditor"], now=NOW, totp_key=KEY
+    )
+    bob.member.totp_secret = ada.member.totp_secret
+    code = pyotp.TOTP(ada.totp_secret).at(NOW)
     with pytest.raises(CryptoError):
-        sign_in(db_session, now, username="bob", code=totp.at(now))
+        authenticate(db_session, username="bob.audit", password=PASSWORD, code=code, now=NOW, totp_key=KEY)
+
+
+# The CLI
+
+
+@pytest.mark.parametrize(
+    ("command", "instead"),
+    [("create", "consentry staff add carol --role auditor"), ("disable", "consentry staff disable carol")],
+)
+def test_the_auditor_commands_name_the_staff_command_and_fail(app, command, instead):
+    result = app.test_cli_runner().invoke(args=["auditor", command, "carol"])
+    assert result.exit_code == 2 and instead in result.output
+
+
+# Verification records
 
 
 def test_verifications_are_recorded_and_the_last_one_found(db_session, now):
@@ -135,33 +169,8 @@ def test_verifications_are_recorded_and_the_last_one_found(db_session, now):
     )
     record_verification(db_session, report=failed, now=now + dt.timedelta(hours=1))
     last = last_verification(db_session)
-    assert (last.ok, last.entries, last.checkpoints) == (False, 4, 0)
+    assert (last.ok, last.entries, last.checkpoints, last.position) == (False, 4, 0, "seq 4")
     assert last.finding == "seq 4: gap: entries missing (expected seq 4, found seq 6)"
-
-
-def test_cli_creates_an_auditor_and_prints_the_uri_once(app, db_session):
-    result = app.test_cli_runner().invoke(
-        args=["auditor", "create", "carol"], input=f"{PASSWORD}\n{PASSWORD}\n"
-    )
-    assert result.exit_code == 0, result.output
-    assert PASSWORD not in result.output
-    uri = next(line for line in result.output.splitlines() if line.startswith("otpauth://"))
-    totp = pyotp.parse_uri(uri)
-    assert f"secret: {totp.secret}" in result.output
-    assert find_auditor(db_session, username="carol") is not None
-    logged = db_session.scalars(select(AuditEntry).where(AuditEntry.outcome == "auditor_created")).all()
-    assert any('"auditor":"carol"' in entry.body for entry in logged)
-
-
-def test_cli_refuses_a_short_password_and_disables_auditors(app, db_session):
-    runner = app.test_cli_runner()
-    short = runner.invoke(args=["auditor", "create", "dave"], input="short\nshort\n")
-    assert short.exit_code == 1 and "password" in short.output
-    assert db_session.scalar(select(Auditor).where(Auditor.username == "dave")) is None
-    runner.invoke(args=["auditor", "create", "dave"], input=f"{PASSWORD}\n{PASSWORD}\n")
-    assert runner.invoke(args=["auditor", "disable", "dave"]).exit_code == 0
-    assert find_auditor(db_session, username="dave").disabled
-    assert runner.invoke(args=["auditor", "disable", "nobody"]).exit_code == 1
 
 
 def test_audit_verify_records_its_result(app, db_session):

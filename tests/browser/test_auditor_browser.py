@@ -8,17 +8,15 @@ import json
 import re
 import uuid
 
-import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from audit.auditors import auditor_totp_key, create_auditor
 from audit.checkpoint_signing import load_public_key_pem
 from audit.log import Event, append, create_checkpoint
 from audit.verifier import verify_export
 from core.clock import utcnow
 from tests.browser.test_operator_browser import horizontal_overflow
-from tests.factories import fresh_uinfin
+from tests.factories import fresh_uinfin, make_staff
 
 PASSWORD = "correct horse battery staple"
 SCREENSHOT = "/tmp/auditor_entry.png"  # noqa: S108 - a fixed path to look at by hand
@@ -37,12 +35,8 @@ def auditor_world(live_app):
     )
     with runtime.sessions() as session:
         now = utcnow()
-        _, uri = create_auditor(
-            session,
-            username=username,
-            password=PASSWORD,
-            now=now,
-            totp_key=auditor_totp_key(runtime.config.secret_key),
+        auditor = make_staff(
+            session, runtime.config.secret_key, roles=("auditor",), username=username, password=PASSWORD
         )
         for attributes in (("name",), ("name", "cpfbalances"), ("regadd",)):
             event = Event(
@@ -56,7 +50,7 @@ def auditor_world(live_app):
             append(session, event, now=now)
         create_checkpoint(session, signer=runtime.audit_signer, now=now)
         session.commit()
-    return username, pyotp.parse_uri(uri), uinfin
+    return username, auditor.totp, uinfin
 
 
 def download(page, link_name: str):
@@ -69,7 +63,7 @@ def test_auditor_journey(tab, auditor_world):
     username, totp, uinfin = auditor_world
     page = tab.page
     tab.goto("/auditor/")
-    expect(page).to_have_url(re.compile(r"/auditor/login$"))
+    expect(page).to_have_url(re.compile(r"/staff/sign-in\?next=%2Fauditor%2F$"))
     assert tab.axe_violations() == []
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(PASSWORD)

@@ -9,14 +9,13 @@ import io
 import re
 import uuid
 
-import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from audit.auditors import auditor_totp_key, create_auditor
 from audit.log import Event, append
 from consent.models import AgencyApp
 from core.clock import utcnow
+from tests.factories import make_staff
 
 PASSWORD = "correct horse battery staple"
 
@@ -29,12 +28,8 @@ def console_world(live_app):
     name = f"Childcare Subsidy {uuid.uuid4().hex[:4]}"
     with runtime.sessions() as session:
         now = utcnow()
-        _, uri = create_auditor(
-            session,
-            username=username,
-            password=PASSWORD,
-            now=now,
-            totp_key=auditor_totp_key(runtime.config.secret_key),
+        auditor = make_staff(
+            session, runtime.config.secret_key, roles=("auditor",), username=username, password=PASSWORD
         )
         session.add(
             AgencyApp(
@@ -60,13 +55,13 @@ def console_world(live_app):
             )
             append(session, event, now=now)
         session.commit()
-    return username, pyotp.parse_uri(uri), app_id, name
+    return username, auditor.totp, app_id, name
 
 
 def test_auditor_console_journey(tab, console_world):
     username, totp, app_id, name = console_world
     page = tab.page
-    tab.goto("/auditor/login")
+    tab.goto("/staff/sign-in?next=/auditor/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Security code").fill(totp.now())

@@ -8,17 +8,15 @@ from __future__ import annotations
 import re
 import uuid
 
-import pyotp
 import pytest
 from joserfc.jwk import ECKey
 from playwright.sync_api import expect
 
-from audit.auditors import auditor_totp_key, create_auditor
-from core.clock import utcnow
 from examples.myinfo_v4_client import ServerError
 from tests.browser import test_consent_browser as consent_browser
 from tests.browser.conftest import Tab
 from tests.browser.test_consent_browser import sign_in, start
+from tests.factories import make_staff
 
 PASSWORD = "correct horse battery staple"
 # The consent-screen journey's fixtures: a registered app with its loopback site, a citizen.
@@ -81,21 +79,17 @@ def test_pause_resume_and_this_wasnt_me_to_the_auditors_queue(
     runtime = live_app.extensions["consentry"]
     username = f"auditor-{uuid.uuid4().hex[:8]}"
     with runtime.sessions() as session:
-        _, uri = create_auditor(
-            session,
-            username=username,
-            password=PASSWORD,
-            now=utcnow(),
-            totp_key=auditor_totp_key(runtime.config.secret_key),
+        auditor = make_staff(
+            session, runtime.config.secret_key, roles=("auditor",), username=username, password=PASSWORD
         )
         session.commit()
     auditor = chromium.new_context(viewport={"width": 1280, "height": 900}, base_url=tab.base_url)
     try:
         staff = auditor.new_page()
-        staff.goto("/auditor/login")
+        staff.goto("/staff/sign-in?next=/auditor/")
         staff.get_by_label("Username").fill(username)
         staff.get_by_label("Password", exact=True).fill(PASSWORD)
-        staff.get_by_label("Security code").fill(pyotp.parse_uri(uri).now())
+        staff.get_by_label("Security code").fill(auditor.totp.now())
         staff.get_by_role("button", name="Sign in").click()
         expect(staff.get_by_role("heading", name="Search the audit log")).to_be_visible()
         staff.get_by_role("link", name="Citizen reports").click()

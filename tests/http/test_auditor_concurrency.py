@@ -9,17 +9,14 @@ import datetime as dt
 import re
 import threading
 import time
-import uuid
 from collections import Counter
 
 import httpx
-import pyotp
 import pytest
 from argon2 import PasswordHasher, profiles
 
-from audit.auditors import auditor_totp_key, create_auditor
 from audit.log import Event, append, create_checkpoint
-from tests.factories import fresh_uinfin
+from tests.factories import fresh_uinfin, make_staff
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -36,34 +33,23 @@ PAGES = (
 
 @pytest.fixture(autouse=True)
 def _cheap_argon2(monkeypatch):
-    monkeypatch.setattr("audit.auditors._hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+    monkeypatch.setattr("identity.staff._hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 @pytest.fixture
 def auditor(live) -> httpx.Client:
-    """An auditor committed for real and signed in to the live server."""
+    """An auditor (staff with the auditor role) committed for real and signed in to the live server."""
     rt = live.app.extensions["consentry"]
-    username, now = f"auditor-{uuid.uuid4().hex[:8]}", dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.UTC)
     with rt.writer_sessions() as session:
-        _, uri = create_auditor(
-            session,
-            username=username,
-            password=PASSWORD,
-            now=now,
-            totp_key=auditor_totp_key(rt.config.secret_key),
-        )
+        staff = make_staff(session, rt.config.secret_key, roles=("auditor",), password=PASSWORD)
         append(session, Event(kind="disclosure", app_id="concurrency"), now=now)
         create_checkpoint(session, signer=rt.audit_signer, now=now)
         session.commit()
     client = httpx.Client(base_url=live.url, timeout=20)  # a stuck lock fails, not hangs
-    token = CSRF.search(client.get("/auditor/login").text).group(1)
-    form = {
-        "csrf_token": token,
-        "username": username,
-        "password": PASSWORD,
-        "code": pyotp.parse_uri(uri).now(),
-    }
-    assert client.post("/auditor/login", data=form).status_code == 303
+    token = CSRF.search(client.get("/staff/sign-in").text).group(1)
+    form = {"csrf_token": token, "username": staff.username, "password": PASSWORD, "code": staff.next_code()}
+    assert client.post("/staff/sign-in", data=form).status_code == 303
     yield client
     client.close()
 

@@ -1,5 +1,7 @@
-"""The auditor console through the Flask test client, CSRF on: sign-in with a real TOTP code,
-search, entry proofs, exports that verify offline, and an audit entry for every auditor action."""
+"""The auditor console through the Flask test client, CSRF on: auditors are staff with the auditor
+role and sign in at /staff/sign-in with a real TOTP code (the console's old /auditor/login and
+/auditor/logout forward there); search, entry proofs, exports that verify offline, and an audit
+entry for every auditor action."""
 
 from __future__ import annotations
 
@@ -13,19 +15,20 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlparse
 
-import pyotp
 import pytest
 import time_machine
 from argon2 import PasswordHasher, profiles
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.auditor.display import CSV_COLUMNS
-from audit.auditors import SIGN_IN_FAILED, auditor_totp_key, create_auditor, disable_auditor
 from audit.checkpoint_signing import load_public_key_pem
 from audit.log import Event, append, create_checkpoint
 from audit.models import AuditEntry
 from audit.verifier import verify_export
-from tests.factories import fresh_uinfin
+from core.clock import utcnow
+from identity.staff import SIGN_IN_FAILED, disable_staff
+from tests.factories import StaffLogin, fresh_uinfin, make_staff
+from tests.http.staff_flow import staff_login
 from tests.http.test_operator_pages import csrf_token, operator_login
 
 PASSWORD = "correct horse battery staple"
@@ -34,38 +37,20 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(autouse=True)
 def _cheap_argon2(monkeypatch):
     """Still argon2id, at the lowest cost: production parameters take a quarter second a hash."""
-    monkeypatch.setattr("audit.auditors._hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
-
-
-@dataclass(frozen=True)
-class Enrolled:
-    username: str
-    totp: pyotp.TOTP
+    monkeypatch.setattr("identity.staff._hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 @pytest.fixture
-def enrolled(db_session, runtime, now) -> Enrolled:
-    username = f"auditor-{uuid.uuid4().hex[:8]}"
-    _, uri = create_auditor(
-        db_session,
-        username=username,
-        password=PASSWORD,
-        now=now,
-        totp_key=auditor_totp_key(runtime.config.secret_key),
-    )
+def enrolled(db_session, runtime) -> StaffLogin:
+    """A member of staff with the auditor role only (committed)."""
+    auditor = make_staff(db_session, runtime.config.secret_key, roles=("auditor",), password=PASSWORD)
     db_session.commit()
-    return Enrolled(username, pyotp.parse_uri(uri))
+    return auditor
 
 
-def auditor_login(client, enrolled: Enrolled, **overrides):
-    form = {
-        "csrf_token": csrf_token(client, "/auditor/login"),
-        "username": enrolled.username,
-        "password": PASSWORD,
-        "code": enrolled.totp.now(),
-        **overrides,
-    }
-    return client.post("/auditor/login", data=form)
+def auditor_login(client, enrolled: StaffLogin, **overrides):
+    """Sign in at /staff/sign-in, asking to come back to the console (as /auditor/login sends you)."""
+    return staff_login(client, enrolled, **{"next": "/auditor/", **overrides})
 
 
 @pytest.fixture
@@ -106,8 +91,10 @@ def logged(db_session, runtime, now) -> Logged:
 
 
 def auditor_entries(db_session, username: str) -> list[dict]:
+    """The entries naming the member of staff called `username` as actor, oldest first."""
+    (staff_id,) = db_session.execute(text("SELECT id FROM staff WHERE username = :u"), {"u": username}).one()
     bodies = (json.loads(e.body) for e in db_session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
-    return [b for b in bodies if (b.get("details") or {}).get("auditor") == username]
+    return [b for b in bodies if (b.get("details") or {}).get("actor") == f"staff:{staff_id}"]
 
 
 def seqs_on(page_html: str) -> list[int]:
@@ -118,7 +105,7 @@ def search(client, **params):
     return client.get("/auditor/", query_string=params)
 
 
-# Sign-in and sessions
+# Sign-in and sessions (the sign-in page itself: tests/http/test_staff_pages.py)
 
 
 def test_sign_in_with_a_real_totp_code_starts_a_fresh_session(client, enrolled, db_session):
@@ -131,7 +118,24 @@ def test_sign_in_with_a_real_totp_code_starts_a_fresh_session(client, enrolled, 
     page = client.get("/auditor/")
     assert page.status_code == 200 and "Search the audit log" in page.text and "Sign out" in page.text
     login = auditor_entries(db_session, enrolled.username)[0]
-    assert (login["kind"], login["outcome"]) == ("admin_action", "auditor_login")
+    assert (login["kind"], login["outcome"]) == ("admin_action", "staff_signed_in")
+
+
+def test_an_auditor_lands_on_the_console_after_signing_in(client, enrolled):
+    response = staff_login(client, enrolled)
+    assert response.status_code == 303 and response.headers["Location"] == "/auditor/"
+
+
+def test_the_old_sign_in_address_sends_you_to_the_staff_sign_in(client):
+    response = client.get("/auditor/login")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/staff/sign-in?next=/auditor/"
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200 and 'name="next" value="/auditor/"' in page.text
+    # A form posted there (an old bookmark's page) is not signed in anywhere: it goes the same way.
+    form = {"csrf_token": csrf_token(client, "/staff/sign-in"), "username": "x", "password": "y"}
+    posted = client.post("/auditor/login", data=form)
+    assert posted.status_code == 303 and posted.headers["Location"] == "/staff/sign-in?next=/auditor/"
 
 
 @pytest.mark.parametrize(
@@ -152,7 +156,7 @@ def test_failed_sign_in_is_400_with_one_generic_message(client, enrolled, overri
 def test_a_replayed_code_is_refused(client, enrolled):
     code = enrolled.totp.now()
     assert auditor_login(client, enrolled, code=code).status_code == 303
-    client.post("/auditor/logout", data={"csrf_token": csrf_token(client, "/auditor/")})
+    client.post("/staff/sign-out", data={"csrf_token": csrf_token(client, "/auditor/")})
     assert auditor_login(client, enrolled, code=code).status_code == 400
 
 
@@ -160,7 +164,7 @@ def test_a_malformed_sign_in_names_each_field(client, enrolled):
     response = auditor_login(client, enrolled, username="", code="12ab")
     assert response.status_code == 400
     assert 'href="#username"' in response.text and 'href="#code"' in response.text
-    assert "Enter the 6-digit code" in response.text
+    assert "6-digit code" in response.text
 
 
 @pytest.mark.parametrize(
@@ -176,7 +180,9 @@ def test_a_malformed_sign_in_names_each_field(client, enrolled):
 )
 def test_signed_out_pages_redirect_to_sign_in(client, path):
     response = client.get(path)
-    assert response.status_code == 302 and response.headers["Location"] == "/auditor/login"
+    assert response.status_code == 302
+    location = urlparse(response.headers["Location"])
+    assert location.path == "/staff/sign-in" and parse_qs(location.query)["next"] == [path]
 
 
 def test_an_operator_session_is_not_an_auditor_session(client):
@@ -186,32 +192,51 @@ def test_an_operator_session_is_not_an_auditor_session(client):
 
 def test_posts_without_the_csrf_token_are_refused(client, signed_in, enrolled):
     assert client.post("/auditor/", data={"uinfin": fresh_uinfin()}).status_code == 400
-    assert client.post("/auditor/logout").status_code == 400
+    assert client.post("/staff/sign-out").status_code == 400
+    assert client.post("/auditor/logout", follow_redirects=True).status_code == 400
     form = {"username": enrolled.username, "password": PASSWORD, "code": enrolled.totp.now()}
-    assert client.post("/auditor/login", data=form).status_code == 400
+    assert client.post("/staff/sign-in", data=form).status_code == 400
 
 
 def test_sign_out_ends_the_session_and_is_logged(signed_in, enrolled, db_session):
-    response = signed_in.post("/auditor/logout", data={"csrf_token": csrf_token(signed_in, "/auditor/")})
+    response = signed_in.post("/staff/sign-out", data={"csrf_token": csrf_token(signed_in, "/auditor/")})
     assert response.status_code == 303
     assert signed_in.get("/auditor/").status_code == 302
-    assert auditor_entries(db_session, enrolled.username)[-1]["outcome"] == "auditor_logout"
+    assert auditor_entries(db_session, enrolled.username)[-1]["outcome"] == "staff_signed_out"
 
 
-def test_the_session_ends_30_minutes_after_sign_in_however_busy(signed_in):
+def test_the_old_sign_out_address_forwards_the_post_to_the_staff_sign_out(signed_in, enrolled, db_session):
+    token = csrf_token(signed_in, "/auditor/")
+    response = signed_in.post("/auditor/logout", data={"csrf_token": token})
+    assert response.status_code == 307 and response.headers["Location"] == "/staff/sign-out"
+    # A browser posts the same form on after a 307 (Werkzeug's test client does not resend a body).
+    assert signed_in.post(response.headers["Location"], data={"csrf_token": token}).status_code == 303
+    assert signed_in.get("/auditor/").status_code == 302
+    assert auditor_entries(db_session, enrolled.username)[-1]["outcome"] == "staff_signed_out"
+
+
+def test_an_idle_session_ends_and_the_sign_in_page_says_so(signed_in):
     started = time.time()
-    for minutes in (10, 20, 29):  # used every 10 minutes: never idle for 15
+    for minutes in (10, 20):  # used every 10 minutes: never idle for 15
         with time_machine.travel(started + minutes * 60, tick=False):
             assert signed_in.get("/auditor/status").status_code == 200
-    with time_machine.travel(started + 31 * 60, tick=False):
+    with time_machine.travel(started + 36 * 60, tick=False):
         response = signed_in.get("/auditor/status")
-        assert response.status_code == 302 and response.headers["Location"] == "/auditor/login"
-        assert "Your session has ended" in signed_in.get("/auditor/login").text
+        assert response.status_code == 302 and response.headers["Location"].startswith("/staff/sign-in")
+        assert "Your session has ended" in signed_in.get(response.headers["Location"]).text
         assert signed_in.get("/auditor/status").status_code == 302
 
 
 def test_disabling_an_auditor_ends_their_session(signed_in, enrolled, db_session):
-    disable_auditor(db_session, username=enrolled.username)
+    disable_staff(db_session, username=enrolled.username, now=utcnow())
+    db_session.commit()
+    assert signed_in.get("/auditor/").status_code == 302
+
+
+def test_taking_the_auditor_role_away_ends_their_session(signed_in, enrolled, db_session):
+    from identity.staff import set_roles
+
+    set_roles(db_session, username=enrolled.username, roles=["operator"], now=utcnow())
     db_session.commit()
     assert signed_in.get("/auditor/").status_code == 302
 
@@ -367,7 +392,7 @@ def test_every_auditor_action_is_logged_with_its_kind(signed_in, enrolled, logge
     signed_in.get(f"/auditor/export?format=csv&app_id={logged.app_id}").get_data()
     signed_in.get("/auditor/export/checkpoint")
     signed_in.get("/auditor/export/public-key")
-    signed_in.post("/auditor/logout", data={"csrf_token": csrf_token(signed_in, "/auditor/status")})
+    signed_in.post("/staff/sign-out", data={"csrf_token": csrf_token(signed_in, "/auditor/status")})
     seen = [
         (
             e["kind"],
@@ -377,14 +402,14 @@ def test_every_auditor_action_is_logged_with_its_kind(signed_in, enrolled, logge
         for e in auditor_entries(db_session, enrolled.username)
     ]
     assert [(kind, outcome) for kind, outcome, _ in seen] == [
-        ("admin_action", "auditor_login"),
+        ("admin_action", "staff_signed_in"),
         ("auditor_search", None),
         ("auditor_export", None),
         ("auditor_export", None),
         ("auditor_export", None),
         ("auditor_export", None),
         ("auditor_search", None),  # the status page, where the sign-out form was taken from
-        ("admin_action", "auditor_logout"),
+        ("admin_action", "staff_signed_out"),
     ]
     assert seen[1][2] == {"entry": logged.seqs[0]}
     assert seen[2][2] == {"format": "jsonl", "filters": {}, "upto": logged.checkpoint_size}

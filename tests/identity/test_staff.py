@@ -1,6 +1,6 @@
 """Staff accounts (identity/staff.py): adding with roles, argon2id passwords, single-use TOTP codes,
-one answer for every refusal, role changes and disabling that end sessions, and secrets stored
-the way the legacy auditor accounts store theirs."""
+one answer for every refusal, role changes and disabling that end sessions. (Auditor accounts
+moved in with their secrets as they were: tests/audit/test_auditors.py runs that migration.)"""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import datetime as dt
 import pyotp
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select
 
-from audit.auditors import auditor_totp_key, create_auditor
 from core.errors import Conflict, NotFound, ValidationFailed
 from identity import staff as service
 from identity.staff import (
@@ -26,7 +24,6 @@ from identity.staff import (
     set_roles,
     staff_totp_key,
 )
-from identity.staff_models import StaffMember
 from identity.web_sessions import resolve, start_session
 
 KEY = staff_totp_key("a-secret-key-for-these-tests")
@@ -153,36 +150,3 @@ def test_taking_a_role_away_ends_sessions_adding_one_does_not(db_session):
     assert member.role_set == {"admin"}
     with pytest.raises(ValidationFailed):
         set_roles(db_session, username="ops.one", roles=[], now=NOW)
-
-
-def test_an_auditor_row_copied_as_it_is_still_signs_in(db_session, monkeypatch):
-    """Staff secrets use the auditors' key and associated data, so the `auditors` table can move
-    into `staff` without re-enrolling anyone."""
-    monkeypatch.setattr("audit.auditors._hasher", service._hasher)
-    secret_key = "a-secret-key-for-these-tests"
-    auditor, uri = create_auditor(
-        db_session,
-        username="legacy.auditor",
-        password=PASSWORD,
-        now=NOW,
-        totp_key=auditor_totp_key(secret_key),
-    )
-    assert staff_totp_key(secret_key) == auditor_totp_key(secret_key)
-    db_session.add(
-        StaffMember(
-            id=auditor.id,
-            username=auditor.username,
-            roles="auditor",
-            password_hash=auditor.password_hash,
-            totp_secret=auditor.totp_secret,
-            created_at=NOW,
-            disabled=False,
-        )
-    )
-    db_session.flush()
-    code = pyotp.parse_uri(uri).at(NOW)
-    member = authenticate(
-        db_session, username="legacy.auditor", password=PASSWORD, code=code, now=NOW, totp_key=KEY
-    )
-    assert member.has_role("auditor")
-    assert db_session.scalar(select(StaffMember.id).where(StaffMember.username == "legacy.auditor"))
