@@ -19,6 +19,8 @@ from audit.log import latest_checkpoint, tree_size
 from audit.tiles import publish as publish_tiles
 from audit.verification_runs import record_verification
 from audit.verify import verify_log
+from audit.witness_check import check_against_log, newest_witnessed
+from audit.witness_client import WitnessSubmitter, httpx_post, parse_witnesses, start_submitter
 from core.clock import utcnow
 from core.db import transaction
 from core.errors import NotFound
@@ -36,11 +38,20 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--witnessed",
+    "witnessed_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A cosigned checkpoint note kept outside our database (e.g. from a witness's state).",
+)
 @with_appcontext
-def verify() -> None:
+def verify(witnessed_files: tuple[Path, ...]) -> None:
     """Recompute every leaf hash, the chain, the tree and every checkpoint signature, and check
     every searchable column, attribute row and tree node against the entries (docs/audit.md,
-    "What verification covers"). Exits 1 naming the first bad position (seq or tree node)."""
+    "What verification covers"). Then the newest checkpoint a quorum of AUDIT_WITNESSES
+    cosigned: the log must hold it (a rewrite or rollback below it fails). Exits 1 naming the
+    first bad position (seq or tree node)."""
     rt = runtime()
     with rt.sessions() as session:
         total = tree_size(session)
@@ -58,6 +69,35 @@ def verify() -> None:
         console.print(f"[red]FAILED[/red] {report.first}")
         sys.exit(1)
     console.print(f"OK: {report.entries} entries, {report.checkpoints} checkpoints verified")
+    _verify_witnessed(rt, [f.read_text(encoding="utf-8") for f in witnessed_files])
+
+
+def _verify_witnessed(rt, extra_notes: list[str]) -> None:
+    """Report the newest witnessed size and check the log against it (docs/audit.md, "Witnesses")."""
+    targets = parse_witnesses(rt.config.audit_witnesses)
+    if not targets:
+        if extra_notes:
+            raise click.ClickException("--witnessed needs AUDIT_WITNESSES (the witness keys to trust)")
+        console.print("no witnesses configured (AUDIT_WITNESSES): witnessed size not checked")
+        return
+    quorum = rt.config.audit_witness_quorum
+    with rt.sessions() as session:
+        found = newest_witnessed(
+            session,
+            log_vkey=rt.audit_signer.note_verifier_key(),
+            witness_vkeys=[t.key.vkey for t in targets],
+            quorum=quorum,
+            extra_notes=extra_notes,
+        )
+        checked = check_against_log(session, found)
+    if checked.witnessed is None:
+        console.print(f"no checkpoint cosigned by {quorum} of {len(targets)} witnesses yet")
+        return
+    names = ", ".join(sorted(checked.witnessed.cosigners))
+    if checked.problem:
+        console.print(f"[red]FAILED[/red] {checked.problem} (cosigned by {names})")
+        sys.exit(1)
+    console.print(f"newest witnessed size: {checked.size} (cosigned by {names}); the log holds it")
 
 
 class Duration(click.ParamType):
@@ -109,6 +149,10 @@ def checkpoint(every: dt.timedelta | None, max_entries: int | None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     console.print(f"signing checkpoints at most every {every.total_seconds():g} s; Ctrl-C stops")
+    if targets := parse_witnesses(rt.config.audit_witnesses):
+        submitter = WitnessSubmitter(rt.sessions, targets, httpx_post(), utcnow)
+        start_submitter(submitter, stop=stop)
+        console.print(f"offering checkpoints to {len(targets)} witnesses")
     run_signer(
         rt.writer_sessions,
         signer=rt.audit_signer,

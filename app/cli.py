@@ -311,6 +311,7 @@ def register_cli(app: Flask) -> None:
     from .oauth_cli import oauth_group
     from .sessions_cli import sessions_group
     from .staff_cli import staff_group
+    from .witness_cli import witness_group
 
     app.cli.add_command(staff_group)
     app.cli.add_command(apps_group)
@@ -322,6 +323,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(citizens_group)
     app.cli.add_command(demo)
     app.cli.add_command(notifications_group)
+    app.cli.add_command(witness_group)
 
 
 def _create_app() -> Flask:

@@ -77,6 +77,10 @@ class Config:
     # How often the background signer signs at most (`consentry audit checkpoint --every`); the
     # citizen's proof page says by when an entry not yet under a checkpoint will be.
     audit_checkpoint_interval_s: float = 5.0
+    # Witnesses that cosign our checkpoints: "<URL prefix> <witness key>" entries separated by ";"
+    # (audit/witness_client.py), and how many cosignatures `audit verify` needs (docs/audit.md).
+    audit_witnesses: str = ""
+    audit_witness_quorum: int = 1
     agencies: tuple[AgencyEndpoint, ...] = field(
         default_factory=lambda: default_agencies("http://127.0.0.1:8700")
     )
@@ -162,6 +166,8 @@ class Config:
             audit_checkpoint_interval_s=float(
                 env.get("AUDIT_CHECKPOINT_INTERVAL_S", cls.audit_checkpoint_interval_s)
             ),
+            audit_witnesses=env.get("AUDIT_WITNESSES", ""),
+            audit_witness_quorum=int(env.get("AUDIT_WITNESS_QUORUM", cls.audit_witness_quorum)),
             agencies=tuple(
                 AgencyEndpoint(
                     code=code,

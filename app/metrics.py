@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from audit.log import tree_size
 from audit.models import AuditCheckpoint
+from audit.witness_check import refusal_count
 from core.clock import utcnow
 
 if TYPE_CHECKING:
@@ -299,10 +300,16 @@ class StateCollector:
             with self.rt.sessions() as session:
                 size = tree_size(session)
                 checkpoint = session.execute(latest).one_or_none()
+                refusals = refusal_count(session)
         except SQLAlchemyError as exc:
             log.warning("metrics_audit_unreadable", error=type(exc).__name__)
             return
         yield GaugeMetricFamily("consentry_audit_tree_size", "Entries in the audit log.", value=size)
+        yield GaugeMetricFamily(
+            "consentry_audit_witness_refusals",
+            "Witness refusals of our checkpoint as inconsistent (alarms), recorded in all.",
+            value=refusals,
+        )
         yield GaugeMetricFamily(
             "consentry_audit_checkpoint_tree_size",
             "Tree size of the latest signed checkpoint (0: none yet).",

@@ -1,5 +1,9 @@
 """Signing checkpoints on their own, so a release's inclusion proof is available seconds after it.
 
+Witnessing (audit/witness_client.py) runs beside the signer in a thread of its own: each new
+checkpoint is offered to the configured witnesses after it is committed, and a slow or absent
+witness never holds up signing.
+
 A checkpoint is due when the log has grown since the latest one and either `min_interval` has
 passed since that one or `max_entries` entries have accumulated under no checkpoint. Several app
 servers may each run a signer: a database lock lets exactly one sign at a time, and the others

@@ -12,7 +12,8 @@ import agency_connectors.notifications
 import agency_connectors.refresh_jobs  # noqa: F401
 import audit.auditor_models
 import audit.disclosure_reports
-import audit.models  # noqa: F401
+import audit.models
+import audit.witness_models  # noqa: F401
 import consent.grant_models
 import consent.models  # noqa: F401
 import core.crypto.platform_key_model

@@ -1,14 +1,17 @@
 """The audit log in the open formats monitors and witnesses already read: the latest checkpoint as a
 C2SP signed note (c2sp.org/tlog-checkpoint), the Merkle tree as hash tiles (c2sp.org/tlog-tiles),
 and the note verifier key. Hash tiles say nothing about a person; entry bundles do, so they are
-for auditors only (docs/audit.md, "Tiles")."""
+for auditors only (docs/audit.md, "Tiles"). The checkpoint is served with the cosignatures the
+witnesses returned for it; /log/witnesses tells auditors how witnessing stands (alarms included)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, jsonify
+from marshmallow import Schema, fields
 
-from audit.log import checkpoint_note
 from audit.tiles import Tile, parse_tile_path, published_checkpoint, read_tile
+from audit.witness_check import refusal_count, witness_status
+from audit.witness_client import cosigned_note, parse_witnesses
 from core.errors import NotFound
 
 from ..extensions import db, runtime
@@ -24,10 +27,11 @@ SHORT = "public, max-age=10"
 @bp.get("/log/checkpoint")
 @public
 def checkpoint():
-    latest = published_checkpoint(db())
+    session = db()
+    latest = published_checkpoint(session)
     if latest is None:
         raise NotFound("no checkpoint yet")
-    return Response(checkpoint_note(latest), content_type=TEXT, headers={"Cache-Control": SHORT})
+    return Response(cosigned_note(session, latest), content_type=TEXT, headers={"Cache-Control": SHORT})
 
 
 @bp.get("/log/tile/<path:path>")
@@ -50,6 +54,36 @@ def entry_bundle(path: str):
 def verifier_key():
     key = runtime().audit_signer.note_verifier_key()
     return Response(key + "\n", content_type=TEXT, headers={"Cache-Control": "public, max-age=3600"})
+
+
+class WitnessStatusSchema(Schema):
+    name = fields.String()
+    url = fields.String()
+    cosigned_size = fields.Integer()
+    cosigned_at = fields.AwareDateTime(allow_none=True)
+    refusals = fields.Integer()
+    last_refusal = fields.String(allow_none=True)
+
+
+class WitnessingSchema(Schema):
+    quorum = fields.Integer()
+    refusals = fields.Integer()
+    witnesses = fields.List(fields.Nested(WitnessStatusSchema))
+
+
+@bp.get("/log/witnesses")
+@auditor_required
+def witnesses():
+    """How witnessing stands: per configured witness the newest checkpoint it cosigned and its
+    refusals of an inconsistent checkpoint (alarms), and the alarms in all."""
+    rt, session = runtime(), db()
+    targets = parse_witnesses(rt.config.audit_witnesses)
+    status = {
+        "quorum": rt.config.audit_witness_quorum,
+        "refusals": refusal_count(session),
+        "witnesses": witness_status(session, targets),
+    }
+    return jsonify(WitnessingSchema().dump(status))
 
 
 def _tile(path: str) -> Tile:

@@ -1,0 +1,99 @@
+"""`consentry witness ...`: the built-in witness (audit/witness.py) that a second organisation runs
+to cosign our checkpoints, with its own key and a small state directory, without our database.
+
+    consentry witness keygen --name witness.example.org/w1 --key-file w1.pem
+    consentry witness serve --name witness.example.org/w1 --key-file w1.pem --state ./w1 \\
+        --log-key "$(consentry audit public-key --note)" --port 8790
+
+It answers ``POST /add-checkpoint`` (c2sp.org/tlog-witness) and ``GET /`` (its verifier key).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import click
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from audit.checkpoint_signing import load_private_key_pem, new_private_key, private_key_pem
+from audit.witness import Witness, WitnessState
+from audit.witness_format import cosigner_vkey
+
+MAX_REQUEST = 64 * 1024  # a checkpoint and 63 proof lines fit many times over
+
+
+@click.group("witness")
+def witness_group() -> None:
+    """The built-in tlog witness (c2sp.org/tlog-witness)."""
+
+
+@witness_group.command("keygen")
+@click.option("--name", required=True, help="The witness's name, e.g. witness.example.org/w1.")
+@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def keygen(name: str, key_file: Path) -> None:
+    """Make a witness key (PKCS#8 PEM, mode 0600) and print its verifier key, which logs and
+    clients configure to trust its cosignatures."""
+    if key_file.exists():
+        raise click.ClickException(f"{key_file} exists; not overwriting a key")
+    key = new_private_key()
+    try:
+        vkey = cosigner_vkey(name, key.public_key())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(private_key_pem(key))
+    click.echo(vkey)
+
+
+def load_witness(name: str, key_file: Path, log_keys: tuple[str, ...]) -> Witness:
+    try:
+        key = load_private_key_pem(key_file.read_bytes())
+        return Witness.trusting(name, key, log_keys)
+    except (OSError, ValueError, TypeError) as exc:
+        raise click.ClickException(f"cannot set up the witness: {exc}") from None
+
+
+def witness_app(witness: Witness, state: WitnessState, on_alarm=None):
+    """The witness's WSGI app."""
+
+    @Request.application
+    def application(request: Request) -> Response:
+        if request.path == "/" and request.method == "GET":
+            return Response(witness.vkey + "\n", content_type="text/plain; charset=utf-8")
+        if request.path != "/add-checkpoint":
+            return Response("not found\n", status=404)
+        if request.method != "POST":
+            return Response("POST only\n", status=405, headers={"Allow": "POST"})
+        if (request.content_length or 0) > MAX_REQUEST:
+            return Response("request too large\n", status=413)
+        data = request.get_data(cache=False)[: MAX_REQUEST + 1]
+        answer = witness.add_checkpoint(state, data, now=int(time.time()))
+        if answer.alarm is not None and on_alarm is not None:
+            on_alarm(answer.alarm)
+        return Response(answer.body, status=answer.status, content_type=answer.content_type)
+
+    return application
+
+
+@witness_group.command("serve")
+@click.option("--name", required=True, help="The witness's name (as in its verifier key).")
+@click.option("--key-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True)
+@click.option(
+    "--log-key", "log_keys", multiple=True, required=True, help="A log's note verifier key to trust."
+)
+@click.option("--state", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8790, show_default=True)
+def serve(name: str, key_file: Path, log_keys: tuple[str, ...], state: Path, host: str, port: int) -> None:
+    """Serve add-checkpoint until stopped. A refused inconsistent checkpoint is logged as
+    `witness_refused_inconsistent_checkpoint` (an alarm) and kept under STATE/evidence/."""
+    witness = load_witness(name, key_file, log_keys)
+    server = make_server(host, port, witness_app(witness, WitnessState(state)), threaded=True)
+    click.echo(f"witness {witness.vkey} on http://{host}:{server.server_port}/add-checkpoint", err=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
