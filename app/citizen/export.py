@@ -4,8 +4,8 @@ or as a zip of one CSV per section.
 
 Sections: profile (every item with its provenance), history (earlier values), declarations,
 consents, disclosures (every audit entry about the citizen: releases, consent decisions, staff
-looks). Correction requests are not a section yet: Consentry does not take them (a later slice adds
-one function here, and a line to SECTIONS). Values are decrypted for the owner: only the signed-in
+looks), corrections (their 'This is wrong' requests and the agencies' answers). Values are
+decrypted for the owner: only the signed-in
 citizen's own rows are ever read. Reads only, in the session given (the caller's own, closed when
 the stream ends).
 """
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from profile_store.assembly import load_fields
 from profile_store.catalogue import CITIZEN, META_KEYS, Catalogue
+from profile_store.corrections import corrections_of
 from profile_store.fields import DECLARED
 from profile_store.history import earlier_values
 from profile_store.models import CITIZEN_PROVIDED, GOVERNMENT_VERIFIED, Citizen, Declaration
@@ -35,9 +36,7 @@ from .portal import consent_records, history
 
 FORMAT = "consentry-record/1"
 PAGE = 100
-NOT_INCLUDED = {
-    "correction_requests": "Consentry does not take correction requests yet, so there are none to include."
-}
+NOT_INCLUDED: dict[str, str] = {}  # a section the record leaves out, and why (none now)
 SOURCES = {
     GOVERNMENT_VERIFIED: "government-verified",
     CITIZEN_PROVIDED: "declared by you",
@@ -190,6 +189,25 @@ def disclosure_rows(record: Record) -> Iterator[dict[str, Any]]:
             return
 
 
+def correction_rows(record: Record) -> Iterator[dict[str, Any]]:
+    """The citizen's correction requests, newest first, with what they wrote and the answer."""
+    for item in corrections_of(record.session, vault=record.vault, citizen=record.citizen):
+        yield {
+            "id": item.id,
+            "attribute": item.attribute,
+            "label": _label(record, item.attribute),
+            "agency": item.agency,
+            "agency_name": _agency_name(record, item.agency),
+            "status": item.status,
+            "what": item.what,
+            "correct_value": item.correct_value,
+            "note": item.note,
+            "reason": item.reason,
+            "created_at": item.created_at,
+            "updated_at": item.updated_at,
+        }
+
+
 SECTIONS = (
     Section("profile", ("attribute", "label", "agency", "agency_name", "source", "classification",
                         "lastupdated", "fetched_at", "unavailable", "value"), profile_rows),
@@ -201,6 +219,8 @@ SECTIONS = (
     Section("disclosures", ("audit_seq", "time", "kind", "outcome", "app_id", "app_name", "agency",
                             "purpose_id", "purpose", "attributes", "consent_id", "staff", "reason"),
             disclosure_rows),
+    Section("corrections", ("id", "attribute", "label", "agency", "agency_name", "status", "what",
+                            "correct_value", "note", "reason", "created_at", "updated_at"), correction_rows),
 )  # fmt: skip
 
 
@@ -275,9 +295,9 @@ declarations.csv  what you declared yourself
 consents.csv      the consents you gave, and their status
 disclosures.csv   every time your details left Consentry (to which service, when), your consent
                   decisions and staff looks at your record, each with its audit log entry number
+corrections.csv   the correction requests you sent agencies, and their answers
 
 Lists and structured values are JSON inside their cell. Times are UTC (ISO 8601).
-Not included: correction requests (Consentry does not take them yet).
 """
 
 

@@ -6,6 +6,7 @@ text; one citizen never reads another's requests; the step-up before the id is s
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pyotp
@@ -223,3 +224,16 @@ def test_a_forged_show_is_refused(client, db_session, enrolled):
     forged_code = client.post(CONFIRM, data={"code": totp.now()})
     assert forged_code.status_code == 400 and uinfin not in forged_code.text
     assert entries(db_session, person, "citizen_reveal") == []
+
+
+def test_the_download_holds_the_citizens_own_requests_only(client, db_session, runtime, citizen):
+    flow.sign_in(client, citizen.id)
+    client.post(FORM, data={**form_of(client), **answers(note="MY OWN NOTE")})
+    other = make_citizen(db_session, runtime.vault)
+    with_name(db_session, runtime, other)
+    db_session.commit()
+    record = json.loads(client.get("/citizen/download/record.json").data)
+    [mine] = record["corrections"]
+    assert (mine["attribute"], mine["status"], mine["note"]) == ("name", "sent", "MY OWN NOTE")
+    flow.sign_in(client, other.id)
+    assert json.loads(client.get("/citizen/download/record.json").data)["corrections"] == []
