@@ -3,7 +3,7 @@ HTTP and joserfc for JOSE (Authlib's client has neither PAR nor DPoP), its own k
 taken from the issuer's discovery document.
 
 Nothing here is Consentry-specific: give it another FAPI 2.0 issuer and its keys and it speaks
-the same wire (../shared/specs/myinfo-v5-fapi.md). Usage:
+the same wire (Singpass's FAPI 2.0 integration guide; ours: docs/integration-v5.md). Usage:
 
     client = FapiClient(issuer="https://host/fapi", client_id=..., redirect_uri=...,
                         signing_key=my_es256_key, encryption_key=my_ecdh_key)

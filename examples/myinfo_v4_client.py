@@ -2,7 +2,7 @@
 the code flow and PKCE, joserfc for the client assertion, DPoP proofs and the person response.
 
 Nothing here is Consentry-specific: point `base_url` at real MyInfo and it speaks the same wire
-(spec: ../shared/specs/myinfo-v4.md). Usage:
+(Singpass's MyInfo v4 API; what Consentry accepts and sends: docs/integration-v4.md). Usage:
 
     client = MyInfoV4Client(base_url=..., client_id=..., redirect_uri=...,
                             signing_key=my_es256_key, encryption_key=my_ecdh_key)

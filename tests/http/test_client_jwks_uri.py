@@ -2,7 +2,7 @@
 (examples/fapi_client.py) against a live server, the app's JWKS served by a tiny server the test
 controls. An unreachable or garbled JWKS is the client's problem, so PAR and token answer 401
 `invalid_client` saying so (never 500), and userinfo 400 `invalid_request` with a DPoP challenge,
-as docs/integration-v4.md §9.6 says. The cache lifetime is `CLIENT_JWKS_TTL_S` (an hour)."""
+as docs/integration-v5.md §6 says. The cache lifetime is `CLIENT_JWKS_TTL_S` (an hour)."""
 
 from __future__ import annotations
 
