@@ -23,8 +23,10 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Blueprint, Flask, has_request_context, redirect, request, url_for
 from flask_babel import Babel, get_locale
+from flask_babel.speaklater import LazyString
 from markupsafe import Markup, escape
 
+from .i18n_labels import localise
 from .identity import safe_next
 from .security import public
 
@@ -149,3 +151,7 @@ def init_i18n(app: Flask) -> None:
     app.context_processor(language_context)
     app.add_template_global(in_english, "in_english")
     app.register_blueprint(bp)
+    localise(app.extensions["consentry"].catalogue)  # labels and agency names, per request
+    # Form errors are lazy strings (translated when shown); a JSON error body must hold them too.
+    json_default = app.json.default  # type: ignore[attr-defined]
+    app.json.default = lambda o: str(o) if isinstance(o, LazyString) else json_default(o)  # type: ignore[attr-defined]

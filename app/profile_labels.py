@@ -5,51 +5,64 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 # Sub-field names of the person format that do not read well as they are.
 SUB_LABELS = {
-    "startdate": "Start date", "enddate": "End date", "issuedate": "Issue date", "expirydate": "Expiry date",
-    "nbr": "Number", "areacode": "Area code", "postal": "Postal code", "type": "Type",
-    "yearofassessment": "Year of assessment", "taxclearance": "Tax clearance", "oa": "Ordinary account",
-    "sa": "Special account", "ma": "MediSave account", "ra": "Retirement account",
-    "gstregular": "GST voucher (cash)", "gstmedisave": "GST voucher (MediSave)",
-    "gstspecial": "GST voucher (special)", "signup": "Signed up", "withdrawaldetails": "Withdrawals",
-    "shareofcover": "Share of cover", "insurercode": "Insurer", "sumassuredamount": "Sum assured",
-    "saqparticipationstatus": "Self-awareness questionnaire", "sdsnetshareholdingqty": "Shares held",
-    "comstatus": "Commercial licence status", "pdl": "Provisional licence", "qdl": "Qualified licence",
-    "photocardserialno": "Photo card serial number", "totaldemeritpoints": "Demerit points",
-    "yearattained": "Year attained", "birthcertno": "Birth certificate number", "dob": "Date of birth",
-    "tob": "Time of birth", "lifestatus": "Life status", "hanyupinyinname": "Hanyu Pinyin name",
-    "hanyupinyinaliasname": "Hanyu Pinyin alias name", "aliasname": "Alias name",
-    "marriedname": "Married name", "secondaryrace": "Secondary race", "birthcountry": "Country of birth",
-    "residentialstatus": "Residential status", "scprgrantdate": "PR granted", "nric": "NRIC",
-    "hdbtype": "Flat type", "noofowners": "Number of owners", "dateofpurchase": "Date of purchase",
-    "dateofownershiptransfer": "Date of ownership transfer", "leasecommencementdate": "Lease commencement",
-    "termoflease": "Term of lease", "loangranted": "Loan granted",
-    "monthlyloaninstalment": "Monthly instalment", "originalloanrepayment": "Original repayment period",
-    "balanceloanrepayment": "Remaining repayment period", "outstandingloanbalance": "Outstanding loan",
-    "vehicleno": "Vehicle number", "iulabelno": "IU label number", "chassisno": "Chassis number",
-    "engineno": "Engine number", "motorno": "Motor number", "yearofmanufacture": "Year of manufacture",
-    "firstregistrationdate": "First registered", "originalregistrationdate": "Originally registered",
-    "coecategory": "COE category", "coeexpirydate": "COE expiry", "roadtaxexpirydate": "Road tax expiry",
-    "quotapremium": "Quota premium", "openmarketvalue": "Open market value", "co2emission": "CO2 emission",
-    "enginecapacity": "Engine capacity", "powerrate": "Power rating", "primarycolour": "Primary colour",
-    "secondarycolour": "Secondary colour", "effectiveownership": "Owner since",
-    "nooftransfers": "Number of transfers", "minimumparfbenefit": "Minimum PARF benefit",
-    "maximumladenweight": "Maximum laden weight", "maximumunladenweight": "Maximum unladen weight",
-    "vpc": "Vehicle parking certificate", "prefix": "Prefix", "accruedinterestamt": "Accrued interest",
-    "monthlyinstalmentamt": "Monthly instalment", "principalwithdrawalamt": "Principal withdrawn",
-    "totalamountofcpfallowedforproperty": "Pension savings allowed for the property",
+    "startdate": _l("Start date"), "enddate": _l("End date"), "issuedate": _l("Issue date"),
+    "expirydate": _l("Expiry date"), "nbr": _l("Number"), "areacode": _l("Area code"),
+    "postal": _l("Postal code"), "type": _l("Type"), "yearofassessment": _l("Year of assessment"),
+    "taxclearance": _l("Tax clearance"), "oa": _l("Ordinary account"), "sa": _l("Special account"),
+    "ma": _l("MediSave account"), "ra": _l("Retirement account"), "gstregular": _l("GST voucher (cash)"),
+    "gstmedisave": _l("GST voucher (MediSave)"), "gstspecial": _l("GST voucher (special)"),
+    "signup": _l("Signed up"), "withdrawaldetails": _l("Withdrawals"), "shareofcover": _l("Share of cover"),
+    "insurercode": _l("Insurer"), "sumassuredamount": _l("Sum assured"),
+    "saqparticipationstatus": _l("Self-awareness questionnaire"), "sdsnetshareholdingqty": _l("Shares held"),
+    "comstatus": _l("Commercial licence status"), "pdl": _l("Provisional licence"),
+    "qdl": _l("Qualified licence"), "photocardserialno": _l("Photo card serial number"),
+    "totaldemeritpoints": _l("Demerit points"), "yearattained": _l("Year attained"),
+    "birthcertno": _l("Birth certificate number"), "dob": _l("Date of birth"), "tob": _l("Time of birth"),
+    "lifestatus": _l("Life status"), "hanyupinyinname": _l("Hanyu Pinyin name"),
+    "hanyupinyinaliasname": _l("Hanyu Pinyin alias name"), "aliasname": _l("Alias name"),
+    "marriedname": _l("Married name"), "secondaryrace": _l("Secondary race"),
+    "birthcountry": _l("Country of birth"), "residentialstatus": _l("Residential status"),
+    "scprgrantdate": _l("PR granted"), "nric": _l("NRIC"), "hdbtype": _l("Flat type"),
+    "noofowners": _l("Number of owners"), "dateofpurchase": _l("Date of purchase"),
+    "dateofownershiptransfer": _l("Date of ownership transfer"),
+    "leasecommencementdate": _l("Lease commencement"), "termoflease": _l("Term of lease"),
+    "loangranted": _l("Loan granted"), "monthlyloaninstalment": _l("Monthly instalment"),
+    "originalloanrepayment": _l("Original repayment period"),
+    "balanceloanrepayment": _l("Remaining repayment period"),
+    "outstandingloanbalance": _l("Outstanding loan"), "vehicleno": _l("Vehicle number"),
+    "iulabelno": _l("IU label number"), "chassisno": _l("Chassis number"), "engineno": _l("Engine number"),
+    "motorno": _l("Motor number"), "yearofmanufacture": _l("Year of manufacture"),
+    "firstregistrationdate": _l("First registered"), "originalregistrationdate": _l("Originally registered"),
+    "coecategory": _l("COE category"), "coeexpirydate": _l("COE expiry"),
+    "roadtaxexpirydate": _l("Road tax expiry"), "quotapremium": _l("Quota premium"),
+    "openmarketvalue": _l("Open market value"), "co2emission": _l("CO2 emission"),
+    "enginecapacity": _l("Engine capacity"), "powerrate": _l("Power rating"),
+    "primarycolour": _l("Primary colour"), "secondarycolour": _l("Secondary colour"),
+    "effectiveownership": _l("Owner since"), "nooftransfers": _l("Number of transfers"),
+    "minimumparfbenefit": _l("Minimum PARF benefit"), "maximumladenweight": _l("Maximum laden weight"),
+    "maximumunladenweight": _l("Maximum unladen weight"), "vpc": _l("Vehicle parking certificate"),
+    "prefix": _l("Prefix"), "accruedinterestamt": _l("Accrued interest"),
+    "monthlyinstalmentamt": _l("Monthly instalment"), "principalwithdrawalamt": _l("Principal withdrawn"),
+    "totalamountofcpfallowedforproperty": _l("Pension savings allowed for the property"),
 }  # fmt: skip
 
 
 def sub_label(key: str) -> str:
-    return SUB_LABELS.get(key, key.replace("_", " ").replace("-", " ").capitalize())
+    label = SUB_LABELS.get(key)
+    return str(label) if label is not None else key.replace("_", " ").replace("-", " ").capitalize()
 
 
 def partial_label(label: str, paths: Sequence[str]) -> str:
     """An attribute asked for in part (a v5 scope such as `cpfbalances.oa`), as people read it:
     "Pension account balances \N{EM DASH} Ordinary account only"."""
-    return f"{label} \N{EM DASH} {_listed([part_label(p) for p in paths])} only"
+    return _(
+        "%(label)s \N{EM DASH} %(parts)s only", label=label, parts=_listed([part_label(p) for p in paths])
+    )
 
 
 def part_label(path: str) -> str:
@@ -64,4 +77,6 @@ def _lower_first(label: str) -> str:
 
 
 def _listed(labels: list[str]) -> str:
-    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+    if len(labels) == 1:
+        return labels[0]
+    return _("%(first)s and %(last)s", first=", ".join(labels[:-1]), last=labels[-1])

@@ -28,6 +28,8 @@ from typing import TypeVar
 
 import structlog
 from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from core.rate_limit import Decision, RateLimited
 
@@ -140,6 +142,5 @@ def init_rate_limits(app: Flask) -> None:
 
 def _wait_words(seconds: int) -> str:
     if seconds <= 60:
-        return "a minute"
-    minutes = -(-seconds // 60)
-    return f"{minutes} minutes"
+        return _("a minute")
+    return ngettext("%(num)d minute", "%(num)d minutes", -(-seconds // 60))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import structlog
 from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from audit.log import Event
 from core.clock import utcnow
@@ -52,6 +53,7 @@ def close():
     identity.sign_out()
     log.info("citizen_account_closed", citizen_id=citizen.id)
     flash(
-        "Your account is closed. To use Consentry again, ask an agency for a new activation letter.", "info"
+        _("Your account is closed. To use Consentry again, ask an agency for a new activation letter."),
+        "info",
     )
     return redirect(url_for(".sign_in"), 303)

@@ -21,6 +21,8 @@ import hmac
 import segno
 import structlog
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
 from audit.log import Event
@@ -43,7 +45,7 @@ from .views import _action_form, bp
 log = structlog.get_logger(__name__)
 PROGRESS_KEY = "enrolment"  # the token of the enrolment in progress
 SCOPE = "citizen_activate"
-ENDED = "Your activation has ended or was never started. Enter the code from your letter again."
+ENDED = _l("Your activation has ended or was never started. Enter the code from your letter again.")
 
 
 def code_key() -> bytes:
@@ -89,7 +91,7 @@ def authenticator_page(store, progress: EnrolmentInProgress, *, action: str, err
 
 
 def ended(endpoint: str):
-    flash(ENDED, "info")
+    flash(str(ENDED), "info")
     return redirect(url_for(endpoint), 303)
 
 
@@ -203,5 +205,5 @@ def activate_done():
     enrolment.discard(store, progress)
     store.commit()
     start_citizen_session(citizen_id, now=utcnow())
-    flash("Your account is ready. You are signed in.", "success")
+    flash(_("Your account is ready. You are signed in."), "success")
     return redirect(url_for(".landing"), 303)

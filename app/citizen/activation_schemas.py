@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import fields, pre_load, validate
 
 from ..operator.schemas import FormSchema
 from .schemas import ENTER_CODE, ENTER_ID, _national_id
 
-ENTER_ACTIVATION = "Enter the activation code from your letter"
-ENTER_RECOVERY = "Enter one of your recovery codes"
-ENTER_PASSWORD = "Enter a password"  # noqa: S105 - a message, not a password
+ENTER_ACTIVATION = _l("Enter the activation code from your letter")
+ENTER_RECOVERY = _l("Enter one of your recovery codes")
+ENTER_PASSWORD = _l("Enter a password")
 
 
 def _upper_id(data: dict[str, Any]) -> dict[str, Any]:
@@ -46,8 +47,8 @@ class PasswordForm(FormSchema):
     )
     confirm = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=1000, error="Enter the password again"),
-        error_messages={"required": "Enter the password again"},
+        validate=validate.Length(min=1, max=1000, error=_l("Enter the password again")),
+        error_messages={"required": _l("Enter the password again")},
     )
 
 
@@ -67,8 +68,8 @@ class RecoverForm(FormSchema):
     uinfin = fields.String(required=True, validate=_national_id, error_messages={"required": ENTER_ID})
     password = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=200, error="Enter your password"),
-        error_messages={"required": "Enter your password"},
+        validate=validate.Length(min=1, max=200, error=_l("Enter your password")),
+        error_messages={"required": _l("Enter your password")},
     )
     recovery_code = fields.String(
         required=True,

@@ -13,6 +13,7 @@ import json
 
 import structlog
 from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from audit.disclosure_reports import NOTE_MAX, DisclosureReport, file_report, reportable_entry
@@ -96,7 +97,7 @@ def narrow_consent(consent_id):
         return render_template("citizen/narrow.html", errors=exc.messages, **page), 400
     except ValidationFailed:
         return render_template(
-            "citizen/narrow.html", errors={"drop": ["Choose one of the items listed"]}, **page
+            "citizen/narrow.html", errors={"drop": [_("Choose one of the items listed")]}, **page
         ), 400
     except Conflict:
         flash("ended", "lifecycle")

@@ -3,13 +3,15 @@ fields are rejected; the CSRF token is checked by Flask-WTF before the view runs
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
 from audit.disclosure_reports import NOTE_MAX
 
 from ..operator.schemas import FormSchema
 
-CHOOSE = "Choose what to stop sharing"
+CHOOSE = _l("Choose what to stop sharing")
+TOO_LONG = _l("Your note must be %(count)s characters or fewer", count=NOTE_MAX)
 
 
 class NarrowForm(FormSchema):
@@ -23,5 +25,5 @@ class NarrowForm(FormSchema):
 class ReportForm(FormSchema):
     note = fields.String(
         load_default="",
-        validate=validate.Length(max=NOTE_MAX, error=f"Your note must be {NOTE_MAX} characters or fewer"),
+        validate=validate.Length(max=NOTE_MAX, error=TOO_LONG),
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import g, redirect, render_template, url_for
+from flask_babel import lazy_gettext as _l
 
 from consent.models import Consent
 from consent.receipts import citizen_receipt, consent_receipt_seq
@@ -27,11 +28,11 @@ from .views import bp
 
 NOT_YOURS = "You have no receipt with this number."
 CATEGORY_WORDS = {
-    "released": "Details they received",
-    "approved": "You agreed to share",
-    "declined": "You chose not to share",
-    "withdrawn": "No longer shared: you withdrew your consent",
-    "expired": "No longer shared: your consent ended",
+    "released": _l("Details they received"),
+    "approved": _l("You agreed to share"),
+    "declined": _l("You chose not to share"),
+    "withdrawn": _l("No longer shared: you withdrew your consent"),
+    "expired": _l("No longer shared: your consent ended"),
 }
 
 

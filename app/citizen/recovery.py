@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import structlog
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
 from core.clock import utcnow
@@ -26,7 +27,7 @@ from .views import SCOPE as SIGN_IN_SCOPE
 from .views import bp
 
 log = structlog.get_logger(__name__)
-ENDED = "Your recovery has ended. Sign in with a recovery code again."
+ENDED = _l("Your recovery has ended. Sign in with a recovery code again.")
 
 
 @bp.route("/recover", methods=["GET", "POST"])
@@ -73,7 +74,7 @@ def recover_authenticator():
     store, now = db(write=True), utcnow()
     progress = progress_for(store, "recover")
     if progress is None:
-        flash(ENDED, "info")
+        flash(str(ENDED), "info")
         return redirect(url_for(".recover"), 303)
     action = url_for(".recover_authenticator")
     if request.method == "GET":
@@ -91,7 +92,7 @@ def recover_authenticator():
         return authenticator_page(store, progress, action=action, errors=exc.errors, status=400)
     except Conflict:
         store.rollback()
-        flash(ENDED, "info")
+        flash(str(ENDED), "info")
         return redirect(url_for(".recover"), 303)
     audit(store, "citizen_authenticator_changed", citizen_id, outcome="authenticator_changed")
     left = unused_count(store, citizen_id)

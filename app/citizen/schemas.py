@@ -10,29 +10,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from core.uinfin import is_valid_uinfin
 
 from ..operator.schemas import FormSchema
 
-ENTER_ID = "Enter your NRIC or FIN"
-ENTER_CODE = "Enter the 6-digit code from your authenticator app"
+ENTER_ID = _l("Enter your NRIC or FIN")
+ENTER_CODE = _l("Enter the 6-digit code from your authenticator app")
 
 
 def _national_id(value: str) -> None:
     if not value:
-        raise ValidationError(ENTER_ID)
+        raise ValidationError(str(ENTER_ID))
     if not is_valid_uinfin(value):
-        raise ValidationError("Enter a valid NRIC or FIN, like S1234567D")
+        raise ValidationError(_("Enter a valid NRIC or FIN, like S1234567D"))
 
 
 class SignInForm(FormSchema):
     uinfin = fields.String(required=True, validate=_national_id, error_messages={"required": ENTER_ID})
     password = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=200, error="Enter your password"),
-        error_messages={"required": "Enter your password"},
+        validate=validate.Length(min=1, max=200, error=_l("Enter your password")),
+        error_messages={"required": _l("Enter your password")},
     )
     code = fields.String(
         required=True,

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import structlog
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from core.clock import utcnow
@@ -107,7 +108,7 @@ def _sign_in_page(errors: dict, uinfin: str, next_path: str | None, *, status: i
 def sign_out():
     _action_form()
     identity.sign_out()
-    flash("You have signed out.", "info")
+    flash(_("You have signed out."), "info")
     return redirect(url_for(".sign_in"), 303)
 
 
@@ -192,11 +193,15 @@ def withdraw_consent(consent_id):
     revoked = withdraw(store, citizen=get_citizen(store, g.citizen_id), consent_id=record.id, now=now)
     store.commit()
     if revoked is None:
-        flash(f"Your consent for {record.app.name} had already ended.", "info")
+        flash(_("Your consent for %(app)s had already ended.", app=record.app.name), "info")
     else:
         log.info("citizen_withdrew_consent", citizen_id=g.citizen_id, consent_id=record.id)
         flash(
-            f"You withdrew your consent. {record.app.name} can no longer get your details with it.", "success"
+            _(
+                "You withdrew your consent. %(app)s can no longer get your details with it.",
+                app=record.app.name,
+            ),
+            "success",
         )
     return redirect(url_for(".consents"), 303)
 

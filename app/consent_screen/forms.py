@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 from werkzeug.datastructures import MultiDict
 
@@ -19,24 +20,24 @@ REMEMBER = {
     "12m": dt.timedelta(days=365),
 }
 REMEMBER_LABELS = {
-    "request": "Only for this request",
-    "1m": "1 month",
-    "3m": "3 months",
-    "6m": "6 months",
-    "12m": "12 months",
+    "request": _l("Only for this request"),
+    "1m": _l("1 month"),
+    "3m": _l("3 months"),
+    "6m": _l("6 months"),
+    "12m": _l("12 months"),
 }
 
 
 class ConsentForm(FormSchema):
     decision = fields.String(
         required=True,
-        validate=validate.OneOf(("approve", "decline"), error="Choose to share or not to share"),
-        error_messages={"required": "Choose to share or not to share"},
+        validate=validate.OneOf(("approve", "decline"), error=_l("Choose to share or not to share")),
+        error_messages={"required": _l("Choose to share or not to share")},
     )
     attributes = fields.List(fields.String(validate=validate.Length(max=100)), load_default=list)
     remember = fields.String(
         load_default="request",
-        validate=validate.OneOf(tuple(REMEMBER), error="Choose how long to remember this"),
+        validate=validate.OneOf(tuple(REMEMBER), error=_l("Choose how long to remember this")),
     )
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import fields, post_load, validate
 
 from notifications.outbox import MODES
 
 from ..operator.schemas import FormSchema
 
-CHOOSE = "Choose how you want to get notices"
+CHOOSE = _l("Choose how you want to get notices")
 
 
 class SettingsForm(FormSchema):

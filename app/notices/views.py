@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import structlog
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
@@ -58,7 +59,7 @@ def settings():
             return _settings_page(store, errors=exc.messages, status=400)
         set_preferences(store, citizen_id=g.citizen_id, now=utcnow(), **form)
         store.commit()
-        flash("Your notification settings are saved.", "success")
+        flash(_("Your notification settings are saved."), "success")
         return redirect(url_for(".settings"), 303)
     return _settings_page(store, errors={})
 
