@@ -110,6 +110,17 @@ def register_app(
     return app
 
 
+def registration_problems(document: dict[str, Any], catalogue: Catalogue) -> dict[str, Any]:
+    """Every problem `register_app` would find in `document`, by field (empty when there is none;
+    whether the client id is taken is `register_app`'s to say). Reads and writes nothing: the
+    registration form shows these next to its own."""
+    try:
+        _load(document, catalogue)
+    except ValidationFailed as exc:
+        return dict(exc.errors)
+    return {}
+
+
 def update_app(
     session: Session,
     *,

@@ -124,3 +124,29 @@ def problems(errors: Any, path: str = "") -> list[str]:
     if isinstance(errors, list | tuple):
         return [line for item in errors for line in problems(item, path)]
     return [f"{path}: {errors}" if path else str(errors)]
+
+
+@dataclass(frozen=True)
+class ChoiceGroup:
+    """The catalogue's attributes from one source, as the form offers them: (name, label)."""
+
+    source: str
+    items: list[tuple[str, str]]
+
+
+def catalogue_choices(catalogue: Catalogue) -> list[ChoiceGroup]:
+    """Every attribute an app may ask for, by label, grouped by the agency that holds it."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for name in catalogue.names():
+        attribute = catalogue[name]
+        agency = catalogue.agencies.get(attribute.agency)
+        groups.setdefault(agency.name if agency else attribute.agency, []).append((name, attribute.label))
+    return [
+        ChoiceGroup(source, sorted(items, key=lambda item: item[1].lower()))
+        for source, items in groups.items()
+    ]
+
+
+def percent(rate: float | None) -> str:
+    """An error rate for people: "2.5%", or a dash when there were no requests."""
+    return NOT_GIVEN if rate is None else f"{rate * 100:.1f}%".replace(".0%", "%")

@@ -1,13 +1,16 @@
-"""Request schemas for the admin pages' form posts. The registration document arrives as pasted
-JSON in one textarea; this layer only turns it into a JSON object, and consent.apps validates it
-with the same schema the CLI uses."""
+"""Request schemas for the admin pages' form posts: the registration form (one field per setting)
+and the imported registration document (pasted JSON in one textarea). This layer only checks the
+posts' shape and turns them into a registration document; consent.apps validates that with the
+same schema the CLI uses."""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from ..operator.schemas import FormSchema
 
@@ -44,3 +47,59 @@ class JsonObjectField(fields.Field):
 
 class RegistrationForm(FormSchema):
     document = JsonObjectField(required=True, error_messages={"required": PASTE_DOCUMENT})
+
+
+# The registration form: one field per setting, purposes as numbered groups of fields.
+
+MAX_PURPOSES = 10
+PURPOSE_FIELD = re.compile(r"^purpose-([0-9])-(id|description|required|optional)$")
+KEY_SOURCES = ("jwks", "jwks_uri")
+FORM_ACTIONS = ("register", "add-purpose")
+
+
+class PurposeFields(Schema):
+    class Meta:
+        unknown = RAISE
+
+    id = fields.String(load_default="", validate=validate.Length(max=100))
+    description = fields.String(load_default="", validate=validate.Length(max=500))
+    required = fields.List(fields.String(validate=validate.Length(max=64)), load_default=list)
+    optional = fields.List(fields.String(validate=validate.Length(max=64)), load_default=list)
+
+
+class AppForm(FormSchema):
+    """The registration form as posted (see `form_payload`); consent.apps judges the settings."""
+
+    client_id = fields.String(load_default="", validate=validate.Length(max=100))
+    name = fields.String(load_default="", validate=validate.Length(max=200))
+    agency = fields.String(load_default="", validate=validate.Length(max=200))
+    redirect_uris = fields.String(load_default="", validate=validate.Length(max=5000))
+    keys = fields.String(
+        required=True,
+        validate=validate.OneOf(KEY_SOURCES, error="Choose how you give the app's public keys"),
+        error_messages={"required": "Choose how you give the app's public keys"},
+    )
+    jwks = fields.String(load_default="", validate=validate.Length(max=MAX_DOCUMENT_CHARS))
+    jwks_uri = fields.String(load_default="", validate=validate.Length(max=500))
+    profiles = fields.List(fields.String(), load_default=list)
+    purposes = fields.List(fields.Nested(PurposeFields), load_default=list)
+    action = fields.String(load_default="register", validate=validate.OneOf(FORM_ACTIONS))
+
+
+def form_payload(form: Mapping[str, Any]) -> dict[str, Any]:
+    """A posted MultiDict as AppForm loads it: lists for the multi-valued fields, `purpose-N-*`
+    gathered into `purposes` (in N order; at most MAX_PURPOSES). Unknown fields pass through,
+    for the schema to refuse."""
+    payload: dict[str, Any] = {}
+    purposes: dict[int, dict[str, Any]] = {}
+    for key in form:
+        if match := PURPOSE_FIELD.match(key):
+            n, name = int(match[1]), match[2]
+            multi = name in ("required", "optional")
+            purposes.setdefault(n, {})[name] = form.getlist(key) if multi else form.get(key)
+        elif key == "profiles":
+            payload[key] = form.getlist(key)
+        else:
+            payload[key] = form.get(key)
+    payload["purposes"] = [purposes[n] for n in sorted(purposes)][:MAX_PURPOSES]
+    return payload

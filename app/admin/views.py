@@ -1,7 +1,8 @@
-"""Agency apps for app admins (staff with the admin role): list, detail, register or update from a
-pasted registration document (the CLI's schema), disable and enable after a confirmation. Every
-write commits with its `admin_action` audit entry, the admin as actor; a refused document writes
-nothing and comes back with a 4xx."""
+"""Agency apps for app admins (staff with the admin role): list; an app's page with its recent
+releases and refusals; register on a form (app_form_views.py) or from a pasted registration
+document (the CLI's schema, for automation), update from the document, disable and enable after a
+confirmation. Every write commits with its `admin_action` audit entry, the admin as actor; a
+refused form or document writes nothing and comes back with a 4xx."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import structlog
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
+from audit.app_activity import app_activity
 from audit.log import Event
 from consent.apps import (
     get_app,
@@ -32,12 +34,13 @@ from ..auditing import record
 from ..extensions import db, runtime
 from ..operator.schemas import ActionForm
 from ..security import admin_required
-from .display import app_detail, app_rows, problems
+from .display import app_detail, app_rows, percent, problems
 from .schemas import RegistrationForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin/apps", template_folder="templates")
 log = structlog.get_logger(__name__)
 FLASH = "admin"
+bp.add_app_template_filter(percent, "percent")
 
 
 @bp.get("/")
@@ -53,13 +56,14 @@ def detail(client_id: str):
     store = db()
     app = get_app(store, client_id)
     page = app_detail(app, purposes_of(store, client_id), runtime().catalogue)
-    return render_template("admin/app.html", page=page)
+    activity = app_activity(store, app_id=client_id, now=utcnow())
+    return render_template("admin/app.html", page=page, activity=activity)
 
 
-# "-" can never be a client id (3 characters at least), so no app's pages can collide with this one.
-@bp.route("/-/new", methods=["GET", "POST"])
+# "-" can never be a client id (3 characters at least), so no app's pages can collide with these.
+@bp.route("/-/import", methods=["GET", "POST"])
 @admin_required
-def register():
+def import_document():
     if request.method == "GET":
         return _document_page(None, "", {})
 
@@ -134,3 +138,7 @@ def _audit(client_id: str, action: str) -> None:
     # The same event the `consentry apps` commands write, with the app admin as actor.
     details = {"action": f"app_{action}", "via": "admin_page", "actor": g.actor}
     record(db(), Event(kind="admin_action", app_id=client_id, outcome=action, details=details))
+
+
+# The registration form's routes, kept in their own module (this one stays short).
+from . import app_form_views  # noqa: E402, F401

@@ -21,7 +21,7 @@ from tests.factories import make_citizen
 from tests.http.test_operator_pages import csrf_token, operator_login
 
 LIST = "/admin/apps/"
-NEW = "/admin/apps/-/new"
+NEW = "/admin/apps/-/import"  # the JSON import; the form is tests/app/test_admin_app_form.py
 TEXTAREA = re.compile(r'<textarea[^>]*id="document"[^>]*>(.*?)</textarea>', re.DOTALL)
 
 
