@@ -2,6 +2,10 @@
 checkpoint, that checkpoint and the audit public key, for checking offline with
 `python -m audit.verifier --bundle FILE` (format and checks: audit/proof_check.py).
 
+When witnesses cosign our checkpoints, the bundle is made against the newest cosigned checkpoint
+that covers the entry (else the latest) and carries `checkpoint_note`: that checkpoint's signed
+note with its cosignatures, which `--log-key/--witness/--quorum` check (audit/witness_verify.py).
+
 Reads only, inside the caller's transaction.
 """
 
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound
@@ -23,6 +28,8 @@ from .log import latest_checkpoint, prove_inclusion, tree_size
 from .models import AuditCheckpoint, AuditEntry
 from .proof_check import FORMAT, Verdict, check_bundle, check_bundle_json
 from .search import DISCLOSURE_KINDS
+from .witness_client import cosigned_note
+from .witness_models import AuditCosignature
 
 __all__ = [
     "FORMAT", "EntryProof", "NotYetSigned", "Verdict", "bundle_for", "check_bundle", "check_bundle_json",
@@ -45,10 +52,22 @@ def bundle_for(
     """The proof bundle of entry `seq` against `checkpoint` (default: the latest). Raises NotFound
     for an entry that does not exist and NotYetSigned when the checkpoint does not cover it."""
     entry = _entry(session, seq)
-    checkpoint = checkpoint or latest_checkpoint(session)
+    checkpoint = checkpoint or _covering(session, seq)
     if checkpoint is None or seq >= checkpoint.tree_size:
         raise NotYetSigned("no signed checkpoint covers this audit entry yet")
     return _bundle(session, entry, checkpoint, public_key=public_key, log_id=log_id)
+
+
+def _covering(session: Session, seq: int) -> AuditCheckpoint | None:
+    """The newest witnessed (cosigned) checkpoint covering entry `seq`, else the latest."""
+    witnessed = session.scalar(
+        select(AuditCheckpoint)
+        .join(AuditCosignature, AuditCosignature.tree_size == AuditCheckpoint.tree_size)
+        .where(AuditCheckpoint.tree_size > seq)
+        .order_by(AuditCheckpoint.tree_size.desc())
+        .limit(1)
+    )
+    return witnessed or latest_checkpoint(session)
 
 
 def _entry(session: Session, seq: int) -> AuditEntry:
@@ -67,7 +86,7 @@ def _bundle(
     log_id: str,
 ) -> dict[str, Any]:
     proof = prove_inclusion(session, seq=entry.seq, size=checkpoint.tree_size)
-    return {
+    bundle = {
         "format": FORMAT,
         "log_id": log_id,
         "entry": {"seq": entry.seq, "body": json.loads(entry.body), "leaf_hash": entry.leaf_hash.hex()},
@@ -80,6 +99,9 @@ def _bundle(
         "checkpoint": {"body": json.loads(checkpoint.body), "signature": checkpoint.signature},
         "public_key": {"key_id": key_id(public_key), "pem": public_key_pem(public_key).decode("ascii")},
     }
+    if (text := cosigned_note(session, checkpoint)) is not None:
+        bundle["checkpoint_note"] = text
+    return bundle
 
 
 @dataclass(frozen=True)
@@ -117,7 +139,7 @@ def citizen_entry_proof(
         entry = None
     if entry is None or entry.citizen_ref != citizen_ref or entry.kind not in DISCLOSURE_KINDS:
         raise NotFound("You have no record with this number.")
-    checkpoint = latest_checkpoint(session)
+    checkpoint = _covering(session, seq)
     if checkpoint is None or seq >= checkpoint.tree_size:
         due = log_progress(session).next_due(policy, now)
         return EntryProof(seq, entry.kind, entry.recorded_at, None, None, None, None, due)

@@ -14,6 +14,10 @@ one a citizen downloaded from "Who has my data"; the key inside the bundle is us
 
     python -m audit.verifier --bundle PROOF.json (--public-key KEY.pem | --trust-bundle-key)
 
+Witnesses (audit/witness_verify.py): with ``--log-key VKEY --witness VKEY ... [--quorum N]`` a
+bundle's checkpoint must also be cosigned by N of the given witnesses, and an export must hold
+the tree of a cosigned note given with ``--witnessed NOTE`` (a rollback or rewrite below it fails).
+
 Exit status: 0 verified, 1 verification failure (the first error is printed), 2 usage or I/O error.
 """
 
@@ -33,7 +37,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from .canonical import canonical_json, canonical_json_of_loaded, loads
 from .checkpoint_signing import CheckpointBody, key_id, load_public_key_pem, verify_checkpoint
 from .merkle import EMPTY_ROOT, ZERO_HASH, StreamingRoot
-from .proof_check import Verdict, check_bundle_json
+from .verifier_bundle import main_bundle, witness_policy
+from .witness_verify import check_export_witnessed
 
 FORMAT = "consentry-audit-export/1"
 _ENTRY_KEYS = frozenset({"seq", "body", "leaf_hash", "chain_hash"})
@@ -354,6 +359,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --bundle and no --public-key: use the key inside the bundle (self-consistency only)",
     )
+    parser.add_argument("--log-key", help="the log's signed-note verifier key (for witness checks)")
+    parser.add_argument(
+        "--witness", action="append", default=[], help="a witness's cosignature verifier key (repeat)"
+    )
+    parser.add_argument("--quorum", type=int, help="cosignatures needed (default: 1)")
+    parser.add_argument("--witnessed", help="with an export: a cosigned checkpoint note to hold it to")
     return parser
 
 
@@ -361,8 +372,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (argparse exits 2 itself on bad usage)."""
     parser = _parser()
     args = parser.parse_args(argv)
+    policy = witness_policy(parser, args)
     if args.bundle is not None:
-        return _main_bundle(parser, args)
+        return main_bundle(parser, args, policy)
     if args.export is None or args.checkpoint is None or args.public_key is None:
         parser.error("an export needs EXPORT, --checkpoint and --public-key (or use --bundle FILE)")
     if args.trust_bundle_key:
@@ -380,44 +392,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _print_report(report)
+    if report.ok and args.witnessed is not None:
+        return _check_witnessed(parser, args, policy)
     return 0 if report.ok else 1
 
 
-def _main_bundle(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    if args.export is not None or args.checkpoint is not None or args.prev_chain_hash is not None:
-        parser.error("--bundle checks one proof bundle: give no export, --checkpoint or --prev-chain-hash")
-    if (args.public_key is None) == (not args.trust_bundle_key):
-        parser.error(
-            "--bundle needs either --public-key KEY.pem (your own copy of the platform's audit key) "
-            "or --trust-bundle-key (use the key inside the bundle)"
-        )
+def _check_witnessed(parser: argparse.ArgumentParser, args: argparse.Namespace, policy) -> int:
+    if policy is None:
+        parser.error("--witnessed needs --log-key and at least one --witness")
     try:
-        trusted = None
-        if args.public_key is not None:
-            with open(args.public_key, "rb") as f:
-                trusted = load_public_key_pem(f.read())
-        with open(args.bundle, "rb") as f:
-            data = f.read()
+        with open(args.witnessed, encoding="utf-8") as f:
+            text = f.read()
+        with open(args.export, encoding="utf-8", errors="surrogateescape") as export:
+            ok, reason = check_export_witnessed(export, text, policy)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    verdict = check_bundle_json(data, trusted_key=trusted)
-    _print_verdict(verdict)
-    return 0 if verdict.ok else 1
-
-
-def _print_verdict(verdict: Verdict) -> None:
-    print(f"OK: {verdict.reason}" if verdict.ok else f"FAILED: {verdict.reason}")
-    if verdict.key_id is None:
-        return
-    if verdict.key_from_bundle:
-        print(
-            f"note: checked with the key inside the bundle (key id {verdict.key_id}), as --trust-bundle-key "
-            "asked: this shows only that the bundle is consistent; compare that key id with the audit key "
-            "the platform publishes, or pass your own copy with --public-key"
-        )
-    else:
-        print(f"note: checked with your public key (key id {verdict.key_id})")
+    print(f"OK: {reason}" if ok else f"FAILED: {reason}")
+    return 0 if ok else 1
 
 
 def _print_report(report: VerificationReport) -> None:

@@ -25,7 +25,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from . import note
+from .note import (
+    EM_DASH,
+    Checkpoint,
+    NoteSignature,
+    parse_checkpoint,
+    split_note,
+    valid_key_name,
+    verify_note,
+)
 
 COSIGNATURE_V1 = 0x04
 MAX_TIMESTAMP = 2**63 - 1
@@ -57,7 +65,7 @@ def cosigner_key_hash(name: str, public_key: Ed25519PublicKey) -> bytes:
 
 def cosigner_vkey(name: str, public_key: Ed25519PublicKey) -> str:
     """The verifier key string clients configure to trust this witness's cosignatures."""
-    if not note.valid_key_name(name):
+    if not valid_key_name(name):
         raise ValueError("a witness name is non-empty with no spaces and no plus sign")
     encoded = base64.b64encode(bytes([COSIGNATURE_V1]) + _raw(public_key)).decode()
     return f"{name}+{cosigner_key_hash(name, public_key).hex()}+{encoded}"
@@ -67,7 +75,7 @@ def parse_cosigner_vkey(vkey: str) -> CosignerKey:
     """The key a cosignature/v1 verifier key string names. ValueError if malformed, not of type
     0x04, or if its key ID does not match its name and key."""
     parts = vkey.strip().split("+", 2)
-    if len(parts) != 3 or not note.valid_key_name(parts[0]) or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
+    if len(parts) != 3 or not valid_key_name(parts[0]) or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
         raise ValueError("a witness key is <name>+<8 hex digits>+<base64 key>")
     try:
         raw = base64.b64decode(parts[2], validate=True)
@@ -95,10 +103,10 @@ def cosign(private_key: Ed25519PrivateKey, name: str, body: str, timestamp: int)
     signature = private_key.sign(cosigned_message(body, timestamp))
     key_id = cosigner_key_hash(name, private_key.public_key())
     encoded = base64.b64encode(key_id + timestamp.to_bytes(8, "big") + signature).decode()
-    return f"{note.EM_DASH} {name} {encoded}\n"
+    return f"{EM_DASH} {name} {encoded}\n"
 
 
-def cosignature_time(sig: note.NoteSignature, body: str, key: CosignerKey) -> int | None:
+def cosignature_time(sig: NoteSignature, body: str, key: CosignerKey) -> int | None:
     """The timestamp of `sig` if it is a valid cosignature by `key` over `body`, else None."""
     if sig.key_name != key.name or sig.key_hash != key.key_hash or len(sig.signature) != 72:
         return None
@@ -110,9 +118,7 @@ def cosignature_time(sig: note.NoteSignature, body: str, key: CosignerKey) -> in
     return timestamp
 
 
-def cosignatures_by(
-    body: str, lines: Sequence[note.NoteSignature], keys: Sequence[CosignerKey]
-) -> dict[str, int]:
+def cosignatures_by(body: str, lines: Sequence[NoteSignature], keys: Sequence[CosignerKey]) -> dict[str, int]:
     """Witness name -> cosignature time, for each key in `keys` with a valid cosignature among
     `lines` (lines by unknown keys are ignored, as the spec requires)."""
     found: dict[str, int] = {}
@@ -127,7 +133,7 @@ def cosignatures_by(
 class Witnessed:
     """A checkpoint whose log signature and a quorum of witness cosignatures checked out."""
 
-    checkpoint: note.Checkpoint
+    checkpoint: Checkpoint
     body: str
     cosigners: dict[str, int]  # witness name -> cosignature time
 
@@ -140,12 +146,12 @@ def check_quorum(text: str, *, log_vkey: str, witness_vkeys: Sequence[str], quor
         raise ValueError("two witness keys have the same name")
     if not 0 <= quorum <= len(keys):
         raise ValueError(f"quorum {quorum} is more than the {len(keys)} witness keys given")
-    body = note.verify_note(text, log_vkey)
-    checkpoint = note.parse_checkpoint(body)
+    body = verify_note(text, log_vkey)
+    checkpoint = parse_checkpoint(body)
     log_name = log_vkey.split("+", 1)[0]
     if checkpoint.origin != log_name:
         raise ValueError("checkpoint origin is not the log key's name")
-    _, lines = note.split_note(text)
+    _, lines = split_note(text)
     cosigners = cosignatures_by(body, lines, keys)
     if len(cosigners) < quorum:
         raise ValueError(f"only {len(cosigners)} of the {quorum} witness cosignatures needed are valid")

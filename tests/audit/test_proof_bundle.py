@@ -57,7 +57,15 @@ def bundle(session, seq: int) -> dict:
 def test_every_covered_entry_round_trips_through_json(db_session, log):
     for seq in log["covered"]:
         made = bundle(db_session, seq)
-        assert set(made) == {"format", "log_id", "entry", "proof", "checkpoint", "public_key"}
+        assert set(made) == {
+            "format",
+            "log_id",
+            "entry",
+            "proof",
+            "checkpoint",
+            "public_key",
+            "checkpoint_note",
+        }
         assert made["entry"]["seq"] == seq and made["public_key"]["key_id"] == key_id(KEY)
         verdict = check_bundle_json(json.dumps(made, indent=2), trusted_key=KEY)
         assert verdict.ok, verdict.reason

@@ -1,0 +1,70 @@
+"""The offline verifier with witness keys (`python -m audit.verifier ... --log-key --witness
+--quorum`): a proof bundle's checkpoint must carry a quorum of cosignatures, and an export must
+hold the tree of a cosigned note, so a log rolled back or rewritten below the witnessed size fails
+even when its own checkpoint was re-signed."""
+
+from __future__ import annotations
+
+import json
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from audit.checkpoint_signing import public_key_pem
+from audit.export import export_lines
+from audit.log import latest_checkpoint
+from audit.proof_bundle import bundle_for
+from audit.signer import AuditSigner
+from audit.verifier import main
+from audit.witness_client import WitnessSubmitter, httpx_post
+
+from .test_witness_submission import _served, clock, history, scratch, start_witness  # noqa: F401
+
+
+def test_bundle_and_export_checked_against_witness_cosignatures(scratch, tmp_path, capsys):  # noqa: F811
+    signer = AuditSigner("offline-log", Ed25519PrivateKey.generate(), "offline.example/disclosures")
+    running, bystander = start_witness(tmp_path, signer), start_witness(tmp_path, signer)
+    try:
+        original = history(scratch(), signer, ["ok"] * 9)
+        submitter = WitnessSubmitter(original, [running.target], httpx_post(), clock)
+        assert [o.result for o in submitter.run_round()] == ["cosigned"]
+        kept = tmp_path / "witnessed.note"
+        kept.write_text(_served(original), encoding="utf-8")
+    finally:
+        running.stop()
+        bystander.stop()
+    key_pem = tmp_path / "key.pem"
+    key_pem.write_bytes(public_key_pem(signer.public_key))
+    witness = ["--log-key", signer.note_verifier_key(), "--witness", running.witness.vkey]
+
+    with original() as session:
+        made = bundle_for(session, seq=4, public_key=signer.public_key, log_id=signer.log_id)
+    proof = tmp_path / "proof.json"
+    proof.write_text(json.dumps(made), encoding="utf-8")
+    assert main(["--bundle", str(proof), "--public-key", str(key_pem), *witness]) == 0
+    assert "cosigned by " + running.witness.name in capsys.readouterr().out
+    # A witness the bundle's checkpoint does not carry a cosignature of: no quorum.
+    both = [*witness, "--witness", bystander.witness.vkey, "--quorum", "2"]
+    assert main(["--bundle", str(proof), "--public-key", str(key_pem), *both]) == 1
+    assert "only 1 of the 2" in capsys.readouterr().out
+
+    def export(sessions, name: str) -> list[str]:
+        out = tmp_path / f"{name}.jsonl"
+        with sessions() as session:
+            latest = latest_checkpoint(session)
+            out.write_text("".join(export_lines(session, log_id=signer.log_id, upto=latest.tree_size)))
+            checkpoint = tmp_path / f"{name}.checkpoint.json"
+            checkpoint.write_text(f'{{"body":{latest.body},"signature":"{latest.signature}"}}\n')
+        return [str(out), "--checkpoint", str(checkpoint), "--public-key", str(key_pem)]
+
+    args = [*witness, "--witnessed", str(kept)]
+    assert main([*export(original, "original"), *args]) == 0
+    assert "holds the witnessed tree of size 9" in capsys.readouterr().out
+    # Rebuilt shorter, re-signed with our own key: the export verifies on its own, not against
+    # what the witness cosigned.
+    shorter = export(history(scratch(), signer, ["ok"] * 5), "shorter")
+    assert main(shorter) == 0
+    assert main([*shorter, *args]) == 1
+    assert "rolled back: witnesses cosigned 9 entries, the export has 5" in capsys.readouterr().out
+    rewritten = export(history(scratch(), signer, ["ok"] * 3 + ["refused"] + ["ok"] * 6), "rewritten")
+    assert main([*rewritten, *args]) == 1
+    assert "rewritten" in capsys.readouterr().out
