@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import math
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from joserfc.jwk import ECKey
 from joserfc.jwk import thumbprint as rfc7638_thumbprint
 
 from app.oauth.jwks import CURVE_OF, extract_jws, import_public_ec, verify_es
@@ -36,6 +38,7 @@ MAX_PROOF_LENGTH = 8192
 MAX_JTI_LENGTH = 200
 DEFAULT_PORTS = {"http": 80, "https": 443}
 DPOP_NAMESPACE = "dpop"  # of the replay cache
+PROOF_KEY_CACHE = 1024  # proof keys kept imported (with their thumbprints), least recently used out
 REPLAYED = "DPoP proof jti was already used"
 # RFC 7638 §3.2: the required members per key type, and nothing else, form the thumbprint input.
 THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
@@ -156,13 +159,36 @@ def _verified_proof(proof: str, algorithms: tuple[str, ...]) -> tuple[dict[str, 
     try:
         # The proof key is only ever used for this signature: its use/alg members are noise.
         # The jwk must be on the curve its alg signs with (RFC 7518 §3.4).
-        key = import_public_ec(jwk, metadata=False, curves=(CURVE_OF[header["alg"]],))
-        jkt = thumbprint(key.dict_value)
+        key, jkt = _proof_key(jwk, CURVE_OF[header["alg"]])
     except ValueError as exc:
         raise DPoPError(f"DPoP proof jwk is unusable: {exc}") from None
     if not verify_es(obj, key):
         raise DPoPError("DPoP proof signature is invalid")
     return claims, jkt
+
+
+def _proof_key(jwk: Any, curve: str) -> tuple[ECKey, str]:
+    """The public key of a proof's `jwk` on `curve` and its thumbprint. A client signs every
+    proof with the same key, so the import (which checks the point is on the curve) and the
+    thumbprint are kept for the last PROOF_KEY_CACHE keys seen; a jwk that fails any check is
+    never cached. ValueError for an unusable jwk."""
+    if (
+        isinstance(jwk, Mapping)
+        and "d" not in jwk
+        and jwk.get("kty") == "EC"
+        and jwk.get("crv") == curve
+        and isinstance(x := jwk.get("x"), str)
+        and isinstance(y := jwk.get("y"), str)
+    ):
+        return _imported_key(curve, x, y)
+    key = import_public_ec(jwk, metadata=False, curves=(curve,))  # raises ValueError, saying why
+    return key, thumbprint(key.dict_value)
+
+
+@functools.lru_cache(maxsize=PROOF_KEY_CACHE)
+def _imported_key(curve: str, x: str, y: str) -> tuple[ECKey, str]:
+    key = import_public_ec({"kty": "EC", "crv": curve, "x": x, "y": y}, metadata=False, curves=(curve,))
+    return key, thumbprint(key.dict_value)
 
 
 def _check_claims(
