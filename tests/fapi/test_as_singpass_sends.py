@@ -47,3 +47,21 @@ def test_the_whole_flow_accepts_either_shape(
         proof=proof(dpop_key, method="GET", url=USERINFO_URL, with_exp=with_exp, access_token=access_token),
     )
     assert info.status_code == 200, info.text
+
+
+def test_strict_audience_holds_at_the_token_endpoint_too(app, client, keys, citizen, verifier, dpop_key):
+    """FAPI_STRICT_AUD (FAPI 2.0 Final §5.3.2.1): the token URL as `aud`, which the Singpass Java
+    demo sends, is refused; the issuer, which Singpass's guide and openid-client send, is not. A
+    refused client authentication does not spend the code."""
+    rt = app.extensions["consentry"]
+    rt.config = rt.config.replace(fapi_strict_aud=True)
+    params = flow.get_code(client, citizen.id, keys, verifier, dpop_key)
+    by_url = flow.token_form(
+        keys, params["code"], verifier, client_assertion=assertion(keys.signing, aud=TOKEN_URL)
+    )
+    refused = flow.post_token(client, by_url, dpop=dpop_proof(dpop_key, method="POST", url=TOKEN_URL))
+    assert refused.status_code == 401 and refused.get_json()["error"] == "invalid_client"
+    assert flow.ISSUER in refused.get_json()["error_description"]
+    by_issuer = flow.token_form(keys, params["code"], verifier)
+    issued = flow.post_token(client, by_issuer, dpop=dpop_proof(dpop_key, method="POST", url=TOKEN_URL))
+    assert issued.status_code == 200, issued.text
