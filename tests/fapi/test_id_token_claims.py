@@ -161,3 +161,21 @@ def test_discovery_lists_the_claims_and_the_identity_scope(client):
     assert {"sub_type", "sub_attributes", "acr", "amr"} <= set(document["claims_supported"])
     assert "user.identity" in document["scopes_supported"]
     assert document["acr_values_supported"] == [f"{LOA}2"]
+
+
+def test_user_identity_alone_is_answered_in_the_id_token_and_adds_nothing_to_person_info(
+    client, db_session, runtime, keys, person, verifier, dpop_key, platform_jwks
+):
+    claims, tokens = login(
+        client, keys, person, verifier, dpop_key, platform_jwks, approve=[], scope="openid user.identity"
+    )
+    assert claims["sub_attributes"] == {
+        "account_type": "standard",
+        "identity_number": reveal_uinfin(runtime.vault, person),
+        "identity_coi": "SG",
+    }
+    info = flow.userinfo(client, tokens["access_token"], dpop_key)
+    assert info.status_code == 200, info.text
+    assert flow.open_nested(info.get_data(as_text=True), keys, platform_jwks)[0]["person_info"] == {}
+    (entry,) = id_token_disclosures(db_session, person)
+    assert entry["attributes"] == ["uinfin"]
