@@ -11,6 +11,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
+from app import create_app
 from app.witness_cli import witness_app
 from audit import note
 from audit.log import Event, append, create_checkpoint, tree_size
@@ -238,3 +240,40 @@ def test_rollback_or_rewrite_below_the_witnessed_size_is_detected(scratch, tmp_p
 def _served(sessions) -> str:
     with sessions() as session:
         return cosigned_note(session, published_checkpoint(session))
+
+
+def test_audit_verify_reports_the_newest_witnessed_size_and_fails_below_it(scratch, tmp_path, base_config):
+    original_engine = scratch()
+    probe = create_app(base_config, engine=original_engine)
+    signer = probe.extensions["consentry"].audit_signer
+    probe.extensions["consentry"].close()
+    running = start_witness(tmp_path, signer)
+    try:
+        original = history(original_engine, signer, ["ok"] * 6)
+        assert (
+            WitnessSubmitter(original, [running.target], httpx_post(), clock).run_round()[0].result
+            == "cosigned"
+        )
+        kept = tmp_path / "kept.note"
+        kept.write_text(_served(original), encoding="utf-8")
+    finally:
+        running.stop()
+    config = replace(base_config, audit_witnesses=f"{running.url} {running.witness.vkey}")
+
+    def verify(engine: Engine, *args: str):
+        app = create_app(config, engine=engine)
+        try:
+            return app.test_cli_runner().invoke(args=["audit", "verify", *args])
+        finally:
+            app.extensions["consentry"].close()
+
+    result = verify(original_engine)
+    assert result.exit_code == 0, result.output
+    assert "newest witnessed size: 6" in result.output
+    # Every row of ours replaced by a shorter history, re-signed: only the kept note tells.
+    rolled_back = scratch()
+    history(rolled_back, signer, ["ok"] * 4)
+    result = verify(rolled_back)
+    assert result.exit_code == 0 and "no checkpoint cosigned" in result.output
+    result = verify(rolled_back, "--witnessed", str(kept))
+    assert result.exit_code == 1 and "rolled back" in result.output
