@@ -3,6 +3,7 @@ component schema's properties. Read-only views of the document; nothing is added
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,7 +100,7 @@ def _operation(path: str, method: str, op: dict[str, Any]) -> Operation:
     ]
     body = _answers({"request": op["requestBody"]}) if "requestBody" in op else []
     security = [name for requirement in op.get("security", []) for name in requirement]
-    anchor = f"{method}-{path}".replace("/", "-").replace("{", "").replace("}", "").replace(".", "")
+    anchor = re.sub(r"[^a-z0-9]+", "-", f"{method}-{path}".lower())
     return Operation(
         anchor=anchor.strip("-"),
         method=method.upper(),
