@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from . import assembly, audit_log, oauth_api, refresh, scale, tiles
+from . import assembly, audit_log, oauth_api, oauth_report, refresh, scale, tiles
 from .common import MEETS, MISSES, Options, Row, code_fingerprint, log, machine_info, machine_line
 
 BENCHMARKS: dict[str, Callable[[Options], list[Row]]] = {
@@ -112,7 +112,7 @@ def print_table(rows: list[Row], machine: dict, duration: float, quick: bool, co
         verdict = f"[{colours[row.verdict]}]{row.verdict}[/]" if row.verdict in colours else row.verdict
         table.add_row(row.benchmark, row.backend, n, row.result, row.target, verdict)
     console.print(table)
-    if (oauth_table := oauth_api.summary_table(rows)) is not None:
+    if (oauth_table := oauth_report.summary_table(rows)) is not None:
         console.print(oauth_table)
     for row in rows:
         if "sizes" in row.data:

@@ -54,7 +54,6 @@ from .oauth_api import (
     Call,
     Citizenry,
     Code,
-    CryptoPath,
     Outcome,
     RateWindows,
     RequestOpener,
@@ -73,6 +72,7 @@ from .oauth_api import (
     first_response,
     jwt_claims,
 )
+from .oauth_ceiling import CryptoPath
 
 # The longest lifetime v5 accepts (SP-CA: exp - iat <= 120 s): assertions are made before a phase
 # that may run PHASE_DEADLINE_S.

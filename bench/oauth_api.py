@@ -58,14 +58,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 from joserfc import jwe, jws, jwt
 from joserfc.jwk import ECKey, KeySet
-from rich.table import Table
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -84,8 +82,6 @@ from profile_store.models import Citizen
 from . import loadgen
 from .common import (
     BENCH_MASTER_KEYS,
-    MEETS,
-    MISSES,
     SKIPPED,
     Options,
     Row,
@@ -98,7 +94,9 @@ from .common import (
     seed_citizens,
     simulators,
 )
-from .stack_floor import StubKeys
+
+if TYPE_CHECKING:
+    from .oauth_ceiling import CryptoPath
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKERS = 2
@@ -131,7 +129,6 @@ HOT_PATH = (
     *("app/myinfo_v4", "app/fapi", "app/oauth", "app/auditing.py"),
     *("consent", "audit/log.py", "audit/merkle.py"),
 )
-_crypto_cache: dict[str, dict[str, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -184,6 +181,10 @@ def worker_classes(options: Options) -> list[str]:
 
 
 def run(options: Options) -> list[Row]:
+    # Both build on this module (its constants and client side), so they are imported here.
+    from .oauth_ceiling import _crypto_ceiling
+    from .oauth_report import _row, _title
+
     rows: list[Row] = []
     classes = worker_classes(options)
     person_path: CryptoPath | None = None
@@ -209,6 +210,7 @@ def run(options: Options) -> list[Row]:
 def _stack_floor(options: Options, path: CryptoPath) -> Row:
     """bench/stack_floor.py under the person phase's load: Flask and gunicorn alone, then the
     person call's crypto alone, each over HTTP from CLIENTS clients; against the crypto ceiling."""
+    from .oauth_ceiling import _access_token, _crypto_ceiling
     from .stack_floor import CONFIG_ENV, write_config
 
     ceiling = _crypto_ceiling(options, path)
@@ -276,186 +278,6 @@ def _unique(url: str) -> str:
         return url
     unique = f"{parsed.database}_oauth_{os.getpid()}_{secrets.token_hex(3)}"
     return parsed.set(database=unique).render_as_string(hide_password=False)
-
-
-def _title(worker_class: str, api: Api | None = None) -> str:
-    workers = f"{worker_class} x{THREADS}" if worker_class == "gthread" else worker_class
-    calls = (
-        f"{api.title} {' + '.join(LABELS[name] for name in (api.resource, *api.grants))}"
-        if api is not None
-        else "MyInfo v4 and Myinfo v5"
-    )
-    return (
-        f"{calls} calls over HTTP ({WORKERS} gunicorn {workers} workers, "
-        f"{CLIENTS} clients, {len(SCOPE)} attributes; agencies not called)"
-    )
-
-
-def _row(backend: str, worker_class: str, api: Api, result: dict[str, Any], ceiling: dict[str, Any]) -> Row:
-    resource = result[api.resource]
-    ratio = resource["calls_per_s"] / ceiling["ceiling_calls_per_s"]
-    # What the ratio would be with both cores for the server alone (workers and PostgreSQL; no
-    # clients, no other load): crypto CPU over the server's CPU per call.
-    server_ms = resource["server_cpu_ms_per_call"] + (resource["database_cpu_ms_per_call"] or 0.0)
-    cpu_ratio = ceiling["per_call_ms"] / server_ms if resource["calls"] and server_ms else 0.0
-    met = ratio >= TARGET_RATIO and resource["p99_ms"] <= TARGET_P99_MS and not result["errors"]
-    oauth: dict[str, Any] = {
-        "api": api.profile,
-        "resource": api.resource,
-        "grants": list(api.grants),
-        "database": backend,
-        "workers": WORKERS,
-        "worker_class": worker_class,
-        "threads": THREADS if worker_class == "gthread" else 1,
-        "clients": CLIENTS,
-    }
-    for name in (api.resource, *api.grants):
-        for figure in ("calls_per_s", "p50_ms", "p99_ms"):
-            oauth[f"{name}_{figure}"] = result[name][figure]
-    oauth |= {
-        "crypto_ceiling_calls_per_s": ceiling["ceiling_calls_per_s"],
-        "ratio": ratio,
-        "cpu_bound_ratio": cpu_ratio,
-        "target_met": met,
-    }
-    text = "; ".join(
-        f"{LABELS[name]} {result[name]['calls_per_s']:,.0f} calls/s (p50 {result[name]['p50_ms']:.1f} ms, "
-        f"p99 {result[name]['p99_ms']:.1f} ms)"
-        for name in (api.resource, *api.grants)
-    )
-    text += (
-        f"; crypto ceiling {ceiling['ceiling_calls_per_s']:,.0f} calls/s -> {ratio:.0%}; server CPU "
-        f"{resource['server_cpu_ms_per_call']:.1f} ms/{api.resource} call "
-        f"(crypto {ceiling['per_call_ms']:.2f} ms)"
-    )
-    if result["errors"]:
-        text += f"; ERRORS {result['errors']}"
-    return Row(
-        benchmark=_title(worker_class, api),
-        backend=backend,
-        n=resource["calls"],
-        result=text,
-        target=f"≥ {TARGET_RATIO:.0%} of crypto ceiling, p99 ≤ {TARGET_P99_MS:.0f} ms",
-        verdict=MEETS if met else MISSES,
-        data={**result, "crypto": ceiling, "oauth": oauth, "hot_path_code": _hot_path_digest()},
-    )
-
-
-def _hot_path_digest() -> dict[str, str]:
-    """sha256 (12 hex digits) of each file on the request path, as on disk now."""
-    files: dict[str, str] = {}
-    for entry in HOT_PATH:
-        path = ROOT / entry
-        for file in sorted(path.rglob("*.py") if path.is_dir() else [path]):
-            if file.exists():
-                files[str(file.relative_to(ROOT))] = hashlib.sha256(file.read_bytes()).hexdigest()[:12]
-    return files
-
-
-def summary_table(rows: Sequence[Row]) -> Table | None:
-    """The oauth benchmark's own table (None when it did not run): per run, the v4 person row and
-    the v5 userinfo row of the same server, one under the other."""
-    found = [row for row in rows if "oauth" in row.data]
-    if not found:
-        return None
-    table = Table(title="MyInfo v4 and Myinfo v5 APIs under load (bench/oauth_api.py, bench/fapi_api.py)")
-    for column in (
-        "database",
-        "workers",
-        "clients",
-        "call",
-        "calls/s",
-        "p50",
-        "p99",
-        "token calls/s",
-        "PAR calls/s",
-        "crypto ceiling",
-        "ratio",
-        "of stack floor",
-        "target met",
-    ):
-        table.add_column(column, justify="left" if column in ("database", "call") else "right")
-    notes: list[str] = []
-    ceilings: dict[str, dict[str, Any]] = {}
-    floor = next((row.data["stack_floor"] for row in rows if "stack_floor" in row.data), None)
-    for row in found:
-        info = row.data["oauth"]
-        if info is None:
-            table.add_row(row.backend, "", "", "", "skipped: needs --pg-url", *[""] * 8)
-            continue
-        resource, crypto = info["resource"], row.data["crypto"]
-        ceilings.setdefault(resource, crypto)
-        table.add_row(
-            info["database"],
-            f"{info['workers']} {info['worker_class']}"
-            + (f" x{info['threads']}" if info["worker_class"] == "gthread" else ""),
-            str(info["clients"]),
-            f"{'v5' if info['api'] == V5.profile else 'v4'} {resource}",
-            f"{info[f'{resource}_calls_per_s']:,.0f}",
-            f"{info[f'{resource}_p50_ms']:.1f} ms",
-            f"{info[f'{resource}_p99_ms']:.1f} ms",
-            *(_grant_cell(info, name) for name in ("token", "par")),
-            f"{info['crypto_ceiling_calls_per_s']:,.0f}/s",
-            f"{info['ratio']:.0%}",
-            f"{info[f'{resource}_calls_per_s'] / floor['crypto_only']['calls_per_s']:.0%}" if floor else "-",
-            "[green]yes[/]" if info["target_met"] else "[red]no[/]",
-        )
-        notes.append(_cpu_note(row))
-    header = [
-        f"crypto ceiling, {resource}: {crypto['per_core_calls_per_s']:,.0f} calls/s on one core "
-        f"({crypto['per_call_ms']:.2f} ms: access token {crypto['parts_ms']['access_token']:.2f}, DPoP "
-        f"{crypto['parts_ms']['dpop']:.2f}, JWS+JWE {crypto['parts_ms']['seal']:.2f}) times "
-        f"{crypto['cores_used']} workers = {crypto['ceiling_calls_per_s']:,.0f}/s"
-        for resource, crypto in ceilings.items()
-    ]
-    if ceilings:
-        crypto = next(iter(ceilings.values()))
-        header.append(f"target: ≥ {TARGET_RATIO:.0%} of the ceiling and p99 ≤ {TARGET_P99_MS:.0f} ms")
-        notes.append(
-            f"machine: {crypto['cores']} cores, {crypto['cpu_model'] or 'unknown CPU'}; the {CLIENTS} "
-            "clients (one asyncio loop, bench/loadgen.py) run on the same cores. Agencies: profiles "
-            "fetched from the simulators during setup; while timing the server has "
-            "PERSON_REFRESH_MAX_AGE_S = 30 days and no agency reachable."
-        )
-    if floor:
-        header.append(
-            "stack floor (bench/stack_floor.py: the same gunicorn, Flask and clients, no database): a bare "
-            f"route {floor['flask']['calls_per_s']:,.0f} calls/s; the person call's crypto alone "
-            f"{floor['crypto_only']['calls_per_s']:,.0f} calls/s = {floor['ratio']:.0%} of the ceiling, the "
-            "most any database-backed endpoint could reach here; 'of stack floor' is each call's share of it"
-        )
-    table.caption = "\n".join([*header, *notes])
-    table.caption_justify = "left"
-    return table
-
-
-def _grant_cell(info: dict[str, Any], name: str) -> str:
-    if name not in info["grants"]:
-        return "-"
-    return (
-        f"{info[f'{name}_calls_per_s']:,.0f} (p50 {info[f'{name}_p50_ms']:.0f}, "
-        f"p99 {info[f'{name}_p99_ms']:.0f} ms)"
-    )
-
-
-def _cpu_note(row: Row) -> str:
-    """Where a row's server time went, per call: workers, PostgreSQL, the clients, the machine."""
-    info, crypto = row.data["oauth"], row.data["crypto"]
-    resource = row.data[info["resource"]]
-    database = resource.get("database_cpu_ms_per_call")
-    grants = ", ".join(
-        f"{LABELS[name]} {row.data[name]['server_cpu_ms_per_call']:.1f} ms" for name in info["grants"]
-    )
-    return (
-        f"{info['database']}, {info['worker_class']}, {info['resource']}: server CPU "
-        f"{resource['server_cpu_ms_per_call']:.1f}"
-        + (f" + PostgreSQL {database:.1f}" if database is not None else "")
-        + f" ms per call (crypto alone {crypto['per_call_ms']:.2f} ms: ratio {info['cpu_bound_ratio']:.0%} "
-        f"if the workers had the cores to themselves), {grants}; client CPU "
-        f"{resource['client_cpu_ms_per_call']:.1f} ms/call; machine busy {resource['machine_busy']:.0%}; "
-        f"{row.data['refreshes_during_timing']} agency refreshes while timing"
-        + (f"; NOT SUCCESSFUL (phase: status: calls): {row.data['errors']}" if row.data["errors"] else "")
-    )
 
 
 # --- one backend -----------------------------------------------------------------------------------
@@ -780,6 +602,8 @@ def _drive(runtime, server: Server, people: Citizenry, size: Sizes) -> dict[str,
 def _drive_v4(
     runtime, server: Server, people: Citizenry, size: Sizes, windows: RateWindows
 ) -> dict[str, Any]:
+    from .oauth_ceiling import _v4_crypto_path
+
     dpop_keys = [ECKey.generate_key("P-256", auto_kid=True) for _ in range(CLIENTS * 2)]
     token_url = f"{server.base_url}/com/v4/token"
 
@@ -1123,216 +947,3 @@ def client_assertion(
         claims["cnf"] = {"jkt": cnf_key.thumbprint()}
     signing = people.signing
     return jwt.encode({"alg": "ES256", "typ": "JWT", "kid": signing.kid}, claims, signing)
-
-
-# --- crypto-only ceiling ---------------------------------------------------------------------------
-
-
-class _AnyJti:
-    """A replay cache that accepts everything (the ceiling leaves the database out)."""
-
-    def first_use(self, namespace: str, jti: str, expires_at: dt.datetime) -> bool:
-        return True
-
-
-@dataclass(frozen=True)
-class CryptoPath:
-    """The crypto of one resource call, as its endpoint does it: verify the access token (issued
-    by `issuer` for `audience`), verify the DPoP proof for `htu` under `dpop_policy`, and
-    `seal(rt, app, now)` the response to the app's key."""
-
-    api: str
-    issuer: str
-    audience: str
-    htu: str
-    sub: str
-    payload: dict[str, Any]  # the response's plaintext, as one real call returned it
-    seal: Callable[[Any, Any, dt.datetime], str]
-    dpop_policy: Any  # app.oauth.token_service.DPoPPolicy
-    jws_typ: str = "JWT"
-    token_scope: str | None = None
-
-
-def _v4_crypto_path(payload: dict[str, Any]) -> CryptoPath:
-    """GET /com/v4/person/{sub} (app.myinfo_v4.views.person): the person JSON sealed as it is."""
-    from app.oauth.release import seal
-    from app.oauth.token_service import ES256_ONLY
-
-    issuer = f"{CEILING_BASE}/com/v4"
-    sub = str(payload.get("uuid", "0" * 36))
-    return CryptoPath(
-        api=V4.profile,
-        issuer=issuer,
-        audience=f"{issuer}/person",
-        htu=f"{issuer}/person/{sub}",
-        sub=sub,
-        payload=payload,
-        seal=lambda rt, app, now: seal(rt, app, payload),
-        dpop_policy=ES256_ONLY,
-    )
-
-
-def _access_token(
-    platform: ECKey,
-    dpop_key: ECKey,
-    *,
-    issuer: str,
-    audience: str,
-    sub: str,
-    wire_scope: str | None = None,
-    typ: str = "JWT",
-) -> str:
-    """An access token for the SCOPE, bound to `dpop_key`, as the token endpoint issues it, signed
-    by `platform` with no database (the crypto ceiling's and the stack floor's)."""
-    from app.oauth.access_tokens import issue_access_token
-
-    grant = SimpleNamespace(
-        citizen_id=sub, scope=list(SCOPE), client_id=CLIENT_ID, purpose_id=PURPOSE_ID, subentity=None
-    )
-    token, _claims = issue_access_token(
-        StubKeys(platform),
-        grant=grant,
-        jkt=dpop_key.thumbprint(),
-        issuer=issuer,
-        audience=audience,
-        now=utcnow(),
-        ttl=dt.timedelta(minutes=30),
-        scope=wire_scope,
-        typ=typ,
-    )
-    return token
-
-
-def _crypto_ceiling(options: Options, path: CryptoPath) -> dict[str, Any]:
-    """Measured once per run and API (the machine does not change between backends), with no
-    server up, in CPU time of this thread, the fastest of CEILING_ROUNDS rounds."""
-    if path.api in _crypto_cache:
-        return _crypto_cache[path.api]
-    from app.oauth.access_tokens import verify_access_token
-    from app.oauth.dpop import verify_dpop_proof
-    from app.oauth.jwks import JwksCache
-
-    from .common import machine_info
-
-    iterations = sizes(options).crypto_iterations
-    platform = ECKey.generate_key("P-256", {"use": "sig", "alg": "ES256"}, auto_kid=True)
-    encryption = ECKey.generate_key("P-256", {"use": "enc", "alg": "ECDH-ES+A256KW"}, auto_kid=True)
-    dpop_key = ECKey.generate_key("P-256", auto_kid=True)
-    keys = StubKeys(platform)
-    now = utcnow()
-    token = _access_token(
-        platform,
-        dpop_key,
-        issuer=path.issuer,
-        audience=path.audience,
-        sub=path.sub,
-        wire_scope=path.token_scope,
-        typ=path.jws_typ,
-    )
-    proof = dpop_proof(dpop_key, method="GET", url=path.htu, access_token=token)
-    app = SimpleNamespace(
-        client_id=CLIENT_ID, jwks={"keys": [encryption.as_dict(private=False)]}, jwks_uri=None
-    )
-    jwks = JwksCache()
-    rt = SimpleNamespace(platform_keys=keys, client_jwks=jwks)
-    replay = _AnyJti()
-    parts = {"access_token": 0.0, "dpop": 0.0, "seal": 0.0}
-
-    def one(timed: bool) -> None:
-        t0 = time.thread_time()
-        claims = verify_access_token(keys, token, issuer=path.issuer, audience=path.audience, now=now)
-        t1 = time.thread_time()
-        verify_dpop_proof(
-            proof,
-            htm="GET",
-            htu=path.htu,
-            now=now,
-            replay=replay,
-            access_token=token,
-            expected_jkt=claims["cnf"]["jkt"],
-            algorithms=path.dpop_policy.algorithms,
-            leeway_s=path.dpop_policy.leeway_s,
-        )
-        t2 = time.thread_time()
-        sealed = path.seal(rt, app, now)
-        t3 = time.thread_time()
-        assert sealed.count(".") == 4
-        if timed:
-            parts["access_token"] += t1 - t0
-            parts["dpop"] += t2 - t1
-            parts["seal"] += t3 - t2
-
-    # Best of ROUNDS: the VM's neighbours inflate some rounds (steal counts as this thread's CPU
-    # time); the fastest round is the crypto's own cost, which makes the ceiling the strictest.
-    per_round = max(1, iterations // CEILING_ROUNDS)
-    try:
-        for _ in range(max(20, iterations // 10)):
-            one(False)
-        rounds = []
-        for _ in range(CEILING_ROUNDS):
-            before = dict(parts)
-            started, cpu = time.perf_counter(), time.thread_time()
-            for _ in range(per_round):
-                one(True)
-            spent = {name: parts[name] - before[name] for name in parts}
-            rounds.append((time.thread_time() - cpu, time.perf_counter() - started, spent))
-    finally:
-        jwks.close()
-    elapsed, wall, best_parts = min(rounds, key=lambda r: r[0])
-    iterations = per_round
-    machine = machine_info()
-    cores = machine["cores"] or 1
-    per_call = elapsed / iterations
-    result = {
-        "api": path.api,
-        "iterations": iterations,
-        "rounds": CEILING_ROUNDS,
-        "per_call_ms": per_call * 1000,
-        "per_call_wall_ms": wall * 1000 / iterations,
-        "parts_ms": {name: 1000 * value / iterations for name, value in best_parts.items()},
-        "per_core_calls_per_s": 1 / per_call,
-        "cores": cores,
-        "cores_used": min(WORKERS, cores),
-        "ceiling_calls_per_s": min(WORKERS, cores) / per_call,
-        "cpu_model": machine["cpu_model"],
-        "payload_bytes": len(json.dumps(path.payload, separators=(",", ":"))),
-        "raw_primitives_ms": _raw_primitives_ms(path.payload),
-    }
-    _crypto_cache[path.api] = result
-    return result
-
-
-def _raw_primitives_ms(payload: dict[str, Any], rounds: int = 200) -> dict[str, float]:
-    """The same operations straight on `cryptography` (no JOSE library): 2 ECDSA P-256 verifies,
-    1 sign, 1 ECDH + key generation, AES key wrap and AES-256-GCM over the payload; what a leaner
-    JOSE layer could approach."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    from cryptography.hazmat.primitives.keywrap import aes_key_wrap
-
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    signer = ec.generate_private_key(ec.SECP256R1())
-    recipient = ec.generate_private_key(ec.SECP256R1()).public_key()
-    signature = signer.sign(b"x" * 400, ec.ECDSA(hashes.SHA256()))
-    public = signer.public_key()
-
-    def measure(action: Callable[[], Any]) -> float:
-        for _ in range(10):
-            action()
-        started = time.thread_time()
-        for _ in range(rounds):
-            action()
-        return 1000 * (time.thread_time() - started) / rounds
-
-    def seal_raw() -> None:
-        ephemeral = ec.generate_private_key(ec.SECP256R1())
-        ephemeral.exchange(ec.ECDH(), recipient)
-        cek = AESGCM.generate_key(bit_length=256)
-        aes_key_wrap(os.urandom(32), cek)
-        AESGCM(cek).encrypt(os.urandom(12), body * 1, None)
-
-    verify = measure(lambda: public.verify(signature, b"x" * 400, ec.ECDSA(hashes.SHA256())))
-    sign = measure(lambda: signer.sign(body, ec.ECDSA(hashes.SHA256())))
-    encrypt = measure(seal_raw)
-    return {"verify": verify, "sign": sign, "ecdh_encrypt": encrypt, "total": 2 * verify + sign + encrypt}
