@@ -13,6 +13,7 @@ import logging
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from . import answers, items
 from .flows import Declined, Failed
@@ -119,6 +120,19 @@ def csrf_failed(error: CSRFError):
     """An expired session or a form from elsewhere: back to the form with a note, not a bare 400."""
     flash(_("Your session timed out. Please try again."))
     return redirect(url_for(".form"), 303)
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    """Anything else (an unknown address, a GET of a form's target, a crash): a page, not a bare
+    error."""
+    if error.code == 404:
+        title, message = _("Page not found"), _("If you typed the web address, check it is correct.")
+    elif isinstance(error, InternalServerError):
+        title, message = _("Sorry, there is a problem with the service"), _("Try again later.")
+    else:
+        title, message = _("Sorry, that did not work"), _("Go back to the form and try again.")
+    return render_template("error.html", title=title, message=message), error.code
 
 
 def _form_page(retrieved: Retrieved | None, *, values=None, errors=None, status: int = 200):

@@ -194,7 +194,7 @@ def test_do_not_share_returns_to_the_empty_form_with_a_note(tab, service):
     assert tab.problems == []
 
 
-def test_the_form_and_its_errors_fit_a_phone(phone_tab, service):
+def test_the_form_its_errors_and_an_error_page_fit_a_phone(phone_tab, service):
     page = phone_tab.page
     page.goto(service.url + "/")
     page.wait_for_load_state("load")
@@ -206,4 +206,8 @@ def test_the_form_and_its_errors_fit_a_phone(phone_tab, service):
     page.wait_for_load_state("load")
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 375, "form with errors"
     assert phone_tab.axe_violations() == []
+
+    page.goto(service.url + "/no-such-page")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
+    assert phone_tab.axe_violations() == [], "error page"
     assert phone_tab.problems == []

@@ -70,6 +70,18 @@ def agency(live, monkeypatch, tmp_path):
             flow.forget_committed(session, citizen_id=citizen.id, kids=kids, client_id=document["client_id"])
 
 
+@pytest.fixture
+def alone(tmp_path):
+    """The service on its own, for what needs no Consentry: (its URL, its app)."""
+    unreachable = "http://127.0.0.1:9"  # the discard port: nothing answers
+
+    def build(url: str):
+        return create_demo_agency_app(unreachable, base_url=url, database=tmp_path / "grant.db")
+
+    with serving(build) as site:
+        yield site
+
+
 def retrieve(browser: Browser, agency: Agency, *, version: str, approve: list[str]) -> dict[str, str]:
     """From the empty form, through Consentry (sign in, share `approve` of the optional items),
     back to the service's callback: its query parameters."""
@@ -133,31 +145,43 @@ def _fill_other_unavailable(names: set[str]) -> dict[str, str]:
     return {key: value for name in names for key, value in answers.get(name, {}).items()}
 
 
-def test_a_callback_whose_sign_in_is_gone_leads_to_the_form_with_a_note(agency):
+def test_a_callback_whose_sign_in_is_gone_leads_to_the_form_with_a_note(alone):
     """A bookmarked or replayed callback in a browser that has no sign-in under way."""
-    page = Browser(agency.url).http.get(f"{agency.url}/callback?code=x&state=y&iss=z", timeout=10)
-    assert page.status_code == 200 and page.url == f"{agency.url}/"
+    url, _ = alone
+    page = Browser(url).http.get(f"{url}/callback?code=x&state=y&iss=z", timeout=10)
+    assert page.status_code == 200 and page.url == f"{url}/"
     assert "That sign-in has ended" in page.text and 'name="uinfin"' in page.text
 
 
-def test_submitting_an_incomplete_form_shows_each_problem_and_stores_nothing(agency):
-    browser = Browser(agency.url)
-    form = browser.http.get(f"{agency.url}/", timeout=10)
-    page = browser.submit(f"{agency.url}/submit", form, [("name", "Tan Ah Kow"), ("regadd-postal", "4601")])
+def test_submitting_an_incomplete_form_shows_each_problem_and_stores_nothing(alone):
+    url, agency_app = alone
+    browser = Browser(url)
+    form = browser.http.get(f"{url}/", timeout=10)
+    page = browser.submit(f"{url}/submit", form, [("name", "Tan Ah Kow"), ("regadd-postal", "4601")])
     assert page.status_code == 400
     assert '<a href="#regadd-postal">Enter a postal code of 6 digits, like 460102</a>' in page.text
     assert '<a href="#uinfin">Enter your NRIC or FIN</a>' in page.text
     assert 'value="Tan Ah Kow"' in page.text  # what was typed is kept
     assert '<a href="#name">' not in page.text
-    with agency.app.extensions["housing_grant"]["store"]._connection() as db:
+    with agency_app.extensions["housing_grant"]["store"]._connection() as db:
         assert db.execute("SELECT count(*) FROM application").fetchone() == (0,)
 
 
-def test_a_form_without_its_csrf_token_leads_back_to_the_form(agency):
-    browser = Browser(agency.url)
-    page = browser.http.post(f"{agency.url}/retrieve", data={"version": "v4"}, timeout=10)
-    assert page.status_code == 200 and page.url == f"{agency.url}/"
+def test_a_form_without_its_csrf_token_leads_back_to_the_form(alone):
+    url, _ = alone
+    browser = Browser(url)
+    page = browser.http.post(f"{url}/retrieve", data={"version": "v4"}, timeout=10)
+    assert page.status_code == 200 and page.url == f"{url}/"
     assert "Your session timed out" in page.text and CSRF.search(page.text)
+
+
+def test_when_consentry_cannot_be_reached_the_form_says_so(alone):
+    url, _ = alone
+    browser = Browser(url)
+    page = browser.submit(f"{url}/retrieve", browser.http.get(f"{url}/", timeout=10), [("version", "v5")])
+    assert page.status_code == 303 and page.headers["Location"] == "/"  # v5 starts with PAR: refused
+    form = browser.http.get(f"{url}/", timeout=10)
+    assert "Myinfo is not available at the moment" in form.text and 'name="uinfin"' in form.text
 
 
 @pytest.mark.parametrize("port", [3001, 3017])
@@ -171,3 +195,17 @@ def test_the_demo_registers_the_example_app_on_its_agency_port(app, db_session, 
     registered = get_app(db_session, json.loads(EXAMPLE.read_text())["client_id"])
     assert registered.redirect_uris == [f"http://127.0.0.1:{port}/callback"]
     assert registered.profiles == ["myinfo-v4", "myinfo-v5"]  # the service offers both flows
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "title"),
+    [
+        ("get", "/no-such-page", 404, "Page not found"),
+        ("get", "/submit", 405, "Sorry, that did not work"),
+    ],
+)
+def test_other_errors_are_pages_of_the_service(alone, method, path, status, title):
+    url, _ = alone
+    page = getattr(Browser(url).http, method)(f"{url}{path}", timeout=10)
+    assert page.status_code == status
+    assert f'<h1 class="govuk-heading-l">{title}</h1>' in page.text and 'href="/"' in page.text
