@@ -34,6 +34,7 @@ from .config import PROJECT_ROOT
 from .extensions import runtime
 from .notices.demo_mail import start_demo_mail
 from .staff_cli import demo_staff_table, seed_demo_staff
+from .witness_cli import start_demo_witness
 
 EXAMPLE_APP = PROJECT_ROOT / "examples" / "agency-app.json"
 
@@ -67,6 +68,8 @@ def demo(port: int, citizens: int, agency_port: int, open_browser: bool) -> None
     server = make_server("127.0.0.1", port, current_app._get_current_object(), threaded=True)
     agency_server = _serve_demo_agency_app(rt.config.public_base_url, agency_port)
     stop_signer = _start_checkpoint_signer()
+    if not rt.config.audit_witnesses:  # a witness on loopback, so checkpoints come cosigned
+        click.echo(f"demo witness (cosigns checkpoints): {start_demo_witness(rt, stop_signer)}")
     click.echo("")
     click.echo(f"Consentry demo is running at {site}")
     click.echo(f"  staff sign-in:     {site}staff/sign-in   (new codes: consentry staff demo-codes)")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -21,7 +23,9 @@ from werkzeug.wrappers import Request, Response
 
 from audit.checkpoint_signing import load_private_key_pem, new_private_key, private_key_pem
 from audit.witness import Witness, WitnessState
-from audit.witness_format import cosigner_vkey
+from audit.witness_client import WitnessSubmitter, WitnessTarget, httpx_post, start_submitter
+from audit.witness_format import cosigner_vkey, parse_cosigner_vkey
+from core.clock import utcnow
 
 MAX_REQUEST = 64 * 1024  # a checkpoint and 63 proof lines fit many times over
 
@@ -97,3 +101,20 @@ def serve(name: str, key_file: Path, log_keys: tuple[str, ...], state: Path, hos
     click.echo(f"witness {witness.vkey} on http://{host}:{server.server_port}/add-checkpoint", err=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+
+
+def start_demo_witness(rt, stop: threading.Event) -> str:
+    """For `consentry demo`: a built-in witness on loopback (state in a temporary directory) and
+    the submitter offering it our checkpoints, so /log/checkpoint carries a cosignature and
+    /log/witnesses lists it. Returns the witness's key."""
+    witness = Witness.trusting(
+        "demo-witness.localhost/w1", new_private_key(), [rt.audit_signer.note_verifier_key()]
+    )
+    state = WitnessState(Path(tempfile.mkdtemp(prefix="consentry-witness-")))
+    server = make_server("127.0.0.1", 0, witness_app(witness, state), threaded=True)
+    threading.Thread(target=server.serve_forever, name="demo-witness", daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    rt.config = rt.config.replace(audit_witnesses=f"{url} {witness.vkey}")
+    target = WitnessTarget(url, parse_cosigner_vkey(witness.vkey))
+    start_submitter(WitnessSubmitter(rt.sessions, [target], httpx_post(), utcnow), stop=stop)
+    return witness.vkey

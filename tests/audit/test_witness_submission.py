@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,7 +21,7 @@ from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.witness_cli import witness_app
+from app.witness_cli import start_demo_witness, witness_app
 from audit import note
 from audit.log import Event, append, create_checkpoint, tree_size
 from audit.signer import AuditSigner
@@ -277,3 +278,24 @@ def test_audit_verify_reports_the_newest_witnessed_size_and_fails_below_it(scrat
     assert result.exit_code == 0 and "no checkpoint cosigned" in result.output
     result = verify(rolled_back, "--witnessed", str(kept))
     assert result.exit_code == 1 and "rolled back" in result.output
+
+
+def test_the_demo_witness_cosigns_what_the_checkpointer_signs(scratch, base_config):
+    engine = scratch()
+    app = create_app(base_config, engine=engine)
+    rt, stop = app.extensions["consentry"], threading.Event()
+    try:
+        history(engine, rt.audit_signer, ["ok"] * 3)
+        vkey = start_demo_witness(rt, stop)
+        assert rt.config.audit_witnesses.endswith(vkey)
+        text, deadline = "", time.monotonic() + 60
+        while text.count("\u2014") < 2 and time.monotonic() < deadline:  # the submitter's first round
+            time.sleep(0.1)
+            text = app.test_client().get("/log/checkpoint").get_data(as_text=True)
+        witnessed = check_quorum(
+            text, log_vkey=rt.audit_signer.note_verifier_key(), witness_vkeys=[vkey], quorum=1
+        )
+        assert witnessed.checkpoint.tree_size == 3
+    finally:
+        stop.set()
+        rt.close()
