@@ -56,7 +56,19 @@ def select_locale() -> str:
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen in SUPPORTED_LOCALES:
         return chosen
-    return request.accept_languages.best_match(SUPPORTED_LOCALES) or SUPPORTED_LOCALES[0]
+    return _from_browser()
+
+
+def _from_browser() -> str:
+    """The first language the browser asks for that we have: any Chinese ("zh", "zh-CN",
+    "zh-SG", "zh-Hans") reads the Simplified Chinese pages; anything else English."""
+    for tag, _quality in request.accept_languages:
+        primary = tag.replace("_", "-").split("-")[0].lower()
+        if primary == "en":
+            return "en"
+        if primary == "zh":
+            return "zh_Hans_SG"
+    return "en"
 
 
 def current_locale() -> str:
