@@ -32,7 +32,7 @@ from joserfc.jwk import ECKey
 from examples.fapi_client import FapiClient
 from examples.myinfo_v4_client import MyInfoV4Client
 
-from .flows import V4Flow, V5Flow
+from .flows import Flow, V4Flow, V5Flow
 from .storage import Store
 from .views import bp
 
@@ -64,7 +64,7 @@ def create_demo_agency_app(
         "signing_key": keys["sig"],
         "encryption_key": keys["enc"],
     }
-    flows = {
+    flows: dict[str, Flow] = {
         "v4": V4Flow(
             client=MyInfoV4Client(base_url=consentry_url, **common),
             issuer=f"{consentry_url}/com/v4",

@@ -90,7 +90,8 @@ def _lines(name: str, element: dict[str, Any]) -> list[str]:
         return [str(MARITAL.get(element.get("code", ""), str(element.get("desc", "")).capitalize()))]
     if name == "noa-basic":
         year = _value(element.get("yearofassessment"))
-        return [money_text(_value(element.get("amount"))), _("Year of assessment %(year)s", year=year)]
+        lines = [money_text(_value(element.get("amount")))]
+        return [*lines, _("Year of assessment %(year)s", year=year)] if year else lines
     if name == "cpfbalances":
         return [
             f"{label}: {money_text(_value(element[key]))}"
