@@ -38,6 +38,7 @@ PURPOSE_LABELS = {
 }
 ONE_KEY_SOURCE = "give exactly one of jwks or jwks_uri"  # consent.apps, when the form's key was unusable
 NAMED_PURPOSE = re.compile(r"^purpose (\S+) ")
+PURPOSE_PART = re.compile(r"^purpose-(\d+)(?:-(id|description|required|optional))?$")
 
 
 @dataclass
@@ -64,15 +65,18 @@ class Problems:
 
 
 def label_of(name: str) -> str:
-    if match := re.match(r"^purpose-(\d+)(?:-(\w+))?$", name):
+    if match := PURPOSE_PART.match(name):
         part = PURPOSE_LABELS.get(match[2] or "", "")
         return f"Purpose {int(match[1]) + 1}{f' {part}' if part else ''}"
-    return LABELS.get(name, name)
+    return LABELS.get(name, f"The form's field {name[:40]!r}")  # a forged post's field
 
 
 def _input_of(name: str) -> str:
-    """The id of the field's first input: checkboxes and radios take their group's name."""
-    return f"{name}-id" if re.fullmatch(r"purpose-\d+", name) else name
+    """The id of the field's first input: checkboxes and radios take their group's name; a field
+    the form does not have (a forged post) points at the form's first input."""
+    if re.fullmatch(r"purpose-\d+", name):
+        return f"{name}-id"
+    return name if name in LABELS or PURPOSE_PART.match(name) else "name"
 
 
 def document_from(form: Mapping[str, Any], catalogue: Catalogue, found: Problems) -> dict[str, Any]:

@@ -205,6 +205,8 @@ def test_a_forged_post_is_a_400_form_page_that_writes_nothing(signed_in, db_sess
     response = post(signed_in, good_form(client_id, **forged))
     assert response.status_code == 400 and "govuk-error-summary" in response.text
     assert "<h1" in response.text and db_session.get(AgencyApp, client_id) is None
+    links = re.findall(r"govuk-error-summary__list.*?</ul>", response.text, re.DOTALL)[0]
+    assert all(f'id="{target}"' in response.text for target in re.findall(r'href="#([\w-]+)"', links))
 
 
 def test_a_post_without_the_csrf_token_is_refused(signed_in, db_session):
