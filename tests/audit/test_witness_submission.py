@@ -39,6 +39,7 @@ from audit.witness_format import add_checkpoint_body, check_quorum, parse_cosign
 from audit.witness_models import AuditCosignature, AuditWitnessRefusal
 from core import migrate
 from core.db import make_engine, make_session_factory, transaction
+from tests.audit.test_tiles_client import _sign_in_as_auditor
 
 T0 = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
 
@@ -122,7 +123,9 @@ def test_checkpoints_are_cosigned_over_http_and_served_with_the_note(runtime, se
     assert (status.cosigned_size, status.refusals) == (second, 0)
 
 
-def test_a_witness_shown_a_fork_refuses_and_the_platform_raises_an_alarm(runtime, sessions, running):
+def test_a_witness_shown_a_fork_refuses_and_the_platform_raises_an_alarm(
+    runtime, sessions, running, app, db_session
+):
     signer = runtime.audit_signer
     submitter = WitnessSubmitter(sessions, [running.target], httpx_post(), clock)
     with sessions() as session:
@@ -147,6 +150,18 @@ def test_a_witness_shown_a_fork_refuses_and_the_platform_raises_an_alarm(runtime
         assert (refusal.status, refusal.witness_size) == (422, size + 1)
         [status] = witness_status(session, [running.target])
     assert status.refusals == 1 and "inconsistent" in status.last_refusal
+    # Operators and auditors see it: the /metrics gauge, and /log/witnesses (auditors only).
+    client = app.test_client()
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert f"consentry_audit_witness_refusals {float(before + 1)}" in metrics
+    rt = app.extensions["consentry"]
+    rt.config = rt.config.replace(audit_witnesses=f"{running.url} {running.witness.vkey}")
+    assert client.get("/log/witnesses").status_code in (302, 401, 403)
+    _sign_in_as_auditor(client, db_session, runtime)
+    listed = client.get("/log/witnesses").get_json()
+    [shown] = listed["witnesses"]
+    assert (shown["name"], shown["refusals"], shown["cosigned_size"]) == (running.witness.name, 1, 0)
+    assert listed["refusals"] == before + 1
 
 
 def test_an_unreachable_witness_is_retried_later_and_signing_is_unaffected(runtime, sessions):
