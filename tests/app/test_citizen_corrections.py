@@ -13,6 +13,7 @@ import pyotp
 import pytest
 from sqlalchemy import select, update
 
+from app import create_app
 from audit.models import AuditEntry
 from core.clock import utcnow
 from identity.accounts import enrol
@@ -237,3 +238,23 @@ def test_the_download_holds_the_citizens_own_requests_only(client, db_session, r
     assert (mine["attribute"], mine["status"], mine["note"]) == ("name", "sent", "MY OWN NOTE")
     flow.sign_in(client, other.id)
     assert json.loads(client.get("/citizen/download/record.json").data)["corrections"] == []
+
+
+def test_step_up_codes_are_limited_like_sign_in(base_config, engine, sessions, db_session, enrolled):
+    person, uinfin, totp = enrolled
+    application = create_app(base_config.replace(sign_in_account_limit=2), engine=engine)
+    application.extensions["consentry"].use_sessions(sessions)
+    try:
+        client = application.test_client()
+        flow.sign_in(client, person.id)
+        age_sessions(db_session, person.id, minutes=6)
+        token = csrf(client)
+        wrong = f"{(int(totp.now()) + 1) % 1_000_000:06d}"
+        data = {"csrf_token": token, "code": wrong}
+        statuses = [client.post(CONFIRM, data=data).status_code for _ in range(2)]
+        assert statuses == [400, 400]
+        limited = client.post(CONFIRM, data={"csrf_token": token, "code": totp.now()})
+        assert limited.status_code == 429 and uinfin not in limited.text
+        assert entries(db_session, person, "citizen_reveal") == []
+    finally:
+        application.extensions["consentry"].close()
