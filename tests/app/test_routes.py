@@ -18,7 +18,7 @@ def test_csrf_is_on_for_every_blueprint_except_signed_machine_calls(app):
     csrf = app.extensions["csrf"]
     assert app.config.get("WTF_CSRF_ENABLED", True) is True
     exempt = {getattr(bp, "name", bp) for bp in csrf._exempt_blueprints}
-    assert exempt == {"agency_api", "agency_receipts", "myinfo_v4", "fapi"}
+    assert exempt == {"agency_api", "agency_corrections", "agency_receipts", "myinfo_v4", "fapi"}
     assert not csrf._exempt_views
 
 
