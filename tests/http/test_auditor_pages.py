@@ -21,6 +21,7 @@ from argon2 import PasswordHasher, profiles
 from sqlalchemy import select, text
 
 from app.auditor.display import CSV_COLUMNS
+from audit.auditor_models import AuditorName
 from audit.checkpoint_signing import load_public_key_pem
 from audit.log import Event, append, create_checkpoint
 from audit.models import AuditEntry
@@ -442,3 +443,16 @@ def test_status_shows_the_checkpoint_the_size_and_the_last_verification(signed_i
     assert "Latest signed checkpoint" in page.text and "Passed" in page.text
     assert app.extensions["consentry"].audit_signer.key_id in page.text
     assert f">{logged.checkpoint_size}<" in page.text
+
+
+def test_an_older_auditor_accounts_entries_read_with_its_username(signed_in, db_session, now):
+    """Entries written before migration 0027 name their auditor `auditor:<id>`; the console shows
+    the username that account had (kept in auditor_names), and a member of staff by username."""
+    old_id, app_id = str(uuid.uuid4()), f"app-{uuid.uuid4().hex[:8]}"
+    db_session.add(AuditorName(id=old_id, username=f"old-{old_id[:6]}"))
+    details = {"auditor": f"old-{old_id[:6]}", "actor": f"auditor:{old_id}"}
+    append(db_session, Event(kind="auditor_search", app_id=app_id, details=details), now=now)
+    db_session.commit()
+    page = search(signed_in, app_id=app_id).text
+    results = page.split("Results", 1)[1].split("</table>", 1)[0]  # the filters' options come after
+    assert f"By old-{old_id[:6]} (auditor account)" in results and f"auditor:{old_id}" not in results
