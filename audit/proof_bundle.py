@@ -30,6 +30,7 @@ from .proof_check import FORMAT, Verdict, check_bundle, check_bundle_json
 from .search import DISCLOSURE_KINDS
 from .witness_client import cosigned_note
 from .witness_models import AuditCosignature
+from .witness_verify import WitnessPolicy, check_bundle_witnessed
 
 __all__ = [
     "FORMAT", "EntryProof", "NotYetSigned", "Verdict", "bundle_for", "check_bundle", "check_bundle_json",
@@ -118,6 +119,8 @@ class EntryProof:
     signed_at: dt.datetime | None
     tree_size: int | None
     next_due: dt.datetime | None
+    # With a witness policy: (ok, reason) of checking the checkpoint's cosignatures; else None.
+    witnessed: tuple[bool, str] | None = None
 
 
 def citizen_entry_proof(
@@ -129,10 +132,12 @@ def citizen_entry_proof(
     log_id: str,
     policy: CheckpointPolicy,
     now: dt.datetime,
+    witnesses: WitnessPolicy | None = None,
 ) -> EntryProof:
     """Entry `seq` of the citizen whose keyed digest is `citizen_ref` (one of their history's
     kinds), with its proof bundle checked here against `public_key`, or when the next checkpoint
-    is due if none covers it yet. Raises NotFound for an entry that is not this citizen's."""
+    is due if none covers it yet; with `witnesses`, also whether a quorum of them cosigned that
+    checkpoint (`witnessed`). Raises NotFound for an entry that is not this citizen's."""
     try:
         entry = _entry(session, seq)
     except NotFound:
@@ -145,6 +150,6 @@ def citizen_entry_proof(
         return EntryProof(seq, entry.kind, entry.recorded_at, None, None, None, None, due)
     bundle = _bundle(session, entry, checkpoint, public_key=public_key, log_id=log_id)
     verdict = check_bundle(bundle, trusted_key=public_key)
-    return EntryProof(
-        seq, entry.kind, entry.recorded_at, bundle, verdict, checkpoint.created_at, checkpoint.tree_size, None
-    )
+    witnessed = check_bundle_witnessed(bundle, witnesses) if witnesses is not None else None
+    signed_at, size = checkpoint.created_at, checkpoint.tree_size
+    return EntryProof(seq, entry.kind, entry.recorded_at, bundle, verdict, signed_at, size, None, witnessed)

@@ -10,14 +10,18 @@ import json
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit.checkpoint_signing import public_key_pem
+from audit.checkpointer import CheckpointPolicy
 from audit.export import export_lines
-from audit.log import latest_checkpoint
-from audit.proof_bundle import bundle_for
+from audit.log import Event, append, create_checkpoint, latest_checkpoint
+from audit.proof_bundle import bundle_for, citizen_entry_proof
 from audit.signer import AuditSigner
 from audit.verifier import main
 from audit.witness_client import WitnessSubmitter, httpx_post
+from audit.witness_format import cosigner_vkey
+from audit.witness_verify import WitnessPolicy
+from core.db import transaction
 
-from .test_witness_submission import _served, clock, history, scratch, start_witness  # noqa: F401
+from .test_witness_submission import T0, _served, clock, history, scratch, start_witness  # noqa: F401
 
 
 def test_bundle_and_export_checked_against_witness_cosignatures(scratch, tmp_path, capsys):  # noqa: F811
@@ -68,3 +72,32 @@ def test_bundle_and_export_checked_against_witness_cosignatures(scratch, tmp_pat
     rewritten = export(history(scratch(), signer, ["ok"] * 3 + ["refused"] + ["ok"] * 6), "rewritten")
     assert main([*rewritten, *args]) == 1
     assert "rewritten" in capsys.readouterr().out
+
+
+def test_the_citizens_proof_says_whether_witnesses_cosigned_its_checkpoint(scratch, tmp_path):  # noqa: F811
+    signer = AuditSigner("portal-log", Ed25519PrivateKey.generate(), "portal.example/disclosures")
+    mine = "c" * 64
+    sessions = history(scratch(), signer, ["ok"] * 2)
+    with transaction(sessions) as session:
+        seq = append(session, Event(kind="disclosure", citizen_ref=mine, outcome="released"), now=T0).seq
+        create_checkpoint(session, signer=signer, now=T0)
+    running = start_witness(tmp_path, signer)
+    try:
+        submitter = WitnessSubmitter(sessions, [running.target], httpx_post(), clock)
+        assert submitter.run_round()[0].result == "cosigned"
+    finally:
+        running.stop()
+    other = Ed25519PrivateKey.generate()
+
+    def proof(witness_vkeys: list[str]):
+        policy = WitnessPolicy(signer.note_verifier_key(), witness_vkeys, 1)
+        with sessions() as session:
+            return citizen_entry_proof(
+                session, seq=seq, citizen_ref=mine, public_key=signer.public_key, log_id=signer.log_id,
+                policy=CheckpointPolicy(), now=T0, witnesses=policy,
+            )  # fmt: skip
+
+    ok, reason = proof([running.witness.vkey]).witnessed
+    assert ok and running.witness.name in reason
+    ok, reason = proof([cosigner_vkey("someone.else/w", other.public_key())]).witnessed
+    assert not ok and "only 0 of the 1" in reason
