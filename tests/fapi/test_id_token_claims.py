@@ -10,7 +10,9 @@ import json
 import pytest
 from sqlalchemy import select
 
+from app.fapi import tokens as tokens_module
 from audit.models import AuditEntry
+from consent.grant_models import IssuedToken
 from profile_store.citizens import reveal_uinfin
 from tests.fapi import flow
 from tests.oauth.flow import CLIENT_ID, AgencyKeys
@@ -179,3 +181,32 @@ def test_user_identity_alone_is_answered_in_the_id_token_and_adds_nothing_to_per
     assert flow.open_nested(info.get_data(as_text=True), keys, platform_jwks)[0]["person_info"] == {}
     (entry,) = id_token_disclosures(db_session, person)
     assert entry["attributes"] == ["uinfin"]
+
+
+def test_a_failed_audit_write_issues_no_token_and_leaves_the_code_unspent(
+    client, db_session, keys, person, verifier, dpop_key, monkeypatch
+):
+    """The ID token's disclosure commits with the token or not at all: no token row, no ID
+    token sent, and the code still redeemable once the audit store is back."""
+    params = flow.get_code(
+        client, person.id, keys, verifier, dpop_key, attributes=[], scope="openid uinfin name"
+    )
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("audit store unavailable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(tokens_module, "record", broken)
+        failed = flow.post_token(
+            client,
+            flow.token_form(keys, params["code"], verifier),
+            dpop=flow.dpop_proof(dpop_key, method="POST", url=flow.TOKEN_URL),
+        )
+    assert failed.status_code == 500 and b"eyJ" not in failed.get_data()
+    issued = db_session.scalars(
+        select(IssuedToken).where(IssuedToken.client_id == CLIENT_ID, IssuedToken.citizen_id == person.id)
+    ).all()
+    assert issued == [] and id_token_disclosures(db_session, person) == []
+
+    tokens = flow.get_tokens(client, keys, params["code"], verifier, dpop_key)
+    assert tokens["id_token"] and len(id_token_disclosures(db_session, person)) == 1
