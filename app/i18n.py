@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -40,6 +41,9 @@ ENGLISH_ONLY_BLUEPRINTS = frozenset(
     {"admin", "admin_staff", "operator", "auditor", "staff", "notices_operator", "developers"}
 )
 TRANSLATIONS = Path(__file__).parent / "translations"
+
+_LATIN = re.compile(r"[A-Za-z]")
+_CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")  # CJK punctuation, ideographs, full-width forms
 
 babel = Babel()
 bp = Blueprint("language", __name__)
@@ -89,8 +93,8 @@ def in_english(text: object) -> Markup:
     marked `lang="en"` when the page is in another language so screen readers say it right."""
     if text is None or text == "":
         return Markup("")
-    if current_locale() == "en":
-        return escape(text)
+    if current_locale() == "en" or not _LATIN.search(str(text)) or _CJK.search(str(text)):
+        return escape(text)  # nothing to mark: a number, or already in the page's script
     return Markup('<span lang="en">%s</span>') % text
 
 

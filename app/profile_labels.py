@@ -49,6 +49,19 @@ SUB_LABELS = {
     "prefix": _l("Prefix"), "accruedinterestamt": _l("Accrued interest"),
     "monthlyinstalmentamt": _l("Monthly instalment"), "principalwithdrawalamt": _l("Principal withdrawn"),
     "totalamountofcpfallowedforproperty": _l("Pension savings allowed for the property"),
+    # Keys that read well as they are, capitalised: listed so that they are translated too.
+    "account": _l("Account"), "address": _l("Address"), "amount": _l("Amount"), "block": _l("Block"),
+    "building": _l("Building"), "category": _l("Category"), "class": _l("Class"), "classes": _l("Classes"),
+    "country": _l("Country"), "coverage": _l("Coverage"), "date": _l("Date"), "dialect": _l("Dialect"),
+    "disqualification": _l("Disqualification"), "eligibility": _l("Eligibility"), "employer": _l("Employer"),
+    "employment": _l("Employment"), "exclusion": _l("Exclusion"), "floor": _l("Floor"), "grade": _l("Grade"),
+    "history": _l("History"), "interest": _l("Interest"), "level": _l("Level"), "make": _l("Make"),
+    "message": _l("Message"), "model": _l("Model"), "month": _l("Month"), "months": _l("Months"),
+    "name": _l("Name"), "premium": _l("Premium"), "propellant": _l("Propellant"), "quantum": _l("Quantum"),
+    "race": _l("Race"), "rent": _l("Rent"), "results": _l("Results"), "revocation": _l("Revocation"),
+    "scheme": _l("Scheme"), "sex": _l("Sex"), "status": _l("Status"), "street": _l("Street"),
+    "subject": _l("Subject"), "suspension": _l("Suspension"), "trade": _l("Trade"), "unit": _l("Unit"),
+    "validity": _l("Validity"), "year": _l("Year"), "years": _l("Years"),
 }  # fmt: skip
 
 
