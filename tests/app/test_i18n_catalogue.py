@@ -90,3 +90,21 @@ def test_the_catalogue_compiles_and_keeps_every_placeholder(locale):
     translations = Translations(compiled)
     assert translations.gettext("Sign in") == "登录"
     assert translations.ngettext("%(num)d minute ago", "%(num)d minutes ago", 3) % {"num": 3} == "3分钟前"
+
+
+def test_a_fresh_clone_compiles_its_catalogues_at_start(tmp_path):
+    """No .mo is committed: create_app compiles a missing or stale one (app.i18n.compile_catalogues)."""
+    from app.i18n import compile_catalogues
+
+    source = TRANSLATIONS / "zh_Hans_SG" / "LC_MESSAGES" / "messages.po"
+    target = tmp_path / "zh_Hans_SG" / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    (target / "messages.po").write_bytes(source.read_bytes())
+    compile_catalogues(tmp_path)
+    mo = target / "messages.mo"
+    with mo.open("rb") as compiled:
+        assert Translations(compiled).gettext("Sign out") == "登出"
+    first = mo.stat().st_mtime_ns
+    compile_catalogues(tmp_path)
+    assert mo.stat().st_mtime_ns == first, "an up-to-date catalogue is left alone"
+    assert [p.name for p in target.iterdir() if p.name.endswith(".tmp")] == []
