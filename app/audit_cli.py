@@ -23,7 +23,7 @@ from audit.witness_check import check_against_log, newest_witnessed
 from audit.witness_client import WitnessSubmitter, httpx_post, parse_witnesses, start_submitter
 from core.clock import utcnow
 from core.db import transaction
-from core.errors import NotFound
+from core.errors import ConfigurationError, NotFound
 
 from .extensions import runtime
 
@@ -74,7 +74,7 @@ def verify(witnessed_files: tuple[Path, ...]) -> None:
 
 def _verify_witnessed(rt, extra_notes: list[str]) -> None:
     """Report the newest witnessed size and check the log against it (docs/audit.md, "Witnesses")."""
-    targets = parse_witnesses(rt.config.audit_witnesses)
+    targets = _witnesses(rt)
     if not targets:
         if extra_notes:
             raise click.ClickException("--witnessed needs AUDIT_WITNESSES (the witness keys to trust)")
@@ -98,6 +98,13 @@ def _verify_witnessed(rt, extra_notes: list[str]) -> None:
         console.print(f"[red]FAILED[/red] {checked.problem} (cosigned by {names})")
         sys.exit(1)
     console.print(f"newest witnessed size: {checked.size} (cosigned by {names}); the log holds it")
+
+
+def _witnesses(rt) -> list:
+    try:
+        return parse_witnesses(rt.config.audit_witnesses)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 class Duration(click.ParamType):
@@ -149,7 +156,7 @@ def checkpoint(every: dt.timedelta | None, max_entries: int | None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     console.print(f"signing checkpoints at most every {every.total_seconds():g} s; Ctrl-C stops")
-    if targets := parse_witnesses(rt.config.audit_witnesses):
+    if targets := _witnesses(rt):
         submitter = WitnessSubmitter(rt.sessions, targets, httpx_post(), utcnow)
         start_submitter(submitter, stop=stop)
         console.print(f"offering checkpoints to {len(targets)} witnesses")
