@@ -36,9 +36,11 @@ SUPPORTED_LOCALES = ("en", "zh_Hans_SG")
 LANGUAGES = {"en": ("English", "en"), "zh_Hans_SG": ("中文", "zh-Hans-SG")}
 LANGUAGE_COOKIE = "consentry_lang"
 COOKIE_MAX_AGE_S = 365 * 24 * 3600
-# Staff and developer pages are English only: their blueprints ignore the citizen's choice.
+# Staff and developer pages are English only, and so are the JSON APIs (a program reading them
+# wants the same words whatever cookie the browser holds): these blueprints ignore the choice.
 ENGLISH_ONLY_BLUEPRINTS = frozenset(
-    {"admin", "admin_staff", "operator", "auditor", "staff", "notices_operator", "developers"}
+    {"admin", "admin_staff", "operator", "auditor", "staff", "notices_operator", "developers", "openapi"}
+    | {"citizen_api", "agency_api", "agency_corrections", "agency_receipts", "audit_api", "log_api"}
 )
 TRANSLATIONS = Path(__file__).parent / "translations"
 

@@ -151,3 +151,14 @@ def test_the_consent_screen_reads_in_chinese(client, citizen, verifier):
     assert f'<span lang="en">{APP_NAME}</span> 要求获取您的资料' in page
     assert "将分享的资料" in page and "记住此决定" in page and "不分享" in page
     assert "is asking for your information" not in page
+
+
+def test_the_json_api_keeps_english_labels_whatever_the_cookie(client, citizen, verifier):
+    """The page is Chinese, but a program reading the citizen's JSON gets the catalogue's words."""
+    assert flow.get_code(client, citizen.id, verifier)
+    choose_chinese(client)
+    page = client.get("/citizen/consents").text
+    assert "正式姓名" in page
+    body = client.get("/api/citizen/consents").get_json()
+    labels = {item["label"] for consent in body["consents"] for item in consent["approved"]}
+    assert "Principal name" in labels and "正式姓名" not in labels
