@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from . import assembly, audit_log, oauth_api, oauth_report, refresh, scale, tiles
+from . import assembly, audit_log, audit_scale, oauth_api, oauth_report, refresh, scale, tiles
 from .common import MEETS, MISSES, Options, Row, code_fingerprint, log, machine_info, machine_line
 
 BENCHMARKS: dict[str, Callable[[Options], list[Row]]] = {
@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, Callable[[Options], list[Row]]] = {
     "bulk": refresh.run_bulk,
     "scale": scale.run,
     "audit": audit_log.run,
+    "audit-scale": audit_scale.run,
     "oauth": oauth_api.run,
     "tiles": tiles.run,
 }
