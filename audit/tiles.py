@@ -152,15 +152,21 @@ def _bundle(bodies: list[str], width: int) -> bytes:
     return bytes(out)
 
 
-def tiles_for(tree_size: int) -> Iterator[Tile]:
-    """Every hash tile of a tree of `tree_size` leaves, full and partial, level by level."""
+def tiles_for(tree_size: int, *, since: int = 0) -> Iterator[Tile]:
+    """Every hash tile of a tree of `tree_size` leaves, full and partial, level by level; with
+    `since`, none of the full tiles a tree of `since` leaves already had complete."""
     level = 0
     while (nodes := tree_size >> (HEIGHT * level)) > 0:
-        for index in range(nodes // WIDTH):
+        for index in range(full_tiles(since, level), nodes // WIDTH):
             yield Tile(level, index)
         if nodes % WIDTH:
             yield Tile(level, nodes // WIDTH, nodes % WIDTH)
         level += 1
+
+
+def full_tiles(tree_size: int, level: int) -> int:
+    """How many full tiles level `level` of a tree of `tree_size` leaves has."""
+    return (tree_size >> (HEIGHT * level)) // WIDTH
 
 
 @dataclass
@@ -177,13 +183,18 @@ def publish(
     ``checkpoint`` and ``tile/...``. Full tiles already there are skipped (a rerun resumes an
     interrupted run); partial tiles and the checkpoint are rewritten; every file is written to a
     temporary name and renamed, and the checkpoint last, so a reader never finds a checkpoint
-    whose tiles are not all there. Entry bundles are not written (they are for auditors). Reads
-    only. Raises NotFound when no checkpoint has a note yet."""
+    whose tiles are not all there. That also makes publishing incremental: the full tiles of the
+    size in the directory's checkpoint are known to be there and are not even looked at, so a
+    publish costs what the log grew, not its size. Entry bundles are not written (they are for
+    auditors). Reads only. Raises NotFound when no checkpoint has a note yet."""
     checkpoint = published_checkpoint(session)
     if checkpoint is None:
         raise NotFound("no checkpoint with a signed note yet: run `consentry audit checkpoint`")
-    report = PublishReport(tree_size=checkpoint.tree_size)
-    for tile in tiles_for(checkpoint.tree_size):
+    size = checkpoint.tree_size
+    done = min(_published_size(directory, checkpoint.note_origin), size)
+    report = PublishReport(tree_size=size)
+    report.skipped = sum(full_tiles(done, level) for level in range(max(size.bit_length(), 1)))
+    for tile in tiles_for(size, since=done):
         target = directory / tile.path()
         if tile.full and target.exists():
             report.skipped += 1
@@ -194,6 +205,18 @@ def publish(
             on_tile(tile)
     _write_atomically(directory / "checkpoint", (checkpoint_note(checkpoint) or "").encode())
     return report
+
+
+def _published_size(directory: Path, origin: str | None) -> int:
+    """The tree size of the checkpoint a previous publish left in `directory` (0: none, or not
+    this log's). Written last, it vouches for every full tile of that size."""
+    try:
+        lines = (directory / "checkpoint").read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError):
+        return 0
+    if len(lines) < 2 or lines[0] != origin or not lines[1].isdigit():
+        return 0
+    return int(lines[1])
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
