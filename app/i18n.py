@@ -22,7 +22,7 @@ from pathlib import Path
 import structlog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Blueprint, Flask, has_request_context, redirect, request, url_for
+from flask import Blueprint, Flask, Response, has_request_context, redirect, request, url_for
 from flask_babel import Babel, get_locale
 from flask_babel.speaklater import LazyString
 from markupsafe import Markup, escape
@@ -145,6 +145,14 @@ def _decode_back(token: str) -> str | None:
         return None
 
 
+def _vary(response: Response) -> Response:
+    """A page's words depend on the language cookie and the browser's languages: say so to caches."""
+    if response.mimetype == "text/html":
+        response.vary.add("Cookie")
+        response.vary.add("Accept-Language")
+    return response
+
+
 def compile_catalogues(directory: Path = TRANSLATIONS) -> None:
     """Compile each .po whose .mo is missing or older. Written to a temporary file and renamed,
     so parallel test workers starting at once never read half a catalogue."""
@@ -167,6 +175,7 @@ def init_i18n(app: Flask) -> None:
     compile_catalogues()
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
     app.context_processor(language_context)
+    app.after_request(_vary)
     app.add_template_global(in_english, "in_english")
     app.register_blueprint(bp)
     localise(app.extensions["consentry"].catalogue)  # labels and agency names, per request

@@ -35,7 +35,9 @@ def choose_chinese(client, path: str = "/") -> None:
 
 
 def test_english_by_default_with_a_picker_offering_chinese(client):
-    page = client.get("/").text
+    response = client.get("/")
+    assert {"Cookie", "Accept-Language"} <= set(response.vary), "caches must tell languages apart"
+    page = response.text
     assert html_lang(page) == "en"
     assert "Share your government records, with your consent" in page
     assert '<span lang="en" aria-current="true">English</span>' in page
