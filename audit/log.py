@@ -71,6 +71,7 @@ KINDS = frozenset(
         "citizen_account_closed",  # a citizen closed their account (details: consents withdrawn)
         "correction_requested",  # a citizen reported a wrong value (the attribute, agency; never text)
         "correction_answered",  # the agency answered it (details: request_id, status)
+        "correction_read",  # the agency read it through the agency API (details: request_id, agency)
         "citizen_reveal",  # a citizen asked to see their own national id in full (after a step-up)
     }
 )

@@ -211,6 +211,17 @@ def correction_event(citizen: Citizen, row: CorrectionRequest, *, by: str) -> Ev
     )
 
 
+def read_event(citizen_ref: str, item: Correction, *, agency: str) -> Event:
+    """The audit entry of an agency reading one request (what the citizen wrote, and who they are)."""
+    return Event(
+        kind="correction_read",
+        citizen_ref=citizen_ref,
+        outcome=item.status,
+        attributes=(item.attribute,),
+        details={"request_id": item.id, "agency": agency, "by": f"agency:{agency}"},
+    )
+
+
 def label_of(catalogue: Catalogue, attribute: str) -> str:
     return catalogue[attribute].label if attribute in catalogue else attribute
 

@@ -9,10 +9,11 @@ method, the path with its query, and the body: agency_connectors/signed_requests
 stale or wrong signature is 401, and one agency never sees or answers another's requests (404).
 Errors are JSON `{error, error_description[, errors]}`.
 
-An answer and its audit entry (`correction_answered`: the item, agency and status, never the
-reason) commit together. "corrected" then refreshes that agency's values for the citizen in the
-background (the portal's pool, Runtime.background), so the citizen sees the corrected value
-without the agency waiting on its own API being called back.
+Each request read appends `correction_read` (committed before the page is sent); an answer and its
+audit entry (`correction_answered`: the item, agency and status, never the reason) commit
+together. "corrected" then refreshes that agency's values for the citizen in the background (the
+portal's pool, Runtime.background), so the citizen sees the corrected value without the agency
+waiting on its own API being called back.
 """
 
 from __future__ import annotations
@@ -53,10 +54,15 @@ def queue(agency: str):
         query = QueueQuery().load(request.args.to_dict())
     except ValidationError as exc:
         raise ValidationFailed("invalid query", exc.messages) from None  # type: ignore[arg-type]
+    store, vault = db(write=True), runtime().vault
     page = service.agency_queue(
-        db(), vault=runtime().vault, agency=agency, status=query.get("status"),
+        store, vault=vault, agency=agency, status=query.get("status"),
         cursor=query.get("cursor"), limit=query["limit"],
     )  # fmt: skip
+    # Every look at a citizen's data is audited: one entry per request read, committed first.
+    for item, uinfin in page.items:
+        record(store, service.read_event(vault.digest_uinfin(uinfin), item, agency=agency))
+    store.commit()
     items = [{**_fields(item), "uinfin": uinfin} for item, uinfin in page.items]
     return QueuePage().dump({"items": items, "next_cursor": page.next_cursor}), 200, _NO_STORE
 

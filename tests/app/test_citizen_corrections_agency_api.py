@@ -81,6 +81,18 @@ def test_an_agency_pages_through_its_queue(client, filed):
     assert len(first["uinfin"]) == 9 and first["attribute"] == "name"
 
 
+def test_each_request_an_agency_reads_is_audited_without_its_text(client, db_session, filed):
+    citizen, ids = filed
+    query = select(AuditEntry).where(
+        AuditEntry.kind == "correction_read", AuditEntry.citizen_ref == citizen.uinfin_digest
+    )
+    assert db_session.scalars(query).all() == []
+    signed(client, "GET", "/agency-api/identity/corrections?status=sent&limit=200")
+    read = db_session.scalars(query).all()
+    assert sorted(ids) == sorted(json.loads(entry.body)["details"]["request_id"] for entry in read)
+    assert all("wrong" not in entry.body and "TAN" not in entry.body for entry in read)
+
+
 def test_another_agency_never_sees_or_answers_them(client, filed):
     _citizen, ids = filed
     page = signed(client, "GET", "/agency-api/tax/corrections", agency="tax").get_json()
