@@ -26,6 +26,7 @@ from core.clock import utcnow
 from identity.accounts import enrol
 from identity.models import WebSession
 from tests.browser.test_citizen_sign_in import PASSWORD
+from tests.browser.test_operator_browser import horizontal_overflow
 from tests.factories import fresh_uinfin, make_citizen
 
 
@@ -178,4 +179,29 @@ def test_report_a_mistake_and_the_agencys_answers(tab, live_app, live_server, si
     page.locator("#agency-identity > summary").click()
     expect(page.locator("#field-name")).to_contain_text("TAN AH KAU")
     expect(page.locator("#summary")).to_contain_text(re.compile("TAN AH KAU"))
+    assert tab.problems == []
+
+
+def test_the_new_pages_fit_a_phone(phone_tab, live_app, person):
+    tab, page = phone_tab, phone_tab.page
+    sign_in(tab, person)
+    page.locator("#agency-identity > summary").click()
+    page.locator("#wrong-name").click()
+    page.get_by_role("button", name="Send to the agency").click()
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
+    assert horizontal_overflow(tab) == [], "report form with errors"
+    page.get_by_label("What is wrong?").fill("Misspelt")
+    page.get_by_label("What is the correct value?").fill("A VERY LONG NAME " * 8)
+    page.get_by_role("button", name="Send to the agency").click()
+    expect(page.locator("#status")).to_contain_text("Sent")
+    assert horizontal_overflow(tab) == [], "a request"
+    tab.goto("/citizen/corrections")
+    assert horizontal_overflow(tab) == [], "the list"
+    clean(tab, "the list on a phone")
+    age_sign_in(live_app, person, minutes=6)
+    tab.goto("/citizen/profile")
+    page.locator("#agency-identity > summary").click()
+    page.locator("#show-national-id").click()
+    expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible()
+    assert horizontal_overflow(tab) == [], "step-up"
     assert tab.problems == []
