@@ -303,7 +303,10 @@ def _write_sqlite(
 
 @functools.cache
 def _sqlite_datetime(dialect: Dialect) -> Any:
-    return UTCDateTime().bind_processor(dialect) or (lambda value: value)
+    # The dialect's own DATETIME processor (dialect_impl): the generic type's is None, and the
+    # driver's default adapter writes another text format ("+00:00", no microseconds), which
+    # then compares wrongly against every other stored time (keyset pages repeated rows).
+    return UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
 
 
 def _body(event: Event, seq: int, now: dt.datetime, request_id: str | None) -> dict[str, Any]:

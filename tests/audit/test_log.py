@@ -76,6 +76,19 @@ def test_appends_are_gapless_chained_and_checkpointed(db_session, runtime, now):
     assert verify(db_session, runtime).ok
 
 
+def test_an_entry_time_is_stored_as_the_orm_stores_every_other_time(db_session, runtime, now):
+    """The append writes past the ORM; its time must still compare with times the ORM binds (the
+    keyset cursor of history and search): same stored text on SQLite, same value on PostgreSQL."""
+    [entry] = fill(db_session, runtime, now, 1)
+    stored = db_session.execute(
+        text("SELECT recorded_at FROM audit_entries WHERE seq = :seq"), {"seq": entry.seq}
+    ).scalar_one()
+    if db_session.bind.dialect.name == "sqlite":
+        assert stored == now.strftime("%Y-%m-%d %H:%M:%S.%f")
+    same = select(AuditEntry.seq).where(AuditEntry.seq == entry.seq, AuditEntry.recorded_at == now)
+    assert db_session.scalar(same) == entry.seq
+
+
 def test_inclusion_and_consistency_proofs_verify_against_checkpoints(db_session, runtime, now):
     fill(db_session, runtime, now, 9)
     first = create_checkpoint(db_session, signer=runtime.audit_signer, now=now)
