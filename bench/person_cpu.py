@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -66,20 +67,22 @@ def _call(app, environ: dict) -> tuple[str, bytes]:
 
 
 def _timed(
-    app, environs: list[dict], expect: str, rounds: int, against=None
+    app, make: Callable[[int, int], list[dict]], count: int, expect: str, rounds: int, against=None
 ) -> tuple[list[float], list[float], list[tuple[str, bytes]]]:
-    """CPU ms per call of each round (the environs split evenly), and the failures. With
-    `against` (a context manager factory), every other round runs inside it: (this code's
-    rounds, the other rounds)."""
-    per_round = max(1, len(environs) // rounds)
+    """CPU ms per call of each round (`count` calls split evenly; each round's requests made by
+    `make(start, n)` just before it, so no DPoP proof ages past its window on a busy machine), and
+    the failures. With `against` (a context manager factory), every other round runs inside it:
+    (this code's rounds, the other rounds)."""
+    per_round = max(1, count // rounds)
     results: list[float] = []
     others: list[float] = []
     failures: list[tuple[str, bytes]] = []
-    for number, start in enumerate(range(0, per_round * rounds, per_round)):
+    for number in range(rounds):
+        environs = make(number * per_round, per_round)
         other = against is not None and number % 2 == 1
         with against() if other else contextlib.nullcontext():
             cpu = time.thread_time()
-            for environ in environs[start : start + per_round]:
+            for environ in environs:
                 status, body = _call(app, environ)
                 if not status.startswith(expect):
                     failures.append((status, body[:300]))
@@ -96,6 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sql", action="store_true", help="count SQL statements per call")
     parser.add_argument("--pg-url", help="PostgreSQL (name must contain 'bench'; dropped and re-created)")
     parser.add_argument("--top", type=int, default=45)
+    parser.add_argument("--profile-out", help="also write the profile here (pstats), for bench/cpu_split.py")
     parser.add_argument(
         "--against",
         help="MODULE:NAME of a context manager factory (e.g. one restoring older code); every "
@@ -187,16 +191,15 @@ def main(argv: list[str] | None = None) -> None:
                 made.append(_environ("GET", url + query, headers, None))
             return made
 
-        def run(name: str, environs: list[dict], expect: str) -> tuple[list[float], list[bytes]]:
-            bodies: list[bytes] = []
+        def run(name: str, make: Callable[[int, int], list[dict]], count: int, expect: str) -> None:
             profiler = cProfile.Profile(time.thread_time) if args.profile == name else None
             before = statements[0]
             if profiler is not None:
                 profiler.enable()
-            ms, others, failures = _timed(app, environs, expect, args.rounds, against)
+            ms, others, failures = _timed(app, make, count, expect, args.rounds, against)
             if profiler is not None:
                 profiler.disable()
-            per_call_sql = (statements[0] - before) / len(environs)
+            per_call_sql = (statements[0] - before) / count
             sql = f", {per_call_sql:.1f} SQL statements per call" if args.sql else ""
             for label, values in ((name, ms), (f"{name} against", others)):
                 if values:
@@ -208,10 +211,11 @@ def main(argv: list[str] | None = None) -> None:
             for status, body in failures[:3]:
                 print(f"  {status}: {body!r}")
             if profiler is not None:
+                if args.profile_out:
+                    profiler.dump_stats(args.profile_out)
                 stats = pstats.Stats(profiler, stream=sys.stdout)
                 stats.sort_stats("tottime").print_stats(args.top)
                 stats.sort_stats("cumulative").print_stats(args.top)
-            return ms, bodies
 
         # Warm-up: imports, pools, key caches.
         warm_envs = token_environs(codes[:warm])
@@ -226,8 +230,8 @@ def main(argv: list[str] | None = None) -> None:
             status, body = _call(app, environ)
             assert status.startswith("200"), (status, body)
 
-        run("token", token_environs(codes[warm:]), "200")
-        run("person", person_environs(tokens, timed), "200")
+        run("token", lambda start, n: token_environs(codes[warm + start : warm + start + n]), timed, "200")
+        run("person", lambda _start, n: person_environs(tokens, n), timed, "200")
         app.extensions["consentry"].engine.dispose()
 
 
