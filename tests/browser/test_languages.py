@@ -97,5 +97,5 @@ def test_a_citizen_switches_to_chinese_and_back(tab, journey, gate):  # noqa: F8
     assert html_lang(page) == "en"
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Share your government records, with your consent"
-    )  # noqa: E501
+    )
     assert tab.problems == []
