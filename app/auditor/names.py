@@ -42,7 +42,7 @@ def load_names(session: Session, catalogue: Catalogue) -> Names:
 
 
 def legacy_auditors(session: Session) -> dict[str, str]:
-    """`auditor:<id>` -> "<username> (auditor account)" for the accounts migration 0025 moved."""
+    """`auditor:<id>` -> "<username> (auditor account)" for the accounts migration 0027 moved."""
     rows = session.execute(select(AuditorName.id, AuditorName.username))
     return {f"auditor:{i}": f"{u} (auditor account)" for i, u in rows}
 

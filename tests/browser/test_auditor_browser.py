@@ -63,7 +63,7 @@ def test_auditor_journey(tab, auditor_world):
     username, totp, uinfin = auditor_world
     page = tab.page
     tab.goto("/auditor/")
-    expect(page).to_have_url(re.compile(r"/staff/sign-in\?next=%2Fauditor%2F$"))
+    expect(page).to_have_url(re.compile(r"/staff/sign-in\?next=/auditor/$"))
     assert tab.axe_violations() == []
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password", exact=True).fill(PASSWORD)

@@ -79,7 +79,7 @@ def test_pause_resume_and_this_wasnt_me_to_the_auditors_queue(
     runtime = live_app.extensions["consentry"]
     username = f"auditor-{uuid.uuid4().hex[:8]}"
     with runtime.sessions() as session:
-        auditor = make_staff(
+        member = make_staff(
             session, runtime.config.secret_key, roles=("auditor",), username=username, password=PASSWORD
         )
         session.commit()
@@ -89,7 +89,7 @@ def test_pause_resume_and_this_wasnt_me_to_the_auditors_queue(
         staff.goto("/staff/sign-in?next=/auditor/")
         staff.get_by_label("Username").fill(username)
         staff.get_by_label("Password", exact=True).fill(PASSWORD)
-        staff.get_by_label("Security code").fill(auditor.totp.now())
+        staff.get_by_label("Security code").fill(member.totp.now())
         staff.get_by_role("button", name="Sign in").click()
         expect(staff.get_by_role("heading", name="Search the audit log")).to_be_visible()
         staff.get_by_role("link", name="Citizen reports").click()
