@@ -221,6 +221,8 @@ def test_other_roles_get_a_403_page_and_the_attempt_is_audited(client, db_sessio
     since, client_id = tree_size(db_session), f"form-{uuid.uuid4().hex[:8]}"
     page = client.get(NEW)
     assert page.status_code == 403 and "does not have the admin role" in page.text
+    for path in ("/admin/apps/", "/admin/apps/-/import", "/admin/staff/"):
+        assert client.get(path).status_code == 403, path
     token = (
         csrf_token(client, "/staff/sign-in")
         if role == "x"
