@@ -6,12 +6,14 @@ commands that now point at `consentry staff`, and the verification records
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
+from collections.abc import Iterator
 
 import pyotp
 import pytest
 from argon2 import PasswordHasher, profiles
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.orm import Session
 
 from app.auditor.names import filter_choices, load_names
@@ -24,6 +26,7 @@ from core.db import make_engine
 from core.errors import CryptoError
 from identity import staff as service
 from identity.staff import StaffSignInFailed, add_staff, authenticate, staff_totp_key
+from tests.conftest import _postgres_admin
 
 PASSWORD = "correct horse battery staple"
 SECRET_KEY = "test-secret-key"
@@ -38,7 +41,8 @@ def _cheap_argon2(monkeypatch):
     monkeypatch.setattr(service, "_hasher", CHEAP)
 
 
-# The migration (0027), on a database of its own: it runs the real upgrade and downgrade.
+# The migration (0027), on a database of its own (SQLite, or PostgreSQL with TEST_DATABASE_URL):
+# it runs the real upgrade and downgrade.
 
 
 def _legacy_auditor(conn, username: str, secret: str, *, disabled: bool = False) -> str:
@@ -56,10 +60,27 @@ def _legacy_auditor(conn, username: str, secret: str, *, disabled: bool = False)
 
 
 @pytest.fixture
-def migrated(tmp_path, capfd):
+def scratch_url(tmp_path) -> Iterator[str]:
+    """An empty database of its own: a file on SQLite, a fresh database on PostgreSQL (when
+    TEST_DATABASE_URL names one), dropped afterwards."""
+    base = os.environ.get("TEST_DATABASE_URL", "")
+    if not base.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'merge.db'}"
+        return
+    name, admin = f"consentry_merge_{uuid.uuid4().hex[:12]}", _postgres_admin(base)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def migrated(scratch_url, capfd):
     """A database at 0026 holding three auditors (one disabled, one whose username a member of
     staff has) and a signed-in auditor session, then upgraded to the head."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'merge.db'}")
+    engine = make_engine(scratch_url)
     migrate.upgrade(engine, "0026")
     secret = pyotp.random_base32()
     with engine.begin() as conn:
