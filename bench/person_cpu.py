@@ -96,7 +96,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--citizens", type=int, default=8)
     parser.add_argument("--profile", choices=("person", "token"))
-    parser.add_argument("--sql", action="store_true", help="count SQL statements per call")
+    parser.add_argument(
+        "--sql",
+        action="store_true",
+        help="count SQL statements per call (those through SQLAlchemy: not the SQLite audit "
+        "append's, which run on the driver)",
+    )
     parser.add_argument("--pg-url", help="PostgreSQL (name must contain 'bench'; dropped and re-created)")
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument("--profile-out", help="also write the profile here (pstats), for bench/cpu_split.py")
