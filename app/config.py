@@ -42,6 +42,8 @@ DEMO_AUDIT_SIGNING_KEY = (
 # believes it still protects anything. OPERATOR_PASSWORD: staff have their own accounts now.
 RETIRED_VARIABLES = {
     "OPERATOR_PASSWORD": "staff sign in with their own accounts now (consentry staff add NAME --role admin)",
+    "AUDITOR_SESSION_IDLE_S": "auditors are staff now: OPERATOR_SESSION_IDLE_S applies",
+    "AUDITOR_SESSION_MAX_S": "auditors are staff now: OPERATOR_SESSION_MAX_S applies",
 }
 
 
@@ -138,8 +140,6 @@ class Config:
     citizen_session_max_s: int = 30 * 60
     operator_session_idle_s: int = 15 * 60
     operator_session_max_s: int = 8 * 3600
-    auditor_session_idle_s: int = 15 * 60
-    auditor_session_max_s: int = 30 * 60
     testing: bool = False
 
     @classmethod
@@ -206,8 +206,6 @@ class Config:
             citizen_session_max_s=int(env.get("CITIZEN_SESSION_MAX_S", cls.citizen_session_max_s)),
             operator_session_idle_s=int(env.get("OPERATOR_SESSION_IDLE_S", cls.operator_session_idle_s)),
             operator_session_max_s=int(env.get("OPERATOR_SESSION_MAX_S", cls.operator_session_max_s)),
-            auditor_session_idle_s=int(env.get("AUDITOR_SESSION_IDLE_S", cls.auditor_session_idle_s)),
-            auditor_session_max_s=int(env.get("AUDITOR_SESSION_MAX_S", cls.auditor_session_max_s)),
         )
         if check:
             config.check()
