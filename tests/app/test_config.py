@@ -203,6 +203,13 @@ def test_production_refuses_the_retired_operator_password_and_development_ignore
     assert not hasattr(Config.from_env({"OPERATOR_PASSWORD": "anything"}), "operator_password")
 
 
+def test_production_names_the_retired_auditor_session_settings():
+    """Auditors are staff: a deployment that set their shorter session would silently get the
+    staff one, so production names the setting and what applies now."""
+    message = refusal(AUDITOR_SESSION_MAX_S="1800")
+    assert "AUDITOR_SESSION_MAX_S" in message and "OPERATOR_SESSION_MAX_S applies" in message
+
+
 @pytest.mark.parametrize("value", ["", "   "])
 def test_an_empty_secret_key_in_development_is_refused_not_a_500(base_config, engine, value):
     with pytest.raises(ConfigurationError, match="SECRET_KEY is empty"):

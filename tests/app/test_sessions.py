@@ -246,13 +246,9 @@ def test_each_role_has_its_own_default_lifetimes():
     config = Config()
     lifetimes = {
         name: (getattr(config, f"{name}_session_idle_s"), getattr(config, f"{name}_session_max_s"))
-        for name in ("citizen", "operator", "auditor")
+        for name in ("citizen", "operator")  # operator: every staff member, auditors included
     }
-    assert lifetimes == {
-        "citizen": (15 * MINUTE, 30 * MINUTE),
-        "operator": (15 * MINUTE, 8 * 60 * MINUTE),
-        "auditor": (15 * MINUTE, 30 * MINUTE),
-    }
+    assert lifetimes == {"citizen": (15 * MINUTE, 30 * MINUTE), "operator": (15 * MINUTE, 8 * 60 * MINUTE)}
     env = {"OPERATOR_SESSION_IDLE_S": "600", "CITIZEN_SESSION_MAX_S": "900"}
     changed = Config.from_env(env)
     assert (changed.operator_session_idle_s, changed.citizen_session_max_s) == (600, 900)
