@@ -46,7 +46,7 @@ SOURCES = {
     NOT_APPLICABLE: _l("Not applicable"),
 }
 TABLE_COLUMNS = 4  # lists with more sub-fields than this show each entry as its own list (phones)
-OWNER_MASKED = frozenset({"uinfin"})  # masked even for the owner, until a step-up "Show" exists
+OWNER_MASKED = frozenset({"uinfin"})  # hidden from the owner too until "Show" (app/citizen/stepup.py)
 # Sub-fields in reading order (values are stored with their keys sorted): the year before the amount,
 # a vehicle's number, make and model first.
 SUB_ORDER = {

@@ -106,7 +106,7 @@ def test_the_page_offers_both_formats(signed_in):
     page = signed_in.get("/citizen/download")
     assert page.status_code == 200
     assert "/citizen/download/record.json" in page.text and "/citizen/download/record.zip" in page.text
-    assert "Correction requests are not included" in page.text
+    assert "the corrections you asked for, and the agencies' answers" in page.text
 
 
 def test_json_has_every_section_with_the_citizens_own_values(signed_in, db_session, runtime, citizen, other):
