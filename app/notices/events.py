@@ -48,39 +48,27 @@ def notify_release(session: Session, release: Release, *, now: dt.datetime) -> N
 def notify_remembered(session: Session, consent: Consent, app: AgencyApp, *, now: dt.datetime) -> None:
     """Enqueue the citizen's notice of a consent remembered for later requests, in the
     transaction that records it."""
-    enqueue(
-        session,
-        citizen_id=consent.citizen_id,
-        template=CONSENT_REMEMBERED,
-        params={
-            "app_name": app.name,
-            "agency": app.agency,
-            "attributes": list(consent.approved),
-            "consent_id": consent.id,
-            "purpose_id": consent.purpose_id,
-            "at": now.isoformat(),
-            "expires_at": consent.expires_at.isoformat(),
-        },
-        now=now,
-    )
+    _about_consent(session, CONSENT_REMEMBERED, consent, app, now=now, at=now.isoformat())
 
 
 def notify_expiring(session: Session, consent: Consent, app: AgencyApp, *, now: dt.datetime) -> None:
     """Enqueue the citizen's reminder that a standing consent ends soon."""
-    enqueue(
-        session,
-        citizen_id=consent.citizen_id,
-        template=CONSENT_EXPIRING,
-        params={
-            "app_name": app.name,
-            "agency": app.agency,
-            "attributes": list(consent.approved),
-            "consent_id": consent.id,
-            "purpose_id": consent.purpose_id,
-            "expires_at": consent.expires_at.isoformat(),
-        },
-        now=now,
-    )
+    _about_consent(session, CONSENT_EXPIRING, consent, app, now=now)
+
+
+def _about_consent(
+    session: Session, template: str, consent: Consent, app: AgencyApp, *, now: dt.datetime, **extra: str
+) -> None:
+    params = {
+        "app_name": app.name,
+        "agency": app.agency,
+        "attributes": list(consent.approved),
+        "consent_id": consent.id,
+        "purpose_id": consent.purpose_id,
+        "expires_at": consent.expires_at.isoformat(),
+        **extra,
+    }
+    enqueue(session, citizen_id=consent.citizen_id, template=template, params=params, now=now)
 
 
 def notify_app(session: Session, consent: Consent, *, state: str, now: dt.datetime) -> None:
