@@ -193,40 +193,18 @@ def _myinfo_v5() -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _discovery() -> Iterator[tuple[str, dict[str, Any]]]:
-    tags = ["Discovery"]
+    metadata = ("The metadata.", MetadataOut)
+    key_set = ("A JWK set (RFC 7517).", JwksOut)
     documents = {
-        "/fapi/.well-known/openid-configuration": "Myinfo v5: OpenID Connect Discovery.",
-        "/.well-known/oauth-authorization-server/fapi": "Myinfo v5: RFC 8414 metadata.",
-        "/.well-known/oauth-authorization-server/com/v4": "MyInfo v4: RFC 8414 metadata.",
-        "/com/v4/.well-known/openid-configuration": "MyInfo v4: the same, where OpenID clients look.",
+        "/fapi/.well-known/openid-configuration": ("Myinfo v5: OpenID Connect Discovery.", metadata),
+        "/.well-known/oauth-authorization-server/fapi": ("Myinfo v5: RFC 8414 metadata.", metadata),
+        "/.well-known/oauth-authorization-server/com/v4": ("MyInfo v4: RFC 8414 metadata.", metadata),
+        "/com/v4/.well-known/openid-configuration": ("MyInfo v4: the same, for OIDC clients.", metadata),
+        "/.well-known/keys.json": ("The platform's signing keys (MyInfo v4's JWKS URL).", key_set),
+        "/.well-known/keys": ("The same key set (Singpass's path).", key_set),
+        "/fapi/.well-known/keys": ("The same key set, under the v5 issuer.", key_set),
+        "/.well-known/receipt-keys": ("The consent-receipt keys (Ed25519), every one ever used.", key_set),
     }
-    for path, summary in documents.items():
-        yield (
-            path,
-            {
-                "get": {
-                    "tags": tags,
-                    "summary": summary,
-                    "security": NO_AUTH,
-                    "responses": {"200": json_answer("The metadata.", MetadataOut)},
-                }
-            },
-        )
-    keys = {
-        "/.well-known/keys.json": "The platform's signing keys (MyInfo v4's JWKS URL).",
-        "/.well-known/keys": "The same key set (Singpass's path).",
-        "/fapi/.well-known/keys": "The same key set, under the v5 issuer.",
-        "/.well-known/receipt-keys": "The consent-receipt keys (Ed25519), every one ever used.",
-    }
-    for path, summary in keys.items():
-        yield (
-            path,
-            {
-                "get": {
-                    "tags": tags,
-                    "summary": summary,
-                    "security": NO_AUTH,
-                    "responses": {"200": json_answer("A JWK set (RFC 7517).", JwksOut)},
-                }
-            },
-        )
+    for path, (summary, (answer, schema)) in documents.items():
+        operation = {"tags": ["Discovery"], "summary": summary, "security": NO_AUTH}
+        yield path, {"get": {**operation, "responses": {"200": json_answer(answer, schema)}}}
