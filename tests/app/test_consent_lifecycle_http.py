@@ -6,6 +6,7 @@ and Past on "My consents"; the apps' status endpoint; "This wasn't me" to the au
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 
@@ -282,3 +283,13 @@ def test_another_citizens_row_cannot_be_reported(
 @pytest.mark.parametrize("path", ["/citizen/history/1/not-me", "/auditor/citizen-reports"])
 def test_strangers_are_sent_to_sign_in(client, path):
     assert client.get(path).status_code in (302, 303)
+
+
+def test_confirmation_pages_name_the_time_zone(client, db_session, keys, citizen, verifier, dpop_key):
+    """Withdraw says when the consent was given, pause when it ends, each with the zone's name."""
+    standing(client, citizen, keys, verifier, dpop_key)
+    consent = only_consent(db_session, citizen)
+    withdraw = client.get(f"/citizen/consents/{consent.id}/withdraw").text
+    pause = client.get(f"/citizen/consents/{consent.id}/pause").text
+    assert re.search(r">\s*Given\s*</dt>\s*<dd[^>]*>\s*[^<]+\(Singapore time\)", withdraw)
+    assert re.search(r">\s*Until\s*</dt>\s*<dd[^>]*>\s*[^<]+\(Singapore time\)", pause)
