@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 ED25519 = 0x01
 EM_DASH = "\u2014"
 _KEY_NAME = re.compile(r"[^\s+]+")  # non-empty, no Unicode space, no plus
-_DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
+DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
 
 
 @dataclass(frozen=True)
@@ -60,15 +60,46 @@ def _raw(public_key: Ed25519PublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
+def typed_key_hash(name: str, sig_type: int, public_key: Ed25519PublicKey) -> bytes:
+    """The 4-byte key hash (key ID) of an Ed25519 key used with signature type `sig_type`: 0x01
+    for note signatures, 0x04 for witness cosignatures (c2sp.org/tlog-cosignature)."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([sig_type]) + _raw(public_key)).digest()[:4]
+
+
+def typed_verifier_key(name: str, sig_type: int, public_key: Ed25519PublicKey) -> str:
+    """``<name>+<key hash, 8 hex>+<base64(sig_type || public key)>``."""
+    if not valid_key_name(name):
+        raise ValueError("a key name is non-empty with no spaces and no plus sign")
+    encoded = base64.b64encode(bytes([sig_type]) + _raw(public_key)).decode()
+    return f"{name}+{typed_key_hash(name, sig_type, public_key).hex()}+{encoded}"
+
+
+def parse_typed_verifier_key(vkey: str, sig_type: int) -> tuple[str, bytes, Ed25519PublicKey]:
+    """(name, key hash, public key) of a verifier key string whose key is of type `sig_type`.
+    ValueError if malformed, of another type, or if its key hash does not match its name and key."""
+    parts = vkey.strip().split("+", 2)
+    if len(parts) != 3 or not valid_key_name(parts[0]) or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
+        raise ValueError("a verifier key is <name>+<8 hex digits>+<base64 key>")
+    try:
+        raw = base64.b64decode(parts[2], validate=True)
+    except binascii.Error as exc:
+        raise ValueError("verifier key is not base64") from exc
+    if len(raw) != 33 or raw[0] != sig_type:
+        raise ValueError(f"not an Ed25519 key of signature type 0x{sig_type:02x}")
+    public_key = Ed25519PublicKey.from_public_bytes(raw[1:])
+    if typed_key_hash(parts[0], sig_type, public_key).hex() != parts[1]:
+        raise ValueError("verifier key hash does not match its name and key")
+    return parts[0], bytes.fromhex(parts[1]), public_key
+
+
 def key_hash(name: str, public_key: Ed25519PublicKey) -> bytes:
     """The 4-byte key hash of an Ed25519 note key."""
-    return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + _raw(public_key)).digest()[:4]
+    return typed_key_hash(name, ED25519, public_key)
 
 
 def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
     """The verifier key string a client configures to trust our checkpoints."""
-    encoded = base64.b64encode(bytes([ED25519]) + _raw(public_key)).decode()
-    return f"{name}+{key_hash(name, public_key).hex()}+{encoded}"
+    return typed_verifier_key(name, ED25519, public_key)
 
 
 def checkpoint_body(origin: str, tree_size: int, root_hash: bytes) -> str:
@@ -86,9 +117,14 @@ def sign_body(private_key: Ed25519PrivateKey, key_name: str, body: str) -> str:
     return base64.b64encode(key_hash(key_name, private_key.public_key()) + signature).decode()
 
 
+def signature_line(key_name: str, signature_b64: str) -> str:
+    """One newline-terminated signature line, ``— <key name> <base64 signature>``."""
+    return f"{EM_DASH} {key_name} {signature_b64}\n"
+
+
 def note_text(body: str, key_name: str, signature_b64: str) -> str:
     """A signed note: the body, a blank line, one signature line."""
-    return f"{body}\n{EM_DASH} {key_name} {signature_b64}\n"
+    return f"{body}\n{signature_line(key_name, signature_b64)}"
 
 
 def split_note(note: str) -> tuple[str, list[NoteSignature]]:
@@ -115,21 +151,9 @@ def split_note(note: str) -> tuple[str, list[NoteSignature]]:
 
 
 def parse_verifier_key(vkey: str) -> tuple[str, bytes, Ed25519PublicKey]:
-    """(name, key hash, public key) of an Ed25519 verifier key string; ValueError if malformed or
-    if its key hash does not match its name and key."""
-    parts = vkey.strip().split("+", 2)
-    if len(parts) != 3 or not valid_key_name(parts[0]) or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
-        raise ValueError("a verifier key is <name>+<8 hex digits>+<base64 key>")
-    try:
-        raw = base64.b64decode(parts[2], validate=True)
-    except binascii.Error as exc:
-        raise ValueError("verifier key is not base64") from exc
-    if len(raw) != 33 or raw[0] != ED25519:
-        raise ValueError("not an Ed25519 verifier key")
-    public_key = Ed25519PublicKey.from_public_bytes(raw[1:])
-    if key_hash(parts[0], public_key).hex() != parts[1]:
-        raise ValueError("verifier key hash does not match its name and key")
-    return parts[0], bytes.fromhex(parts[1]), public_key
+    """(name, key hash, public key) of an Ed25519 note verifier key string; ValueError if malformed
+    or if its key hash does not match its name and key."""
+    return parse_typed_verifier_key(vkey, ED25519)
 
 
 def verify_note(note: str, vkey: str) -> str:
@@ -153,7 +177,7 @@ def parse_checkpoint(body: str) -> Checkpoint:
     if len(lines) < 4 or lines[-1] != "":
         raise ValueError("a checkpoint body is at least three newline-terminated lines")
     origin, size, root = lines[0], lines[1], lines[2]
-    if not origin or not _DECIMAL.fullmatch(size):
+    if not origin or not DECIMAL.fullmatch(size):
         raise ValueError("bad origin or tree size line")
     try:
         root_hash = base64.b64decode(root, validate=True)

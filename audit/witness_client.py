@@ -226,7 +226,7 @@ def cosignature_lines(session: Session, tree_size: int) -> str:
         .where(AuditCosignature.tree_size == tree_size)
         .order_by(AuditCosignature.witness)
     )
-    return "".join(f"{note.EM_DASH} {row.witness} {row.signature}\n" for row in rows)
+    return "".join(note.signature_line(row.witness, row.signature) for row in rows)
 
 
 def cosigned_note(session: Session, checkpoint: AuditCheckpoint) -> str | None:

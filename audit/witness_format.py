@@ -16,29 +16,28 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .note import (
-    EM_DASH,
+    DECIMAL,
     Checkpoint,
     NoteSignature,
     parse_checkpoint,
+    parse_typed_verifier_key,
+    signature_line,
     split_note,
-    valid_key_name,
+    typed_key_hash,
+    typed_verifier_key,
     verify_note,
 )
 
 COSIGNATURE_V1 = 0x04
 MAX_TIMESTAMP = 2**63 - 1
 MAX_PROOF_LINES = 63
-_DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
 
 
 @dataclass(frozen=True)
@@ -54,39 +53,20 @@ class CosignerKey:
         return cosigner_vkey(self.name, self.public_key)
 
 
-def _raw(public_key: Ed25519PublicKey) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
 def cosigner_key_hash(name: str, public_key: Ed25519PublicKey) -> bytes:
     """The 4-byte key ID of a cosignature/v1 key (signature type 0x04, not the note's 0x01)."""
-    return hashlib.sha256(name.encode() + b"\n" + bytes([COSIGNATURE_V1]) + _raw(public_key)).digest()[:4]
+    return typed_key_hash(name, COSIGNATURE_V1, public_key)
 
 
 def cosigner_vkey(name: str, public_key: Ed25519PublicKey) -> str:
     """The verifier key string clients configure to trust this witness's cosignatures."""
-    if not valid_key_name(name):
-        raise ValueError("a witness name is non-empty with no spaces and no plus sign")
-    encoded = base64.b64encode(bytes([COSIGNATURE_V1]) + _raw(public_key)).decode()
-    return f"{name}+{cosigner_key_hash(name, public_key).hex()}+{encoded}"
+    return typed_verifier_key(name, COSIGNATURE_V1, public_key)
 
 
 def parse_cosigner_vkey(vkey: str) -> CosignerKey:
     """The key a cosignature/v1 verifier key string names. ValueError if malformed, not of type
     0x04, or if its key ID does not match its name and key."""
-    parts = vkey.strip().split("+", 2)
-    if len(parts) != 3 or not valid_key_name(parts[0]) or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
-        raise ValueError("a witness key is <name>+<8 hex digits>+<base64 key>")
-    try:
-        raw = base64.b64decode(parts[2], validate=True)
-    except binascii.Error as exc:
-        raise ValueError("witness key is not base64") from exc
-    if len(raw) != 33 or raw[0] != COSIGNATURE_V1:
-        raise ValueError("not an Ed25519 cosignature/v1 key (type 0x04)")
-    public_key = Ed25519PublicKey.from_public_bytes(raw[1:])
-    if cosigner_key_hash(parts[0], public_key).hex() != parts[1]:
-        raise ValueError("witness key ID does not match its name and key")
-    return CosignerKey(parts[0], bytes.fromhex(parts[1]), public_key)
+    return CosignerKey(*parse_typed_verifier_key(vkey, COSIGNATURE_V1))
 
 
 def cosigned_message(body: str, timestamp: int) -> bytes:
@@ -103,7 +83,7 @@ def cosign(private_key: Ed25519PrivateKey, name: str, body: str, timestamp: int)
     signature = private_key.sign(cosigned_message(body, timestamp))
     key_id = cosigner_key_hash(name, private_key.public_key())
     encoded = base64.b64encode(key_id + timestamp.to_bytes(8, "big") + signature).decode()
-    return f"{EM_DASH} {name} {encoded}\n"
+    return signature_line(name, encoded)
 
 
 def cosignature_time(sig: NoteSignature, body: str, key: CosignerKey) -> int | None:
@@ -183,7 +163,7 @@ def parse_add_checkpoint(data: bytes) -> AddCheckpoint:
     if not sep or not head.startswith("old "):
         raise ValueError("expected 'old <size>', proof lines, an empty line, then the checkpoint")
     lines = head.split("\n")
-    if not _DECIMAL.fullmatch(lines[0][4:]):
+    if not DECIMAL.fullmatch(lines[0][4:]):
         raise ValueError("old size is not a decimal without leading zeroes")
     if len(lines) - 1 > MAX_PROOF_LINES:
         raise ValueError("more than 63 consistency proof lines")

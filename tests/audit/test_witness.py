@@ -243,3 +243,14 @@ def test_note_verifier_key_with_a_plus_in_its_base64_parses():
     # which a split on every '+' mistook for a fourth field.
     name, key_hash, _ = note.parse_verifier_key("TEST+7997405c+AQcC+FTVKf0jlTdHDY3rbevmnKxxPjigCXlVtGe6RIr6")
     assert (name, key_hash.hex()) == ("TEST", "7997405c")
+
+
+def test_a_cosigner_key_is_not_a_note_key():
+    # One parser serves both key types: each rejects the other's type byte, so a witness key
+    # configured as the log's key (or the reverse) fails at start-up, not at verification.
+    vkey = "remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2"
+    with pytest.raises(ValueError, match="0x01"):
+        note.parse_verifier_key(vkey)
+    key = Ed25519PrivateKey.generate().public_key()
+    assert note.parse_verifier_key(note.verifier_key("log.example", key))[2] == key
+    assert cosigner_vkey("w.example", key) != note.verifier_key("w.example", key)
