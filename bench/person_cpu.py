@@ -1,7 +1,9 @@
-"""Where a person call's CPU goes: the v4 person call (and the v4 token call) in this process,
-one thread, no HTTP server and no other clients, so a profile reads the app's own cost.
+"""Where a person call's CPU goes: the v4 person call and the v4 token call, then the Myinfo v5
+token and userinfo calls, in this process, one thread, no HTTP server and no other clients, so a
+profile reads the app's own cost.
 
-    .venv/bin/python -m bench.person_cpu [--calls 600] [--profile person|token] [--sql]
+    .venv/bin/python -m bench.person_cpu [--calls 600] [--apis v4,v5] [--sql]
+        [--profile person|token|token-v5|userinfo]
         [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/consentry_bench]
 
 The app is built as a gunicorn worker builds it (`create_app(Config.from_env(...))` with the
@@ -11,7 +13,12 @@ request is a WSGI environ built before the clock starts, handed to the app as gu
 bench/oauth_api.py's: one app, citizens refreshed from the simulated agencies, codes as the
 consent screen issues them.
 
-Prints the thread's CPU per call (median of rounds), the SQL statements per call with `--sql`,
+v5 as bench/fapi_api.py drives it: a pushed request per login (PAR, through the app, not timed),
+codes from them as the consent screen issues them, then `/fapi/token` and `/fapi/userinfo`. The
+token limit per client is lifted (the same work is done either way; the HTTP bench waits instead).
+
+Prints the thread's CPU per call (median of rounds), on PostgreSQL also its backends' CPU per call
+(from /proc, over all rounds: the clock ticks are 10 ms), the SQL statements per call with `--sql`,
 and with `--profile` a cProfile of that call's rounds (by own time and by cumulative time).
 Not part of `python -m bench`: a tool for profiling in turns (e.g. in a git worktree of an
 older commit, with this file copied there).
@@ -67,27 +74,41 @@ def _call(app, environ: dict) -> tuple[str, bytes]:
 
 
 def _timed(
-    app, make: Callable[[int, int], list[dict]], count: int, expect: str, rounds: int, against=None
-) -> tuple[list[float], list[float], list[tuple[str, bytes]]]:
+    app,
+    make: Callable[[int, int], list[dict]],
+    count: int,
+    expect: str,
+    rounds: int,
+    against=None,
+    database_cpu: Callable[[], float] | None = None,
+) -> tuple[list[float], list[float], list[tuple[str, bytes]], list[float]]:
     """CPU ms per call of each round (`count` calls split evenly; each round's requests made by
     `make(start, n)` just before it, so no DPoP proof ages past its window on a busy machine), and
     the failures. With `against` (a context manager factory), every other round runs inside it:
-    (this code's rounds, the other rounds)."""
+    (this code's rounds, the other rounds). With `database_cpu` (CPU seconds of the database's
+    processes so far), the last item is the database's CPU ms per call: [this code's, the other's]
+    over all their rounds."""
     per_round = max(1, count // rounds)
     results: list[float] = []
     others: list[float] = []
     failures: list[tuple[str, bytes]] = []
+    database = [0.0, 0.0]
     for number in range(rounds):
         environs = make(number * per_round, per_round)
         other = against is not None and number % 2 == 1
         with against() if other else contextlib.nullcontext():
+            db_before = database_cpu() if database_cpu else 0.0
             cpu = time.thread_time()
             for environ in environs:
                 status, body = _call(app, environ)
                 if not status.startswith(expect):
                     failures.append((status, body[:300]))
             (others if other else results).append(1000 * (time.thread_time() - cpu) / per_round)
-    return results, others, failures
+            if database_cpu is not None:
+                database[other] += database_cpu() - db_before
+    calls = (len(results) * per_round, len(others) * per_round)
+    db_ms = [1000 * database[i] / calls[i] for i in (0, 1) if calls[i]] if database_cpu else []
+    return results, others, failures, db_ms
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -95,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=600)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--citizens", type=int, default=8)
-    parser.add_argument("--profile", choices=("person", "token"))
+    parser.add_argument("--apis", default="v4,v5", help="v4, v5 or both (v4,v5)")
+    parser.add_argument("--profile", choices=("person", "token", "token-v5", "userinfo"))
     parser.add_argument(
         "--sql",
         action="store_true",
@@ -122,15 +144,21 @@ def main(argv: list[str] | None = None) -> None:
     metrics_dir.mkdir()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # as `consentry serve` runs it
 
+    import dataclasses
+
     from joserfc.jwk import ECKey
 
     from app import create_app
     from app.config import Config
 
     from .common import BENCH_MASTER_KEYS, Options, build_runtime, close_runtime, fresh_database
+    from .fapi_api import Issuer, _login, _par_calls, _pushed_request, _token_calls_v5, _userinfo_calls
     from .oauth_api import (
         NO_AGENCIES,
         SCOPE,
+        Token,
+        _backend_pids,
+        _cpu_by_pid,
         _mint_codes,
         _seed,
         _token_calls,
@@ -140,14 +168,21 @@ def main(argv: list[str] | None = None) -> None:
         jwt_claims,
     )
 
+    apis = set(args.apis.split(","))
+
     options = Options(workdir=workdir, pg_url=args.pg_url)
     url = args.pg_url or f"sqlite:///{workdir / 'person-cpu.db'}"
     with fresh_database(options, url, "person-cpu") as db_url:
         people = _seed(db_url, args.citizens)
         runtime = build_runtime(db_url)
         warm, timed = 32, args.calls
-        codes = _mint_codes(runtime, people, warm + timed, _v4_request)
-        close_runtime(runtime)
+        codes = _mint_codes(runtime, people, warm + timed, _v4_request) if "v4" in apis else []
+        watcher = build_runtime(db_url) if args.pg_url else None
+
+        def backends_cpu() -> float:
+            return sum(_cpu_by_pid(_backend_pids(watcher)).values())
+
+        database_cpu = backends_cpu if watcher is not None else None
         env = {
             **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CATALOGUE_PATH")},
             "CONSENTRY_ENV": "development",
@@ -160,7 +195,8 @@ def main(argv: list[str] | None = None) -> None:
             "PERSON_REFRESH_MAX_AGE_S": str(30 * 86400),
         }
         env.pop("ACTIVE_MASTER_KID", None)
-        app = create_app(Config.from_env(env))
+        # The same work under any limit; the HTTP bench waits for room instead.
+        app = create_app(dataclasses.replace(Config.from_env(env), token_rate_limit=10**9))
         statements = [0]
         if args.sql:
             from sqlalchemy import event
@@ -201,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
             before = statements[0]
             if profiler is not None:
                 profiler.enable()
-            ms, others, failures = _timed(app, make, count, expect, args.rounds, against)
+            ms, others, failures, db_ms = _timed(app, make, count, expect, args.rounds, against, database_cpu)
             if profiler is not None:
                 profiler.disable()
             per_call_sql = (statements[0] - before) / count
@@ -212,6 +248,8 @@ def main(argv: list[str] | None = None) -> None:
                         f"{label}: CPU per call median {statistics.median(values):.2f} ms, best "
                         f"{min(values):.2f} ms (rounds: {', '.join(f'{m:.2f}' for m in values)})"
                     )
+            for label, value in zip((name, f"{name} against"), db_ms, strict=False):
+                print(f"{label}: PostgreSQL backends' CPU per call {value:.2f} ms (all rounds)")
             print(f"{name}: {len(failures)} failures{sql}")
             for status, body in failures[:3]:
                 print(f"  {status}: {body!r}")
@@ -222,22 +260,59 @@ def main(argv: list[str] | None = None) -> None:
                 stats.sort_stats("tottime").print_stats(args.top)
                 stats.sort_stats("cumulative").print_stats(args.top)
 
-        # Warm-up: imports, pools, key caches.
-        warm_envs = token_environs(codes[:warm])
-        tokens: list[tuple[str, ECKey]] = []
         import json
 
-        for i, environ in enumerate(warm_envs):
-            status, body = _call(app, environ)
-            assert status.startswith("200"), (status, body)
-            tokens.append((json.loads(body)["access_token"], dpop_keys[i % len(dpop_keys)]))
-        for environ in person_environs(tokens, warm):
-            status, body = _call(app, environ)
-            assert status.startswith("200"), (status, body)
+        if "v4" in apis:
+            # Warm-up: imports, pools, key caches.
+            tokens: list[tuple[str, ECKey]] = []
+            for i, environ in enumerate(token_environs(codes[:warm])):
+                status, body = _call(app, environ)
+                assert status.startswith("200"), (status, body)
+                tokens.append((json.loads(body)["access_token"], dpop_keys[i % len(dpop_keys)]))
+            for environ in person_environs(tokens, warm):
+                status, body = _call(app, environ)
+                assert status.startswith("200"), (status, body)
 
-        run("token", lambda start, n: token_environs(codes[warm + start : warm + start + n]), timed, "200")
-        run("person", lambda _start, n: person_environs(tokens, n), timed, "200")
+            v4_timed = codes[warm:]
+            run("token", lambda start, n: token_environs(v4_timed[start : start + n]), timed, "200")
+            run("person", lambda _start, n: person_environs(tokens, n), timed, "200")
+
+        if "v5" in apis:
+            base = f"{BASE_URL}/fapi"
+            issuer = Issuer(base, f"{base}/par", f"{base}/token", f"{base}/userinfo", keys=None)  # type: ignore[arg-type]
+            logins = [_login() for _ in range(warm + timed)]
+            pushed = []
+            for login, call in zip(logins, _par_calls(issuer, people, logins), strict=True):
+                status, body = _call(app, _environ(call.method, call.path, call.headers, call.form))
+                assert status.startswith("201"), (status, body)
+                pushed.append(dataclasses.replace(login, request_uri=json.loads(body)["request_uri"]))
+            v5_codes = _mint_codes(runtime, people, len(pushed), _pushed_request(pushed))
+
+            def v5_token_environs(start: int, n: int) -> list[dict]:
+                end = start + n
+                calls = _token_calls_v5(issuer, people, v5_codes[start:end], pushed[start:end])
+                return [_environ(c.method, c.path, c.headers, c.form) for c in calls]
+
+            def userinfo_environs(v5_tokens: list[Token], n: int) -> list[dict]:
+                calls = _userinfo_calls(issuer, v5_tokens, n)
+                return [_environ(c.method, c.path, c.headers, c.form) for c in calls]
+
+            v5_tokens = []
+            for login, environ in zip(pushed[:warm], v5_token_environs(0, warm), strict=True):
+                status, body = _call(app, environ)
+                assert status.startswith("200"), (status, body)
+                access_token = json.loads(body)["access_token"]
+                v5_tokens.append(Token(access_token, jwt_claims(access_token)["sub"], login.dpop_key))
+            for environ in userinfo_environs(v5_tokens, warm):
+                status, body = _call(app, environ)
+                assert status.startswith("200"), (status, body)
+
+            run("token-v5", lambda start, n: v5_token_environs(warm + start, n), timed, "200")
+            run("userinfo", lambda _start, n: userinfo_environs(v5_tokens, n), timed, "200")
         app.extensions["consentry"].engine.dispose()
+        close_runtime(runtime)
+        if watcher is not None:
+            close_runtime(watcher)
 
 
 if __name__ == "__main__":
