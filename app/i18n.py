@@ -27,8 +27,12 @@ from flask_babel import Babel, get_locale
 from flask_babel.speaklater import LazyString
 from markupsafe import Markup, escape
 
+from core.clock import utcnow
+from notifications.outbox import set_language
+
+from .extensions import runtime
 from .i18n_labels import localise
-from .identity import safe_next
+from .identity import current_citizen_id, safe_next
 from .security import public
 
 SUPPORTED_LOCALES = ("en", "zh_Hans_SG")
@@ -78,9 +82,8 @@ def _from_browser() -> str:
 
 
 def current_locale() -> str:
-    """The locale of the request being answered ("en" or "zh_Hans_SG"); English outside one."""
-    if not has_request_context():
-        return "en"
+    """The locale of the request being answered ("en" or "zh_Hans_SG"), or the one forced
+    (flask_babel.force_locale: a mail written in its citizen's language); English otherwise."""
     locale = get_locale()
     return str(locale) if locale is not None and str(locale) in SUPPORTED_LOCALES else "en"
 
@@ -116,10 +119,14 @@ def language_context() -> dict[str, object]:
 @public
 def choose(locale: str):
     """Remember the chosen language (a GOV.UK-style link, so it works without JavaScript) and go
-    back to the page it was chosen on: a local path only, never another site."""
+    back to the page it was chosen on: a local path only, never another site. A signed-in
+    citizen's choice is stored for them too: their mails are written in it."""
     back = safe_next(_decode_back(request.args.get("back", ""))) or url_for("site.index")
     response = redirect(back, code=303)
     if locale in SUPPORTED_LOCALES:
+        citizen_id = current_citizen_id()
+        if citizen_id is not None:
+            remember_language(citizen_id, locale)
         response.set_cookie(
             LANGUAGE_COOKIE,
             locale,
@@ -129,6 +136,25 @@ def choose(locale: str):
             secure=request.is_secure,
         )
     return response
+
+
+def remember_language(citizen_id: str, locale: str, *, only_if_unset: bool = False) -> None:
+    """Store `locale` as the language of the citizen's mails, in a short transaction of its own
+    (the picker and sign-in have nothing else to write with it); nothing is written when it is
+    already theirs. `only_if_unset` keeps a language they chose before."""
+    with runtime().writer_sessions() as store:
+        if set_language(
+            store, citizen_id=citizen_id, language=locale, now=utcnow(), only_if_unset=only_if_unset
+        ):
+            store.commit()
+
+
+def adopt_browser_language(citizen_id: str) -> None:
+    """At sign-in: the language this browser chose with the picker (the cookie) becomes the
+    citizen's, for their mails, unless they have one stored already."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in SUPPORTED_LOCALES:
+        remember_language(citizen_id, chosen, only_if_unset=True)
 
 
 def back_token() -> str:

@@ -103,8 +103,12 @@ def start_citizen_session(citizen_id: str, *, now: dt.datetime) -> None:
     """Remember `citizen_id` as signed in, in a fresh server-side session with a new token:
     nothing set before survives (session fixation), and whatever session the browser had (an
     operator's, another citizen's) is revoked. For the local sign-in and any external provider's
-    callback. Commits the session record on its own."""
+    callback. Commits the session record on its own; then, if this browser chose a language
+    and the citizen has none stored, stores it for their mails (a transaction of its own)."""
+    from .i18n import adopt_browser_language  # app.i18n imports this module
+
     start_web_session("citizen", citizen_id, now=now)
+    adopt_browser_language(citizen_id)
 
 
 def citizen_required(view: F) -> F:

@@ -3,7 +3,10 @@
 
 Nothing here touches the database: the worker (notifications.worker) claims, decides and
 records; the app layer supplies a `Mailer` saying how an address, a label, a time and a link are
-found."""
+found, and how words are put in the citizen's language (`in_language`, `gettext`): a mail is
+written in the language the citizen chose (NotificationPreference.language), its
+`Content-Language` header and `<html lang>` saying which. Without those the mail is in English,
+the templates' own words."""
 
 from __future__ import annotations
 
@@ -11,30 +14,54 @@ import datetime as dt
 import smtplib
 import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from core.errors import ConfigurationError
 
-_TEMPLATES = Environment(
-    loader=PackageLoader("notifications", "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-SUBJECTS = {
-    "release": "{app_name} received your details",
-    "consent_remembered": "You let {app_name} get your details without asking",
-    "consent_expiring": "Your consent for {app_name} ends soon",
-    "digest": "Your Consentry notices: {count} today",
-}
+from .models import DEFAULT_LANGUAGE
+
+
+def _templates(
+    gettext: Callable[[str], str],
+    ngettext: Callable[[str, str, int], str],
+    in_english: Callable[[object], Markup],
+) -> Environment:
+    """The mail templates, their `_()` translated by `gettext` (Flask-Babel's style: named
+    placeholders, filled and escaped after translation)."""
+    env = Environment(
+        loader=PackageLoader("notifications", "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["in_english"] = in_english
+    return env
+
+
+def _untranslated(message: str) -> str:
+    return message
+
+
+def _plural(singular: str, plural: str, n: int) -> str:
+    return singular if n == 1 else plural
+
+
+def language_tag(language: str) -> str:
+    """A Babel locale id as the BCP 47 tag (RFC 5646) `lang` and Content-Language (RFC 3282)
+    take: "zh_Hans_SG" -> "zh-Hans-SG"."""
+    return language.replace("_", "-")
 
 
 class SendError(Exception):
@@ -128,6 +155,18 @@ class Mailer:
     show_time: Callable[[dt.datetime], str]  # a time as people read it, in the display zone
     withdraw_link: Callable[[str, dt.datetime], str]  # a consent's one-tap link, made at `now`
     settings_url: str
+    # Entered around everything that reads words for one mail (templates, labels, times), so they
+    # come out in that language; `gettext`/`ngettext` translate the templates' strings inside it.
+    in_language: Callable[[str], AbstractContextManager[object]] = lambda _language: nullcontext()
+    gettext: Callable[[str], str] = _untranslated
+    ngettext: Callable[[str, str, int], str] = _plural
+    # Text that stays English (an app's name) in HTML: marked lang="en" in another language.
+    in_english: Callable[[object], Markup] = escape
+    default_language: str = DEFAULT_LANGUAGE
+    templates: Environment = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.templates = _templates(self.gettext, self.ngettext, self.in_english)
 
 
 @dataclass(frozen=True)
@@ -144,23 +183,33 @@ class Notice:
     kind: str = "email"  # notifications.models.EMAIL or WEBHOOK
 
 
-def build_message(mailer: Mailer, notices: Sequence[Notice], *, to: str, now: dt.datetime) -> EmailMessage:
-    """The mail for `notices` (one: its own template; several: a digest) to `to`. Its
-    Message-ID names the outbox ids, so a mail sent again after a crash is recognisably the same."""
-    items = [_item(mailer, notice, now=now) for notice in notices]
-    template = notices[0].template if len(items) == 1 else "digest"
-    context = {"items": items, "settings_url": mailer.settings_url}
-    subject = SUBJECTS[template].format(app_name=items[0]["app_name"], count=len(items))
+def build_message(
+    mailer: Mailer, notices: Sequence[Notice], *, to: str, now: dt.datetime, language: str | None = None
+) -> EmailMessage:
+    """The mail for `notices` (one: its own template; several: a digest) to `to`, written in
+    `language` (a Babel locale id; None: the mailer's default). Its Message-ID names the outbox
+    ids, so a mail sent again after a crash is recognisably the same."""
+    language = language or mailer.default_language
+    with mailer.in_language(language):
+        items = [_item(mailer, notice, now=now) for notice in notices]
+        template = notices[0].template if len(items) == 1 else "digest"
+        context = {"items": items, "settings_url": mailer.settings_url, "lang": language_tag(language)}
+        subject = mailer.templates.get_template("subject.txt").render(
+            template=template, app_name=items[0]["app_name"], count=len(items)
+        )
+        text = mailer.templates.get_template("notice.txt").render(**context)
+        html = mailer.templates.get_template("notice.html").render(**context)
     message = EmailMessage()
-    message["Subject"] = subject
+    message["Subject"] = " ".join(subject.split())
     message["From"] = mailer.mail_from
     message["To"] = to
     message["Date"] = formatdate(now.timestamp(), usegmt=True)
     ids = "-".join(str(n.id) for n in notices)
     message["Message-ID"] = f"<notice-{ids}@consentry>"
     message["X-Consentry-Notices"] = ",".join(str(n.id) for n in notices)
-    message.set_content(_TEMPLATES.get_template("notice.txt").render(**context))
-    message.add_alternative(_TEMPLATES.get_template("notice.html").render(**context), subtype="html")
+    message["Content-Language"] = context["lang"]
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
     return message
 
 
@@ -171,7 +220,7 @@ def _item(mailer: Mailer, notice: Notice, *, now: dt.datetime) -> dict[str, Any]
     consent_id = params.get("consent_id")
     return {
         "template": notice.template,
-        "app_name": params.get("app_name", "An agency app"),
+        "app_name": params.get("app_name", ""),  # the templates say "An agency app" without one
         "agency": params.get("agency", ""),
         "labels": [mailer.label_of(name) for name in params.get("attributes", [])],
         "at": mailer.show_time(dt.datetime.fromisoformat(at)) if at else "",

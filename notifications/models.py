@@ -20,6 +20,9 @@ BIGINT_PK = BigInteger().with_variant(Integer, "sqlite")
 EMAIL, WEBHOOK = "email", "webhook"  # kind: a mail to the citizen, or a security event to the app
 PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
 IMMEDIATE, DIGEST, OFF = "immediate", "digest", "off"
+# The languages a notice can be written in (Babel locale ids; the app's catalogues hold them).
+LANGUAGES = ("en", "zh_Hans_SG")
+DEFAULT_LANGUAGE = "en"
 
 
 class Outbox(Base):
@@ -47,13 +50,16 @@ class Outbox(Base):
 
 
 class NotificationPreference(Base):
-    """How a citizen wants notices; no row means at once, own recent releases included."""
+    """How a citizen wants notices; no row means at once, own recent releases included, in the
+    platform's default language. `language` is a Babel locale id ("en", "zh_Hans_SG"), set when
+    the citizen chooses one (the page's language picker, or these settings); None: never chosen."""
 
     __tablename__ = "notification_preferences"
 
     citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True)
     mode: Mapped[str] = mapped_column(String(16), default=IMMEDIATE)
     skip_own_recent: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

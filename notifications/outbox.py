@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import ValidationFailed
 
-from .models import DIGEST, EMAIL, IMMEDIATE, OFF, WEBHOOK, NotificationPreference, Outbox
+from .models import DIGEST, EMAIL, IMMEDIATE, LANGUAGES, OFF, WEBHOOK, NotificationPreference, Outbox
 
 RELEASE, CONSENT_REMEMBERED, CONSENT_EXPIRING = "release", "consent_remembered", "consent_expiring"
 CONSENT_CHANGED = "consent_changed"  # to the app's webhook (kind WEBHOOK), not to the citizen
@@ -93,7 +93,7 @@ def preferences_of(session: Session, citizen_id: str) -> NotificationPreference:
     found = session.get(NotificationPreference, citizen_id)
     if found is not None:
         return found
-    return NotificationPreference(citizen_id=citizen_id, mode=IMMEDIATE, skip_own_recent=False)
+    return NotificationPreference(citizen_id=citizen_id, mode=IMMEDIATE, skip_own_recent=False, language=None)
 
 
 def set_preferences(
@@ -103,10 +103,34 @@ def set_preferences(
     to notices sent from now on, including those already waiting in the outbox."""
     if mode not in MODES:
         raise ValidationFailed("choose how to get notices", {"mode": [mode]})
-    found = session.get(NotificationPreference, citizen_id)
-    if found is None:
-        found = NotificationPreference(citizen_id=citizen_id)
-        session.add(found)
+    found = _row_of(session, citizen_id)
     found.mode, found.skip_own_recent, found.updated_at = mode, skip_own_recent, now
     session.flush()
+    return found
+
+
+def set_language(
+    session: Session, *, citizen_id: str, language: str, now: dt.datetime, only_if_unset: bool = False
+) -> bool:
+    """Store the language the citizen's notices are written in (flushed), from notices sent now
+    on, those already waiting included. `only_if_unset` keeps a language chosen before (a sign-in
+    adopting the browser's choice must not overrule the citizen's own). Returns whether anything
+    changed. Raises ValidationFailed for a language notices are not written in."""
+    if language not in LANGUAGES:
+        raise ValidationFailed("choose a language", {"language": [language]})
+    found = session.get(NotificationPreference, citizen_id)
+    if found is not None and (found.language == language or (only_if_unset and found.language)):
+        return False
+    found = found or _row_of(session, citizen_id)
+    found.language, found.updated_at = language, now
+    session.flush()
+    return True
+
+
+def _row_of(session: Session, citizen_id: str) -> NotificationPreference:
+    """The citizen's row, added with the defaults when there is none yet."""
+    found = session.get(NotificationPreference, citizen_id)
+    if found is None:
+        found = NotificationPreference(citizen_id=citizen_id, mode=IMMEDIATE, skip_own_recent=False)
+        session.add(found)
     return found

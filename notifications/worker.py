@@ -114,11 +114,11 @@ def deliver_due(
             else:
                 plans.calls.append((notice, url))
         session.rollback()
-    for to, notices in plans.mails:
+    for to, language, notices in plans.mails:
         _send(
             sessions,
             notices,
-            partial(_mail, mailer, notices, to=to, now=now),
+            partial(_mail, mailer, notices, to=to, now=now, language=language),
             worker=worker,
             now=now,
             policy=policy,
@@ -143,8 +143,10 @@ def deliver_due(
     return report
 
 
-def _mail(mailer: Mailer, notices: Sequence[Notice], *, to: str, now: dt.datetime) -> None:
-    mailer.sender.send(build_message(mailer, notices, to=to, now=now))
+def _mail(
+    mailer: Mailer, notices: Sequence[Notice], *, to: str, now: dt.datetime, language: str | None
+) -> None:
+    mailer.sender.send(build_message(mailer, notices, to=to, now=now, language=language))
 
 
 def _call(webhooks: Webhooks | None, notice: Notice, url: str | None, *, now: dt.datetime) -> None:
@@ -210,7 +212,7 @@ def claim(
 
 @dataclass
 class _Plans:
-    mails: list[tuple[str, list[Notice]]] = field(default_factory=list)
+    mails: list[tuple[str, str | None, list[Notice]]] = field(default_factory=list)  # to, language
     calls: list[tuple[Notice, str | None]] = field(default_factory=list)  # apps' webhooks
     skipped: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     deferred: dict[dt.datetime, list[int]] = field(default_factory=lambda: defaultdict(list))
@@ -221,7 +223,7 @@ def _plan(
 ) -> _Plans:
     """What to do with each claimed notice, by its citizen's preferences (read now, so a change
     applies to notices already waiting): send alone, group into a digest, hold for the digest,
-    or skip."""
+    or skip; and the language each mail is written in."""
     citizens = {n.citizen_id for n in notices}
     prefs = {
         p.citizen_id: p
@@ -251,7 +253,8 @@ def _plan(
         if address is None:
             plans.skipped["no_address"].extend(n.id for n in group)
         else:
-            plans.mails.append((address, group))
+            pref = prefs.get(citizen_id)
+            plans.mails.append((address, pref.language if pref is not None else None, group))
     return plans
 
 

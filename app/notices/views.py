@@ -27,7 +27,8 @@ from notifications.links import (
     read_link_token,
     spend_link,
 )
-from notifications.outbox import preferences_of, set_preferences
+from notifications.models import DEFAULT_LANGUAGE
+from notifications.outbox import preferences_of, set_language, set_preferences
 from profile_store.citizens import get_citizen
 
 from ..citizen.portal import consent_record, withdraw
@@ -57,7 +58,10 @@ def settings():
             form = SettingsForm().load(request.form)
         except ValidationError as exc:
             return _settings_page(store, errors=exc.messages, status=400)
-        set_preferences(store, citizen_id=g.citizen_id, now=utcnow(), **form)
+        language, now = form.pop("language"), utcnow()
+        set_preferences(store, citizen_id=g.citizen_id, now=now, **form)
+        if language is not None:
+            set_language(store, citizen_id=g.citizen_id, language=language, now=now)
         store.commit()
         flash(_("Your notification settings are saved."), "success")
         return redirect(url_for(".settings"), 303)
@@ -67,7 +71,11 @@ def settings():
 def _settings_page(store, *, errors: dict, status: int = 200):
     prefs = preferences_of(store, g.citizen_id)
     address = citizen_address(runtime(), store, g.citizen_id)
-    page = render_template("notices/settings.html", prefs=prefs, address=address, errors=errors)
+    # Never chosen: the mails go in the default language, so that is the one shown chosen.
+    language = prefs.language or DEFAULT_LANGUAGE
+    page = render_template(
+        "notices/settings.html", prefs=prefs, language=language, address=address, errors=errors
+    )
     return page, status
 
 

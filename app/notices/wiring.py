@@ -6,7 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from flask import Flask, current_app
+from flask_babel import force_locale, gettext, ngettext
 from joserfc import jws
 from sqlalchemy.orm import Session
 
@@ -17,8 +21,9 @@ from notifications.webhooks import HttpPoster, Webhooks
 from profile_store.assembly import load_fields
 from profile_store.models import Citizen
 
-from ..display_time import citizen_time, zone_named
+from ..display_time import citizen_time, zone_named, zone_phrase
 from ..extensions import Runtime
+from ..i18n import in_english
 
 # Enough to refuse what could break a header or is plainly not an address; the relay judges the rest.
 ADDRESS = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
@@ -39,7 +44,12 @@ def citizen_address(rt: Runtime, session: Session, citizen_id: str) -> str | Non
 
 
 def build_mailer(rt: Runtime, sender: Sender | None = None) -> Mailer:
+    """The worker's Mailer for this app (call inside its app context). Each mail is written in
+    its citizen's language: the templates' words, the attributes' labels, the times and the
+    zone's name all read through Flask-Babel, under `force_locale` in an app context of its own
+    (the worker may run in a thread that has none)."""
     config = rt.config
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     zone = zone_named(config.display_timezone)
     key = link_key(config.secret_key)
     base = config.public_base_url.rstrip("/")
@@ -55,10 +65,20 @@ def build_mailer(rt: Runtime, sender: Sender | None = None) -> Mailer:
         mail_from=config.mail_from,
         address_of=lambda session, citizen_id: citizen_address(rt, session, citizen_id),
         label_of=label,
-        show_time=lambda moment: f"{citizen_time(moment, zone)} ({config.display_timezone})",
+        show_time=lambda moment: f"{citizen_time(moment, zone)} ({zone_phrase(zone)})",
         withdraw_link=withdraw_link,
         settings_url=f"{base}/citizen/settings/notifications",
+        in_language=lambda language: _in_language(app, language),
+        gettext=gettext,
+        ngettext=ngettext,
+        in_english=in_english,
     )
+
+
+@contextmanager
+def _in_language(app: Flask, language: str) -> Iterator[None]:
+    with app.app_context(), force_locale(language):
+        yield
 
 
 def build_webhooks(rt: Runtime, post=None) -> Webhooks:
