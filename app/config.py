@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agency_connectors.base import AgencyEndpoint
+from audit.witness_client import parse_witnesses
 from core.errors import ConfigurationError
 
 from .config_checks import (
@@ -83,6 +84,13 @@ class Config:
     # (audit/witness_client.py), and how many cosignatures `audit verify` needs (docs/audit.md).
     audit_witnesses: str = ""
     audit_witness_quorum: int = 1
+    # How entries reach the Merkle tree (docs/audit.md, "Batched integration"): "inline" (each
+    # append takes the head's row lock and is in the tree at once) or "batched" (appends only
+    # queue; `consentry audit integrate --every` folds them in, at most AUDIT_INTEGRATE_EVERY_S
+    # apart, and `audit verify` fails on an entry queued longer than AUDIT_MAX_MERGE_DELAY_S).
+    audit_integration: str = "inline"
+    audit_integrate_every_s: float = 0.1
+    audit_max_merge_delay_s: float = 60.0
     agencies: tuple[AgencyEndpoint, ...] = field(
         default_factory=lambda: default_agencies("http://127.0.0.1:8700")
     )
@@ -168,6 +176,9 @@ class Config:
             ),
             audit_witnesses=env.get("AUDIT_WITNESSES", ""),
             audit_witness_quorum=int(env.get("AUDIT_WITNESS_QUORUM", cls.audit_witness_quorum)),
+            audit_integration=env.get("AUDIT_INTEGRATION", cls.audit_integration).strip().lower(),
+            audit_integrate_every_s=float(env.get("AUDIT_INTEGRATE_EVERY_S", cls.audit_integrate_every_s)),
+            audit_max_merge_delay_s=float(env.get("AUDIT_MAX_MERGE_DELAY_S", cls.audit_max_merge_delay_s)),
             agencies=tuple(
                 AgencyEndpoint(
                     code=code,
@@ -247,8 +258,24 @@ class Config:
                 + "\n  ".join(refused)
                 + f"\n{HOW_TO_GENERATE}"
             )
+        if self.audit_integration not in ("inline", "batched"):
+            raise ConfigurationError(
+                f"AUDIT_INTEGRATION must be inline or batched, not {self.audit_integration!r}"
+            )
+        if not 0 < self.audit_integrate_every_s < self.audit_max_merge_delay_s:
+            raise ConfigurationError(
+                "AUDIT_INTEGRATE_EVERY_S must be more than 0 and less than AUDIT_MAX_MERGE_DELAY_S "
+                "(the longest an entry may wait for the tree)"
+            )
         if not self.secret_key.strip():
             raise ConfigurationError("SECRET_KEY is empty: sessions cannot be signed; set a random key")
+        # Checked here so the pages that read the witness keys (citizen proofs, auditor status)
+        # can rely on them; parse_witnesses names a bad entry.
+        witnesses = parse_witnesses(self.audit_witnesses)
+        if witnesses and not 1 <= self.audit_witness_quorum <= len(witnesses):
+            raise ConfigurationError(
+                f"AUDIT_WITNESS_QUORUM must be between 1 and the {len(witnesses)} AUDIT_WITNESSES"
+            )
 
     def secret_verdicts(self) -> list[Verdict]:
         """Each secret's verdict as production judges it (app/config_checks.py), OK or its problems;

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .merkle import StreamingRoot
-from .witness_format import Witnessed, check_quorum
+from .note import split_note, verify_note
+from .witness_format import Witnessed, check_quorum, cosignatures_by, parse_cosigner_vkey
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,22 @@ def check_bundle_witnessed(bundle: Any, policy: WitnessPolicy) -> tuple[bool, st
     if cp.tree_size != size or cp.root_hash != root:
         return False, "the cosigned checkpoint is not the tree the inclusion proof leads to"
     return True, f"checkpoint cosigned by {_names(witnessed)}"
+
+
+def bundle_cosigners(bundle: Any, policy: WitnessPolicy) -> int:
+    """How many of the policy's witnesses validly cosigned the bundle's checkpoint note, quorum or
+    not (so a page can say "1 of 2 so far"): 0 when the bundle carries no note or the note is not
+    signed by the log key. Whether that is enough, and why not, is check_bundle_witnessed's."""
+    text = bundle.get("checkpoint_note") if isinstance(bundle, dict) else None
+    if not isinstance(text, str):
+        return 0
+    try:
+        keys = [parse_cosigner_vkey(v) for v in policy.witness_vkeys]
+        body = verify_note(text, policy.log_vkey)
+    except ValueError:
+        return 0
+    _, lines = split_note(text)
+    return len(cosignatures_by(body, lines, keys))
 
 
 def check_export_witnessed(export_lines: Iterable[str], text: str, policy: WitnessPolicy) -> tuple[bool, str]:

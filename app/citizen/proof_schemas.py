@@ -29,6 +29,16 @@ class PublicKeyOut(Schema):
     pem = fields.String(required=True)
 
 
+class WitnessPolicyOut(Schema):
+    """The keys this platform's witnesses cosign with, to pass to the verifier as --log-key,
+    --witness (each) and --quorum. Compare them with the keys published in the developer portal
+    rather than trusting the copy inside the file."""
+
+    log_key = fields.String(required=True, attribute="log_vkey")
+    witness_keys = fields.List(fields.String(), required=True, attribute="witness_vkeys")
+    quorum = fields.Integer(required=True)
+
+
 class ProofBundleOut(Schema):
     format_ = fields.String(required=True, data_key="format", attribute="format")
     log_id = fields.String(required=True)
@@ -36,3 +46,6 @@ class ProofBundleOut(Schema):
     proof = fields.Nested(InclusionOut, required=True)
     checkpoint = fields.Nested(SignedCheckpointOut, required=True)
     public_key = fields.Nested(PublicKeyOut, required=True)
+    # The checkpoint as a C2SP signed note with the witnesses' cosignatures (when it has any).
+    checkpoint_note = fields.String()
+    witness_policy = fields.Nested(WitnessPolicyOut)
