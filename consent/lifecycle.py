@@ -39,6 +39,31 @@ def state(consent: Consent, now: dt.datetime) -> str:
     return PAUSED if consent.paused_at is not None else ACTIVE
 
 
+@dataclass(frozen=True)
+class Allowed:
+    """What the citizen may do with a consent now. Every page, the mail's one-tap link and the
+    services below ask this, so a page never offers what its POST refuses, nor says "ended" of a
+    consent its POST would change."""
+
+    withdraw: bool
+    pause: bool
+    resume: bool
+    narrow: bool
+
+
+def allowed(consent: Consent, now: dt.datetime) -> Allowed:
+    """Withdraw while any token under it could still work (active, paused, or used within its
+    time: a "this request only" token lasts its 30 minutes); pause an active consent given until
+    a date; resume a paused one; narrow an active or paused one given until a date."""
+    current = state(consent, now)
+    return Allowed(
+        withdraw=consent.active_at(now),
+        pause=consent.remembered and current == ACTIVE,
+        resume=current == PAUSED,
+        narrow=consent.remembered and current in CURRENT,
+    )
+
+
 def own_consent(session: Session, *, citizen_id: str, consent_id: str) -> Consent:
     """The citizen's consent, its row locked for update (two tabs acting at once act in turn);
     NotFound for an unknown one or anyone else's."""
@@ -58,7 +83,7 @@ def pause(session: Session, consent: Consent, *, now: dt.datetime) -> bool:
         raise Conflict("only a consent you gave until a date can be paused")
     if current == PAUSED:
         return False
-    if current != ACTIVE:
+    if not allowed(consent, now).pause:
         raise Conflict("this consent has ended")
     consent.paused_at = now
     session.flush()
@@ -71,7 +96,7 @@ def resume(session: Session, consent: Consent, *, now: dt.datetime) -> bool:
     current = state(consent, now)
     if current == ACTIVE:
         return False
-    if current != PAUSED:
+    if not allowed(consent, now).resume:
         raise Conflict("this consent has ended")
     consent.paused_at = None
     session.flush()
@@ -95,11 +120,11 @@ def narrow(
     or is "this request only"."""
     if not consent.remembered:
         raise Conflict("a consent for one request only cannot be changed")
-    if state(consent, now) not in CURRENT:
+    if not allowed(consent, now).narrow:
         raise Conflict("this consent has ended")
     drop = list(dict.fromkeys(drop))
-    allowed = set(droppable(consent, purpose))
-    wrong = [name for name in drop if name not in allowed] if drop else ["empty"]
+    optional = set(droppable(consent, purpose))
+    wrong = [name for name in drop if name not in optional] if drop else ["empty"]
     if wrong:
         raise ValidationFailed("only optional items you agreed to share can be dropped", {"drop": wrong})
     if len(drop) >= len(consent.approved):

@@ -23,7 +23,7 @@ from audit.log import Event
 from audit.search import citizen_history
 from consent.consents import consents_of, revoke_consent
 from consent.grants import pending_request
-from consent.lifecycle import state
+from consent.lifecycle import CURRENT, Allowed, allowed, state
 from consent.models import AgencyApp, Consent, Purpose
 from core.errors import NotFound
 from profile_store.assembly import agency_status, load_fields
@@ -39,7 +39,6 @@ from ..profile_display import ProfilePage, Summary, profile_page, summary
 from ..profile_labels import partial_label
 from .declaration_display import declared_views, with_all_declarations
 
-ACTIVE, EXPIRED, WITHDRAWN = "active", "expired", "withdrawn"
 # A consent page's path, as the consent screen sends a citizen to sign in (`?next=/consent/<id>`).
 CONSENT_PATH = re.compile(r"^/consent/([A-Za-z0-9_-]{1,64})/?(?:[?#].*)?$")
 
@@ -99,6 +98,28 @@ class ConsentRecord:
     expires_at: dt.datetime
     revoked_at: dt.datetime | None
     status: str  # ACTIVE | PAUSED | USED | EXPIRED | WITHDRAWN (consent.lifecycle)
+
+    allowed: Allowed  # what the citizen may do with it (consent.lifecycle.allowed): pages ask this
+
+    @property
+    def current(self) -> bool:  # "Current" (active, paused) on "My consents", else "Past"
+        return self.status in CURRENT
+
+    @property
+    def can_withdraw(self) -> bool:
+        return self.allowed.withdraw
+
+    @property
+    def can_pause(self) -> bool:
+        return self.allowed.pause
+
+    @property
+    def can_resume(self) -> bool:
+        return self.allowed.resume
+
+    @property
+    def can_narrow(self) -> bool:
+        return self.allowed.narrow
 
 
 @dataclass(frozen=True)
@@ -212,12 +233,13 @@ def consent_record(
 
 
 def withdraw(session: Session, *, citizen: Citizen, consent_id: str, now: dt.datetime) -> Consent | None:
-    """Revoke one of the citizen's active consents and append `consent_revoked` to the audit log,
+    """Revoke one of the citizen's consents that can still be withdrawn (consent.lifecycle.allowed:
+    active, paused, or used within its time) and append `consent_revoked` to the audit log,
     in the caller's transaction (flushed, not committed): tokens issued under it stop working once
     the caller commits (consent.grants.usable_token checks the consent on every call). Returns
-    None, changing nothing, when the consent had already ended (withdrawn or expired). Raises
+    None, changing nothing, when the consent had already ended (expired or withdrawn). Raises
     NotFound for an unknown consent or another citizen's."""
-    consent = _revoke_if_active(session, citizen_id=citizen.id, consent_id=consent_id, now=now)
+    consent = _revoke_if_current(session, citizen_id=citizen.id, consent_id=consent_id, now=now)
     if consent is None:
         return None
     notify_app(session, consent, state="withdrawn", now=now)
@@ -236,13 +258,13 @@ def withdraw(session: Session, *, citizen: Citizen, consent_id: str, now: dt.dat
     return consent
 
 
-def _revoke_if_active(
+def _revoke_if_current(
     session: Session, *, citizen_id: str, consent_id: str, now: dt.datetime
 ) -> Consent | None:
     # The row lock makes two concurrent withdrawals (two tabs) record one revocation, not two.
     query = select(Consent).where(Consent.id == consent_id).with_for_update()
     consent = session.scalar(query.execution_options(populate_existing=True))
-    if consent is not None and consent.citizen_id == citizen_id and not consent.active_at(now):
+    if consent is not None and consent.citizen_id == citizen_id and not allowed(consent, now).withdraw:
         return None
     return revoke_consent(session, citizen_id=citizen_id, consent_id=consent_id, now=now)
 
@@ -300,12 +322,9 @@ def _consent_record(
         granted_at=consent.granted_at,
         expires_at=consent.expires_at,
         revoked_at=consent.revoked_at,
-        status=_status(consent, now),
+        status=state(consent, now),  # consent.lifecycle: active, paused, used, expired or withdrawn
+        allowed=allowed(consent, now),
     )
-
-
-def _status(consent: Consent, now: dt.datetime) -> str:
-    return state(consent, now)  # consent.lifecycle: active, paused, used, expired or withdrawn
 
 
 def labelled(

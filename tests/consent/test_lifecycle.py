@@ -133,3 +133,31 @@ def test_narrowing_needs_a_current_standing_consent(db_session, citizen, app, pu
         narrow(db_session, standing, purpose, drop=["noa-basic"], now=now + YEAR)
     pause(db_session, standing, now=now)
     assert narrow(db_session, standing, purpose, drop=["noa-basic"], now=now) == ["noa-basic"]
+
+
+NOW = dt.datetime(2026, 12, 3, 12, tzinfo=dt.UTC)
+LATER, EARLIER = NOW + dt.timedelta(minutes=20), NOW - dt.timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("row", "status", "expected"),
+    [
+        ({"remembered": True}, "active", {"withdraw", "pause", "narrow"}),
+        ({"remembered": False}, "active", {"withdraw"}),
+        ({"remembered": True, "paused_at": EARLIER}, "paused", {"withdraw", "resume", "narrow"}),
+        # a "this request only" token works for its 30 minutes after the release: withdrawable
+        ({"remembered": False, "used_at": EARLIER}, "used", {"withdraw"}),
+        ({"remembered": False, "used_at": EARLIER, "expires_at": EARLIER}, "used", set()),
+        ({"remembered": True, "expires_at": EARLIER}, "expired", set()),
+        ({"remembered": True, "paused_at": EARLIER, "expires_at": EARLIER}, "expired", set()),
+        ({"remembered": True, "revoked_at": EARLIER}, "withdrawn", set()),
+    ],
+)
+def test_what_a_citizen_may_do_in_each_state(row, status, expected):
+    from consent.lifecycle import allowed
+    from consent.models import Consent
+
+    consent = Consent(expires_at=row.pop("expires_at", LATER), **row)
+    assert state(consent, NOW) == status
+    may = allowed(consent, NOW)
+    assert {name for name in ("withdraw", "pause", "resume", "narrow") if getattr(may, name)} == expected
