@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from consent.grant_models import AuthorizationCode
+from consent.grants import GrantApp
 from consent.models import AgencyApp
 from profile_store.assembly import assemble_person
 from profile_store.models import Citizen
@@ -128,7 +129,7 @@ def _value(item: Any) -> str | None:
 
 
 def userinfo(
-    rt: Runtime, app: AgencyApp, person: dict[str, Any], *, issuer: str, sub: str, now: dt.datetime
+    rt: Runtime, app: AgencyApp | GrantApp, person: dict[str, Any], *, issuer: str, sub: str, now: dt.datetime
 ) -> str:
     """The userinfo response body: {person_info, iss, sub, aud, iat} with `iat` a number (v5 spec
     §8.1, §15 Q7) and `sub` the ID token's."""

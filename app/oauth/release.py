@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from agency_connectors.refresh import refresh_citizen
 from audit.log import Event
-from consent.grants import Grant
+from consent.grants import Grant, GrantApp, GrantCitizen
 from consent.lifecycle import mark_used
 from consent.models import AgencyApp
 from profile_store.assembly import assemble_person, last_successes
@@ -57,8 +57,8 @@ class Release:
     """What may go out under one access token, as the wire layer verified it."""
 
     profile: str  # "myinfo-v4" | "myinfo-v5"
-    app: AgencyApp
-    citizen: Citizen
+    app: AgencyApp | GrantApp
+    citizen: Citizen | GrantCitizen
     purpose_id: str
     consent_id: str
     token_jti: str
@@ -126,12 +126,15 @@ def release_person(
     (disclosure_writer, SQLite), the read transaction ends before the append, so the write lock
     is held for the append and commit only, not for the reads, decryption and sealing, and app
     servers overlap. A stale field refreshed first goes through `writer`, and is read back there."""
-    citizen = release.citizen
-    if stale := _stale_agencies(reader, rt, citizen, release.attributes, now=now):
+    citizen: Citizen | GrantCitizen = release.citizen
+    if stale := _stale_agencies(reader, rt, release.citizen.id, release.attributes, now=now):
         if reader is not writer:
             reader.commit()
-            reader, citizen = writer, writer.get(Citizen, citizen.id)
-        _refresh(writer, rt, citizen, stale, now=now)
+            reader = writer
+        # The refresh writes through the ORM: the citizen as an entity of the writer's session.
+        entity = writer.get_one(Citizen, release.citizen.id)
+        _refresh(writer, rt, entity, stale, now=now)
+        citizen = entity
     person = assemble_person(
         reader, vault=rt.vault, catalogue=rt.catalogue, citizen=citizen, attributes=release.attributes
     )
@@ -176,7 +179,7 @@ def _pick(item: dict[str, Any], paths: Sequence[str]) -> dict[str, Any]:
     return picked
 
 
-def encryption_key(rt: Runtime, app: AgencyApp, encryption: Encryption = V4_PERSON) -> ECKey:
+def encryption_key(rt: Runtime, app: AgencyApp | GrantApp, encryption: Encryption = V4_PERSON) -> ECKey:
     """The app's key to encrypt to under `encryption`; JwksError when it publishes none."""
     resolver = rt.client_jwks.resolver(app.client_id, jwks=app.jwks, jwks_uri=app.jwks_uri)
     return resolver.encryption_key(encryption.key_algorithms, encryption.curves)
@@ -184,7 +187,7 @@ def encryption_key(rt: Runtime, app: AgencyApp, encryption: Encryption = V4_PERS
 
 def seal(
     rt: Runtime,
-    app: AgencyApp,
+    app: AgencyApp | GrantApp,
     payload: dict[str, Any],
     *,
     claims: dict[str, Any] | None = None,
@@ -209,7 +212,7 @@ def seal(
     return jwe.encrypt_compact(header, signed, enc_key, algorithms=[alg, encryption.enc])
 
 
-def disclosure_event(citizen: Citizen, release: Release) -> Event:
+def disclosure_event(citizen: Citizen | GrantCitizen, release: Release) -> Event:
     details: dict[str, Any] = {
         "agency": release.app.agency,
         "consent_id": release.consent_id,
@@ -237,7 +240,7 @@ def disclosure_event(citizen: Citizen, release: Release) -> Event:
 
 
 def _stale_agencies(
-    session: Session, rt: Runtime, citizen: Citizen, attributes: Sequence[str], *, now: dt.datetime
+    session: Session, rt: Runtime, citizen_id: str, attributes: Sequence[str], *, now: dt.datetime
 ) -> list[str]:
     """The agencies owning requested fields that were not fetched within the configured age."""
     max_age = dt.timedelta(seconds=rt.config.person_refresh_max_age_s)
@@ -245,7 +248,7 @@ def _stale_agencies(
     owners &= set(rt.connectors.codes())
     if not owners:
         return []
-    fetched = last_successes(session, citizen.id)
+    fetched = last_successes(session, citizen_id)
     return sorted(code for code in owners if (at := fetched.get(code)) is None or now - at > max_age)
 
 
