@@ -29,6 +29,7 @@ LABELS = {
     "jwks": "Key set (JWKS)",
     "jwks_uri": "Key set address (jwks_uri)",
     "profiles": "Protocols",
+    "webhook_url": "Webhook address",
 }
 PURPOSE_LABELS = {
     "id": "short name",

@@ -1,6 +1,7 @@
 """Registering an agency app on a form: name, agency, return addresses, purposes with their
 required and optional items chosen from the attribute catalogue by label, the public keys (a
-pasted JWKS, or a `jwks_uri` fetched and checked as the form is sent) and the protocols. Every
+pasted JWKS, or a `jwks_uri` fetched and checked as the form is sent), the protocols and, if the
+app is to be told of its consents' changes, its webhook address. Every
 problem is shown at once, next to its field; nothing is written until there is none. "Add another
 purpose" posts the form back with one more purpose and saves nothing."""
 
@@ -13,6 +14,7 @@ from flask import flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
 from consent.apps import PROFILES, register_app, registration_problems
+from consent.webhook_urls import set_webhook_url
 from core.clock import utcnow
 from core.errors import Conflict
 
@@ -22,12 +24,13 @@ from .app_form import Problems, document_from, live_key_problems, place
 from .display import catalogue_choices
 from .schemas import MAX_PURPOSES, AppForm, form_payload
 from .views import FLASH, _audit, bp
+from .webhook_views import loopback_http_allowed, webhook_problem
 
 log = structlog.get_logger(__name__)
 EMPTY_PURPOSE = {"id": "", "description": "", "required": [], "optional": []}
 BLANK: dict[str, Any] = {
     "client_id": "", "name": "", "agency": "", "redirect_uris": "", "keys": "jwks", "jwks": "",
-    "jwks_uri": "", "profiles": ["myinfo-v4"], "purposes": [EMPTY_PURPOSE],
+    "jwks_uri": "", "webhook_url": "", "profiles": ["myinfo-v4"], "purposes": [EMPTY_PURPOSE],
 }  # fmt: skip
 
 
@@ -53,6 +56,9 @@ def register():
     if form["keys"] == "jwks_uri" and document["jwks_uri"] and "jwks_uri" not in found.by_field:
         for problem in live_key_problems(document["jwks_uri"], document["profiles"] or list(PROFILES[:1])):
             found.add("jwks_uri", problem)
+    webhook = form["webhook_url"].strip()
+    if webhook and (problem := webhook_problem(webhook)):
+        found.add("webhook_url", problem)
     if found:
         return _form_page(form, found, 400)
     store = db()
@@ -63,6 +69,12 @@ def register():
         found.add("client_id", "an app with this client id is registered already: choose another")
         return _form_page(form, found, 409)
     _audit(app.client_id, "registered")
+    if webhook:  # audited on its own, as `consentry apps webhook` and the app's webhook page do
+        loopback = loopback_http_allowed()
+        set_webhook_url(
+            store, client_id=app.client_id, url=webhook, now=utcnow(), allow_loopback_http=loopback
+        )
+        _audit(app.client_id, "webhook_set")
     store.commit()
     log.info("admin_app_saved", client_id=app.client_id, action="registered", via="form")
     flash(f"{app.name} is registered", FLASH)
@@ -88,5 +100,6 @@ def _form_page(form: dict[str, Any], found: Problems, status: int = 200):
         choices=catalogue_choices(runtime().catalogue),
         profiles=PROFILES,
         max_purposes=MAX_PURPOSES,
+        loopback=loopback_http_allowed(),
     )
     return page, status

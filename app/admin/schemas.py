@@ -81,9 +81,20 @@ class AppForm(FormSchema):
     )
     jwks = fields.String(load_default="", validate=validate.Length(max=MAX_DOCUMENT_CHARS))
     jwks_uri = fields.String(load_default="", validate=validate.Length(max=500))
+    webhook_url = fields.String(load_default="", validate=validate.Length(max=500))
     profiles = fields.List(fields.String(), load_default=list)
     purposes = fields.List(fields.Nested(PurposeFields), load_default=list)
     action = fields.String(load_default="register", validate=validate.OneOf(FORM_ACTIONS))
+
+
+WEBHOOK_ACTIONS = ("save", "remove")
+
+
+class WebhookForm(FormSchema):
+    """The app's webhook page: an address to save, or the remove button (the address ignored)."""
+
+    webhook_url = fields.String(load_default="", validate=validate.Length(max=500))
+    action = fields.String(load_default="save", validate=validate.OneOf(WEBHOOK_ACTIONS))
 
 
 def form_payload(form: Mapping[str, Any]) -> dict[str, Any]:

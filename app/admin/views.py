@@ -1,8 +1,9 @@
 """Agency apps for app admins (staff with the admin role): list; an app's page with its recent
 releases and refusals; register on a form (app_form_views.py) or from a pasted registration
-document (the CLI's schema, for automation), update from the document, disable and enable after a
-confirmation. Every write commits with its `admin_action` audit entry, the admin as actor; a
-refused form or document writes nothing and comes back with a 4xx."""
+document (the CLI's schema, for automation), update from the document, set its webhook
+(webhook_views.py), disable and enable after a confirmation. Every write commits with its
+`admin_action` audit entry, the admin as actor; a refused form or document writes nothing and
+comes back with a 4xx."""
 
 from __future__ import annotations
 
@@ -140,5 +141,5 @@ def _audit(client_id: str, action: str) -> None:
     record(db(), Event(kind="admin_action", app_id=client_id, outcome=action, details=details))
 
 
-# The registration form's routes, kept in their own module (this one stays short).
-from . import app_form_views  # noqa: E402, F401
+# The registration form's and the webhook page's routes, kept in their own modules (this one stays short).
+from . import app_form_views, webhook_views  # noqa: E402, F401

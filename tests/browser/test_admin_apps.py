@@ -1,7 +1,8 @@
 """An app admin manages agency apps in a real Chromium: registers one through the form (first with
 every error at once, each next to its field, then fixed), sees its page with recent activity,
-imports another from a JSON document, lists and disables it. Every page and state is checked with
-axe, for console errors and CSP violations, and at 375 px for sideways scrolling."""
+imports another from a JSON document, lists it, sets and removes its webhook and disables it. Every
+page and state is checked with axe, for console errors and CSP violations, and at 375 px for
+sideways scrolling."""
 
 from __future__ import annotations
 
@@ -162,6 +163,7 @@ def test_import_a_document_list_and_disable_an_app(tab, live_app):
     assert tab.axe_violations() == []
 
     row.get_by_role("link", name=client_id).click()
+    set_a_webhook(tab)
     page.get_by_role("button", name="Disable app").click()
     expect(page.get_by_role("heading", name=re.compile(r"^Disable .*\?$"))).to_be_visible()
     assert tab.axe_violations() == []
@@ -175,6 +177,31 @@ def test_import_a_document_list_and_disable_an_app(tab, live_app):
     expect(textarea).to_have_value(re.compile(rf'"client_id": "{client_id}"'))
     assert tab.axe_violations() == []
     assert tab.problems == []
+
+
+def set_a_webhook(tab) -> None:
+    """From the app's page: a plain-http address refused next to its field, an https one saved,
+    then removed."""
+    page = tab.page
+    page.get_by_role("link", name="Change webhook").click()
+    expect(page.get_by_role("heading", name="Webhook")).to_be_visible()
+    assert tab.axe_violations() == []
+    page.get_by_label("Webhook address").fill("http://grants.example.gov/events")
+    page.get_by_role("button", name="Save webhook").click()
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_contain_text("must use https")
+    expect(summary).to_be_focused()
+    assert tab.axe_violations() == []
+    summary.get_by_role("link").first.click()
+    expect(page.get_by_label("Webhook address")).to_be_focused()
+    page.get_by_label("Webhook address").fill("https://grants.example.gov/events")
+    page.get_by_role("button", name="Save webhook").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("webhook is saved")
+    expect(page.locator("#webhook")).to_have_text("https://grants.example.gov/events")
+    page.get_by_role("link", name="Change webhook").click()
+    page.get_by_role("button", name="Remove webhook").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("webhook is removed")
+    expect(page.locator("#webhook")).to_contain_text("not told")
 
 
 def test_an_operator_without_the_admin_role_gets_the_403_page(tab, live_app):
