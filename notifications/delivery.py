@@ -207,9 +207,9 @@ def build_message(
     ids = "-".join(str(n.id) for n in notices)
     message["Message-ID"] = f"<notice-{ids}@consentry>"
     message["X-Consentry-Notices"] = ",".join(str(n.id) for n in notices)
-    message["Content-Language"] = context["lang"]
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    message["Content-Language"] = context["lang"]  # after: set_content clears Content-* headers
     return message
 
 
