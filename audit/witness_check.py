@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 from .log import DbNodeStore, checkpoint_note, tree_size
 from .merkle import root
 from .models import AuditCheckpoint
-from .witness_client import WitnessTarget, cosignature_lines
+from .tiles import published_checkpoint
+from .witness_client import WitnessTarget, cosignature_lines, cosigned_note
 from .witness_format import Witnessed, check_quorum
 from .witness_models import AuditCosignature, AuditWitnessRefusal
+from .witness_verify import note_cosigners
 
 CANDIDATES = 20  # the newest cosigned sizes tried before giving up on finding a quorum
 
@@ -142,3 +144,47 @@ def witness_status(session: Session, targets: Sequence[WitnessTarget]) -> list[W
             )
         )
     return statuses
+
+
+@dataclass(frozen=True)
+class LatestQuorum:
+    """The newest published checkpoint (tree size; None before the first) and how many of the
+    configured witnesses validly cosigned it, against the quorum asked for."""
+
+    tree_size: int | None
+    cosigners: int
+    witnesses: int
+    quorum: int
+
+    @property
+    def met(self) -> bool:
+        return self.tree_size is not None and self.cosigners >= self.quorum
+
+
+def latest_quorum(
+    session: Session, *, log_vkey: str, targets: Sequence[WitnessTarget], quorum: int
+) -> LatestQuorum:
+    """Is the newest published checkpoint (the one /log/checkpoint serves) witnessed by a quorum?
+    Counts only cosignatures that verify with the configured keys. Reads only."""
+    latest = published_checkpoint(session)
+    text = cosigned_note(session, latest) if latest is not None else None
+    count = note_cosigners(text, log_vkey, [t.key.vkey for t in targets]) if text else 0
+    return LatestQuorum(latest.tree_size if latest else None, count, len(targets), quorum)
+
+
+RECENT_REFUSALS = 20
+
+
+def recent_refusals(session: Session, limit: int = RECENT_REFUSALS) -> list[AuditWitnessRefusal]:
+    """The newest witness refusals (alarms), newest first."""
+    query = select(AuditWitnessRefusal).order_by(AuditWitnessRefusal.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def refused_note(session: Session, refusal_id: int) -> str | None:
+    """The evidence of one refusal: the signed note (with the cosignatures we hold) of the
+    checkpoint the witness refused, which anyone can check with the log's key. None when there is
+    no such refusal or that checkpoint has no note."""
+    refusal = session.get(AuditWitnessRefusal, refusal_id)
+    checkpoint = session.get(AuditCheckpoint, refusal.tree_size) if refusal is not None else None
+    return cosigned_note(session, checkpoint) if checkpoint is not None else None

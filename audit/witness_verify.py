@@ -53,17 +53,21 @@ def check_bundle_witnessed(bundle: Any, policy: WitnessPolicy) -> tuple[bool, st
 
 def bundle_cosigners(bundle: Any, policy: WitnessPolicy) -> int:
     """How many of the policy's witnesses validly cosigned the bundle's checkpoint note, quorum or
-    not (so a page can say "1 of 2 so far"): 0 when the bundle carries no note or the note is not
-    signed by the log key. Whether that is enough, and why not, is check_bundle_witnessed's."""
+    not (so a page can say "1 of 2 so far"). Whether that is enough, and why not, is
+    check_bundle_witnessed's."""
     text = bundle.get("checkpoint_note") if isinstance(bundle, dict) else None
-    if not isinstance(text, str):
-        return 0
+    return note_cosigners(text, policy.log_vkey, policy.witness_vkeys) if isinstance(text, str) else 0
+
+
+def note_cosigners(text: str, log_vkey: str, witness_vkeys: Sequence[str]) -> int:
+    """How many of `witness_vkeys` validly cosigned the checkpoint note `text`: 0 when the note
+    is not signed by the log key `log_vkey` or a key is malformed."""
     try:
-        keys = [parse_cosigner_vkey(v) for v in policy.witness_vkeys]
-        body = verify_note(text, policy.log_vkey)
+        keys = [parse_cosigner_vkey(v) for v in witness_vkeys]
+        body = verify_note(text, log_vkey)
+        _, lines = split_note(text)
     except ValueError:
         return 0
-    _, lines = split_note(text)
     return len(cosignatures_by(body, lines, keys))
 
 

@@ -22,7 +22,12 @@ from audit.proof_bundle import bundle_for, check_bundle
 from audit.search import MAX_PAGE, Filters, search
 from audit.signer import AuditSigner
 from audit.verification_runs import last_verification
+from audit.witness_check import LatestQuorum, latest_quorum, recent_refusals, refusal_count, witness_status
+from audit.witness_client import parse_witnesses
+from audit.witness_models import AuditWitnessRefusal
 from core.errors import NotFound
+
+from ..config import Config
 
 CSV_COLUMNS = (
     "seq", "recorded_at", "kind", "actor", "citizen_ref", "app_id", "purpose", "outcome", "attributes",
@@ -189,6 +194,37 @@ def log_status(session: Session, signer: AuditSigner) -> Status:
         verified_at=utc_time(verification.ran_at) if verification else "",
         key_id=signer.key_id,
     )
+
+
+@dataclass(frozen=True)
+class Witnessing:
+    """The status page's Witnesses section: each configured witness with its key, the newest
+    checkpoint it cosigned and its refusals; whether the newest published checkpoint has a quorum;
+    the recent alarms (refusals) with their times in UTC."""
+
+    witnesses: list[dict[str, Any]]
+    latest: LatestQuorum
+    refusals: int
+    recent: list[tuple[str, AuditWitnessRefusal]]  # (when, in UTC; the refusal)
+
+
+def witnessing(session: Session, config: Config, signer: AuditSigner) -> Witnessing:
+    targets = parse_witnesses(config.audit_witnesses)
+    keys = {t.name: t.key.vkey for t in targets}
+    quorum = latest_quorum(
+        session, log_vkey=signer.note_verifier_key(), targets=targets, quorum=config.audit_witness_quorum
+    )
+    rows = [
+        {
+            "name": s.name,
+            "key": keys[s.name],
+            "cosigned": f"tree size {s.cosigned_size}, {utc_time(s.cosigned_at)}" if s.cosigned_at else "",
+            "refusals": s.refusals,
+        }
+        for s in witness_status(session, targets)
+    ]
+    recent = [(utc_time(r.occurred_at), r) for r in recent_refusals(session)]
+    return Witnessing(rows, quorum, refusal_count(session), recent)
 
 
 def signed_checkpoint_json(checkpoint: AuditCheckpoint) -> str:

@@ -49,6 +49,7 @@ from .display import (
     row,
     signed_checkpoint_json,
     to_filters,
+    witnessing,
 )
 from .names import filter_choices, load_names
 from .schemas import ExportQuery, SearchForm, SearchQuery, filter_args
@@ -225,7 +226,12 @@ def export_public_key():
 @auditor_required
 def status():
     _audit("auditor_search", page="status")
-    return render_template("auditor/status.html", status=log_status(db(), runtime().audit_signer))
+    rt, session = runtime(), db()
+    return render_template(
+        "auditor/status.html",
+        status=log_status(session, rt.audit_signer),
+        witnessing=witnessing(session, rt.config, rt.audit_signer),
+    )
 
 
 def _audit(kind: str, **details: Any) -> None:

@@ -6,11 +6,11 @@ witnesses returned for it; /log/witnesses tells auditors how witnessing stands (
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, url_for
 from marshmallow import Schema, fields
 
 from audit.tiles import Tile, parse_tile_path, published_checkpoint, read_tile
-from audit.witness_check import refusal_count, witness_status
+from audit.witness_check import recent_refusals, refusal_count, refused_note, witness_status
 from audit.witness_client import cosigned_note, parse_witnesses
 from core.errors import NotFound
 
@@ -65,10 +65,22 @@ class WitnessStatusSchema(Schema):
     last_refusal = fields.String(allow_none=True)
 
 
+class RefusalSchema(Schema):
+    id = fields.Integer()
+    witness = fields.String()
+    tree_size = fields.Integer()
+    witness_size = fields.Integer(allow_none=True)
+    status = fields.Integer()
+    reason = fields.String()
+    occurred_at = fields.AwareDateTime()
+    evidence = fields.Function(lambda r: url_for("log_api.refusal_evidence", refusal_id=r.id))
+
+
 class WitnessingSchema(Schema):
     quorum = fields.Integer()
     refusals = fields.Integer()
     witnesses = fields.List(fields.Nested(WitnessStatusSchema))
+    recent_refusals = fields.List(fields.Nested(RefusalSchema))
 
 
 @bp.get("/log/witnesses")
@@ -82,8 +94,20 @@ def witnesses():
         "quorum": rt.config.audit_witness_quorum,
         "refusals": refusal_count(session),
         "witnesses": witness_status(session, targets),
+        "recent_refusals": recent_refusals(session),
     }
     return jsonify(WitnessingSchema().dump(status))
+
+
+@bp.get("/log/witnesses/refusals/<int:refusal_id>")
+@auditor_required
+def refusal_evidence(refusal_id: int):
+    """The checkpoint a witness refused, as the signed note we submitted: evidence anyone can
+    check with the log's key (the witness keeps the request itself under its state directory)."""
+    text = refused_note(db(), refusal_id)
+    if text is None:
+        raise NotFound("no such refusal")
+    return Response(text, content_type=TEXT, headers={"Cache-Control": "no-store"})
 
 
 def _tile(path: str) -> Tile:
