@@ -72,6 +72,7 @@ KINDS = frozenset(
         "correction_requested",  # a citizen reported a wrong value (the attribute, agency; never text)
         "correction_answered",  # the agency answered it (details: request_id, status)
         "correction_read",  # the agency read it through the agency API (details: request_id, agency)
+        "correction_withdrawn",  # the citizen withdrew it before an answer (details: request_id)
         "citizen_reveal",  # a citizen asked to see their own national id in full (after a step-up)
     }
 )

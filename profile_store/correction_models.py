@@ -19,7 +19,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import Base, UTCDateTime
 
 SENT, ACKNOWLEDGED, CORRECTED, REJECTED = "sent", "acknowledged", "corrected", "rejected"
-STATUSES = (SENT, ACKNOWLEDGED, CORRECTED, REJECTED)
+WITHDRAWN = "withdrawn"  # by the citizen, before the agency answered (migration 0031: no schema change)
+STATUSES = (SENT, ACKNOWLEDGED, CORRECTED, REJECTED, WITHDRAWN)
 
 
 class CorrectionRequest(Base):

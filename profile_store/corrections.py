@@ -5,7 +5,8 @@ Only a value an agency sent (source "1") can be reported, and the request goes t
 What the citizen wrote is sealed under their data key (correction_models.py). Statuses move
 forward only: sent -> acknowledged -> corrected | rejected, and sent -> corrected | rejected. The
 same answer twice changes nothing (an agency retrying); a different answer to a finished request
-is a Conflict.
+is a Conflict. The citizen may withdraw a request the agency has not answered (sent or
+acknowledged): it is then final, and an answer to it is a Conflict saying so.
 
 Nothing here commits or knows HTTP; the caller owns the transaction and appends the audit entry
 (`correction_event`: the attribute, agency and status, never what the citizen wrote).
@@ -29,14 +30,30 @@ from core.errors import Conflict, NotFound, ValidationFailed
 
 from .catalogue import CITIZEN, Catalogue
 from .citizens import reveal_uinfin
-from .correction_models import ACKNOWLEDGED, CORRECTED, REJECTED, SENT, STATUSES, CorrectionRequest
+from .correction_models import (
+    ACKNOWLEDGED,
+    CORRECTED,
+    REJECTED,
+    SENT,
+    STATUSES,
+    WITHDRAWN,
+    CorrectionRequest,
+)
 from .models import GOVERNMENT_VERIFIED, Citizen, ProfileField
 from .vault import Vault
 
 MAX_WHAT, MAX_CORRECT, MAX_NOTE, MAX_REASON = 500, 500, 1000, 500
 ANSWERS = (ACKNOWLEDGED, CORRECTED, REJECTED)
-FINAL = frozenset({CORRECTED, REJECTED})
-_NEXT = {SENT: set(ANSWERS), ACKNOWLEDGED: {CORRECTED, REJECTED}, CORRECTED: set(), REJECTED: set()}
+FINAL = frozenset({CORRECTED, REJECTED, WITHDRAWN})
+WITHDRAWABLE = frozenset({SENT, ACKNOWLEDGED})  # not answered yet
+WITHDRAWN_ANSWERED = "the citizen withdrew this request; it cannot be answered"
+_NEXT = {
+    SENT: set(ANSWERS),
+    ACKNOWLEDGED: {CORRECTED, REJECTED},
+    CORRECTED: set(),
+    REJECTED: set(),
+    WITHDRAWN: set(),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +70,11 @@ class Correction:
     reason: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+    @property
+    def can_withdraw(self) -> bool:
+        """The agency has not answered it yet, so the citizen may still take it back."""
+        return self.status in WITHDRAWABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +159,25 @@ def get_correction(session: Session, *, vault: Vault, citizen: Citizen, request_
     return _opened(vault, citizen, row)
 
 
+def withdraw_correction(
+    session: Session, *, citizen: Citizen, request_id: str, now: dt.datetime
+) -> tuple[CorrectionRequest, bool]:
+    """Withdraw one of the citizen's requests that the agency has not answered (sent or
+    acknowledged). Returns it and whether it changed (withdrawn already: nothing changes, as for a
+    form posted twice). Raises NotFound for an unknown id and another citizen's request alike, and
+    Conflict once the agency has answered it (corrected or rejected). Flushes only."""
+    row = _locked(session, request_id)
+    if row is None or row.citizen_id != citizen.id:
+        raise NotFound("no correction request with this reference")
+    if row.status == WITHDRAWN:
+        return row, False
+    if row.status not in WITHDRAWABLE:
+        raise Conflict(f"the agency has already answered this request ({row.status})")
+    row.status, row.updated_at = WITHDRAWN, now
+    session.flush()
+    return row, True
+
+
 def agency_queue(
     session: Session, *, vault: Vault, agency: str, status: str | None, cursor: str | None, limit: int
 ) -> QueuePage:
@@ -185,11 +226,11 @@ def answer_correction(
         errors["reason"] = [f"at most {MAX_REASON} characters"]
     if errors:
         raise ValidationFailed("answer not valid", errors)
-    # The row lock: two answers racing (an agency retrying) apply one after the other.
-    query = select(CorrectionRequest).where(CorrectionRequest.id == request_id).with_for_update()
-    row = session.scalar(query.execution_options(populate_existing=True)) if len(request_id) <= 36 else None
+    row = _locked(session, request_id)
     if row is None or row.agency != agency:
         raise NotFound("no correction request with this id for this agency")
+    if row.status == WITHDRAWN:
+        raise Conflict(WITHDRAWN_ANSWERED)
     if row.status == status and (status != REJECTED or row.reason == reason):
         return row, False
     if status not in _NEXT[row.status]:
@@ -200,10 +241,14 @@ def answer_correction(
 
 
 def correction_event(citizen: Citizen, row: CorrectionRequest, *, by: str) -> Event:
-    """The audit entry of a step: filed (by the citizen) or answered (by the agency). The item,
-    agency and status only; never what the citizen wrote or the agency's reason."""
+    """The audit entry of a step: filed or withdrawn (by the citizen) or answered (by the agency).
+    The item, agency and status only; never what the citizen wrote or the agency's reason."""
+    if by != "citizen":
+        kind = "correction_answered"
+    else:
+        kind = "correction_withdrawn" if row.status == WITHDRAWN else "correction_requested"
     return Event(
-        kind="correction_requested" if by == "citizen" else "correction_answered",
+        kind=kind,
         citizen_ref=citizen.uinfin_digest,
         outcome=row.status,
         attributes=(row.attribute,),
@@ -235,6 +280,15 @@ def _check_text(text: dict[str, str]) -> None:
             errors[name] = ["too_long"]
     if errors:
         raise ValidationFailed("correction request not valid", errors)
+
+
+def _locked(session: Session, request_id: str) -> CorrectionRequest | None:
+    # The row lock: an answer and a withdrawal (or two answers: an agency retrying) racing apply
+    # one after the other, so a request is never both withdrawn and answered.
+    if len(request_id) > 36:
+        return None
+    query = select(CorrectionRequest).where(CorrectionRequest.id == request_id).with_for_update()
+    return session.scalar(query.execution_options(populate_existing=True))
 
 
 def _by_submission(session: Session, citizen_id: str, submission: str) -> CorrectionRequest | None:

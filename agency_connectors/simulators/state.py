@@ -95,9 +95,14 @@ class SimulatorState:
             self._corrected = {}
 
     def correct(self, agency: str, uinfin: str, attribute: str, item: Any) -> None:
-        """Hold `item` as the agency's value of `attribute` for this person from now on (until reset)."""
+        """Hold `item` as the agency's value of `attribute` for this person from now on (until reset);
+        None forgets the correction (the record's own value again)."""
         with self._lock:
-            self._corrected.setdefault((agency, uinfin), {})[attribute] = item
+            held = self._corrected.setdefault((agency, uinfin), {})
+            if item is None:
+                held.pop(attribute, None)
+            else:
+                held[attribute] = item
 
     def corrected_items(self, agency: str, uinfin: str) -> dict[str, Any]:
         with self._lock:

@@ -6,10 +6,13 @@ which answers through the agency API (app/agency_api/corrections.py). See docs/p
     POST /citizen/profile/<attribute>/wrong    (CSRF) file it; the same form twice files it once
     GET  /citizen/corrections                  every request, with its status
     GET  /citizen/corrections/<id>             one request: what was sent, the agency's answer
+    GET  /citizen/corrections/<id>/withdraw    a confirmation page (while the agency has not answered)
+    POST /citizen/corrections/<id>/withdraw    (CSRF) withdraw it; twice withdraws it once
 
 The citizen is the signed-in one: no URL names a citizen, and another citizen's request is a 404
 like an unknown one. Filing and its audit entry (`correction_requested`: the item and agency,
-never the text) commit together; a refused form writes nothing.
+never the text) commit together, as do withdrawing and `correction_withdrawn`; a refused form
+writes nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
 from core.clock import utcnow
-from core.errors import NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from profile_store import corrections as service
 from profile_store.citizens import get_citizen
 
@@ -29,7 +32,7 @@ from ..auditing import record
 from ..extensions import db, runtime
 from ..identity import citizen_required
 from .correction_schemas import CorrectionForm
-from .views import bp
+from .views import _action_form, bp
 
 log = structlog.get_logger(__name__)
 FLASH = "corrections"
@@ -94,6 +97,33 @@ def correction(request_id):
     except NotFound:
         raise NotFound("You have no correction request with this reference.") from None
     return render_template("citizen/correction.html", item=mine, **_names())
+
+
+@bp.route("/corrections/<uuid:request_id>/withdraw", methods=["GET", "POST"])
+@citizen_required
+def withdraw_correction(request_id):
+    rt, store = runtime(), db()
+    citizen = get_citizen(store, g.citizen_id)
+    try:
+        mine = service.get_correction(store, vault=rt.vault, citizen=citizen, request_id=str(request_id))
+    except NotFound:
+        raise NotFound("You have no correction request with this reference.") from None
+    if request.method == "GET":
+        return render_template("citizen/correction_withdraw.html", item=mine, **_names())
+    _action_form()
+    try:
+        row, changed = service.withdraw_correction(store, citizen=citizen, request_id=mine.id, now=utcnow())
+    except Conflict:  # the agency answered first (another tab, or while the page was open)
+        store.rollback()
+        flash("answered", FLASH)
+        return redirect(url_for(".correction", request_id=mine.id), 303)
+    if changed:
+        record(store, service.correction_event(citizen, row, by="citizen"))
+    store.commit()
+    if changed:
+        log.info("correction_withdrawn", citizen_id=citizen.id, request_id=row.id, agency=row.agency)
+    flash("withdrawn" if changed else "already_withdrawn", FLASH)
+    return redirect(url_for(".correction", request_id=mine.id), 303)
 
 
 def _form(attribute, label, agency, entered, errors, submission, *, status=200):

@@ -1,6 +1,10 @@
 """A citizen may withdraw a correction request.
 
-Placeholder: this revision is reserved and does nothing yet.
+No schema change: `correction_requests.status` is a String(16) with no CHECK constraint, so the
+new value "withdrawn" (profile_store.correction_models.WITHDRAWN) fits as it is, and the request's
+`updated_at` records when it was withdrawn (the audit log's `correction_withdrawn` entry too). The
+agency queue's index (agency, status, created_at, id) serves `?status=withdrawn` like any other.
+This revision is kept, doing nothing, so the chain stays as reserved.
 
 Revision ID: 0031
 Revises: 0030
@@ -16,8 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    pass  # nothing to change (above)
 
 
 def downgrade() -> None:
-    pass
+    pass  # nothing was changed; rows marked "withdrawn" stay as they are

@@ -94,3 +94,39 @@ def test_the_control_endpoint_refuses_bad_calls(live_server, simulators):
     assert control(simulators, "nosuch", good)[0] == 404
     status, body = control(simulators, "identity", {**good, "secret": "not-the-secret"})
     assert status == 502 and "401" in body["error_description"]
+
+
+def test_a_request_withdrawn_after_the_agency_read_it_is_counted_and_left_alone(
+    live_app, live_server, reported, monkeypatch
+):
+    """The citizen withdraws between the clerk's read and answer: the platform refuses the answer
+    (409), the simulator counts it "withdrawn" rather than failed, and keeps no correction."""
+    from agency_connectors.simulators import corrections as clerk
+    from agency_connectors.simulators.state import SimulatorState, default_config
+
+    citizen_id, ids, _ = reported
+    told = {"platform_url": live_server, "secret": demo_notify_secret("identity")}
+    read = []
+    real_open = clerk._open_requests
+
+    def read_then_citizen_withdraws(platform_url, agency, secret, status):
+        items = list(real_open(platform_url, agency, secret, status))
+        mine = [item for item in items if item["id"] == ids["name"]]
+        read.extend(mine)
+        if mine:
+            rt = live_app.extensions["consentry"]
+            with rt.writer_sessions() as session:
+                citizen = session.get(Citizen, citizen_id)
+                service.withdraw_correction(session, citizen=citizen, request_id=ids["name"], now=utcnow())
+                session.commit()
+        return mine
+
+    monkeypatch.setattr(clerk, "_open_requests", read_then_citizen_withdraws)
+    state = SimulatorState(default_config())
+    counts = clerk.answer_corrections(state, "identity", **told)
+
+    assert read and counts["withdrawn"] == 1 and counts["failed"] == 0 and counts["corrected"] == 0
+    assert state.corrected_items("identity", read[0]["uinfin"]) == {}
+    rt = live_app.extensions["consentry"]
+    with rt.sessions() as session:
+        assert session.get(CorrectionRequest, ids["name"]).status == "withdrawn"

@@ -185,3 +185,32 @@ def test_corrected_refreshes_that_agency_for_the_citizen(app, client, db_session
     ).all()
     assert any('"correction"' in str(entry.body) for entry in refreshed)
     assert db_session.get(AgencySync, (citizen.id, "tax")) is None  # only the agency that answered
+
+
+def test_a_withdrawn_request_shows_as_withdrawn_and_an_answer_to_it_is_a_clear_409(
+    client, db_session, runtime, filed
+):
+    citizen, ids = filed
+    service.withdraw_correction(db_session, citizen=citizen, request_id=ids[2], now=utcnow())
+    db_session.commit()
+
+    page = signed(client, "GET", "/agency-api/identity/corrections?status=withdrawn&limit=100")
+    assert page.status_code == 200
+    [item] = [item for item in page.get_json()["items"] if item["id"] == ids[2]]
+    assert item["status"] == "withdrawn"
+    open_ids = [
+        i["id"]
+        for i in signed(client, "GET", "/agency-api/identity/corrections?status=sent").get_json()["items"]
+    ]
+    assert ids[2] not in open_ids
+    for answer in (
+        {"status": "acknowledged"},
+        {"status": "corrected"},
+        {"status": "rejected", "reason": "No"},
+    ):
+        refused = signed(client, "POST", f"/agency-api/identity/corrections/{ids[2]}", answer)
+        assert refused.status_code == 409 and refused.headers["Content-Type"] == "application/json"
+        body = refused.get_json()
+        assert body == {"error": "conflict", "error_description": service.WITHDRAWN_ANSWERED}
+    db_session.expire_all()
+    assert db_session.get(CorrectionRequest, ids[2]).status == "withdrawn"

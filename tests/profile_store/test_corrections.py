@@ -142,3 +142,59 @@ def test_answers_move_forward_only_and_a_retry_changes_nothing(db_session, runti
         answer("corrected")
     mine = service.get_correction(db_session, vault=runtime.vault, citizen=citizen, request_id=row.id)
     assert mine.status == "rejected" and mine.reason == "We hold your birth certificate's spelling"
+
+
+@pytest.mark.parametrize("answered", [None, "acknowledged"])
+def test_a_citizen_withdraws_a_request_not_yet_answered_and_the_agency_cannot_answer_it(
+    db_session, runtime, answered
+):
+    citizen = citizen_with_name(db_session, runtime)
+    row, _ = file(db_session, runtime, citizen)
+    if answered:
+        service.answer_correction(
+            db_session, agency="identity", request_id=row.id, status=answered, reason=None, now=NOW
+        )
+    later = NOW + dt.timedelta(hours=1)
+
+    withdrawn, changed = service.withdraw_correction(
+        db_session, citizen=citizen, request_id=row.id, now=later
+    )
+
+    assert changed and withdrawn.status == "withdrawn" and withdrawn.updated_at == later
+    again = service.withdraw_correction(db_session, citizen=citizen, request_id=row.id, now=later)
+    assert again[1] is False  # twice: once
+    for status, reason in (("acknowledged", None), ("corrected", None), ("rejected", "No")):
+        with pytest.raises(Conflict, match="withdrew"):
+            service.answer_correction(
+                db_session, agency="identity", request_id=row.id, status=status, reason=reason, now=later
+            )
+    mine = service.get_correction(db_session, vault=runtime.vault, citizen=citizen, request_id=row.id)
+    assert mine.status == "withdrawn" and not mine.can_withdraw
+    event = service.correction_event(citizen, withdrawn, by="citizen")
+    assert event.kind == "correction_withdrawn" and event.outcome == "withdrawn"
+    queue = service.agency_queue(
+        db_session, vault=runtime.vault, agency="identity", status="withdrawn", cursor=None, limit=50
+    )
+    assert row.id in [item.id for item, _ in queue.items]
+
+
+@pytest.mark.parametrize(("status", "reason"), [("corrected", None), ("rejected", "We hold the proof")])
+def test_an_answered_request_cannot_be_withdrawn(db_session, runtime, status, reason):
+    citizen = citizen_with_name(db_session, runtime)
+    row, _ = file(db_session, runtime, citizen)
+    service.answer_correction(
+        db_session, agency="identity", request_id=row.id, status=status, reason=reason, now=NOW
+    )
+    with pytest.raises(Conflict):
+        service.withdraw_correction(db_session, citizen=citizen, request_id=row.id, now=NOW)
+    assert db_session.get(CorrectionRequest, row.id).status == status
+
+
+def test_a_citizen_cannot_withdraw_another_citizens_request(db_session, runtime):
+    owner = citizen_with_name(db_session, runtime)
+    row, _ = file(db_session, runtime, owner)
+    other = citizen_with_name(db_session, runtime, name="LIM AH MENG")
+    for request_id in (row.id, str(uuid.uuid4()), "x" * 60):
+        with pytest.raises(NotFound):
+            service.withdraw_correction(db_session, citizen=other, request_id=request_id, now=NOW)
+    assert db_session.get(CorrectionRequest, row.id).status == "sent"
