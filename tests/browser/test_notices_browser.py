@@ -122,8 +122,12 @@ def test_the_settings_page(tab, gate, journey):
     assert tab.axe_violations() == [], "settings page"
     page.get_by_label("Once a day").check()
     page.get_by_label(re.compile("Do not email me")).check()
+    expect(page.get_by_label("English", exact=True)).to_be_checked()  # never chosen: mails in English
+    page.get_by_label("中文", exact=True).check()
     page.get_by_role("button", name="Save settings").click()
     expect(page.get_by_text("Your notification settings are saved.")).to_be_visible()
     expect(page.get_by_label("Once a day")).to_be_checked()
+    expect(page.get_by_label("中文", exact=True)).to_be_checked()  # the page itself stays English
+    expect(page.locator("html")).to_have_attribute("lang", "en")
     assert tab.axe_violations() == [], "settings page, saved"
     assert tab.problems == []
