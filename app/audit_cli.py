@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from audit.checkpointer import CheckpointPolicy, run_signer, sign_if_due
 from audit.export import export_lines
+from audit.integrator import BATCH, integrate_batch, run_integrator
 from audit.log import latest_checkpoint, tree_size
 from audit.tiles import publish as publish_tiles
 from audit.verification_runs import record_verification
@@ -169,6 +170,55 @@ def checkpoint(every: dt.timedelta | None, max_entries: int | None) -> None:
         poll_s=min(1.0, max(every.total_seconds(), 0.05)),
         on_signed=lambda made: console.print(f"checkpoint at tree size {made.tree_size}"),
         on_error=lambda exc: console.print(f"[red]signing failed, retrying[/red]: {type(exc).__name__}"),
+    )
+
+
+@audit_group.command("integrate")
+@click.option(
+    "--every",
+    "every",
+    type=Duration(),
+    default=None,
+    help="Keep running: integrate what is queued at least this often (default AUDIT_INTEGRATE_EVERY_S).",
+)
+@click.option(
+    "--batch", type=click.IntRange(min=1), default=BATCH, show_default=True, help="Entries per transaction."
+)
+@with_appcontext
+def integrate(every: dt.timedelta | None, batch: int) -> None:
+    """Fold queued audit entries (AUDIT_INTEGRATION=batched) into the tree, the chain and the
+    head, in batches, signing a checkpoint at a batch's end when one is due (AUDIT_CHECKPOINT_EVERY
+    entries or AUDIT_CHECKPOINT_INTERVAL_S). Once: until the queue is empty; with --every: until
+    stopped. Several servers may run this: one integrates at a time (a database lock)."""
+    rt = runtime()
+    policy = CheckpointPolicy(
+        dt.timedelta(seconds=rt.config.audit_checkpoint_interval_s), rt.config.audit_checkpoint_every
+    )
+
+    def sign(session) -> None:
+        sign_if_due(session, signer=rt.audit_signer, policy=policy, now=utcnow())
+
+    if every is None:
+        total = 0
+        while True:
+            with transaction(rt.writer_sessions) as session:
+                done = integrate_batch(session, limit=batch, after=sign)
+            total += done
+            if done < batch:
+                break
+        console.print(f"integrated {total} entries")
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    console.print(f"integrating queued entries at least every {every.total_seconds():g} s; Ctrl-C stops")
+    run_integrator(
+        rt.writer_sessions,
+        stop=stop,
+        every_s=max(every.total_seconds(), 0.01),
+        limit=batch,
+        after=sign,
+        on_error=lambda exc: console.print(f"[red]integration failed, retrying[/red]: {type(exc).__name__}"),
     )
 
 

@@ -1,5 +1,5 @@
-"""Appending audit events from the web and CLI layers: adds the request id and the configured
-checkpoint interval, inside the caller's transaction."""
+"""Appending audit events from the web and CLI layers: adds the request id, the configured
+checkpoint interval and AUDIT_INTEGRATION (inline or batched), inside the caller's transaction."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def record(session, event: Event) -> AuditEntry:
         request_id=request_id,
         signer=rt.audit_signer,
         checkpoint_every=rt.config.audit_checkpoint_every,
+        integration=rt.config.audit_integration,
     )
 
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from core.db import UTCDateTime
 from core.errors import NotFound, ValidationFailed
 
+from . import integrator
 from .canonical import canonical_json
 from .merkle import chain_next, consistency_proof, frontier_append, inclusion_proof, leaf_hash, root
 from .models import AuditCheckpoint, AuditEntry, AuditEntryAttribute, AuditHead, AuditTreeNode
@@ -41,6 +42,7 @@ from .note import note_text
 from .signer import AuditSigner
 
 ZERO_HASH = bytes(32)
+INLINE, BATCHED = "inline", "batched"  # AUDIT_INTEGRATION (docs/audit.md, "Batched integration")
 KINDS = frozenset(
     {
         "disclosure",
@@ -94,9 +96,8 @@ class Event:
 # Built once, from the tables (not the ORM classes) and run on the session's Connection: on the
 # disclosure path every statement's construction, and the ORM's handling of it, showed in profiles.
 _HEAD, _NODES = AuditHead.__table__, AuditTreeNode.__table__
-_HEAD_FOR_UPDATE = (
-    select(_HEAD.c.next_seq, _HEAD.c.chain_head, _HEAD.c.frontier).where(_HEAD.c.id == 1).with_for_update()
-)
+_HEAD_COLUMNS = (_HEAD.c.next_seq, _HEAD.c.chain_head, _HEAD.c.frontier, _HEAD.c.leaves_from)
+_HEAD_FOR_UPDATE = select(*_HEAD_COLUMNS).where(_HEAD.c.id == 1).with_for_update()
 _ADVANCE_HEAD = (
     update(_HEAD)
     .where(_HEAD.c.id == 1)
@@ -166,25 +167,60 @@ def append(
     request_id: str | None = None,
     signer: AuditSigner | None = None,
     checkpoint_every: int = 0,
+    integration: str = INLINE,
 ) -> AuditEntry:
     """Append one entry (flushed, not committed) and return it (a detached copy of the row).
-    Locks the log head, so concurrent appenders queue and the chain stays gapless and fork-free.
-    With `signer` and `checkpoint_every` N, every Nth entry also gets a signed checkpoint. Raises
-    ValidationFailed for an unknown kind."""
+
+    Inline (the default): locks the log head, so concurrent appenders queue and the chain stays
+    gapless and fork-free, and the entry is in the tree at once; with `signer` and
+    `checkpoint_every` N, every Nth entry also gets a signed checkpoint. Batched: the entry, named
+    by an id, and its queue row, with no lock; the integrator places it in the tree later
+    (audit/integrator.py). Raises ValidationFailed for an unknown kind."""
     if event.kind not in KINDS:
         raise ValidationFailed("unknown audit event kind", {"kind": [event.kind]})
     session.flush()  # what the ORM holds for this transaction goes first, as any query would
     connection = session.connection()
+    if integration == BATCHED:
+        row = _entry_row(event, integrator.allocate_id(connection), now, request_id, named_by="id")
+        integrator.write_entry(connection, row, sorted(set(event.attributes)), queued=True)
+        return AuditEntry(**row)
     sqlite = connection.dialect.name == "sqlite"
     head = _sqlite_head(connection) if sqlite else connection.execute(_HEAD_FOR_UPDATE).one_or_none()
     if head is None:
         raise NotFound("audit log not initialised (run the migrations)")
-    seq = head.next_seq
-    body = _body(event, seq, now, request_id)
+    if head.leaves_from is not None:
+        # The log has entries named by id: this one is too, and is integrated at once.
+        row = _entry_row(event, integrator.allocate_id(connection), now, request_id, named_by="id")
+        integrator.write_entry(connection, row, sorted(set(event.attributes)), queued=False)
+        state = integrator.Head(head.next_seq, head.chain_head, head.frontier, head.leaves_from)
+        size = integrator.fold_in(connection, state, [(row["seq"], row["leaf_hash"])]).next_seq
+    else:
+        seq = head.next_seq
+        row = _entry_row(event, seq, now, request_id, named_by="seq", chain_head=head.chain_head)
+        nodes, frontier = frontier_append(head.frontier, seq, row["leaf_hash"])
+        _write(connection, row, sorted(set(event.attributes)), nodes, frontier)
+        size = seq + 1
+    if signer is not None and checkpoint_every and size % checkpoint_every == 0:
+        create_checkpoint(session, signer=signer, now=now)
+    return AuditEntry(**row)
+
+
+def _entry_row(
+    event: Event,
+    seq: int,
+    now: dt.datetime,
+    request_id: str | None,
+    *,
+    named_by: str,
+    chain_head: bytes | None = None,
+) -> dict[str, Any]:
+    """The entry's row (ENTRY_COLUMNS): its canonical body naming it by `named_by` ("seq": the
+    leaf index; "id": placed by audit_leaves), the leaf hash, and the chain hash after
+    `chain_head` (entries named by id keep theirs in audit_leaves)."""
+    body = _body(event, seq, now, request_id, named_by)
     canonical = canonical_json(body)
     leaf = leaf_hash(canonical)
-    chain = chain_next(head.chain_head, leaf)
-    row = {  # ENTRY_COLUMNS
+    return {  # ENTRY_COLUMNS
         "seq": seq,
         "recorded_at": now,
         "kind": event.kind,
@@ -194,13 +230,8 @@ def append(
         "outcome": event.outcome,
         "body": canonical.decode(),
         "leaf_hash": leaf,
-        "chain_hash": chain,
+        "chain_hash": integrator.NOT_CHAINED if chain_head is None else chain_next(chain_head, leaf),
     }
-    nodes, frontier = frontier_append(head.frontier, seq, leaf)
-    _write(connection, row, sorted(set(event.attributes)), nodes, frontier)
-    if signer is not None and checkpoint_every and (seq + 1) % checkpoint_every == 0:
-        create_checkpoint(session, signer=signer, now=now)
-    return AuditEntry(**row)
 
 
 def _write(
@@ -242,13 +273,14 @@ class _Head(NamedTuple):
     next_seq: int
     chain_head: bytes
     frontier: bytes
+    leaves_from: int | None
 
 
 @functools.cache
 def _sqlite_sql(dialect: Dialect) -> dict[str, tuple[str, tuple[str, ...]]]:
     """The append's statements compiled once for SQLite: (SQL, the parameters' names in order)."""
     statements = {
-        "head": (select(_HEAD.c.next_seq, _HEAD.c.chain_head, _HEAD.c.frontier).where(_HEAD.c.id == 1), None),
+        "head": (select(*_HEAD_COLUMNS).where(_HEAD.c.id == 1), None),
         "entry": (_INSERT_ENTRY, list(ENTRY_COLUMNS)),
         "attributes": (_INSERT_ATTRIBUTES, ["seq", "attribute"]),
         "nodes": (_INSERT_NODES, ["level", "index", "hash"]),
@@ -310,9 +342,9 @@ def _sqlite_datetime(dialect: Dialect) -> Any:
     return UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
 
 
-def _body(event: Event, seq: int, now: dt.datetime, request_id: str | None) -> dict[str, Any]:
+def _body(event: Event, seq: int, now: dt.datetime, request_id: str | None, named_by: str) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "seq": seq,
+        named_by: seq,
         "time": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "kind": event.kind,
     }
@@ -390,18 +422,18 @@ def checkpoints(session: Session) -> Iterable[AuditCheckpoint]:
 
 
 def prove_inclusion(session: Session, *, seq: int, size: int) -> dict[str, Any]:
-    """Inclusion proof (RFC 9162 2.1.3) of entry `seq` in the tree of `size` entries."""
-    entry = session.get(AuditEntry, seq)
-    if entry is None:
-        raise NotFound("no such audit entry")
-    if not 0 <= seq < size <= tree_size(session):
+    """Inclusion proof (RFC 9162 2.1.3) of entry `seq` in the tree of `size` entries. Raises
+    NotFound for no such entry, integrator.Pending for one not yet in the tree."""
+    index = integrator.leaf_index(session, seq)
+    if not 0 <= index < size <= tree_size(session):
         raise ValidationFailed("entry is not inside that tree size", {"tree_size": [str(size)]})
+    entry = session.get(AuditEntry, seq)
     store = DbNodeStore(session)
     return {
-        "leaf_index": seq,
+        "leaf_index": index,
         "tree_size": size,
         "leaf_hash": entry.leaf_hash.hex(),
-        "audit_path": [h.hex() for h in inclusion_proof(store, seq, size)],
+        "audit_path": [h.hex() for h in inclusion_proof(store, index, size)],
         "root_hash": root(store, size).hex(),
     }
 

@@ -27,6 +27,9 @@ class AuditHead(Base):
     # The roots of the tree's perfect subtrees, largest first (merkle.frontier_append): what the
     # next append needs of the tree, so it reads no tree node.
     frontier: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    # NULL while every entry's leaf index is its seq; else the tree size from which entries are
+    # named by id and placed by audit_leaves (audit/integrator.py, migration 0032). Set once.
+    leaves_from: Mapped[int | None] = mapped_column(BIGINT, default=None)
 
 
 class AuditEntry(Base):
@@ -89,3 +92,23 @@ class AuditCheckpoint(Base):
     # base64(key hash || signature). NULL on checkpoints signed before migration 0022.
     note_origin: Mapped[str | None] = mapped_column(String(255))
     note_signature: Mapped[str | None] = mapped_column(String(200))
+
+
+class AuditLeaf(Base):
+    """Where an entry named by id sits in the tree (entries from `AuditHead.leaves_from` on):
+    written by the integrator, or by an inline append once the log has such entries."""
+
+    __tablename__ = "audit_leaves"
+
+    leaf_index: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(ForeignKey("audit_entries.seq"), unique=True)
+    chain_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditQueued(Base):
+    """An entry committed but not yet integrated (AUDIT_INTEGRATION=batched). The integrator
+    deletes the row in the transaction that gives the entry its leaf; nothing else may."""
+
+    __tablename__ = "audit_queue"
+
+    seq: Mapped[int] = mapped_column(ForeignKey("audit_entries.seq"), primary_key=True, autoincrement=False)

@@ -14,6 +14,7 @@ stops at the first finding: every later position depends on the earlier ones.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
@@ -27,8 +28,17 @@ from sqlalchemy.orm import Session
 from . import note
 from .canonical import canonical_json
 from .checkpoint_signing import verify_checkpoint
+from .integrator import NOT_CHAINED
 from .merkle import StreamingRoot, chain_next, leaf_hash
-from .models import AuditCheckpoint, AuditEntry, AuditEntryAttribute, AuditHead, AuditTreeNode
+from .models import (
+    AuditCheckpoint,
+    AuditEntry,
+    AuditEntryAttribute,
+    AuditHead,
+    AuditLeaf,
+    AuditQueued,
+    AuditTreeNode,
+)
 
 ZERO = bytes(32)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # the body's `time`, as audit.log._body writes it
@@ -37,6 +47,7 @@ COPIED = ("kind", "citizen_ref", "app_id", "purpose", "outcome")  # columns equa
 
 _E, _A = AuditEntry.__table__, AuditEntryAttribute.__table__
 _N, _C, _H = AuditTreeNode.__table__, AuditCheckpoint.__table__, AuditHead.__table__
+_L, _Q = AuditLeaf.__table__, AuditQueued.__table__
 _UNREADABLE = (ValueError, TypeError, OverflowError)  # a stored value the column type cannot decode
 
 
@@ -50,9 +61,12 @@ class Finding:
     expected: str = ""
     found: str = ""
     node: tuple[int, int] | None = None
+    leaf: int | None = None  # a leaf position with no entry of its own to name (batched log)
 
     @property
     def where(self) -> str:
+        if self.leaf is not None:
+            return f"leaf {self.leaf}"
         if self.node is not None:
             return f"tree node level {self.node[0]} index {self.node[1]}"
         return f"seq {self.seq}" if self.seq is not None else "log"
@@ -89,13 +103,21 @@ def verify_log(
     public_key: Ed25519PublicKey,
     batch_size: int = 5000,
     on_progress: Callable[[int], None] | None = None,
+    max_merge_delay: dt.timedelta | None = None,
+    now: dt.datetime | None = None,
 ) -> LogReport:
     """Check the whole log (see the module docstring) inside the caller's transaction, reading
     only; stops at the first finding. Calls `on_progress` with the entries checked after each
-    batch."""
+    batch. With `max_merge_delay` and `now`, an entry queued for integration since before
+    now - max_merge_delay is a finding (the integrator has stopped or fallen behind)."""
     walk = _Walk(session.connection(), public_key)
     try:
-        finding = walk.entries(batch_size, on_progress) or walk.finish()
+        finding = (
+            walk.entries(batch_size, on_progress)
+            or walk.leaves(batch_size, on_progress)
+            or walk.queue(max_merge_delay, now)
+            or walk.finish()
+        )
     except _Unreadable as exc:
         finding = Finding(exc.key, "a stored column cannot be read (not of its type)")
     return LogReport(walk.size, walk.checkpoints_ok, [finding] if finding else [])
@@ -110,6 +132,10 @@ class _Walk:
         self.size, self.chain, self.stream = 0, ZERO, StreamingRoot()
         self.checkpoints_ok = 0
         self.pending: deque[Row[Any]] = deque()
+        # Entries from here on are named by id and placed by audit_leaves (audit/integrator.py).
+        self.leaves_from: int | None = connection.execute(
+            select(_H.c.leaves_from).where(_H.c.id == 1)
+        ).scalar()
 
     def entries(self, batch_size: int, on_progress: Callable[[int], None] | None) -> Finding | None:
         query = select(*_C.c).order_by(_C.c.tree_size)
@@ -133,6 +159,8 @@ class _Walk:
     def _batch(self, after: int | None, limit: int) -> Sequence[Row[Any]]:
         # No lower bound on the first batch, so a row below seq 0 shows up as out of order.
         query = select(*_E.c).order_by(_E.c.seq).limit(limit)
+        if self.leaves_from is not None:
+            query = query.where(_E.c.seq < self.leaves_from)
         return _fetch(self.connection, query if after is None else query.where(_E.c.seq > after), _E.c.seq)
 
     def _attributes(self, after: int | None, upto: int) -> dict[int, list[Any]]:
@@ -157,22 +185,126 @@ class _Walk:
     def _entry(
         self, row: Row[Any], attributes: list[Any], nodes: dict[tuple[int, int], bytes]
     ) -> Finding | None:
-        seq = self.size
-        body = _checked_body(row, seq, self.chain)
+        body = _checked_body(row, self.size, self.chain)
         if isinstance(body, Finding):
             return body
-        if finding := _check_columns(row, body) or _check_attributes(seq, body, attributes):
+        return self._place(row, body, attributes, nodes, row.chain_hash)
+
+    def _place(
+        self,
+        row: Row[Any],
+        body: dict[str, Any],
+        attributes: list[Any],
+        nodes: dict[tuple[int, int], bytes],
+        chain: bytes,
+    ) -> Finding | None:
+        """Entry `row`, its body checked, as leaf `self.size` with chain hash `chain`."""
+        position = self.size
+        if finding := _check_columns(row, body) or _check_attributes(row.seq, body, attributes):
             return finding
         for level, node in enumerate(self.stream.add_completing(row.leaf_hash)):
-            stored = nodes.pop((level, seq >> level), None)
+            stored = nodes.pop((level, position >> level), None)
             if stored != node:
                 problem = "tree node missing" if stored is None else "tree node hash mismatch"
-                return Finding(None, problem, node.hex(), _hex(stored), node=(level, seq >> level))
-        self.chain, self.size = row.chain_hash, seq + 1
+                return Finding(None, problem, node.hex(), _hex(stored), node=(level, position >> level))
+        self.chain, self.size = chain, position + 1
         while self.pending and self.pending[0].tree_size == self.size:
             if finding := self._checkpoint(self.pending.popleft()):
                 return finding
             self.checkpoints_ok += 1
+        return None
+
+    def leaves(self, batch_size: int, on_progress: Callable[[int], None] | None) -> Finding | None:
+        """The entries named by id, in leaf-index order (audit_leaves), after those at their seq."""
+        if self.leaves_from is None:
+            return None
+        if self.size != self.leaves_from:
+            return Finding(
+                self.size, "gap: entries missing", f"seq {self.size}", f"leaves from {self.leaves_from}"
+            )
+        last: int | None = None
+        while batch := self._leaf_batch(last, batch_size):
+            attributes = self._attributes_of([row.seq for row in batch])
+            nodes = self._nodes(self.size, batch[-1].leaf_index)
+            last = batch[-1].leaf_index
+            for row in batch:
+                if row.leaf_index != self.size:
+                    problem = "gap: leaves missing" if row.leaf_index > self.size else "out of order"
+                    return Finding(
+                        None, problem, f"leaf {self.size}", f"leaf {row.leaf_index}", leaf=self.size
+                    )
+                body = _checked_id_body(row)
+                if isinstance(body, Finding):
+                    return body
+                chain = chain_next(self.chain, row.leaf_hash)
+                if chain != row.leaf_chain:
+                    return Finding(row.seq, "chain hash mismatch", chain.hex(), _hex(row.leaf_chain))
+                if finding := self._place(row, body, attributes.get(row.seq, []), nodes, chain):
+                    return finding
+            if on_progress:
+                on_progress(self.size)
+        return None
+
+    def _leaf_batch(self, after: int | None, limit: int) -> Sequence[Row[Any]]:
+        query = (
+            select(*_E.c, _L.c.leaf_index, _L.c.chain_hash.label("leaf_chain"))
+            .join(_E, _E.c.seq == _L.c.seq)
+            .order_by(_L.c.leaf_index)
+            .limit(limit)
+        )
+        return _fetch(
+            self.connection, query if after is None else query.where(_L.c.leaf_index > after), _E.c.seq
+        )
+
+    def _attributes_of(self, seqs: list[int]) -> dict[int, list[Any]]:
+        grouped: dict[int, list[Any]] = defaultdict(list)
+        query = select(_A.c.seq, _A.c.attribute).where(_A.c.seq.in_(seqs)).order_by(_A.c.seq, _A.c.attribute)
+        for seq, attribute in self.connection.execute(query):
+            grouped[seq].append(attribute)
+        return grouped
+
+    def queue(self, max_merge_delay: dt.timedelta | None, now: dt.datetime | None) -> Finding | None:
+        """Every entry named by id has exactly one leaf or one queue row; queued entries are
+        well formed, and none has waited longer than the maximum merge delay."""
+        run = self.connection.execute
+        if self.leaves_from is None:
+            if (seq := run(select(_Q.c.seq).order_by(_Q.c.seq).limit(1)).scalar()) is not None:
+                return Finding(seq, "queued, but the head says no entry is named by id")
+            if (
+                index := run(select(_L.c.leaf_index).order_by(_L.c.leaf_index).limit(1)).scalar()
+            ) is not None:
+                return Finding(None, "leaf row, but the head says no entry is named by id", leaf=index)
+            return None
+        both = select(_Q.c.seq).join(_L, _L.c.seq == _Q.c.seq).order_by(_Q.c.seq).limit(1)
+        if (seq := run(both).scalar()) is not None:
+            return Finding(seq, "both integrated and still queued")
+        placed = (
+            select(_L.c.seq).where(_L.c.seq == _E.c.seq).exists()
+            | select(_Q.c.seq).where(_Q.c.seq == _E.c.seq).exists()
+        )
+        lost = select(_E.c.seq).where(_E.c.seq >= self.leaves_from, ~placed).order_by(_E.c.seq).limit(1)
+        if (seq := run(lost).scalar()) is not None:
+            return Finding(seq, "entry neither in the tree nor queued (its queue row deleted?)")
+        query = select(*_E.c).join(_Q, _Q.c.seq == _E.c.seq).order_by(_E.c.seq)
+        queued = _fetch(self.connection, query, _E.c.seq)
+        attributes = self._attributes_of([row.seq for row in queued])
+        for row in queued:
+            body = _checked_id_body(row)
+            if isinstance(body, Finding):
+                return body
+            if finding := _check_columns(row, body) or _check_attributes(
+                row.seq, body, attributes.get(row.seq, [])
+            ):
+                return finding
+        if max_merge_delay is not None and now is not None:
+            late = [row for row in queued if row.recorded_at < now - max_merge_delay]
+            if late:
+                return Finding(
+                    late[0].seq,
+                    "queued for integration longer than the maximum merge delay (is the integrator running?)",
+                    f"in the tree within {max_merge_delay.total_seconds():g} s",
+                    f"queued since {late[0].recorded_at.strftime(TIME_FORMAT)}",
+                )
         return None
 
     def _checkpoint(self, checkpoint: Row[Any]) -> Finding | None:
@@ -232,6 +364,9 @@ class _Walk:
             found = f"{self.pending[0].tree_size} entries"
             return Finding(size, "checkpoint beyond the end of the log", f"{size} entries", found)
         beyond = select(_A.c.seq).where(_A.c.seq >= size).order_by(_A.c.seq).limit(1)
+        if self.leaves_from is not None:  # ids run ahead of the tree: any row naming no entry
+            orphan = ~select(_E.c.seq).where(_E.c.seq == _A.c.seq).exists()
+            beyond = select(_A.c.seq).where(orphan).order_by(_A.c.seq).limit(1)
         if (seq := self.connection.execute(beyond).scalar()) is not None:
             return Finding(seq, "attribute rows of an entry that does not exist")
         if (node := self._extra_node()) is not None:
@@ -304,6 +439,32 @@ def _checked_body(row: Row[Any], seq: int, prev_chain: bytes) -> dict[str, Any] 
     chain = chain_next(prev_chain, recomputed)
     if chain != row.chain_hash:
         return Finding(seq, "chain hash mismatch", chain.hex(), _hex(row.chain_hash))
+    return body
+
+
+def _checked_id_body(row: Row[Any]) -> dict[str, Any] | Finding:
+    """The parsed body of an entry named by id: canonical, naming its own seq as "id", correctly
+    hashed, with no chain hash of its own (its leaf row holds that)."""
+    raw = row.body.encode() if isinstance(row.body, str) else b""
+    try:
+        body = json.loads(raw)
+        canonical = canonical_json(body)
+    except ValueError:
+        return Finding(row.seq, "body is not valid canonical JSON")
+    if canonical != raw or not isinstance(body, dict) or "seq" in body or body.get("id") != row.seq:
+        return Finding(row.seq, "body is not in canonical form or names another id")
+    if type(body["id"]) is not int:
+        return Finding(row.seq, "body is not in canonical form or names another id")
+    recomputed = leaf_hash(raw)
+    if recomputed != row.leaf_hash:
+        return Finding(row.seq, "leaf hash mismatch (entry altered)", recomputed.hex(), _hex(row.leaf_hash))
+    if row.chain_hash != NOT_CHAINED:
+        return Finding(
+            row.seq,
+            "chain hash on an entry named by id (its leaf row holds it)",
+            "none",
+            _hex(row.chain_hash),
+        )
     return body
 
 

@@ -26,10 +26,15 @@ AUDIT_HEAD = "audit_head"
 ALEMBIC_VERSION = "alembic_version"
 
 READ_WRITE = ("SELECT", "INSERT", "UPDATE", "DELETE")
+# Batched integration (migration 0032, audit/integrator.py): leaves are only ever inserted; a
+# queue row is deleted by the integrator in the transaction that gives its entry a leaf, and the
+# table's trigger refuses any other DELETE (and every UPDATE).
+BATCHED_INTEGRATION = {"audit_leaves": ("SELECT", "INSERT"), "audit_queue": ("SELECT", "INSERT", "DELETE")}
 PRIVILEGES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(APPEND_ONLY, ("SELECT", "INSERT")),
     AUDIT_HEAD: ("SELECT", "UPDATE"),
     ALEMBIC_VERSION: ("SELECT",),
+    **BATCHED_INTEGRATION,
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 from marshmallow import Schema, ValidationError
 
+from audit.integrator import Pending
 from audit.log import get_checkpoint, latest_checkpoint, prove_consistency, prove_inclusion
 from core.errors import NotFound, ValidationFailed
 
@@ -15,6 +16,7 @@ from ..security import public
 from .schemas import ConsistencyProof, ConsistencyQuery, InclusionProof, InclusionQuery
 
 bp = Blueprint("audit_api", __name__, url_prefix="/api/audit")
+RETRY_AFTER_S = 1  # an entry waits for the integrator about AUDIT_INTEGRATE_EVERY_S (0.1 s by default)
 
 
 def _query(schema: Schema) -> dict:
@@ -57,7 +59,12 @@ def checkpoint_at(size: int):
 @public
 def inclusion():
     args = _query(InclusionQuery())
-    return InclusionProof().dump(prove_inclusion(db(), seq=args["seq"], size=args["tree_size"]))
+    try:
+        return InclusionProof().dump(prove_inclusion(db(), seq=args["seq"], size=args["tree_size"]))
+    except Pending as exc:
+        # Batched integration: the entry exists but is not in the tree yet (docs/audit.md).
+        body = {"status": "pending", "seq": args["seq"], "detail": exc.message}
+        return body, 202, {"Retry-After": str(RETRY_AFTER_S)}
 
 
 @bp.get("/proofs/consistency")
