@@ -42,7 +42,22 @@ from consent.grants import find_pushed_request, pending_request, pkce_challenge
 from consent.models import AgencyApp, Purpose
 
 from .common import log
-from .oauth_api import (
+from .oauth_ceiling import CryptoPath
+from .oauth_client import (
+    Token,
+    client_assertion,
+    dpop_proof,
+    first_response,
+    issued_tokens,
+    jwt_claims,
+    open_sealed,
+    resource_calls,
+    token_requests,
+)
+from .oauth_phases import Call, Outcome, RateWindows, phase_report, run_phase
+from .oauth_seed import Citizenry, Code, RequestOpener, mint_codes
+from .oauth_server import Server
+from .oauth_settings import (
     ASSERTION_TYPE,
     CEILING_BASE,
     PAR_LIMIT,
@@ -51,28 +66,8 @@ from .oauth_api import (
     SCOPE,
     TOKEN_LIMIT,
     V5,
-    Call,
-    Citizenry,
-    Code,
-    Outcome,
-    RateWindows,
-    RequestOpener,
-    Server,
     Sizes,
-    Token,
-    _mint_codes,
-    _open_sealed,
-    _phase,
-    _report,
-    _resource_calls,
-    _token_calls,
-    _tokens,
-    client_assertion,
-    dpop_proof,
-    first_response,
-    jwt_claims,
 )
-from .oauth_ceiling import CryptoPath
 
 # The longest lifetime v5 accepts (SP-CA: exp - iat <= 120 s): assertions are made before a phase
 # that may run PHASE_DEADLINE_S.
@@ -105,50 +100,48 @@ class Login:
 
 def drive_v5(runtime, server: Server, people: Citizenry, size: Sizes, windows: RateWindows) -> dict[str, Any]:
     """PAR, token and userinfo phases, each after a warm-up of its own; the results as
-    oauth_api's `_report` shapes them, plus the userinfo crypto path."""
+    bench/oauth_phases.py's `phase_report` shapes them, plus the userinfo crypto path."""
     issuer = _discover(server)
     logins = [_login() for _ in range(size.warmup + size.tokens)]
     warm_logins, timed_logins = logins[: size.warmup], logins[size.warmup :]
 
     windows.wait_for_room(PAR_LIMIT, len(logins))
-    warm_par = _phase(server, _par_calls(issuer, people, warm_logins), keep=len(warm_logins), ok=201)
+    warm_par = run_phase(server, _par_calls(issuer, people, warm_logins), keep=len(warm_logins), ok=201)
     windows.record(PAR_LIMIT, warm_par)
     log(f"oauth: v5 PAR phase ({len(timed_logins)} calls)")
     made = time.monotonic()
     par_calls = _par_calls(issuer, people, timed_logins)
     deadline = made + PHASE_DEADLINE_S
-    par = _phase(server, par_calls, keep=len(par_calls), ok=201, deadline=deadline, runtime=runtime)
+    par = run_phase(server, par_calls, keep=len(par_calls), ok=201, deadline=deadline, runtime=runtime)
     windows.record(PAR_LIMIT, par)
 
     log("oauth: v5: minting codes from the pushed requests")
     warm_pushed, pushed = _pushed(warm_par, warm_logins), _pushed(par, timed_logins)
-    codes = _mint_codes(
-        runtime, people, len(warm_pushed) + len(pushed), _pushed_request(warm_pushed + pushed)
-    )
+    codes = mint_codes(runtime, people, len(warm_pushed) + len(pushed), _pushed_request(warm_pushed + pushed))
     warm_codes, timed_codes = codes[: len(warm_pushed)], codes[len(warm_pushed) :]
 
     # Warm-up: the v5 views' first calls; then one ID token and one userinfo answer checked.
     windows.wait_for_room(TOKEN_LIMIT, len(codes))
-    warm_token = _phase(
+    warm_token = run_phase(
         server, _token_calls_v5(issuer, people, warm_codes, warm_pushed), keep=len(warm_codes)
     )
     windows.record(TOKEN_LIMIT, warm_token)
-    warm_tokens = _tokens(warm_token, [login.dpop_key for login in warm_pushed], len(warm_codes))
+    warm_tokens = issued_tokens(warm_token, [login.dpop_key for login in warm_pushed], len(warm_codes))
     _check_id_token(issuer, people, warm_token, warm_pushed)
-    warm_userinfo = _phase(server, _userinfo_calls(issuer, warm_tokens, size.warmup), keep=1)
+    warm_userinfo = run_phase(server, _userinfo_calls(issuer, warm_tokens, size.warmup), keep=1)
     claims = _open_userinfo(issuer, people, first_response(warm_userinfo), warm_tokens)
 
     log(f"oauth: v5 token phase ({len(timed_codes)} calls)")
     made = time.monotonic()
     token_calls = _token_calls_v5(issuer, people, timed_codes, pushed)
     deadline = made + PHASE_DEADLINE_S
-    token = _phase(server, token_calls, keep=len(token_calls), deadline=deadline, runtime=runtime)
+    token = run_phase(server, token_calls, keep=len(token_calls), deadline=deadline, runtime=runtime)
     windows.record(TOKEN_LIMIT, token)
-    tokens = _tokens(token, [login.dpop_key for login in pushed], len(timed_codes))
+    tokens = issued_tokens(token, [login.dpop_key for login in pushed], len(timed_codes))
     log(f"oauth: v5 userinfo phase ({size.persons} calls)")
     made = time.monotonic()
     userinfo_calls = _userinfo_calls(issuer, tokens, size.persons)
-    userinfo = _phase(server, userinfo_calls, deadline=made + PHASE_DEADLINE_S, runtime=runtime)
+    userinfo = run_phase(server, userinfo_calls, deadline=made + PHASE_DEADLINE_S, runtime=runtime)
     timed = {
         "par": (par, len(par_calls)),
         "token": (token, len(token_calls)),
@@ -156,7 +149,7 @@ def drive_v5(runtime, server: Server, people: Citizenry, size: Sizes, windows: R
     }
     warm = {"par": warm_par, "token": warm_token, "userinfo": warm_userinfo}
     return {
-        **_report(V5, timed, warm=warm),
+        **phase_report(V5, timed, warm=warm),
         "response_bytes": len(first_response(warm_userinfo)),
         "crypto_path": _crypto_path(claims),
     }
@@ -244,11 +237,11 @@ def _token_calls_v5(
     issuer: Issuer, people: Citizenry, codes: list[Code], logins: Sequence[Login]
 ) -> list[Call]:
     keys = [login.dpop_key for login in logins]
-    return _token_calls(issuer.token, people, codes, keys, lambda _key: _assertion(issuer, people))
+    return token_requests(issuer.token, people, codes, keys, lambda _key: _assertion(issuer, people))
 
 
 def _userinfo_calls(issuer: Issuer, tokens: list[Token], count: int) -> list[Call]:
-    return _resource_calls(
+    return resource_calls(
         tokens, count, lambda _token: issuer.userinfo, headers={"Accept": "application/jwt"}
     )
 
@@ -259,7 +252,7 @@ def _check_id_token(issuer: Issuer, people: Citizenry, outcome: Outcome, logins:
     index = min(outcome.responses)
     body = json.loads(outcome.responses[index])
     assert body["token_type"] == DPOP_SCHEME, body["token_type"]
-    claims = _open_sealed(body["id_token"], people, issuer.keys, enc=ID_JWE_ENC)
+    claims = open_sealed(body["id_token"], people, issuer.keys, enc=ID_JWE_ENC)
     expected = {
         "iss": issuer.issuer,
         "aud": people.client_id,
@@ -273,7 +266,7 @@ def _check_id_token(issuer: Issuer, people: Citizenry, outcome: Outcome, logins:
 def _open_userinfo(issuer: Issuer, people: Citizenry, body: bytes, tokens: list[Token]) -> dict[str, Any]:
     """Decrypt and verify one userinfo answer; check it is ours, about one of our citizens, with
     every attribute asked for. Returns its claims."""
-    claims = _open_sealed(body, people, issuer.keys)
+    claims = open_sealed(body, people, issuer.keys)
     assert claims.get("iss") == issuer.issuer and claims.get("aud") == people.client_id, claims.keys()
     assert claims.get("sub") in {token.sub for token in tokens}, "userinfo names another subject"
     assert isinstance(claims.get("iat"), int), "userinfo iat must be a number"

@@ -19,17 +19,8 @@ from joserfc.jwk import ECKey
 from core.clock import utcnow
 
 from .common import Options
-from .oauth_api import (
-    CEILING_BASE,
-    CEILING_ROUNDS,
-    CLIENT_ID,
-    PURPOSE_ID,
-    SCOPE,
-    V4,
-    WORKERS,
-    dpop_proof,
-    sizes,
-)
+from .oauth_client import dpop_proof
+from .oauth_settings import CEILING_BASE, CEILING_ROUNDS, CLIENT_ID, PURPOSE_ID, SCOPE, V4, WORKERS, sizes
 from .stack_floor import StubKeys
 
 _crypto_cache: dict[str, dict[str, Any]] = {}

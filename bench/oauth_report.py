@@ -11,7 +11,7 @@ from typing import Any
 from rich.table import Table
 
 from .common import MEETS, MISSES, Row
-from .oauth_api import (
+from .oauth_settings import (
     CLIENTS,
     HOT_PATH,
     LABELS,

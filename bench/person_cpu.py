@@ -153,34 +153,24 @@ def main(argv: list[str] | None = None) -> None:
 
     from .common import BENCH_MASTER_KEYS, Options, build_runtime, close_runtime, fresh_database
     from .fapi_api import Issuer, _login, _par_calls, _pushed_request, _token_calls_v5, _userinfo_calls
-    from .oauth_api import (
-        NO_AGENCIES,
-        SCOPE,
-        Token,
-        _backend_pids,
-        _cpu_by_pid,
-        _mint_codes,
-        _seed,
-        _token_calls,
-        _v4_request,
-        client_assertion,
-        dpop_proof,
-        jwt_claims,
-    )
+    from .oauth_client import Token, client_assertion, dpop_proof, jwt_claims, token_requests
+    from .oauth_seed import mint_codes, open_v4_request, seed_app_and_citizens
+    from .oauth_server import cpu_by_pid, database_backend_pids
+    from .oauth_settings import NO_AGENCIES, SCOPE
 
     apis = set(args.apis.split(","))
 
     options = Options(workdir=workdir, pg_url=args.pg_url)
     url = args.pg_url or f"sqlite:///{workdir / 'person-cpu.db'}"
     with fresh_database(options, url, "person-cpu") as db_url:
-        people = _seed(db_url, args.citizens)
+        people = seed_app_and_citizens(db_url, args.citizens)
         runtime = build_runtime(db_url)
         warm, timed = 32, args.calls
-        codes = _mint_codes(runtime, people, warm + timed, _v4_request) if "v4" in apis else []
+        codes = mint_codes(runtime, people, warm + timed, open_v4_request) if "v4" in apis else []
         watcher = build_runtime(db_url) if args.pg_url else None
 
         def backends_cpu() -> float:
-            return sum(_cpu_by_pid(_backend_pids(watcher)).values())
+            return sum(cpu_by_pid(database_backend_pids(watcher)).values())
 
         database_cpu = backends_cpu if watcher is not None else None
         env = {
@@ -211,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         dpop_keys = [ECKey.generate_key("P-256", auto_kid=True) for _ in range(16)]
 
         def token_environs(batch) -> list[dict]:
-            calls = _token_calls(
+            calls = token_requests(
                 token_url,
                 people,
                 batch,
@@ -286,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
                 status, body = _call(app, _environ(call.method, call.path, call.headers, call.form))
                 assert status.startswith("201"), (status, body)
                 pushed.append(dataclasses.replace(login, request_uri=json.loads(body)["request_uri"]))
-            v5_codes = _mint_codes(runtime, people, len(pushed), _pushed_request(pushed))
+            v5_codes = mint_codes(runtime, people, len(pushed), _pushed_request(pushed))
 
             def v5_token_environs(start: int, n: int) -> list[dict]:
                 end = start + n
