@@ -1,6 +1,7 @@
 """The developer portal: what the platform offers, the flows step by step (v4 and v5, with curl,
-Python and Node), every error with what to do, the attribute catalogue, the API reference rendered
-from the OpenAPI document, and the document itself at /openapi.json.
+Python and Node), every error with what to do, the attribute catalogue, the open disclosure log
+(keys, tiles, witnesses, checking offline), the API reference rendered from the OpenAPI document,
+and the document itself at /openapi.json.
 
 Everything here is public and says nothing about any person. The reference is rendered on the
 server from the same document /openapi.json serves, so it needs no script and lives under the site's
@@ -12,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, send_from_directory
+
+from audit.witness_client import parse_witnesses
 
 from ..extensions import runtime
 from ..fapi.scopes import SUB_ATTRIBUTES
@@ -97,6 +100,34 @@ def attributes():
     return render_template("developers/attributes.html", rows=rows)
 
 
+@bp.get("/log")
+@public
+def open_log():
+    """The disclosure log in the open: its origin and keys, the endpoints, checking offline, and
+    running a witness. The keys are this deployment's own (nothing about any person)."""
+    rt = runtime()
+    log_key, quorum = rt.audit_signer.note_verifier_key(), rt.config.audit_witness_quorum
+    witnesses = [t.key.vkey for t in parse_witnesses(rt.config.audit_witnesses)]
+    return render_template(
+        "developers/log.html",
+        urls=_urls(),
+        origin=rt.audit_signer.note_origin,
+        log_key=log_key,
+        witnesses=witnesses,
+        quorum=quorum,
+        verify_command=_verify_command(log_key, witnesses, quorum),
+    )
+
+
+def _verify_command(log_key: str, witnesses: list[str], quorum: int) -> str:
+    """The offline verifier's command for a citizen's proof, with this deployment's witness keys."""
+    lines = ["python -m audit.verifier --bundle consentry-proof-41.json --public-key consentry-audit.pem"]
+    if witnesses:
+        lines += [f"    --log-key '{log_key}'", *(f"    --witness '{key}'" for key in witnesses)]
+        lines.append(f"    --quorum {quorum}")
+    return " \\\n".join(lines)
+
+
 @bp.get("/reference")
 @public
 def reference():
@@ -129,4 +160,8 @@ def _urls() -> dict[str, str]:
         "v5_metadata": f"{base}/.well-known/oauth-authorization-server/fapi",
         "v5_jwks": f"{base}/fapi/.well-known/keys",
         "openapi": f"{base}/openapi.json",
+        "log_checkpoint": f"{base}/log/checkpoint",
+        "log_tiles": f"{base}/log/tile/",
+        "log_key": f"{base}/.well-known/consentry-log-key",
+        "audit_pem": f"{base}/api/audit/public-key",
     }

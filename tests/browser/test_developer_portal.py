@@ -20,6 +20,7 @@ PAGES = {
     "/developers/flows/v5": "The Myinfo v5 flow, step by step",
     "/developers/errors": "Errors and what to do",
     "/developers/attributes": "Attributes you can ask for",
+    "/developers/log": "The open disclosure log",
     "/developers/reference": "API reference",
     "/developers/sandbox": "Get a test app",
 }

@@ -14,6 +14,7 @@ PAGES = [
     "/developers/flows/v5",
     "/developers/errors",
     "/developers/attributes",
+    "/developers/log",
     "/developers/reference",
 ]
 
