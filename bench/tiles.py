@@ -18,6 +18,7 @@ import hashlib
 import http.client
 import os
 import random
+import struct
 import tempfile
 import threading
 import time
@@ -35,6 +36,7 @@ from audit.signer import AuditSigner
 from audit.tiles import WIDTH, Tile, publish
 from core.db import make_engine, make_session_factory
 
+from . import pgcopy
 from .common import INFO, Options, Row, bench_config, fresh_database, log
 
 FULL_LEAVES, QUICK_LEAVES = 1_000_000, 50_000
@@ -94,25 +96,64 @@ def run(options: Options) -> list[Row]:
 def _load(sessions, stream: StreamingRoot, leaves: int) -> float:
     """Append `leaves` synthetic leaves to the tree `stream` has so far, then sign a checkpoint."""
     log(f"tiles: writing {leaves:,} leaves and their tree nodes")
-    started, rows = time.perf_counter(), []
-    nodes = AuditTreeNode.__table__
+    started = time.perf_counter()
     with sessions() as session, session.begin():
         connection = session.connection()
-        for n in range(stream.size, stream.size + leaves):
-            leaf = hashlib.sha256(b"\x00leaf %d" % n).digest()
-            size = stream.size
-            for level, node in enumerate(stream.add_completing(leaf)):
-                rows.append({"level": level, "index": size >> level, "hash": node})
-            if len(rows) >= BATCH:
-                connection.execute(insert(nodes), rows)
-                rows = []
-        if rows:
-            connection.execute(insert(nodes), rows)
+        if connection.dialect.name == "postgresql":
+            _copy_nodes(connection, stream, leaves)
+        else:
+            _insert_nodes(connection, stream, leaves)
         head = {"next_seq": stream.size, "chain_head": bytes(32), "frontier": stream.frontier}
         connection.execute(update(AuditHead.__table__).where(AuditHead.id == 1).values(head))
         signer = AuditSigner("bench", new_private_key(), "bench.example/disclosures")
         create_checkpoint(session, signer=signer, now=dt.datetime.now(dt.UTC))
+    log(f"tiles: {leaves:,} leaves written in {time.perf_counter() - started:.1f} s")
     return time.perf_counter() - started
+
+
+def _leaf(n: int) -> bytes:
+    return hashlib.sha256(b"\x00leaf %d" % n).digest()
+
+
+def _insert_nodes(connection, stream: StreamingRoot, leaves: int) -> None:
+    """SQLite: executemany of plain rows in big batches."""
+    rows, nodes = [], AuditTreeNode.__table__
+    for n in range(stream.size, stream.size + leaves):
+        size = stream.size
+        for level, node in enumerate(stream.add_completing(_leaf(n))):
+            rows.append({"level": level, "index": size >> level, "hash": node})
+        if len(rows) >= BATCH:
+            connection.execute(insert(nodes), rows)
+            rows = []
+    if rows:
+        connection.execute(insert(nodes), rows)
+
+
+# A binary COPY row of audit_tree_nodes: 3 fields, int2 level, int8 index, 32-byte bytea hash.
+# Packed by hand (no per-value adaptation), so the load runs at hashing speed: an executemany of
+# the same rows took over 20 minutes for 10M leaves.
+_ROW = struct.Struct("!hihiqi")
+_COPY_SQL = "COPY audit_tree_nodes (level, index, hash) FROM STDIN WITH (FORMAT BINARY)"
+_COPY_CHUNK = 4 << 20  # bytes handed to the server at a time
+
+
+def _copy_nodes(connection, stream: StreamingRoot, leaves: int) -> None:
+    """PostgreSQL: the nodes each append completes, computed in one pass and streamed through a
+    binary COPY on the session's own connection (same transaction as the head and checkpoint).
+    Triggers on the table guard UPDATE and DELETE only, so COPY passes them."""
+    pack, buffer = _ROW.pack, bytearray(pgcopy.SIGNATURE)
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(_COPY_SQL) as copy:
+        for n in range(stream.size, stream.size + leaves):
+            size = stream.size
+            for level, node in enumerate(stream.add_completing(_leaf(n))):
+                buffer += pack(3, 2, level, 8, size >> level, 32)
+                buffer += node
+            if len(buffer) >= _COPY_CHUNK:
+                copy.write(bytes(buffer))
+                buffer.clear()
+        buffer += pgcopy.TRAILER
+        copy.write(bytes(buffer))
 
 
 def _publish(sessions, out: Path) -> tuple[int, float]:
