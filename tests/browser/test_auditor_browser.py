@@ -14,7 +14,9 @@ from playwright.sync_api import expect
 from audit.checkpoint_signing import load_public_key_pem
 from audit.log import Event, append, create_checkpoint
 from audit.verifier import verify_export
+from audit.witness_client import WitnessSubmitter, httpx_post
 from core.clock import utcnow
+from tests.audit.test_witness_submission import start_witness
 from tests.browser.test_operator_browser import horizontal_overflow
 from tests.factories import fresh_uinfin, make_staff
 
@@ -59,6 +61,7 @@ def download(page, link_name: str):
     return info.value.path().read_bytes()
 
 
+@pytest.mark.both_databases
 def test_auditor_journey(tab, auditor_world):
     username, totp, uinfin = auditor_world
     page = tab.page
@@ -122,3 +125,33 @@ def test_auditor_journey(tab, auditor_world):
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator(".govuk-notification-banner")).to_contain_text("You have signed out")
     assert tab.problems == []
+
+
+def test_the_status_page_shows_the_witnesses(tab, live_app, auditor_world, tmp_path):
+    """The Witnesses section with a witness on loopback that cosigned the newest checkpoint: its
+    key, the quorum met; axe clean and no sideways scroll on a phone (keys are long)."""
+    username, totp, _ = auditor_world
+    runtime = live_app.extensions["consentry"]
+    witness = start_witness(tmp_path, runtime.audit_signer)
+    before = runtime.config
+    try:
+        submitter = WitnessSubmitter(runtime.writer_sessions, [witness.target], httpx_post(), utcnow)
+        assert [o.result for o in submitter.run_round()] == ["cosigned"]
+        runtime.config = before.replace(audit_witnesses=f"{witness.url} {witness.witness.vkey}")
+        page = tab.page
+        tab.goto("/auditor/status")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_label("Security code").fill(totp.now())
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Witnesses")).to_be_visible()
+        expect(page.locator("#witness-quorum")).to_contain_text("Quorum met")
+        expect(page.locator("main table")).to_contain_text(witness.witness.vkey)
+        assert tab.axe_violations() == []
+        page.set_viewport_size({"width": 375, "height": 740})
+        assert horizontal_overflow(tab) == []
+        assert tab.axe_violations() == []
+        assert tab.problems == []
+    finally:
+        runtime.config = before
+        witness.stop()
