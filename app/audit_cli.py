@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from audit.checkpointer import CheckpointPolicy, run_signer, sign_if_due
+from audit.cosignature_check import verify_cosignatures
 from audit.export import export_lines
 from audit.integrator import BATCH, integrate_batch, run_integrator
 from audit.log import latest_checkpoint, tree_size
@@ -50,9 +51,10 @@ def audit_group() -> None:
 def verify(witnessed_files: tuple[Path, ...]) -> None:
     """Recompute every leaf hash, the chain, the tree and every checkpoint signature, and check
     every searchable column, attribute row and tree node against the entries (docs/audit.md,
-    "What verification covers"). Then the newest checkpoint a quorum of AUDIT_WITNESSES
-    cosigned: the log must hold it (a rewrite or rollback below it fails). Exits 1 naming the
-    first bad position (seq or tree node)."""
+    "What verification covers"). Then, with AUDIT_WITNESSES, every stored cosignature against its
+    witness's key, and the newest checkpoint a quorum cosigned: the log must hold it (a rewrite or
+    rollback below it fails). Exits 1 naming the first bad position (seq, tree node, or
+    cosignature by tree size and witness)."""
     rt = runtime()
     with rt.sessions() as session:
         total = tree_size(session)
@@ -62,6 +64,8 @@ def verify(witnessed_files: tuple[Path, ...]) -> None:
                 session,
                 public_key=rt.audit_signer.public_key,
                 on_progress=lambda n: bar.update(task, completed=n),
+                max_merge_delay=dt.timedelta(seconds=rt.config.audit_max_merge_delay_s),
+                now=utcnow(),
             )
             bar.update(task, completed=report.entries)
     with transaction(rt.sessions) as session:  # the auditor console's status page shows the last run
@@ -83,6 +87,10 @@ def _verify_witnessed(rt, extra_notes: list[str]) -> None:
         return
     quorum = rt.config.audit_witness_quorum
     with rt.sessions() as session:
+        cosigned = verify_cosignatures(session, [t.key for t in targets])
+        if not cosigned.ok:
+            console.print(f"[red]FAILED[/red] {cosigned.first}")
+            sys.exit(1)
         found = newest_witnessed(
             session,
             log_vkey=rt.audit_signer.note_verifier_key(),
@@ -91,6 +99,8 @@ def _verify_witnessed(rt, extra_notes: list[str]) -> None:
             extra_notes=extra_notes,
         )
         checked = check_against_log(session, found)
+    others = f"; {cosigned.unchecked} by witnesses not configured, not checked" if cosigned.unchecked else ""
+    console.print(f"cosignatures: {cosigned.checked} verified with the witnesses' keys{others}")
     if checked.witnessed is None:
         console.print(f"no checkpoint cosigned by {quorum} of {len(targets)} witnesses yet")
         return
@@ -179,7 +189,7 @@ def checkpoint(every: dt.timedelta | None, max_entries: int | None) -> None:
     "every",
     type=Duration(),
     default=None,
-    help="Keep running: integrate what is queued at least this often (default AUDIT_INTEGRATE_EVERY_S).",
+    help="Keep running: integrate what is queued at least this often (e.g. 100ms; AUDIT_INTEGRATE_EVERY_S).",
 )
 @click.option(
     "--batch", type=click.IntRange(min=1), default=BATCH, show_default=True, help="Entries per transaction."

@@ -17,9 +17,18 @@ from sqlalchemy import Connection, text
 
 from core.errors import ConfigurationError
 
-# The audit log's append-only tables; migration 0003 puts its guard triggers on the same tables
-# (its APPEND_ONLY; a test asserts the two agree).
-APPEND_ONLY = ("audit_entries", "audit_entry_attributes", "audit_tree_nodes", "audit_checkpoints")
+# The audit log's append-only tables. Every table named audit_* is here, in BATCHED_INTEGRATION,
+# or mutable for a stated reason (tests/audit/test_append_only_guard.py reads the tables from the
+# database and checks each one's guard). Migration 0003 puts its guard triggers on the first four
+# (its APPEND_ONLY), 0029 on the witness tables (its KEYS).
+APPEND_ONLY = (
+    "audit_entries",
+    "audit_entry_attributes",
+    "audit_tree_nodes",
+    "audit_checkpoints",
+    "audit_cosignatures",
+    "audit_witness_refusals",
+)
 # The head row moves on every append (sequence number, chain head, frontier); verification
 # cross-checks it against the entries, so a forged head is reported.
 AUDIT_HEAD = "audit_head"

@@ -19,11 +19,11 @@ from audit.log import (
 from audit.merkle import frontier_of, verify_consistency, verify_inclusion
 from audit.models import AuditCheckpoint, AuditEntry, AuditEntryAttribute, AuditHead
 from audit.verify import verify_log
+from audit.witness_models import AuditCosignature, AuditWitnessRefusal
 from core.db import Base, UTCDateTime, make_session_factory
+from core.db_roles import APPEND_ONLY
 from profile_store.models import Declaration
 from tests.factories import make_citizen
-
-APPEND_ONLY = ("audit_entries", "audit_entry_attributes", "audit_tree_nodes", "audit_checkpoints")
 
 
 def event(n=0, **overrides):
@@ -120,6 +120,8 @@ CHANGE = {
     "audit_entry_attributes": ("attribute", "forged"),  # key columns only: rewritten as themselves
     "audit_tree_nodes": ("hash", bytes(32)),
     "audit_checkpoints": ("signature", "x" * 86),
+    "audit_cosignatures": ("signature", "x" * 104),
+    "audit_witness_refusals": ("reason", "forged"),
 }
 # Every way each backend offers to change or remove an existing row. `ignore` statements may pass,
 # but must leave the row as it was.
@@ -149,7 +151,13 @@ IGNORING = {"insert-or-ignore", "on-conflict-do-nothing"}
 def audit_row(session, runtime, now, table):
     """The primary key and values of one existing row of `table`."""
     fill(session, runtime, now, 3)
-    create_checkpoint(session, signer=runtime.audit_signer, now=now)
+    checkpoint = create_checkpoint(session, signer=runtime.audit_signer, now=now)
+    witness = "witness.example/w1"
+    session.add(AuditCosignature(tree_size=checkpoint.tree_size, witness=witness, signature="A" * 104,
+                                 cosigned_at=now, received_at=now))  # fmt: skip
+    session.add(AuditWitnessRefusal(witness=witness, tree_size=checkpoint.tree_size, witness_size=None,
+                                    status=422, reason="inconsistent", occurred_at=now))  # fmt: skip
+    session.flush()
     columns = Base.metadata.tables[table].c
     key_columns = [c for c in columns if c.primary_key]
     row = session.execute(select(*columns).order_by(*(c.desc() for c in key_columns)).limit(1)).one()
@@ -181,7 +189,9 @@ def write_statement(dialect, statement, table, key, row):
 @pytest.mark.parametrize("statement", sorted({s for writes in WRITES.values() for s in writes}))
 def test_the_database_refuses_every_rewrite_of_an_audit_row(db_session, runtime, now, table, statement):
     """Migration 0003's UPDATE/DELETE triggers, plus 0014's on SQLite, where INSERT OR REPLACE
-    deletes the old row without firing DELETE triggers."""
+    deletes the old row without firing DELETE triggers; 0029's on the witness tables. Every table
+    of core.db_roles.APPEND_ONLY, which tests/audit/test_append_only_guard.py derives from the
+    database: a new append-only table needs a CHANGE here, so it is tried too."""
     dialect = db_session.bind.dialect.name
     if statement not in WRITES[dialect]:
         pytest.skip(f"{statement} is not a {dialect} statement")

@@ -1,34 +1,45 @@
 """Tamper suite: every column of every audit table, changed one at a time (and rows of the
-append-only tables deleted and inserted), and `verify_log` must name the first bad position.
+append-only tables deleted and inserted), and `verify_log` must name the first bad position; the
+stored witness cosignatures, changed the same way, must fail `verify_cosignatures` (which
+`audit verify` runs when witnesses are configured) at their tree size and witness.
 
-The columns come from the table metadata: a new column, or a new table in audit.models, fails
-`test_every_column_of_every_audit_table_is_tampered_with` until a mutation here covers it.
+The columns come from the table metadata: a new column, or a new audit_* table, fails
+`test_every_column_of_every_audit_table_is_tampered_with` until a mutation here covers it or it is
+named in UNVERIFIABLE with the reason (docs/audit.md, "What verification covers").
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, insert, literal_column, select, text, update
 from sqlalchemy.orm import Session
 
+import audit.auditor_models
 import audit.models
-from audit.log import DbNodeStore, Event, append, create_checkpoint, tree_size
+import audit.witness_models  # noqa: F401 (their tables in the metadata)
+from audit import note
+from audit.cosignature_check import verify_cosignatures
+from audit.log import DbNodeStore, Event, append, checkpoint_note, create_checkpoint, tree_size
 from audit.merkle import frontier_of
 from audit.models import AuditCheckpoint, AuditEntry, AuditEntryAttribute, AuditHead, AuditTreeNode
 from audit.verify import verify_log
+from audit.witness_format import CosignerKey, cosign, parse_cosigner_vkey
+from audit.witness_models import AuditCosignature
 from core.db import Base
+from core.db_roles import APPEND_ONLY
+from tests.audit.test_append_only_guard import MUTABLE
 from tests.audit.test_tamper_batched import COVERED as BATCHED_COVERED
 from tests.audit.test_tamper_batched import TABLES as BATCHED_TABLES
 
 pytestmark = pytest.mark.as_owner  # the attacker has the tables' owner's rights
 
-APPEND_ONLY = ("audit_entries", "audit_entry_attributes", "audit_tree_nodes", "audit_checkpoints")
+LOG_TABLES = ("audit_entries", "audit_entry_attributes", "audit_tree_nodes", "audit_checkpoints")
 ENTRIES, CHECKPOINT_EVERY = 34, 8  # four checkpoints, then two entries no checkpoint covers
 PLAIN, TARGET = 9, 10  # offsets of an entry without attributes and of one with every field set
 E, A, N, C = AuditEntry, AuditEntryAttribute, AuditTreeNode, AuditCheckpoint
@@ -338,21 +349,143 @@ def test_audit_verify_prints_the_bad_tree_node(app, db_session, log):
     assert f"FAILED {expected}: tree node hash mismatch (expected " in " ".join(result.output.split())
 
 
+# --- the witnesses' cosignatures ----------------------------------------------------------------
+# Two witnesses: A cosigns every checkpoint but the last, B only the first (so a row can be moved
+# to a tree size or a witness name that has no row yet).
+
+
+@dataclass(frozen=True)
+class Witnesses:
+    log: Log
+    a: CosignerKey
+    b: CosignerKey
+
+    @property
+    def keys(self) -> list[CosignerKey]:
+        return [self.a, self.b]
+
+
+def _witness(name: str) -> tuple[Ed25519PrivateKey, CosignerKey]:
+    private = Ed25519PrivateKey.generate()
+    return private, parse_cosigner_vkey(CosignerKey(name, b"", private.public_key()).vkey)
+
+
+@pytest.fixture
+def cosigned(db_session, log, now) -> Witnesses:
+    (a_private, a), (b_private, b) = _witness("a.example/w1"), _witness("b.example/w2")
+    for private, key, signed in ((a_private, a, log.checkpoints[:-1]), (b_private, b, log.checkpoints[:1])):
+        for n, size in enumerate(signed):
+            body, _ = note.split_note(checkpoint_note(db_session.get(C, size)))
+            timestamp = int(now.timestamp()) + n
+            line = cosign(private, key.name, body, timestamp)
+            db_session.add(
+                AuditCosignature(
+                    tree_size=size,
+                    witness=key.name,
+                    signature=line.split()[-1],
+                    cosigned_at=dt.datetime.fromtimestamp(timestamp, dt.UTC),
+                    received_at=now,
+                )
+            )
+    db_session.flush()
+    report = verify_cosignatures(db_session, [a, b])
+    assert report.ok and (report.checked, report.unchecked) == (len(log.checkpoints), 0)
+    return Witnesses(log, a, b)
+
+
+S = AuditCosignature
+
+
+def _cosignature(w: Witnesses, index: int = 1) -> list:
+    return [S.tree_size == w.log.checkpoints[index], S.witness == w.a.name]
+
+
+def _at_cosignature(size: Callable[[Witnesses], int], witness: Callable[[Witnesses], str]):
+    return lambda w: f"cosignature tree size {size(w)} witness {witness(w)}"
+
+
+def _row_size(w: Witnesses) -> int:
+    return w.log.checkpoints[1]
+
+
+def _a(w: Witnesses) -> str:
+    return w.a.name
+
+
+COSIGNATURE_MUTATIONS = {
+    # Moved to a checkpoint A never cosigned: the signature is over another tree.
+    "tree_size": (
+        {"tree_size": lambda w: w.log.checkpoints[-1]},
+        _at_cosignature(lambda w: w.log.checkpoints[-1], _a),
+    ),
+    # Moved to a size with no checkpoint (foreign keys are off for the attacker).
+    "tree_size-no-checkpoint": (
+        {"tree_size": lambda w: w.log.seq(3)},
+        _at_cosignature(lambda w: w.log.seq(3), _a),
+    ),
+    # Credited to the other configured witness, or renamed to one nobody configured.
+    "witness": ({"witness": lambda w: w.b.name}, _at_cosignature(_row_size, lambda w: w.b.name)),
+    "witness-unknown": (
+        {"witness": lambda w: "nobody.example/w0"},
+        _at_cosignature(_row_size, lambda w: "nobody.example/w0"),
+    ),
+    # Another checkpoint's genuine signature by the same witness; not base64 at all.
+    "signature": (
+        {"signature": lambda w: select(S.signature).where(*_cosignature(w, 0)).scalar_subquery()},
+        _at_cosignature(_row_size, _a),
+    ),
+    "signature-garbage": ({"signature": lambda w: "not base64!"}, _at_cosignature(_row_size, _a)),
+    # A time the witness did not sign (the status page shows it).
+    "cosigned_at": (
+        {"cosigned_at": lambda w: dt.datetime(2027, 1, 1, tzinfo=dt.UTC)},
+        _at_cosignature(_row_size, _a),
+    ),
+}
+# What no check can cover, and why (docs/audit.md, "What verification covers").
+UNVERIFIABLE = {
+    # Our own clock when the cosignature arrived: nobody signs it; nothing but the witness status
+    # page's ordering reads it.
+    ("audit_cosignatures", "received_at"),
+    # A refusal is an alarm the witness raised, signed by nobody: the append-only guard keeps the
+    # app from changing it, but an owner who removes the guard can; the witness keeps the refused
+    # request as evidence and the alarm is also an error log line and a /metrics gauge.
+    *(("audit_witness_refusals", c.name) for c in Base.metadata.tables["audit_witness_refusals"].c),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COSIGNATURE_MUTATIONS))
+def test_a_changed_cosignature_is_found_at_its_tree_size_and_witness(db_session, runtime, cosigned, name):
+    changes, expect = COSIGNATURE_MUTATIONS[name]
+    ((column, value),) = changes.items()
+    db_session.execute(update(S).where(*_cosignature(cosigned)).values({column: value(cosigned)}))
+    assert verify(db_session, runtime).ok  # the log itself is untouched
+    report = verify_cosignatures(db_session, cosigned.keys)
+    assert not report.ok, f"{name} went unnoticed"
+    assert report.first.where == expect(cosigned), str(report.first)
+
+
+def test_a_cosignature_by_a_witness_not_configured_is_counted_not_checked(db_session, cosigned):
+    report = verify_cosignatures(db_session, [cosigned.a])  # B's row is now by an unknown witness
+    assert report.ok and (report.checked, report.unchecked) == (len(cosigned.log.checkpoints) - 1, 1)
+    db_session.execute(delete(S).where(*_cosignature(cosigned)))  # a deletion only lowers the count
+    assert verify_cosignatures(db_session, [cosigned.a]).checked == len(cosigned.log.checkpoints) - 2
+
+
 def test_every_column_of_every_audit_table_is_tampered_with():
-    models = [
-        cls
-        for _, cls in inspect.getmembers(audit.models, inspect.isclass)
-        if issubclass(cls, Base) and cls is not Base
-    ]
-    tables = {cls.__table__.name for cls in models}
-    assert set(APPEND_ONLY) | {"audit_head"} | BATCHED_TABLES == tables
+    # Every audit_* table: the append-only ones, and of the mutable ones the head (verify_log
+    # checks each of its columns); the verification runs are not the log (MUTABLE says why).
+    tables = {t for t in Base.metadata.tables if t.startswith("audit_")} - (set(MUTABLE) - {"audit_head"})
+    assert tables == set(APPEND_ONLY) | {"audit_head"} | BATCHED_TABLES
     columns = {(table, column.name) for table in tables for column in Base.metadata.tables[table].c}
     covered = {(m.table, m.column) for m in MUTATIONS if m.action == ALTER}
     covered |= BATCHED_COVERED  # batched integration's tables: tests/audit/test_tamper_batched.py
-    assert columns - covered == set()
+    covered |= {("audit_cosignatures", name.split("-")[0]) for name in COSIGNATURE_MUTATIONS}
+    assert columns - covered - UNVERIFIABLE == set()
     rows = {(m.table, m.action) for m in MUTATIONS if m.action != ALTER}
-    # A deleted checkpoint is not in the log's own data: only a witness holding it notices.
-    expected_rows = {(t, action) for t in APPEND_ONLY for action in (DELETE, INSERT)}
+    # A deleted checkpoint is not in the log's own data: only a witness holding it notices. A
+    # deleted cosignature only lowers the count (test above); a cosigned note kept elsewhere
+    # (`audit verify --witnessed`) still counts.
+    expected_rows = {(t, action) for t in LOG_TABLES for action in (DELETE, INSERT)}
     assert expected_rows - {("audit_checkpoints", DELETE)} <= rows
 
 

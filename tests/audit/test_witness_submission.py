@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
@@ -258,6 +258,46 @@ def _served(sessions) -> str:
         return cosigned_note(session, published_checkpoint(session))
 
 
+def audit_verify(config, engine: Engine, *args: str):
+    app = create_app(config, engine=engine)
+    try:
+        return app.test_cli_runner().invoke(args=["audit", "verify", *args])
+    finally:
+        app.extensions["consentry"].close()
+
+
+def test_audit_verify_fails_on_a_changed_cosignature(scratch, tmp_path, base_config):
+    """docs/audit.md, "What verification covers": every stored cosignature by a configured
+    witness is checked against its key; a changed one is named by tree size and witness."""
+    engine = scratch()
+    probe = create_app(base_config, engine=engine)
+    signer = probe.extensions["consentry"].audit_signer
+    probe.extensions["consentry"].close()
+    running = start_witness(tmp_path, signer)
+    try:
+        sessions = history(engine, signer, ["ok"] * 3)
+        assert WitnessSubmitter(sessions, [running.target], httpx_post(), clock).run_round()[0].result == (
+            "cosigned"
+        )
+    finally:
+        running.stop()
+    config = replace(base_config, audit_witnesses=f"{running.url} {running.witness.vkey}")
+    result = audit_verify(config, engine)
+    assert result.exit_code == 0 and "cosignatures: 1 verified" in result.output, result.output
+    with engine.begin() as conn:  # the tables' owner, switching the guard off as an attacker would
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE audit_cosignatures DISABLE TRIGGER USER"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_cosignatures_no_update"))
+        conn.execute(update(AuditCosignature).values(cosigned_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC)))
+    result = audit_verify(config, engine)
+    assert result.exit_code == 1
+    expected = (
+        f"FAILED cosignature tree size 3 witness {running.witness.name}: cosigned_at is not the signed time"
+    )
+    assert expected in " ".join(result.output.split())
+
+
 def test_audit_verify_reports_the_newest_witnessed_size_and_fails_below_it(scratch, tmp_path, base_config):
     original_engine = scratch()
     probe = create_app(base_config, engine=original_engine)
@@ -277,11 +317,7 @@ def test_audit_verify_reports_the_newest_witnessed_size_and_fails_below_it(scrat
     config = replace(base_config, audit_witnesses=f"{running.url} {running.witness.vkey}")
 
     def verify(engine: Engine, *args: str):
-        app = create_app(config, engine=engine)
-        try:
-            return app.test_cli_runner().invoke(args=["audit", "verify", *args])
-        finally:
-            app.extensions["consentry"].close()
+        return audit_verify(config, engine, *args)
 
     result = verify(original_engine)
     assert result.exit_code == 0, result.output

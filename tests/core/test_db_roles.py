@@ -27,17 +27,19 @@ def app_role(worker_database) -> str:
     return worker_database.app_role
 
 
-def _migration_0003():
+def _migration(filename: str):
     spec = importlib.util.spec_from_file_location(
-        "_m0003", ROOT / "migrations" / "versions" / "0003_audit_log.py"
+        f"_m{filename[:4]}", ROOT / "migrations" / "versions" / filename
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_the_append_only_tables_are_the_ones_migration_0003_guards():
-    assert APPEND_ONLY == _migration_0003().APPEND_ONLY
+def test_the_append_only_tables_are_the_ones_migrations_0003_and_0029_guard():
+    guarded = _migration("0003_audit_log.py").APPEND_ONLY
+    witness_tables = tuple(_migration("0029_audit_witness_tables_append_only.py").KEYS)
+    assert guarded + witness_tables == APPEND_ONLY
 
 
 def test_the_privilege_list():
@@ -86,7 +88,12 @@ def test_the_app_connects_as_an_ordinary_role_that_owns_nothing(engine, app_role
     "statement", ["UPDATE {table} SET {column} = {column}", "DELETE FROM {table}", "TRUNCATE {table}"]
 )
 def test_the_app_may_not_change_or_remove_audit_rows(engine, table, statement):
-    column = {"audit_tree_nodes": "hash", "audit_entry_attributes": "attribute"}.get(table, "body")
+    column = {
+        "audit_tree_nodes": "hash",
+        "audit_entry_attributes": "attribute",
+        "audit_cosignatures": "signature",
+        "audit_witness_refusals": "reason",
+    }.get(table, "body")
     error = refused(engine, statement.format(table=table, column=column))
     assert f"permission denied for table {table}" in error  # the grant refuses, before any trigger
 
