@@ -65,7 +65,9 @@ def build_mailer(rt: Runtime, sender: Sender | None = None) -> Mailer:
         mail_from=config.mail_from,
         address_of=lambda session, citizen_id: citizen_address(rt, session, citizen_id),
         label_of=label,
-        show_time=lambda moment: f"{citizen_time(moment, zone)} ({zone_phrase(zone)})",
+        show_time=lambda moment: gettext(
+            "%(time)s (%(zone)s)", time=citizen_time(moment, zone), zone=zone_phrase(zone)
+        ),
         withdraw_link=withdraw_link,
         settings_url=f"{base}/citizen/settings/notifications",
         in_language=lambda language: _in_language(app, language),

@@ -187,7 +187,7 @@ def test_each_citizen_gets_mail_in_their_own_language(app, client, db_session, r
         assert "received" not in body and "Registered address" not in body and "Choose how" not in body
     release_text = zh_release.text()
     assert (
-        f"{APP_NAME} ({AGENCY}) 于 2026年12月3日 下午9:05 (新加坡时间) 收到了您的以下资料：" in release_text
+        f"{APP_NAME} ({AGENCY}) 于 2026年12月3日 下午9:05（新加坡时间）收到了您的以下资料：" in release_text
     )
     assert "没有预料到这项分享？请撤回这项同意" in release_text and "/citizen/withdraw-link/" in release_text
     assert ">撤回这项同意</a>" in zh_release.html()
