@@ -23,6 +23,7 @@ from werkzeug.serving import make_server
 
 from agency_connectors.simulators import default_config, start_simulators
 from audit.checkpointer import CheckpointPolicy, run_signer
+from audit.integrator import run_integrator
 from consent.apps import register_app, update_app
 from consent.models import AgencyApp
 from core.clock import utcnow
@@ -100,7 +101,8 @@ def demo(port: int, citizens: int, agency_port: int, open_browser: bool) -> None
 def _start_checkpoint_signer() -> threading.Event:
     """Sign audit checkpoints in a daemon thread (every AUDIT_CHECKPOINT_EVERY entries, or 5
     seconds after the last one), so the auditor's proofs and whole-log export work on first
-    visit. Returns the event that stops it."""
+    visit; with AUDIT_INTEGRATION=batched, integrate queued entries in another. Returns the event
+    that stops them."""
     rt, stop = runtime(), threading.Event()
     policy = CheckpointPolicy(dt.timedelta(seconds=5), rt.config.audit_checkpoint_every)
     thread = threading.Thread(
@@ -119,7 +121,28 @@ def _start_checkpoint_signer() -> threading.Event:
         daemon=True,
     )
     thread.start()
+    if rt.config.audit_integration == "batched":
+        _start_integrator(stop)
     return stop
+
+
+def _start_integrator(stop: threading.Event) -> None:
+    """Integrate queued audit entries in a daemon thread (AUDIT_INTEGRATION=batched), as
+    `consentry audit integrate --every AUDIT_INTEGRATE_EVERY_S` would, until `stop` is set."""
+    rt = runtime()
+    threading.Thread(
+        target=run_integrator,
+        args=(rt.writer_sessions,),
+        kwargs={
+            "stop": stop,
+            "every_s": rt.config.audit_integrate_every_s,
+            "on_error": lambda exc: click.echo(
+                f"  (audit integration failed, retrying: {type(exc).__name__})"
+            ),
+        },
+        name="demo-audit-integrator",
+        daemon=True,
+    ).start()
 
 
 def seed_example_app(agency_port: int = 3001) -> None:

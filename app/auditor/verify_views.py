@@ -8,6 +8,7 @@ process shows the same; the page refreshes itself every 2 seconds while the run 
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -91,7 +92,13 @@ def _verify_in_background(rt: Runtime, run_id: int) -> None:
 
     try:
         with rt.sessions() as reader:
-            report = verify_log(reader, public_key=rt.audit_signer.public_key, on_progress=progress)
+            report = verify_log(
+                reader,
+                public_key=rt.audit_signer.public_key,
+                on_progress=progress,
+                max_merge_delay=dt.timedelta(seconds=rt.config.audit_max_merge_delay_s),
+                now=utcnow(),
+            )
         with rt.writer_sessions() as session:
             finish_run(session, run_id=run_id, report=report, now=utcnow())
             session.commit()

@@ -25,6 +25,7 @@ from audit.models import AuditEntry, AuditEntryAttribute, AuditHead, AuditLeaf, 
 from audit.signer import AuditSigner
 from audit.verify import verify_log
 from core import migrate
+from core.clock import utcnow
 from core.db import make_engine, make_session_factory, transaction
 from profile_store.models import Declaration
 from tests.factories import make_citizen
@@ -274,3 +275,14 @@ def test_two_integrators_never_integrate_the_same_entry(scratch_engine, now):
     with transaction(writers) as session:
         assert session.scalar(select(func.count()).select_from(AuditLeaf)) == 4
         assert tree_size(session) == 4 and verify(session).ok
+
+
+def test_audit_verify_fails_on_an_entry_queued_longer_than_the_maximum_merge_delay(app, db_session):
+    late = append(db_session, release(), now=utcnow() - dt.timedelta(minutes=5), integration=BATCHED)
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"FAILED seq {late.seq}: queued for integration longer than the maximum merge delay" in " ".join(
+        result.output.split()
+    )
+    integrate_batch(db_session)
+    assert app.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
