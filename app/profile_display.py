@@ -140,14 +140,15 @@ def profile_page(
     revealed: frozenset[str] | None = None,
 ) -> ProfilePage:
     """The fields grouped by agency in the catalogue's order. `owner`: the citizen's own page, where
-    only `OWNER_MASKED` is masked; else highly sensitive values are. `revealed` (the staff page):
-    every value masked but these attributes, which a member of staff asked to see in full.
+    only `OWNER_MASKED` is masked (but the attributes in `revealed`, which the citizen asked to see
+    in full); else highly sensitive values are. `revealed` (the staff page): every value masked but
+    these attributes, which a member of staff asked to see in full.
     `earlier`: each attribute's earlier values (profile_store.history), shown with the field."""
     groups = {code: AgencyGroup(code, agency.name) for code, agency in catalogue.agencies.items()}
     for name, view in fields.items():
         masked = name in OWNER_MASKED if owner else None
         if revealed is not None:
-            masked = name not in revealed
+            masked = (masked and name not in revealed) if owner else name not in revealed
         shown = show_field(view, now=now, masked=masked)
         if earlier and earlier.get(name):
             past = [

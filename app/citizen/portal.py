@@ -144,16 +144,18 @@ def my_profile(
     citizen: Citizen,
     now: dt.datetime,
     stale_after: dt.timedelta,
+    revealed: frozenset[str] = frozenset(),
 ) -> MyProfile:
-    """The citizen's own profile: every value in full but the national id (shown after 'Show' and a
-    step-up: app/citizen/stepup.py), grouped by agency in the catalogue's order, each field with its
-    earlier values; the summary (name, when last refreshed, agencies stale or unavailable, how many
-    items are declared); and which values an agency sent, that a correction can be asked of.
+    """The citizen's own profile: every value in full but the national id (in full too when
+    `revealed` names it: after 'Show' and a step-up, app/citizen/stepup.py), grouped by agency in
+    the catalogue's order, each field with its earlier values; the summary (name, when last
+    refreshed, agencies stale or unavailable, how many items are declared); and which values an
+    agency sent, that a correction can be asked of.
     Reads only."""
     fields = load_fields(session, vault=vault, catalogue=catalogue, citizen=citizen)
     status = agency_status(session, citizen.id)
     earlier = earlier_values(session, vault=vault, citizen=citizen)
-    page = profile_page(catalogue, fields, status, now=now, owner=True, earlier=earlier)
+    page = profile_page(catalogue, fields, status, now=now, owner=True, earlier=earlier, revealed=revealed)
     top = summary(page, fields, refreshed_at=citizen.refreshed_at, now=now, stale_after=stale_after)
     # Every declaration shows, also one of an attribute an agency holds (after the agency's value).
     declared = declared_views(catalogue, declarations_of(session, vault=vault, citizen=citizen))

@@ -121,6 +121,12 @@ def landing():
 @bp.get("/profile")
 @citizen_required
 def profile():
+    return render_profile()
+
+
+def render_profile(*, revealed: frozenset[str] = frozenset()) -> str:
+    """ "My profile"; with `revealed` (after an audited 'Show': app/citizen/stepup.py), those values
+    in full, their group open and "Hide" by them."""
     rt, store = runtime(), db()
     mine = my_profile(
         store,
@@ -129,9 +135,14 @@ def profile():
         citizen=get_citizen(store, g.citizen_id),
         now=utcnow(),
         stale_after=timedelta(seconds=rt.config.person_refresh_max_age_s),
+        revealed=revealed,
     )
     return render_template(
-        "citizen/profile.html", page=mine.page, summary=mine.summary, reportable=mine.reportable
+        "citizen/profile.html",
+        page=mine.page,
+        summary=mine.summary,
+        reportable=mine.reportable,
+        revealed=revealed,
     )
 
 

@@ -189,9 +189,20 @@ def test_show_right_after_sign_in_reveals_the_id_and_is_audited(client, db_sessi
     shown = client.post("/citizen/profile/national-id", data={"csrf_token": csrf(client)})
     assert shown.status_code == 200 and uinfin in shown.text
     assert shown.headers["Cache-Control"] == "no-store"
+    # In place: "My profile" itself, the row in full with "Hide", its group open, no "Show".
+    assert '<h1 class="govuk-heading-l">My profile</h1>' in shown.text
+    row = shown.text.split('id="field-uinfin"', 1)[1].split("</dd>", 1)[0]
+    assert uinfin in row and 'id="hide-national-id"' in row and 'id="show-national-id"' not in row
+    assert re.search(r'<details[^>]*id="agency-identity"[^>]*\bopen\b', shown.text)
     [entry] = entries(db_session, person, "citizen_reveal")
     assert uinfin not in str(entry.body)
-    assert client.get("/citizen/profile/national-id").status_code == 405  # a link never reveals
+    # Loading it again (the profile, or this address by GET) hides it; nothing more is audited.
+    again = client.get("/citizen/profile/national-id")
+    assert again.status_code == 303 and again.headers["Location"].endswith("/citizen/profile#field-uinfin")
+    hidden = client.get("/citizen/profile").text
+    assert uinfin not in hidden and 'id="show-national-id"' in hidden
+    assert 'id="hide-national-id"' not in hidden
+    assert len(entries(db_session, person, "citizen_reveal")) == 1
 
 
 def test_show_after_five_minutes_asks_for_a_fresh_code(client, db_session, enrolled):

@@ -135,7 +135,7 @@ class Tab:
             return
         if (
             message.text.startswith("Failed to load resource")
-            and message.location.get("url") in self.refused_pages
+            and (message.location.get("url") or "").split("#")[0] in self.refused_pages  # a form's #anchor
         ):
             return
         self.problems.append(f"console {message.type}: {message.text} at {message.location.get('url')}")

@@ -1,5 +1,6 @@
 """Report a mistake and the national id's 'Show' in a real Chromium against the live app and the
-simulated agencies: the id shown at once after sign-in, then only after a fresh authenticator code
+simulated agencies: the id shown in place on "My profile" (not stored, "Hide", hidden again when
+the page is loaded again) at once after sign-in, then only after a fresh authenticator code
 once the sign-in is over five minutes old; 'This is wrong' on the name and on the sex, errors next
 to their fields, the requests listed; the simulated identity agency answers over HTTP (the name
 corrected and fetched again, the sex rejected with a reason). axe-core on every new page and state,
@@ -98,9 +99,27 @@ def test_show_the_national_id_with_a_step_up(tab, live_app, person):
     assert person.uinfin not in page.content()
     clean(tab, "profile with Show and This is wrong")
 
+    with page.expect_response(
+        lambda r: r.url.split("#")[0].endswith("/citizen/profile/national-id")
+    ) as shown:
+        page.locator("#show-national-id").click()
+    assert shown.value.status == 200 and shown.value.headers["cache-control"] == "no-store"
+    # In place: "My profile" again, the identity group open, the row in full with "Hide".
+    expect(page.get_by_role("heading", name="My profile")).to_be_visible()
+    expect(page.locator("#field-uinfin")).to_contain_text(person.uinfin)
+    expect(page.locator("#field-uinfin")).to_be_in_viewport()
+    expect(page.locator("#show-national-id")).to_have_count(0)
+    clean(tab, "the id shown in place right after sign-in")
+    page.locator("#hide-national-id").click()
+    # Back at the row (Chromium opens the <details> holding the link's #field-uinfin), hidden.
+    expect(page.locator("#show-national-id")).to_be_visible()
+    assert person.uinfin not in page.content()
+    # Shown again, then the address loaded again (no new POST): partly hidden.
     page.locator("#show-national-id").click()
-    expect(page.locator("#national-id")).to_have_text(person.uinfin)
-    clean(tab, "the id shown right after sign-in")
+    expect(page.locator("#field-uinfin")).to_contain_text(person.uinfin)
+    tab.goto("/citizen/profile/national-id")
+    expect(page.get_by_role("heading", name="My profile")).to_be_visible()
+    assert person.uinfin not in page.content()
 
     age_sign_in(live_app, person, minutes=6)
     tab.goto("/citizen/profile")
@@ -116,7 +135,8 @@ def test_show_the_national_id_with_a_step_up(tab, live_app, person):
     # The sign-in used this step's code; a code works once, so the next step's (inside the window).
     page.get_by_label("Code from your authenticator app").fill(person.totp.at(time.time() + 30))
     page.get_by_role("button", name="Show my NRIC or FIN").click()
-    expect(page.locator("#national-id")).to_have_text(person.uinfin)
+    expect(page.locator("#field-uinfin")).to_contain_text(person.uinfin)
+    expect(page.locator("#hide-national-id")).to_be_visible()
     assert tab.problems == []
 
 
