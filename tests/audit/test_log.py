@@ -7,7 +7,9 @@ import pytest
 from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from audit.integrator import integrate_batch
 from audit.log import (
+    BATCHED,
     DbNodeStore,
     Event,
     append,
@@ -21,7 +23,7 @@ from audit.models import AuditCheckpoint, AuditEntry, AuditEntryAttribute, Audit
 from audit.verify import verify_log
 from audit.witness_models import AuditCosignature, AuditWitnessRefusal
 from core.db import Base, UTCDateTime, make_session_factory
-from core.db_roles import APPEND_ONLY
+from core.db_roles import APPEND_ONLY, BATCHED_INTEGRATION
 from profile_store.models import Declaration
 from tests.factories import make_citizen
 
@@ -122,7 +124,13 @@ CHANGE = {
     "audit_checkpoints": ("signature", "x" * 86),
     "audit_cosignatures": ("signature", "x" * 104),
     "audit_witness_refusals": ("reason", "forged"),
+    "audit_leaves": ("chain_hash", bytes(32)),
+    "audit_queue": ("seq", 10**12),  # its one column: moved to an entry that does not exist
 }
+# Batched integration's tables (migration 0032): the leaves are append-only; a queue row may leave
+# only once its entry has a leaf, so every statement is tried on the row of an entry still queued.
+GUARDED = (*APPEND_ONLY, *BATCHED_INTEGRATION)
+REFUSED = ("append-only", "only an integrated entry leaves the queue")
 # Every way each backend offers to change or remove an existing row. `ignore` statements may pass,
 # but must leave the row as it was.
 WRITES = {
@@ -157,6 +165,10 @@ def audit_row(session, runtime, now, table):
                                  cosigned_at=now, received_at=now))  # fmt: skip
     session.add(AuditWitnessRefusal(witness=witness, tree_size=checkpoint.tree_size, witness_size=None,
                                     status=422, reason="inconsistent", occurred_at=now))  # fmt: skip
+    if table in BATCHED_INTEGRATION:  # a leaf made by the integrator, then an entry left queued
+        append(session, event(), now=now, integration=BATCHED)
+        integrate_batch(session)
+        append(session, event(), now=now, integration=BATCHED)
     session.flush()
     columns = Base.metadata.tables[table].c
     key_columns = [c for c in columns if c.primary_key]
@@ -185,13 +197,14 @@ def write_statement(dialect, statement, table, key, row):
 
 
 @pytest.mark.as_owner  # the triggers guard even the owner; the app's role is refused by its grants
-@pytest.mark.parametrize("table", APPEND_ONLY)
+@pytest.mark.parametrize("table", GUARDED)
 @pytest.mark.parametrize("statement", sorted({s for writes in WRITES.values() for s in writes}))
 def test_the_database_refuses_every_rewrite_of_an_audit_row(db_session, runtime, now, table, statement):
     """Migration 0003's UPDATE/DELETE triggers, plus 0014's on SQLite, where INSERT OR REPLACE
-    deletes the old row without firing DELETE triggers; 0029's on the witness tables. Every table
-    of core.db_roles.APPEND_ONLY, which tests/audit/test_append_only_guard.py derives from the
-    database: a new append-only table needs a CHANGE here, so it is tried too."""
+    deletes the old row without firing DELETE triggers; 0029's on the witness tables, 0032's on
+    batched integration's. Every table of core.db_roles.APPEND_ONLY and BATCHED_INTEGRATION, which
+    tests/audit/test_append_only_guard.py ties to the database's audit_* tables: a new guarded
+    table needs a CHANGE here, so it is tried too."""
     dialect = db_session.bind.dialect.name
     if statement not in WRITES[dialect]:
         pytest.skip(f"{statement} is not a {dialect} statement")
@@ -202,7 +215,8 @@ def test_the_database_refuses_every_rewrite_of_an_audit_row(db_session, runtime,
             db_session.execute(sql, params)
     except DBAPIError as exc:
         # A plain INSERT may also meet the primary key first.
-        assert "append-only" in str(exc.orig) or (statement == "insert" and isinstance(exc, IntegrityError))
+        refused = any(reason in str(exc.orig) for reason in REFUSED)
+        assert refused or (statement == "insert" and isinstance(exc, IntegrityError)), str(exc.orig)
     else:
         assert statement in IGNORING, f"{statement} on {table} was not refused"
     where = [Base.metadata.tables[table].c[k] == v for k, v in key.items()]
