@@ -60,12 +60,20 @@ def english_only() -> bool:
     return request.blueprint in ENGLISH_ONLY_BLUEPRINTS or request.path.startswith("/developers")
 
 
+# Pages a mail links to: the link says the mail's language (`?lang=`), for a browser that has
+# never chosen one (a phone's mail app); a choice made in this browser still wins.
+MAIL_LINKED_ENDPOINTS = frozenset({"notices.withdraw_link"})
+
+
 def select_locale() -> str:
     if not has_request_context() or english_only():  # CLI and background work: English
         return "en"
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen in SUPPORTED_LOCALES:
         return chosen
+    linked = request.args.get("lang") if request.endpoint in MAIL_LINKED_ENDPOINTS else None
+    if linked in SUPPORTED_LOCALES:
+        return linked
     return _from_browser()
 
 

@@ -17,13 +17,14 @@ from sqlalchemy.orm import Session
 from consent.models import AgencyApp
 from notifications.delivery import Mailer, Sender, SmtpSender, SmtpSettings
 from notifications.links import link_key, make_link_token
+from notifications.models import DEFAULT_LANGUAGE
 from notifications.webhooks import HttpPoster, Webhooks
 from profile_store.assembly import load_fields
 from profile_store.models import Citizen
 
 from ..display_time import citizen_time, zone_named, zone_phrase
 from ..extensions import Runtime
-from ..i18n import in_english
+from ..i18n import current_locale, in_english
 
 # Enough to refuse what could break a header or is plainly not an address; the relay judges the rest.
 ADDRESS = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
@@ -58,7 +59,9 @@ def build_mailer(rt: Runtime, sender: Sender | None = None) -> Mailer:
         return rt.catalogue[name].label if name in rt.catalogue else name
 
     def withdraw_link(consent_id: str, now: dt.datetime) -> str:
-        return f"{base}/citizen/withdraw-link/{make_link_token(key, consent_id=consent_id, now=now)}"
+        link = f"{base}/citizen/withdraw-link/{make_link_token(key, consent_id=consent_id, now=now)}"
+        language = current_locale()  # the mail's (built under force_locale): its page opens in it
+        return link if language == DEFAULT_LANGUAGE else f"{link}?lang={language}"
 
     return Mailer(
         sender=sender or SmtpSender(SmtpSettings.from_url(config.smtp_url, timeout_s=config.smtp_timeout_s)),

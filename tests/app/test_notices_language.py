@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 import threading
 
 import pytest
@@ -21,6 +22,7 @@ from notifications.sink import SinkHandler, start_sink
 from notifications.worker import deliver_due
 from profile_store.fields import declare
 from tests.app.test_citizen_sign_in import account, citizen_sign_in  # noqa: F401 - a fixture
+from tests.app.test_notices import link, remembered  # noqa: F401 - a fixture
 from tests.factories import make_citizen
 from tests.oauth import flow
 from tests.oauth.flow import CSRF_INPUT
@@ -42,29 +44,30 @@ def choose(client, locale: str, back: str = "/"):
 
 
 @pytest.fixture
-def citizen(db_session, runtime):
+def person(db_session, runtime):
+    """A citizen with no agency data (`citizen`, the OAuth tests' fixture, fetches theirs)."""
     found = make_citizen(db_session, runtime.vault)
     db_session.commit()
     return found
 
 
-def test_the_picker_stores_a_signed_in_citizen_s_choice(client, db_session, citizen):
-    flow.sign_in(client, citizen.id)
+def test_the_picker_stores_a_signed_in_citizen_s_choice(client, db_session, person):
+    flow.sign_in(client, person.id)
     response = choose(client, "zh_Hans_SG", back=SETTINGS)
     assert response.status_code == 303 and response.headers["Location"].endswith(SETTINGS)
     assert LANGUAGE_COOKIE in response.headers["Set-Cookie"]
-    assert language_of(db_session, citizen.id) == "zh_Hans_SG"
+    assert language_of(db_session, person.id) == "zh_Hans_SG"
     choose(client, "en")
-    assert language_of(db_session, citizen.id) == "en"
+    assert language_of(db_session, person.id) == "en"
 
 
-def test_a_signed_out_choice_is_only_a_cookie_and_an_unknown_one_nothing(client, db_session, citizen):
+def test_a_signed_out_choice_is_only_a_cookie_and_an_unknown_one_nothing(client, db_session, person):
     assert LANGUAGE_COOKIE in choose(client, "zh_Hans_SG").headers["Set-Cookie"]
-    assert db_session.query(NotificationPreference).filter_by(citizen_id=citizen.id).count() == 0
-    flow.sign_in(client, citizen.id)  # a session, but no browser cookie in this request
+    assert db_session.query(NotificationPreference).filter_by(citizen_id=person.id).count() == 0
+    flow.sign_in(client, person.id)  # a session, but no browser cookie in this request
     response = choose(client, "fr")
     assert response.status_code == 303 and "Set-Cookie" not in response.headers
-    assert language_of(db_session, citizen.id) is None
+    assert language_of(db_session, person.id) is None
 
 
 def test_signing_in_adopts_the_cookie_s_language_unless_one_is_stored(app, db_session, account):  # noqa: F811
@@ -81,8 +84,8 @@ def test_signing_in_adopts_the_cookie_s_language_unless_one_is_stored(app, db_se
     assert language_of(db_session, account.citizen_id) == "en"  # their own choice stands
 
 
-def test_the_settings_page_sets_the_language_for_emails(client, db_session, citizen):
-    flow.sign_in(client, citizen.id)
+def test_the_settings_page_sets_the_language_for_emails(client, db_session, person):
+    flow.sign_in(client, person.id)
     page = client.get(SETTINGS)
     assert "Language for emails" in page.text
     assert 'lang="zh-Hans-SG" for="language-2">' in page.text and 'lang="en" for="language">' in page.text
@@ -90,16 +93,35 @@ def test_the_settings_page_sets_the_language_for_emails(client, db_session, citi
     csrf = CSRF_INPUT.search(page.text).group(1)
 
     forged = client.post(SETTINGS, data={"mode": "immediate", "language": "zh_Hans_SG"})
-    assert forged.status_code == 400 and language_of(db_session, citizen.id) is None
+    assert forged.status_code == 400 and language_of(db_session, person.id) is None
     bad = client.post(SETTINGS, data={"mode": "digest", "language": "klingon", "csrf_token": csrf})
     assert bad.status_code == 400 and "Choose a language for emails" in bad.text
-    assert language_of(db_session, citizen.id) is None  # nothing half-written: not the mode either
+    assert language_of(db_session, person.id) is None  # nothing half-written: not the mode either
 
     saved = client.post(SETTINGS, data={"mode": "digest", "language": "zh_Hans_SG", "csrf_token": csrf})
-    assert saved.status_code == 303 and language_of(db_session, citizen.id) == "zh_Hans_SG"
+    assert saved.status_code == 303 and language_of(db_session, person.id) == "zh_Hans_SG"
     assert 'value="zh_Hans_SG" checked' in client.get(SETTINGS).text
     kept = client.post(SETTINGS, data={"mode": "immediate", "csrf_token": csrf})  # a script without it
-    assert kept.status_code == 303 and language_of(db_session, citizen.id) == "zh_Hans_SG"
+    assert kept.status_code == 303 and language_of(db_session, person.id) == "zh_Hans_SG"
+
+
+def test_the_one_tap_link_opens_in_the_mail_s_language_unless_the_browser_chose(
+    app,
+    client,
+    db_session,
+    remembered,  # noqa: F811 - the fixture
+):
+    path = link(app, remembered.id) + "?lang=zh_Hans_SG"
+    page = client.get(path)
+    assert page.status_code == 200 and '<html lang="zh-Hans-SG"' in page.text
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+    assert action.endswith("?lang=zh_Hans_SG")  # the answer page in it too
+    done = client.post(action, data={"csrf_token": CSRF_INPUT.search(page.text).group(1)})
+    assert done.status_code == 200 and '<html lang="zh-Hans-SG"' in done.text
+
+    client.set_cookie(LANGUAGE_COOKIE, "en")  # this browser's own choice wins
+    assert '<html lang="en"' in client.get(path).text
+    assert '<html lang="en"' in app.test_client().get(link(app, remembered.id) + "?lang=xx").text
 
 
 # The worker, over SMTP to a sink on loopback.
@@ -189,7 +211,10 @@ def test_each_citizen_gets_mail_in_their_own_language(app, client, db_session, r
     assert (
         f"{APP_NAME} ({AGENCY}) 于 2026年12月3日 下午9:05（新加坡时间）收到了您的以下资料：" in release_text
     )
-    assert "没有预料到这项分享？请撤回这项同意" in release_text and "/citizen/withdraw-link/" in release_text
+    assert "没有预料到这项分享？请撤回这项同意" in release_text
+    assert re.search(
+        r"/citizen/withdraw-link/\S+\?lang=zh_Hans_SG\n", release_text
+    )  # its page in Chinese too
     assert ">撤回这项同意</a>" in zh_release.html()
     assert "如要在此之前停止分享" in zh_expiring.text()
 
@@ -199,7 +224,7 @@ def test_each_citizen_gets_mail_in_their_own_language(app, client, db_session, r
         assert mail.message["Content-Language"] == "en"
         assert '<html lang="en">' in mail.html() and 'lang="en">' + APP_NAME not in mail.html()
         assert "<li>Registered address</li>" in mail.html()
-        assert "收到" not in mail.text() and "撤回" not in mail.html()
+        assert "收到" not in mail.text() and "撤回" not in mail.html() and "?lang=" not in mail.text()
     assert f"{APP_NAME} ({AGENCY}) received your details on 3 December 2026, 9:05pm (Singapore time):" in (
         en_release.text()
     )
