@@ -7,6 +7,7 @@ citizens with fresh national ids and never share the function-scoped `db_session
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,13 +42,21 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 def pytest_collection_modifyitems(config, items) -> None:
     """Mark and, without Chromium, skip the browser tests; run them last so a worker's one Chromium
-    starts after the fast tests."""
+    starts after the fast tests.
+
+    On PostgreSQL only the journeys marked `both_databases` run. A journey checks what a person
+    sees and does on the pages; what the pages do to the database is the same code the HTTP tests
+    drive on both databases, and the full set of journeys (minutes of Chromium) runs on SQLite."""
     here = Path(__file__).parent
     browser_items = [item for item in items if here in Path(item.path).parents]
+    on_postgres = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
     for item in browser_items:
         item.add_marker(pytest.mark.browser)
         if not CHROMIUM.exists():
             item.add_marker(pytest.mark.skip(reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"))
+        elif on_postgres and item.get_closest_marker("both_databases") is None:
+            reason = "a browser journey: runs on SQLite (not marked both_databases)"
+            item.add_marker(pytest.mark.skip(reason=reason))
     chosen = set(browser_items)
     items[:] = [item for item in items if item not in chosen] + browser_items
 

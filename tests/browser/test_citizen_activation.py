@@ -140,6 +140,7 @@ def authenticator_step(tab, name: str) -> str:
     return secret
 
 
+@pytest.mark.both_databases
 def test_a_citizen_activates_their_account(tab, letter):
     activate_in(tab, letter)
     assert tab.problems == []

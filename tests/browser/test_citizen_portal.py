@@ -161,6 +161,7 @@ def consent_of(live_app, consent_id: str) -> Consent:
         return session.get(Consent, consent_id)
 
 
+@pytest.mark.both_databases
 def test_citizen_reads_their_portal_and_withdraws_a_consent(tab, live_app, portal, screenshots):
     page = tab.page
     tab.goto("/citizen/")

@@ -216,6 +216,7 @@ def refuses_framing(headers: dict[str, str]) -> bool:
     return headers.get("x-frame-options", "").upper() == "DENY" and "frame-ancestors 'none'" in csp
 
 
+@pytest.mark.both_databases
 def test_citizen_signs_in_unticks_an_item_shares_and_the_app_gets_only_the_rest(
     tab, gate, journey, monkeypatch
 ):

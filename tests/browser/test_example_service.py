@@ -91,6 +91,7 @@ def items_to_type(page: Page) -> list[str]:
     )
 
 
+@pytest.mark.both_databases
 def test_share_some_reload_and_submit(tab, service):
     page = tab.page
     page.goto(service.url + "/")

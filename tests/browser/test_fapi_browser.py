@@ -118,6 +118,7 @@ def gate(tab, relying, app_server) -> Iterator[Gate]:
     assert gate.escaped == [], "the browser tried to leave loopback"
 
 
+@pytest.mark.both_databases
 def test_a_citizen_shares_some_fields_through_myinfo_v5_in_a_browser(live, tab, gate, relying, citizen):
     client = v5_client(live, relying)
     login = client.begin(scope=SCOPE)  # discovery, then PAR with a client assertion and DPoP
