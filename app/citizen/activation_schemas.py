@@ -9,21 +9,13 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from marshmallow import fields, pre_load, validate
 
+from ..form_fields import authenticator_code, current_password, tidied
 from ..operator.schemas import FormSchema
-from .schemas import ENTER_CODE, ENTER_ID, _national_id
+from .schemas import ENTER_ID, _national_id
 
 ENTER_ACTIVATION = _l("Enter the activation code from your letter")
 ENTER_RECOVERY = _l("Enter one of your recovery codes")
 ENTER_PASSWORD = _l("Enter a password")
-
-
-def _upper_id(data: dict[str, Any]) -> dict[str, Any]:
-    tidy = dict(data)
-    if isinstance(tidy.get("uinfin"), str):
-        tidy["uinfin"] = tidy["uinfin"].strip().upper()
-    if isinstance(tidy.get("code"), str):
-        tidy["code"] = tidy["code"].replace(" ", "")
-    return tidy
 
 
 class ActivateForm(FormSchema):
@@ -36,7 +28,7 @@ class ActivateForm(FormSchema):
 
     @pre_load
     def _tidy(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return _upper_id(data)
+        return tidied(data)
 
 
 class PasswordForm(FormSchema):
@@ -53,24 +45,16 @@ class PasswordForm(FormSchema):
 
 
 class CodeForm(FormSchema):
-    code = fields.String(
-        required=True,
-        validate=validate.Regexp(r"^[0-9]{6}$", error=ENTER_CODE),
-        error_messages={"required": ENTER_CODE},
-    )
+    code = authenticator_code()
 
     @pre_load
     def _tidy(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return _upper_id(data)
+        return tidied(data)
 
 
 class RecoverForm(FormSchema):
     uinfin = fields.String(required=True, validate=_national_id, error_messages={"required": ENTER_ID})
-    password = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=200, error=_l("Enter your password")),
-        error_messages={"required": _l("Enter your password")},
-    )
+    password = current_password()
     recovery_code = fields.String(
         required=True,
         validate=validate.Length(min=1, max=40, error=ENTER_RECOVERY),
@@ -79,4 +63,4 @@ class RecoverForm(FormSchema):
 
     @pre_load
     def _tidy(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return _upper_id(data)
+        return tidied(data)

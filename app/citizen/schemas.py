@@ -16,10 +16,10 @@ from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, valida
 
 from core.uinfin import is_valid_uinfin
 
+from ..form_fields import authenticator_code, current_password, tidied
 from ..operator.schemas import FormSchema
 
 ENTER_ID = _l("Enter your NRIC or FIN")
-ENTER_CODE = _l("Enter the 6-digit code from your authenticator app")
 
 
 def _national_id(value: str) -> None:
@@ -31,27 +31,13 @@ def _national_id(value: str) -> None:
 
 class SignInForm(FormSchema):
     uinfin = fields.String(required=True, validate=_national_id, error_messages={"required": ENTER_ID})
-    password = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=200, error=_l("Enter your password")),
-        error_messages={"required": _l("Enter your password")},
-    )
-    code = fields.String(
-        required=True,
-        validate=validate.Regexp(r"^[0-9]{6}$", error=ENTER_CODE),
-        error_messages={"required": ENTER_CODE},
-    )
+    password = current_password()
+    code = authenticator_code()
     next = fields.String(load_default=None)
 
     @pre_load
     def _tidy(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        # People type ids in lower case with stray spaces, and codes as "123 456".
-        tidy = dict(data)
-        if isinstance(tidy.get("uinfin"), str):
-            tidy["uinfin"] = tidy["uinfin"].strip().upper()
-        if isinstance(tidy.get("code"), str):
-            tidy["code"] = tidy["code"].replace(" ", "")
-        return tidy
+        return tidied(data)
 
 
 # The portal's JSON API (app/citizen/api.py): one query schema, response schemas dumped from the

@@ -12,9 +12,9 @@ from identity.staff import MAX_PASSWORD, MIN_PASSWORD, USERNAME, USERNAME_RULE
 from identity.staff_models import STAFF_ROLES
 
 from ..auditor.schemas import LOOKS_LIKE_NATIONAL_ID
+from ..form_fields import authenticator_code, current_password, tidied
 from ..operator.schemas import FormSchema, LookupForm
 
-ENTER_CODE = "Enter the 6-digit code from your authenticator app"
 # Why a member of staff opens a citizen's record: the audit log and the citizen see this.
 REASONS = {
     "support_case": "Support case",
@@ -32,26 +32,13 @@ class StaffSignInForm(FormSchema):
         validate=validate.Length(min=1, max=64, error="Enter your username"),
         error_messages={"required": "Enter your username"},
     )
-    password = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=MAX_PASSWORD, error="Enter your password"),
-        error_messages={"required": "Enter your password"},
-    )
-    code = fields.String(
-        required=True,
-        validate=validate.Regexp(r"^[0-9]{6}$", error=ENTER_CODE),
-        error_messages={"required": ENTER_CODE},
-    )
+    password = current_password(MAX_PASSWORD)
+    code = authenticator_code()
     next = fields.String(load_default=None)
 
     @pre_load
     def _tidy(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        tidy = dict(data)
-        if isinstance(tidy.get("username"), str):
-            tidy["username"] = tidy["username"].strip().lower()
-        if isinstance(tidy.get("code"), str):
-            tidy["code"] = tidy["code"].replace(" ", "")
-        return tidy
+        return tidied(data, upper=(), lower=("username",))
 
 
 class AddStaffForm(FormSchema):
