@@ -30,12 +30,6 @@ from tests.servers import serving
 NEW = "/admin/apps/-/new"
 
 
-@pytest.fixture
-def signed_in(client):
-    assert operator_login(client, "admin").status_code == 303
-    return client
-
-
 def good_form(client_id: str, **overrides) -> dict:
     return {
         "client_id": client_id,
@@ -69,7 +63,7 @@ def app_count(db_session) -> int:
     return db_session.scalar(select(func.count()).select_from(AgencyApp))
 
 
-def test_every_problem_is_shown_at_once_next_to_its_field_and_nothing_is_written(signed_in, db_session):
+def test_every_problem_is_shown_at_once_next_to_its_field_and_nothing_is_written(as_admin, db_session):
     before, log_size = app_count(db_session), tree_size(db_session)
     form = good_form(
         "x",  # too short
@@ -85,7 +79,7 @@ def test_every_problem_is_shown_at_once_next_to_its_field_and_nothing_is_written
             "purpose-0-optional": ["name"],  # both required and optional
         },
     )
-    response = post(signed_in, form)
+    response = post(as_admin, form)
     assert response.status_code == 400
     shown = errors_on(response.text)
     assert set(shown) >= {
@@ -101,9 +95,9 @@ def test_every_problem_is_shown_at_once_next_to_its_field_and_nothing_is_written
     assert (app_count(db_session), tree_size(db_session)) == (before, log_size)
 
 
-def test_a_good_form_registers_the_app_audits_it_and_shows_its_page(signed_in, db_session):
+def test_a_good_form_registers_the_app_audits_it_and_shows_its_page(as_admin, db_session):
     client_id = f"form-{uuid.uuid4().hex[:8]}"
-    response = post(signed_in, good_form(client_id))
+    response = post(as_admin, good_form(client_id))
     assert response.status_code == 303 and response.headers["Location"] == f"/admin/apps/{client_id}"
     app = get_app(db_session, client_id)
     assert (app.name, app.profiles, app.jwks_uri) == ("Childcare subsidy", ["myinfo-v4"], None)
@@ -113,21 +107,21 @@ def test_a_good_form_registers_the_app_audits_it_and_shows_its_page(signed_in, d
         select(AuditEntry).where(AuditEntry.app_id == client_id, AuditEntry.kind == "admin_action")
     ).one()
     assert (entry.outcome, json.loads(entry.body)["details"]["via"]) == ("registered", "admin_page")
-    page = signed_in.get(response.headers["Location"])
+    page = as_admin.get(response.headers["Location"])
     assert "Childcare subsidy is registered" in page.text and "Recent activity" in page.text
 
 
-def test_a_client_id_taken_is_a_409_next_to_the_field(signed_in, db_session):
+def test_a_client_id_taken_is_a_409_next_to_the_field(as_admin, db_session):
     client_id = f"form-{uuid.uuid4().hex[:8]}"
-    assert post(signed_in, good_form(client_id)).status_code == 303
-    again = post(signed_in, good_form(client_id, name="Another name"))
+    assert post(as_admin, good_form(client_id)).status_code == 303
+    again = post(as_admin, good_form(client_id, name="Another name"))
     assert again.status_code == 409 and "registered already" in errors_on(again.text)["client_id"]
     assert get_app(db_session, client_id).name == "Childcare subsidy"
 
 
-def test_add_another_purpose_keeps_what_was_typed_and_saves_nothing(signed_in, db_session):
+def test_add_another_purpose_keeps_what_was_typed_and_saves_nothing(as_admin, db_session):
     client_id = f"form-{uuid.uuid4().hex[:8]}"
-    response = post(signed_in, good_form(client_id, action="add-purpose"))
+    response = post(as_admin, good_form(client_id, action="add-purpose"))
     assert response.status_code == 200
     assert 'name="purpose-1-id"' in response.text and f'value="{client_id}"' in response.text
     assert db_session.get(AgencyApp, client_id) is None
@@ -139,11 +133,11 @@ def test_add_another_purpose_keeps_what_was_typed_and_saves_nothing(signed_in, d
             "purpose-1-required": ["sex"],
         },
     )
-    assert post(signed_in, two).status_code == 303
+    assert post(as_admin, two).status_code == 303
     assert get_app(db_session, client_id).allowed_attributes == ["name", "regadd", "sex", "uinfin"]
 
 
-def test_a_v5_app_with_two_purposes_is_told_so_on_the_purpose(signed_in):
+def test_a_v5_app_with_two_purposes_is_told_so_on_the_purpose(as_admin):
     form = good_form(
         f"form-{uuid.uuid4().hex[:8]}",
         profiles=["myinfo-v5"],
@@ -153,7 +147,7 @@ def test_a_v5_app_with_two_purposes_is_told_so_on_the_purpose(signed_in):
             "purpose-1-required": ["sex"],
         },
     )
-    response = post(signed_in, form)
+    response = post(as_admin, form)
     assert response.status_code == 400
     assert "exactly one purpose" in errors_on(response.text)["purpose-0"]
 
@@ -182,10 +176,10 @@ def test_a_jwks_uri_is_fetched_live_and_must_hold_both_keys(key_server):
     assert "HTTP 404" in absent
 
 
-def test_an_unreachable_jwks_uri_is_refused_on_the_form(signed_in, db_session):
+def test_an_unreachable_jwks_uri_is_refused_on_the_form(as_admin, db_session):
     client_id = f"form-{uuid.uuid4().hex[:8]}"
     form = good_form(client_id, keys="jwks_uri", jwks="", jwks_uri="https://127.0.0.1:9/jwks.json")
-    response = post(signed_in, form)
+    response = post(as_admin, form)
     assert response.status_code == 400
     assert "could not be fetched" in errors_on(response.text)["jwks_uri"]
     assert db_session.get(AgencyApp, client_id) is None
@@ -200,18 +194,18 @@ def test_an_unreachable_jwks_uri_is_refused_on_the_form(signed_in, db_session):
         {"purpose-0-id": "x" * 101},
     ],
 )
-def test_a_forged_post_is_a_400_form_page_that_writes_nothing(signed_in, db_session, forged):
+def test_a_forged_post_is_a_400_form_page_that_writes_nothing(as_admin, db_session, forged):
     client_id = f"form-{uuid.uuid4().hex[:8]}"
-    response = post(signed_in, good_form(client_id, **forged))
+    response = post(as_admin, good_form(client_id, **forged))
     assert response.status_code == 400 and "govuk-error-summary" in response.text
     assert "<h1" in response.text and db_session.get(AgencyApp, client_id) is None
     links = re.findall(r"govuk-error-summary__list.*?</ul>", response.text, re.DOTALL)[0]
     assert all(f'id="{target}"' in response.text for target in re.findall(r'href="#([\w-]+)"', links))
 
 
-def test_a_post_without_the_csrf_token_is_refused(signed_in, db_session):
+def test_a_post_without_the_csrf_token_is_refused(as_admin, db_session):
     client_id = f"form-{uuid.uuid4().hex[:8]}"
-    assert signed_in.post(NEW, data=good_form(client_id)).status_code == 400
+    assert as_admin.post(NEW, data=good_form(client_id)).status_code == 400
     assert db_session.get(AgencyApp, client_id) is None
 
 
@@ -271,14 +265,14 @@ def test_activity_counts_releases_and_refusals_by_error_over_24_hours_and_7_days
     assert app_activity(db_session, app_id="no-such-app", now=now)[0].error_rate is None
 
 
-def test_the_app_page_shows_its_activity_and_links_to_the_audit_log(signed_in, db_session):
+def test_the_app_page_shows_its_activity_and_links_to_the_audit_log(as_admin, db_session):
     now = utcnow()  # the page counts back from the real time
     client_id = f"form-{uuid.uuid4().hex[:8]}"
-    assert post(signed_in, good_form(client_id)).status_code == 303
+    assert post(as_admin, good_form(client_id)).status_code == 303
     append(db_session, Event(kind="disclosure", app_id=client_id, outcome="released"), now=now)
     append(db_session, Event(kind="consent_declined", app_id=client_id, outcome="declined"), now=now)
     db_session.commit()
-    page = signed_in.get(f"/admin/apps/{client_id}").text
+    page = as_admin.get(f"/admin/apps/{client_id}").text
     table = re.search(r'<table[^>]*id="activity".*?</table>', page, re.DOTALL).group(0)
     cells = [
         re.sub(r"\s+", " ", c).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", table, re.DOTALL)
@@ -288,5 +282,5 @@ def test_the_app_page_shows_its_activity_and_links_to_the_audit_log(signed_in, d
     assert f'href="/auditor/?app_id={client_id}"' in page
 
 
-def test_an_unknown_app_page_is_a_404(signed_in):
-    assert signed_in.get("/admin/apps/no-such-app-here").status_code == 404
+def test_an_unknown_app_page_is_a_404(as_admin):
+    assert as_admin.get("/admin/apps/no-such-app-here").status_code == 404

@@ -25,19 +25,6 @@ NEW = "/admin/apps/-/import"  # the JSON import; the form is tests/app/test_admi
 TEXTAREA = re.compile(r'<textarea[^>]*id="document"[^>]*>(.*?)</textarea>', re.DOTALL)
 
 
-@pytest.fixture
-def signed_in(client):
-    assert operator_login(client, "admin").status_code == 303
-    return client
-
-
-@pytest.fixture
-def registered(db_session, runtime, now):
-    app = register_app(db_session, document=document(), catalogue=runtime.catalogue, now=now)
-    db_session.commit()
-    return app
-
-
 def post_document(client, path: str, doc, *, token: bool = True):
     text = doc if isinstance(doc, str) else json.dumps(doc)
     data = {"document": text, **({"csrf_token": csrf_token(client, path)} if token else {})}
@@ -96,12 +83,12 @@ def test_a_post_without_sign_in_writes_nothing(client, db_session, registered):
     assert app_count(db_session) == 1 and not get_app(db_session, "housing-grant-app").disabled
 
 
-def test_register_from_a_pasted_document_is_listed_and_audited(signed_in, db_session, audit_since):
-    response = post_document(signed_in, NEW, document(client_id="pasted-app"))
+def test_register_from_a_pasted_document_is_listed_and_audited(as_admin, db_session, audit_since):
+    response = post_document(as_admin, NEW, document(client_id="pasted-app"))
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/admin/apps/pasted-app")
 
-    page = signed_in.get(response.headers["Location"])
+    page = as_admin.get(response.headers["Location"])
     assert page.status_code == 200
     assert "Housing grant application is registered" in page.text
     assert "Principal name" in page.text  # the catalogue's description of `name`
@@ -109,7 +96,7 @@ def test_register_from_a_pasted_document_is_listed_and_audited(signed_in, db_ses
     assert "s1</code>: use sig" in page.text  # JWKS summary: kid, use, alg only
     assert '"x"' not in page.text and "&#34;x&#34;" not in page.text
 
-    listing = signed_in.get(LIST)
+    listing = as_admin.get(LIST)
     assert "pasted-app" in listing.text and "Enabled" in listing.text
     assert get_app(db_session, "pasted-app").name == "Housing grant application"
     assert audit_outcomes(db_session, "pasted-app", audit_since) == ["registered"]
@@ -119,11 +106,11 @@ def test_register_from_a_pasted_document_is_listed_and_audited(signed_in, db_ses
     assert details == {"action": "app_registered", "via": "admin_page"}
 
 
-def test_the_documented_example_registers_from_the_page(signed_in, db_session):
+def test_the_documented_example_registers_from_the_page(as_admin, db_session):
     from pathlib import Path
 
     example = Path(__file__).resolve().parents[2] / "examples" / "agency-app.json"
-    response = post_document(signed_in, NEW, example.read_text(encoding="utf-8"))
+    response = post_document(as_admin, NEW, example.read_text(encoding="utf-8"))
     assert response.status_code == 303
     assert find_purpose(db_session, "housing-grant-demo", "grant-assessment") is not None
 
@@ -154,10 +141,10 @@ def test_the_documented_example_registers_from_the_page(signed_in, db_session):
     ],
 )
 def test_an_invalid_document_is_a_400_naming_the_problem_and_writes_nothing(
-    signed_in, db_session, text, message
+    as_admin, db_session, text, message
 ):
     before = audit_count(db_session), app_count(db_session)
-    response = post_document(signed_in, NEW, text)
+    response = post_document(as_admin, NEW, text)
     assert response.status_code == 400
     assert message in html.unescape(response.text)
     assert 'class="govuk-error-summary"' in response.text
@@ -168,12 +155,12 @@ def test_an_invalid_document_is_a_400_naming_the_problem_and_writes_nothing(
     assert (audit_count(db_session), app_count(db_session)) == before
 
 
-def test_an_app_that_cannot_work_is_refused_with_every_problem_on_its_own_line(signed_in, db_session):
+def test_an_app_that_cannot_work_is_refused_with_every_problem_on_its_own_line(as_admin, db_session):
     """Issue 12, item 11: the page accepted an empty `jwks` and no profiles. Now every problem is
     listed in the error summary and next to the document, each naming its field."""
     before = audit_count(db_session), app_count(db_session)
     unusable = document(client_id="unusable-app", jwks={"keys": []}, purposes=[], redirect_uris=[])
-    response = post_document(signed_in, NEW, unusable)
+    response = post_document(as_admin, NEW, unusable)
     assert response.status_code == 400
     expected = [
         "redirect_uris: give 1 to 10 redirect URIs",
@@ -185,7 +172,7 @@ def test_an_app_that_cannot_work_is_refused_with_every_problem_on_its_own_line(s
     assert re.findall(r'<a href="#document">(.*?)</a>', summary) == expected
     message = re.search(r'<p id="document-error" class="govuk-error-message">(.*?)</p>', response.text, re.S)
     assert message.group(1).split("</span>", 1)[1].strip().split("<br>") == expected
-    response = post_document(signed_in, NEW, document(client_id="unusable-app", profiles=[]))
+    response = post_document(as_admin, NEW, document(client_id="unusable-app", profiles=[]))
     assert (
         response.status_code == 400 and "profiles: give at least one of myinfo-v4, myinfo-v5" in response.text
     )
@@ -193,25 +180,25 @@ def test_an_app_that_cannot_work_is_refused_with_every_problem_on_its_own_line(s
     assert (audit_count(db_session), app_count(db_session)) == before
 
 
-def test_an_edit_cannot_make_an_app_unusable(signed_in, db_session, registered):
-    response = post_document(signed_in, "/admin/apps/housing-grant-app/edit", document(jwks={"keys": []}))
+def test_an_edit_cannot_make_an_app_unusable(as_admin, db_session, registered):
+    response = post_document(as_admin, "/admin/apps/housing-grant-app/edit", document(jwks={"keys": []}))
     assert response.status_code == 400
     assert "jwks: myinfo-v4 needs an encryption key" in html.unescape(response.text)
     db_session.expire_all()
     assert len(get_app(db_session, "housing-grant-app").jwks["keys"]) == 2
 
 
-def test_a_missing_document_field_or_an_extra_one_is_a_400(signed_in, db_session):
-    response = signed_in.post(NEW, data={"csrf_token": csrf_token(signed_in, NEW)})
+def test_a_missing_document_field_or_an_extra_one_is_a_400(as_admin, db_session):
+    response = as_admin.post(NEW, data={"csrf_token": csrf_token(as_admin, NEW)})
     assert response.status_code == 400 and "Paste the app" in response.text
-    extra = {"csrf_token": csrf_token(signed_in, NEW), "document": json.dumps(document()), "x": "1"}
-    response = signed_in.post(NEW, data=extra)
+    extra = {"csrf_token": csrf_token(as_admin, NEW), "document": json.dumps(document()), "x": "1"}
+    response = as_admin.post(NEW, data=extra)
     assert response.status_code == 400 and "The form could not be used (x)" in response.text
     assert app_count(db_session) == 0
 
 
-def test_registering_an_existing_client_id_is_a_409(signed_in, db_session, registered):
-    response = post_document(signed_in, NEW, document(name="Another name"))
+def test_registering_an_existing_client_id_is_a_409(as_admin, db_session, registered):
+    response = post_document(as_admin, NEW, document(name="Another name"))
     assert response.status_code == 409
     assert "an app with this client_id exists" in response.text
     db_session.expire_all()
@@ -219,17 +206,17 @@ def test_registering_an_existing_client_id_is_a_409(signed_in, db_session, regis
 
 
 def test_edit_page_holds_the_current_document_and_saving_it_updates(
-    signed_in, db_session, registered, audit_since
+    as_admin, db_session, registered, audit_since
 ):
     path = "/admin/apps/housing-grant-app/edit"
-    page = signed_in.get(path)
+    page = as_admin.get(path)
     assert page.status_code == 200
     shown = json.loads(html.unescape(TEXTAREA.search(page.text).group(1)))
     assert shown == registration_document(db_session, "housing-grant-app")
 
     shown["name"] = "Renamed grant application"
     shown["purposes"][0]["optional"] = ["noa-basic"]
-    response = post_document(signed_in, path, shown)
+    response = post_document(as_admin, path, shown)
     assert response.status_code == 303
     db_session.expire_all()
     assert get_app(db_session, "housing-grant-app").name == "Renamed grant application"
@@ -246,15 +233,15 @@ def test_the_registration_document_round_trips(db_session, runtime, registered, 
     assert "jwks_uri" not in before and before["jwks"]["keys"][0]["kid"] == "s1"
 
 
-def test_an_edit_cannot_move_to_another_client_id(signed_in, db_session, registered):
-    response = post_document(signed_in, "/admin/apps/housing-grant-app/edit", document(client_id="other-app"))
+def test_an_edit_cannot_move_to_another_client_id(as_admin, db_session, registered):
+    response = post_document(as_admin, "/admin/apps/housing-grant-app/edit", document(client_id="other-app"))
     assert response.status_code == 400
     assert "client_id: must stay" in html.unescape(response.text)
     assert app_count(db_session) == 1
 
 
 def test_a_refused_update_rolls_back_everything_it_changed(
-    signed_in, db_session, runtime, registered, now, audit_since
+    as_admin, db_session, runtime, registered, now, audit_since
 ):
     citizen = make_citizen(db_session, runtime.vault)
     purpose = find_purpose(db_session, "housing-grant-app", "grant")
@@ -273,7 +260,7 @@ def test_a_refused_update_rolls_back_everything_it_changed(
         name="Should not stick",
         purposes=[{"id": "other", "description": "Another purpose entirely.", "required": ["name"]}],
     )
-    response = post_document(signed_in, "/admin/apps/housing-grant-app/edit", dropped)
+    response = post_document(as_admin, "/admin/apps/housing-grant-app/edit", dropped)
     assert response.status_code == 400
     assert "purpose grant has consents" in response.text
     db_session.expire_all()
@@ -282,21 +269,21 @@ def test_a_refused_update_rolls_back_everything_it_changed(
     assert audit_outcomes(db_session, "housing-grant-app", audit_since) == []
 
 
-def test_disable_and_enable_after_confirmation_each_audited(signed_in, db_session, registered, audit_since):
-    confirm = signed_in.get("/admin/apps/housing-grant-app/disable")
+def test_disable_and_enable_after_confirmation_each_audited(as_admin, db_session, registered, audit_since):
+    confirm = as_admin.get("/admin/apps/housing-grant-app/disable")
     assert confirm.status_code == 200 and "Yes, disable this app" in confirm.text
-    response = signed_in.post(
+    response = as_admin.post(
         "/admin/apps/housing-grant-app/disable",
-        data={"csrf_token": csrf_token(signed_in, "/admin/apps/housing-grant-app/disable")},
+        data={"csrf_token": csrf_token(as_admin, "/admin/apps/housing-grant-app/disable")},
     )
     assert response.status_code == 303
     db_session.expire_all()
     assert get_app(db_session, "housing-grant-app").disabled
-    assert "Disabled" in signed_in.get(LIST).text
+    assert "Disabled" in as_admin.get(LIST).text
 
-    response = signed_in.post(
+    response = as_admin.post(
         "/admin/apps/housing-grant-app/enable",
-        data={"csrf_token": csrf_token(signed_in, "/admin/apps/housing-grant-app/enable")},
+        data={"csrf_token": csrf_token(as_admin, "/admin/apps/housing-grant-app/enable")},
     )
     assert response.status_code == 303
     db_session.expire_all()
@@ -304,23 +291,23 @@ def test_disable_and_enable_after_confirmation_each_audited(signed_in, db_sessio
     assert audit_outcomes(db_session, "housing-grant-app", audit_since) == ["disabled", "enabled"]
 
 
-def test_posts_without_a_csrf_token_are_400_and_write_nothing(signed_in, db_session, registered):
+def test_posts_without_a_csrf_token_are_400_and_write_nothing(as_admin, db_session, registered):
     before = audit_count(db_session)
-    assert post_document(signed_in, NEW, document(client_id="no-csrf"), token=False).status_code == 400
+    assert post_document(as_admin, NEW, document(client_id="no-csrf"), token=False).status_code == 400
     edit = "/admin/apps/housing-grant-app/edit"
-    assert post_document(signed_in, edit, document(name="No CSRF"), token=False).status_code == 400
-    assert signed_in.post("/admin/apps/housing-grant-app/disable").status_code == 400
+    assert post_document(as_admin, edit, document(name="No CSRF"), token=False).status_code == 400
+    assert as_admin.post("/admin/apps/housing-grant-app/disable").status_code == 400
     bad_token = {"csrf_token": "forged"}
-    assert signed_in.post("/admin/apps/housing-grant-app/disable", data=bad_token).status_code == 400
+    assert as_admin.post("/admin/apps/housing-grant-app/disable", data=bad_token).status_code == 400
     db_session.expire_all()
     app = get_app(db_session, "housing-grant-app")
     assert (app.name, app.disabled, app_count(db_session)) == ("Housing grant application", False, 1)
     assert audit_count(db_session) == before
 
 
-def test_a_confirmation_with_extra_fields_is_a_400(signed_in, registered):
+def test_a_confirmation_with_extra_fields_is_a_400(as_admin, registered):
     path = "/admin/apps/housing-grant-app/disable"
-    response = signed_in.post(path, data={"csrf_token": csrf_token(signed_in, path), "disabled": "0"})
+    response = as_admin.post(path, data={"csrf_token": csrf_token(as_admin, path), "disabled": "0"})
     assert response.status_code == 400
 
 
@@ -334,21 +321,21 @@ def test_a_confirmation_with_extra_fields_is_a_400(signed_in, registered):
         ("get", "/admin/apps/no-such-app/remove"),
     ],
 )
-def test_an_unknown_app_is_a_404_page(signed_in, method, path):
-    response = getattr(signed_in, method)(path)
+def test_an_unknown_app_is_a_404_page(as_admin, method, path):
+    response = getattr(as_admin, method)(path)
     assert response.status_code == 404
     assert "govuk-heading-l" in response.text
 
 
-def test_posting_to_an_unknown_app_is_a_404(signed_in, db_session):
-    token = csrf_token(signed_in, NEW)
-    edit = signed_in.post("/admin/apps/no-such-app/edit", data={"csrf_token": token, "document": "{}"})
-    disable = signed_in.post("/admin/apps/no-such-app/disable", data={"csrf_token": token})
+def test_posting_to_an_unknown_app_is_a_404(as_admin, db_session):
+    token = csrf_token(as_admin, NEW)
+    edit = as_admin.post("/admin/apps/no-such-app/edit", data={"csrf_token": token, "document": "{}"})
+    disable = as_admin.post("/admin/apps/no-such-app/disable", data={"csrf_token": token})
     assert (edit.status_code, disable.status_code) == (404, 404)
     assert app_count(db_session) == 0
 
 
-def test_listing_shows_each_app_with_its_purpose_count(signed_in, db_session, runtime, now):
+def test_listing_shows_each_app_with_its_purpose_count(as_admin, db_session, runtime, now):
     two = document(
         client_id="two-purposes",
         name="A second app",
@@ -361,7 +348,7 @@ def test_listing_shows_each_app_with_its_purpose_count(signed_in, db_session, ru
     both = document(client_id="both-profiles", name="A third app", profiles=["myinfo-v4", "myinfo-v5"])
     register_app(db_session, document=both, catalogue=runtime.catalogue, now=now)
     db_session.commit()
-    page = signed_in.get(LIST).text
+    page = as_admin.get(LIST).text
     row = page[page.index("two-purposes") :].split("</tr>")[0]
     assert "A second app" in row and "Housing Board" in row and "Profiles: myinfo-v4<" in row
     assert "myinfo-v4, myinfo-v5" in page[page.index("both-profiles") :].split("</tr>")[0]

@@ -14,29 +14,15 @@ from sqlalchemy import select
 
 from audit.log import tree_size
 from audit.models import AuditEntry
-from consent.apps import get_app, register_app
+from consent.apps import get_app
 from consent.models import AgencyApp
 from tests.app.test_admin_app_form import NEW, errors_on, good_form, post
 from tests.app.test_admin_apps import audit_outcomes
-from tests.consent.test_apps_and_consents import document
 from tests.http.staff_flow import csrf_token
 from tests.http.test_operator_pages import operator_login
 
 CLIENT_ID = "housing-grant-app"
 PAGE = f"/admin/apps/{CLIENT_ID}/webhook"
-
-
-@pytest.fixture
-def signed_in(client):
-    assert operator_login(client, "admin").status_code == 303
-    return client
-
-
-@pytest.fixture
-def registered(db_session, runtime, now):
-    app = register_app(db_session, document=document(), catalogue=runtime.catalogue, now=now)
-    db_session.commit()
-    return app
 
 
 def save(client, url: str, action: str = "save", **extra):
@@ -54,21 +40,21 @@ def summary_links(page: str) -> list[str]:
     return re.findall(r'href="#([\w-]+)"', summary)
 
 
-def test_set_then_remove_a_webhook_from_the_apps_page_each_audited(signed_in, db_session, registered):
+def test_set_then_remove_a_webhook_from_the_apps_page_each_audited(as_admin, db_session, registered):
     since = tree_size(db_session)
-    page = signed_in.get(f"/admin/apps/{CLIENT_ID}")
+    page = as_admin.get(f"/admin/apps/{CLIENT_ID}")
     assert "the app is not told when its consents change" in page.text and f'href="{PAGE}"' in page.text
 
-    response = save(signed_in, "  https://housing.example.gov/consent-events  ")
+    response = save(as_admin, "  https://housing.example.gov/consent-events  ")
     assert response.status_code == 303 and response.headers["Location"] == f"/admin/apps/{CLIENT_ID}"
     assert webhook_of(db_session) == "https://housing.example.gov/consent-events"
-    page = signed_in.get(response.headers["Location"])
+    page = as_admin.get(response.headers["Location"])
     assert (
         "webhook is saved" in page.text and "https://housing.example.gov/consent-events</code>" in page.text
     )
-    assert 'value="https://housing.example.gov/consent-events"' in signed_in.get(PAGE).text
+    assert 'value="https://housing.example.gov/consent-events"' in as_admin.get(PAGE).text
 
-    assert save(signed_in, "", action="remove").status_code == 303
+    assert save(as_admin, "", action="remove").status_code == 303
     assert webhook_of(db_session) is None
     assert audit_outcomes(db_session, CLIENT_ID, since) == ["webhook_set", "webhook_removed"]
     entries = db_session.scalars(select(AuditEntry).where(AuditEntry.seq >= since)).all()
@@ -91,33 +77,33 @@ def test_set_then_remove_a_webhook_from_the_apps_page_each_audited(signed_in, db
     ],
 )
 def test_a_refused_address_is_shown_next_to_the_field_and_writes_nothing(
-    signed_in, db_session, registered, url, message
+    as_admin, db_session, registered, url, message
 ):
     size = tree_size(db_session)
-    response = save(signed_in, url)
+    response = save(as_admin, url)
     assert response.status_code == 400
     assert message in errors_on(response.text)["webhook_url"]
     assert summary_links(response.text) == ["webhook_url"] and 'id="webhook_url"' in response.text
     assert (webhook_of(db_session), tree_size(db_session)) == (None, size)
 
 
-def test_plain_http_to_loopback_is_for_development_only(signed_in, db_session, registered, monkeypatch, app):
-    assert save(signed_in, "http://127.0.0.1:8001/events").status_code == 303
+def test_plain_http_to_loopback_is_for_development_only(as_admin, db_session, registered, monkeypatch, app):
+    assert save(as_admin, "http://127.0.0.1:8001/events").status_code == 303
     assert webhook_of(db_session) == "http://127.0.0.1:8001/events"
     rt = app.extensions["consentry"]
     monkeypatch.setattr(rt, "config", rt.config.replace(env="production"))
-    assert "http://localhost" not in signed_in.get(PAGE).text  # the hint no longer offers it
-    response = save(signed_in, "http://localhost:8001/events")
+    assert "http://localhost" not in as_admin.get(PAGE).text  # the hint no longer offers it
+    response = save(as_admin, "http://localhost:8001/events")
     assert response.status_code == 400 and "must use https" in errors_on(response.text)["webhook_url"]
     assert webhook_of(db_session) == "http://127.0.0.1:8001/events"
 
 
-def test_a_forged_or_tokenless_post_writes_nothing(signed_in, db_session, registered):
+def test_a_forged_or_tokenless_post_writes_nothing(as_admin, db_session, registered):
     size = tree_size(db_session)
-    assert signed_in.post(PAGE, data={"webhook_url": "https://a.example.gov/e"}).status_code == 400
-    forged = save(signed_in, "https://a.example.gov/e", surprise="field")
+    assert as_admin.post(PAGE, data={"webhook_url": "https://a.example.gov/e"}).status_code == 400
+    forged = save(as_admin, "https://a.example.gov/e", surprise="field")
     assert forged.status_code == 400 and "could not be used (surprise)" in forged.text
-    assert save(signed_in, "https://a.example.gov/e", action="delete-app").status_code == 400
+    assert save(as_admin, "https://a.example.gov/e", action="delete-app").status_code == 400
     assert (webhook_of(db_session), tree_size(db_session)) == (None, size)
 
 
@@ -131,32 +117,32 @@ def test_only_admins_may_change_a_webhook(client, db_session, registered):
     assert webhook_of(db_session) is None
 
 
-def test_an_unknown_apps_webhook_page_is_a_404(signed_in):
-    assert signed_in.get("/admin/apps/no-such-app/webhook").status_code == 404
+def test_an_unknown_apps_webhook_page_is_a_404(as_admin):
+    assert as_admin.get("/admin/apps/no-such-app/webhook").status_code == 404
 
 
 # The registration form's optional webhook address
 
 
-def test_the_registration_form_saves_a_webhook_and_audits_it(signed_in, db_session):
+def test_the_registration_form_saves_a_webhook_and_audits_it(as_admin, db_session):
     client_id = f"form-{uuid.uuid4().hex[:8]}"
     since = tree_size(db_session)
-    response = post(signed_in, good_form(client_id, webhook_url="https://childcare.example.gov/events"))
+    response = post(as_admin, good_form(client_id, webhook_url="https://childcare.example.gov/events"))
     assert response.status_code == 303
     assert webhook_of(db_session, client_id) == "https://childcare.example.gov/events"
     assert audit_outcomes(db_session, client_id, since) == ["registered", "webhook_set"]
 
 
-def test_the_registration_form_without_a_webhook_sets_none(signed_in, db_session):
+def test_the_registration_form_without_a_webhook_sets_none(as_admin, db_session):
     client_id = f"form-{uuid.uuid4().hex[:8]}"
-    assert post(signed_in, good_form(client_id, webhook_url="")).status_code == 303
+    assert post(as_admin, good_form(client_id, webhook_url="")).status_code == 303
     assert webhook_of(db_session, client_id) is None
 
 
-def test_a_refused_webhook_on_the_registration_form_registers_nothing(signed_in, db_session):
+def test_a_refused_webhook_on_the_registration_form_registers_nothing(as_admin, db_session):
     client_id = f"form-{uuid.uuid4().hex[:8]}"
     size = tree_size(db_session)
-    response = post(signed_in, good_form(client_id, webhook_url="http://childcare.example.gov/events"))
+    response = post(as_admin, good_form(client_id, webhook_url="http://childcare.example.gov/events"))
     assert response.status_code == 400
     assert "must use https" in errors_on(response.text)["webhook_url"]
     assert "webhook_url" in summary_links(response.text)
