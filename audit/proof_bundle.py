@@ -24,7 +24,8 @@ from core.errors import Conflict, NotFound
 
 from .checkpoint_signing import key_id, public_key_pem
 from .checkpointer import CheckpointPolicy, log_progress
-from .log import latest_checkpoint, prove_inclusion, tree_size
+from .integrator import Pending, leaf_index
+from .log import latest_checkpoint, prove_inclusion
 from .models import AuditCheckpoint, AuditEntry
 from .proof_check import FORMAT, Verdict, check_bundle, check_bundle_json
 from .search import DISCLOSURE_KINDS
@@ -51,20 +52,25 @@ def bundle_for(
     checkpoint: AuditCheckpoint | None = None,
 ) -> dict[str, Any]:
     """The proof bundle of entry `seq` against `checkpoint` (default: the latest). Raises NotFound
-    for an entry that does not exist and NotYetSigned when the checkpoint does not cover it."""
+    for an entry that does not exist and NotYetSigned when the checkpoint does not cover it (or
+    the entry is still queued for the tree: AUDIT_INTEGRATION=batched)."""
     entry = _entry(session, seq)
-    checkpoint = checkpoint or _covering(session, seq)
-    if checkpoint is None or seq >= checkpoint.tree_size:
+    try:
+        index = leaf_index(session, seq)
+    except Pending:
+        raise NotYetSigned("the audit entry is being added to the log's tree") from None
+    checkpoint = checkpoint or _covering(session, index)
+    if checkpoint is None or index >= checkpoint.tree_size:
         raise NotYetSigned("no signed checkpoint covers this audit entry yet")
     return _bundle(session, entry, checkpoint, public_key=public_key, log_id=log_id)
 
 
-def _covering(session: Session, seq: int) -> AuditCheckpoint | None:
-    """The newest witnessed (cosigned) checkpoint covering entry `seq`, else the latest."""
+def _covering(session: Session, index: int) -> AuditCheckpoint | None:
+    """The newest witnessed (cosigned) checkpoint covering leaf `index`, else the latest."""
     witnessed = session.scalar(
         select(AuditCheckpoint)
         .join(AuditCosignature, AuditCosignature.tree_size == AuditCheckpoint.tree_size)
-        .where(AuditCheckpoint.tree_size > seq)
+        .where(AuditCheckpoint.tree_size > index)
         .order_by(AuditCheckpoint.tree_size.desc())
         .limit(1)
     )
@@ -72,7 +78,7 @@ def _covering(session: Session, seq: int) -> AuditCheckpoint | None:
 
 
 def _entry(session: Session, seq: int) -> AuditEntry:
-    entry = session.get(AuditEntry, seq) if 0 <= seq < tree_size(session) else None
+    entry = session.get(AuditEntry, seq)
     if entry is None:
         raise NotFound("no such audit entry")
     return entry
@@ -121,6 +127,8 @@ class EntryProof:
     next_due: dt.datetime | None
     # With a witness policy: (ok, reason) of checking the checkpoint's cosignatures; else None.
     witnessed: tuple[bool, str] | None = None
+    # Queued for the log's tree (AUDIT_INTEGRATION=batched): in the tree within moments.
+    integrating: bool = False
 
 
 def citizen_entry_proof(
@@ -144,10 +152,16 @@ def citizen_entry_proof(
         entry = None
     if entry is None or entry.citizen_ref != citizen_ref or entry.kind not in DISCLOSURE_KINDS:
         raise NotFound("You have no record with this number.")
-    checkpoint = _covering(session, seq)
-    if checkpoint is None or seq >= checkpoint.tree_size:
-        due = log_progress(session).next_due(policy, now)
-        return EntryProof(seq, entry.kind, entry.recorded_at, None, None, None, None, due)
+    try:
+        index = leaf_index(session, seq)
+    except Pending:  # queued for the tree (AUDIT_INTEGRATION=batched): signed soon after
+        index = None
+    checkpoint = None if index is None else _covering(session, index)
+    if index is None or checkpoint is None or index >= checkpoint.tree_size:
+        due = log_progress(session).next_due(policy, now) or now
+        return EntryProof(
+            seq, entry.kind, entry.recorded_at, None, None, None, None, due, integrating=index is None
+        )
     bundle = _bundle(session, entry, checkpoint, public_key=public_key, log_id=log_id)
     verdict = check_bundle(bundle, trusted_key=public_key)
     witnessed = check_bundle_witnessed(bundle, witnesses) if witnesses is not None else None

@@ -92,8 +92,8 @@ def check_bundle(bundle: Any, *, trusted_key: Ed25519PublicKey | None = None) ->
         cp = _checkpoint(checkpoint, key)
         signed = True
         _same_log(cp, bundle.get("log_id"))
-        seq, leaf = _entry(entry)
-        _check_path(seq, leaf, proof, cp)
+        seq, leaf, at_seq = _entry(entry)
+        _check_path(seq if at_seq else None, leaf, proof, cp)
     except _Problem as failed:
         kid = key_id(key) if key is not None else None
         return Verdict(
@@ -180,7 +180,8 @@ def _same_log(cp: CheckpointBody, log_id: Any) -> None:
         raise _Problem(OTHER_LOG, f"the checkpoint is of log {cp.log_id!r}, the bundle names {log_id!r:.60}")
 
 
-def _entry(entry: dict) -> tuple[int, bytes]:
+def _entry(entry: dict) -> tuple[int, bytes, bool]:
+    """The entry's seq, its leaf hash recomputed, and whether its leaf index is its seq."""
     seq, body = entry["seq"], entry["body"]
     try:
         leaf = leaf_hash(canonical_json(body))
@@ -188,9 +189,11 @@ def _entry(entry: dict) -> tuple[int, bytes]:
         raise _Problem(
             MALFORMED, f"malformed entry: body cannot be canonicalised (RFC 8785): {exc}"
         ) from None
-    if body.get("seq") != seq or type(body.get("seq")) is not int:
+    # A body names its entry by "seq" (its leaf index) or, batched (docs/audit.md), by "id".
+    name = "id" if "id" in body and "seq" not in body else "seq"
+    if body.get(name) != seq or type(body.get(name)) is not int:
         raise _Problem(
-            BODY_ALTERED, f"body altered: it names seq {body.get('seq')!r:.20}, the entry is seq {seq}"
+            BODY_ALTERED, f"body altered: it names {name} {body.get(name)!r:.20}, the entry is seq {seq}"
         )
     if leaf.hex() != entry["leaf_hash"]:
         raise _Problem(
@@ -198,12 +201,15 @@ def _entry(entry: dict) -> tuple[int, bytes]:
             f"body altered: it hashes to leaf {leaf.hex()}, "
             f"the entry's leaf hash is {entry['leaf_hash']:.64}",
         )
-    return seq, leaf
+    return seq, leaf, name == "seq"
 
 
-def _check_path(seq: int, leaf: bytes, proof: dict, cp: CheckpointBody) -> None:
-    if proof["leaf_index"] != seq:
+def _check_path(seq: int | None, leaf: bytes, proof: dict, cp: CheckpointBody) -> None:
+    """`seq`: the leaf index the entry must have (its seq), or None for an entry named by id,
+    whose position only the proof gives (the path then ties the body's hash to that position)."""
+    if seq is not None and proof["leaf_index"] != seq:
         raise _Problem(WRONG_ENTRY, f"the proof is for entry {proof['leaf_index']}, not seq {seq}")
+    seq = proof["leaf_index"]
     if proof["tree_size"] != cp.tree_size:
         raise _Problem(
             WRONG_TREE_SIZE,

@@ -8,8 +8,11 @@ FOR UPDATE), samples what every backend waits on (pg_stat_activity), and repeats
 writer runs with `SET LOCAL synchronous_commit = off` in each transaction, a measurement only (an
 acknowledged release whose commit is lost would break "no audit row, no data"), and the 64 writers
 as 4 processes of 16 threads (is the client's GIL the limit?). Then it runs the
-batched-integrator prototype (bench/audit_integrator.py) with the same writers. SQLite (BEGIN
+batched-integrator prototype (bench/audit_integrator.py) with the same writers, and last the
+product's batched append (bench/audit_batched.py, AUDIT_INTEGRATION=batched). SQLite (BEGIN
 IMMEDIATE serialises writers) is the reference. See bench/audit_scale.md for figures and analysis.
+BENCH_AUDIT_SCALE_SETTINGS picks PostgreSQL settings (inline, sync-off, processes, prototype,
+batched; default all).
 
 Bounded: each setting runs BENCH_AUDIT_SCALE_SECONDS (default 20, 5 with --quick) or
 MAX_PER_SETTING releases, whichever comes first; loopback only.
@@ -35,7 +38,7 @@ import audit.log
 from audit.log import Event, append
 from core.db import make_engine, make_session_factory
 
-from . import audit_integrator
+from . import audit_batched, audit_integrator
 from .common import INFO, MEETS, MISSES, SKIPPED, Options, Row, fresh_database, log
 
 TARGET = 2_000  # releases/s the issue asks of the append alone
@@ -70,17 +73,36 @@ def _run(options: Options) -> list[Row]:
             *rows,
             Row("audit append at scale", "postgresql", "-", "skipped: needs --pg-url", "-", SKIPPED),
         ]
+    wanted = _settings()
     with fresh_database(options, url, "audit-scale") as db_url:
         rows.append(_floors(db_url))
-        for writers in PG_WRITERS:
-            rows.append(_row(_measure(db_url, writers, seconds), "postgresql"))
-        for writers in PG_WRITERS[1:]:
-            rows.append(_row(_measure(db_url, writers, seconds, sync_off=True), "postgresql"))
-        rows.append(_row(_measure_processes(db_url, PROCESSES, 64 // PROCESSES, seconds), "postgresql"))
-        for writers in PG_WRITERS[1:]:
-            rows.append(audit_integrator.run_prototype(db_url, writers, seconds))
-        rows.append(audit_integrator.capacity(db_url, 20_000 if options.quick else 100_000))
+        if "inline" in wanted:
+            for writers in PG_WRITERS:
+                rows.append(_row(_measure(db_url, writers, seconds), "postgresql"))
+        if "sync-off" in wanted:
+            for writers in PG_WRITERS[1:]:
+                rows.append(_row(_measure(db_url, writers, seconds, sync_off=True), "postgresql"))
+        if "processes" in wanted:
+            rows.append(_row(_measure_processes(db_url, PROCESSES, 64 // PROCESSES, seconds), "postgresql"))
+        if "prototype" in wanted:
+            for writers in PG_WRITERS[1:]:
+                rows.append(audit_integrator.run_prototype(db_url, writers, seconds))
+            rows.append(audit_integrator.capacity(db_url, 20_000 if options.quick else 100_000))
+        if "batched" in wanted:  # last: the first batched entry changes the log for good
+            for writers in PG_WRITERS[1:]:
+                rows.append(audit_batched.run_product(db_url, writers, seconds))
     return rows
+
+
+def _settings() -> set[str]:
+    """BENCH_AUDIT_SCALE_SETTINGS: which PostgreSQL settings run (comma-separated; default all)."""
+    known = {"inline", "sync-off", "processes", "prototype", "batched"}
+    chosen = {s.strip() for s in os.environ.get("BENCH_AUDIT_SCALE_SETTINGS", ",".join(known)).split(",")}
+    if chosen - known:
+        raise SystemExit(
+            f"BENCH_AUDIT_SCALE_SETTINGS: unknown {sorted(chosen - known)}; known {sorted(known)}"
+        )
+    return chosen
 
 
 def _sqlite_rows(options: Options, seconds: float) -> list[Row]:

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit.auditor_models import AuditVerification
+from audit.integrator import Pending, leaf_index
 from audit.log import latest_checkpoint, tree_size
-from audit.models import AuditCheckpoint, AuditEntry
+from audit.models import AuditCheckpoint, AuditEntry, AuditLeaf
 from audit.proof_bundle import bundle_for, check_bundle
 from audit.search import MAX_PAGE, Filters, search
 from audit.signer import AuditSigner
@@ -134,11 +136,19 @@ class EntryView:
 def entry_view(session: Session, seq: int, *, public_key: Ed25519PublicKey) -> EntryView:
     """An entry and its RFC 9162 inclusion proof in the latest checkpoint, verified here against the
     checkpoint's signed root (not a root recomputed from our own tables). Raises NotFound."""
-    entry = session.get(AuditEntry, seq) if seq < tree_size(session) else None
+    entry = session.get(AuditEntry, seq)
     if entry is None:
         raise NotFound("There is no audit entry with that number")
+    try:
+        index = leaf_index(session, seq)  # seq itself, except for entries named by id (batched)
+    except Pending:
+        index = None  # queued for the tree: no proof yet
     checkpoint = latest_checkpoint(session)
-    covered = checkpoint is not None and seq < checkpoint.tree_size
+    covered = checkpoint is not None and index is not None and index < checkpoint.tree_size
+    # An entry named by id keeps its chain hash in its leaf row (audit/integrator.py).
+    chain = (
+        entry.chain_hash or session.scalar(select(AuditLeaf.chain_hash).where(AuditLeaf.seq == seq)) or b""
+    )
     log_id = json.loads(checkpoint.body)["log_id"] if checkpoint else ""
     return EntryView(
         seq=entry.seq,
@@ -146,7 +156,7 @@ def entry_view(session: Session, seq: int, *, public_key: Ed25519PublicKey) -> E
         kind=entry.kind,
         body=json.dumps(json.loads(entry.body), indent=2, ensure_ascii=False),
         leaf_hash=entry.leaf_hash.hex(),
-        chain_hash=entry.chain_hash.hex(),
+        chain_hash=chain.hex(),
         proof=_proof(session, entry, checkpoint, public_key, log_id) if covered and checkpoint else None,
     )
 

@@ -22,6 +22,7 @@ from audit.integrator import Pending, integrate_batch, leaf_index, oldest_queued
 from audit.log import BATCHED, DbNodeStore, Event, append, create_checkpoint, prove_inclusion, tree_size
 from audit.merkle import root, verify_inclusion
 from audit.models import AuditEntry, AuditEntryAttribute, AuditHead, AuditLeaf, AuditQueued
+from audit.proof_bundle import NotYetSigned, bundle_for, check_bundle
 from audit.signer import AuditSigner
 from audit.verify import verify_log
 from core import migrate
@@ -286,3 +287,22 @@ def test_audit_verify_fails_on_an_entry_queued_longer_than_the_maximum_merge_del
     )
     integrate_batch(db_session)
     assert app.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
+
+
+def test_a_batched_entrys_proof_bundle_verifies_at_its_leaf_index_not_its_id(db_session, now):
+    first = append(db_session, release(1), now=now, integration=BATCHED)
+    second = append(db_session, release(2), now=now, integration=BATCHED)
+    with pytest.raises(NotYetSigned, match="being added"):
+        bundle_for(db_session, seq=first.seq, public_key=SIGNER.public_key, log_id="test-log")
+    size = tree_size(db_session)
+    append(db_session, release(3), now=now)  # inline: placed at once, ahead of the queue
+    integrate_batch(db_session)
+    create_checkpoint(db_session, signer=SIGNER, now=now)
+    for entry, index in ((first, size + 1), (second, size + 2)):
+        bundle = bundle_for(db_session, seq=entry.seq, public_key=SIGNER.public_key, log_id="test-log")
+        assert bundle["entry"]["seq"] == entry.seq and bundle["proof"]["leaf_index"] == index
+        assert check_bundle(bundle, trusted_key=SIGNER.public_key).ok
+    # The body is bound to its id: the same proof under another id fails.
+    bundle["entry"]["seq"] = first.seq
+    verdict = check_bundle(bundle, trusted_key=SIGNER.public_key)
+    assert not verdict.ok and "names id" in verdict.reason
