@@ -16,6 +16,7 @@ from core.clock import utcnow
 
 from .display_time import local_time, time_context
 from .extensions import Runtime, runtime
+from .govuk_words import rewritten_templates, translated
 from .page_header import header_context
 from .security import public
 
@@ -37,10 +38,12 @@ _INLINE_SCRIPT = re.compile(
 
 
 class _GovukTemplates(PackageLoader):
-    """govuk-frontend-jinja's templates, with the page template's inline script removed."""
+    """govuk-frontend-jinja's templates, with the page template's inline script removed and the
+    components' English defaults through gettext (app/govuk_words.py)."""
 
     def get_source(self, environment: Environment, template: str):
         source, filename, uptodate = super().get_source(environment, template)
+        source = translated(template, source)
         if template == "template.html":
             source, found = _INLINE_SCRIPT.subn("", source, count=1)
             if not found or "<script" in source:
@@ -51,11 +54,12 @@ class _GovukTemplates(PackageLoader):
 def init_templates(app: Flask) -> None:
     """Our templates first, then GOV.UK Frontend's macros under `govuk_frontend_jinja/`."""
     loaders: list[BaseLoader] = [app.jinja_loader] if app.jinja_loader else []
-    app.jinja_loader = ChoiceLoader(
-        [*loaders, PrefixLoader({"govuk_frontend_jinja": _GovukTemplates("govuk_frontend_jinja")})]
-    )
+    govuk = _GovukTemplates("govuk_frontend_jinja")
+    app.jinja_loader = ChoiceLoader([*loaders, PrefixLoader({"govuk_frontend_jinja": govuk})])
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
+    for name in rewritten_templates():  # an upgrade that moved a default fails here, at start-up
+        govuk.get_source(app.jinja_env, name)
 
 
 @bp.get("/")
