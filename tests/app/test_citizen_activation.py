@@ -221,20 +221,3 @@ def test_closing_the_account_signs_out_and_sign_in_then_fails(app, client, db_se
         client, "/citizen/sign-in", uinfin=uinfin, password=PASSWORD, code=pyotp.TOTP(secret).now()
     )
     assert sign_in.status_code == 400
-
-
-@pytest.fixture
-def client_with(base_config, engine, sessions):
-    from app import create_app
-
-    made = []
-
-    def make(**changes):
-        application = create_app(base_config.replace(**changes), engine=engine)
-        application.extensions["consentry"].use_sessions(sessions)
-        made.append(application)
-        return application.test_client()
-
-    yield make
-    for application in made:
-        application.extensions["consentry"].close()

@@ -14,7 +14,6 @@ import pytest
 import time_machine
 from argon2 import PasswordHasher, profiles
 
-from app import create_app
 from app.identity import is_local_path
 from app.security import SESSION_KEY
 from core.clock import utcnow
@@ -52,22 +51,6 @@ def account(db_session, runtime) -> Account:
     enrolment = enrol(db_session, vault=runtime.vault, uinfin=uinfin, password=PASSWORD, now=utcnow())
     db_session.commit()
     return Account(enrolment.citizen_id, uinfin, pyotp.TOTP(enrolment.totp_secret))
-
-
-@pytest.fixture
-def client_with(base_config, engine, sessions):
-    """A test client of an app built with some config changed (tighter limits)."""
-    made = []
-
-    def make(**changes):
-        application = create_app(base_config.replace(**changes), engine=engine)
-        application.extensions["consentry"].use_sessions(sessions)
-        made.append(application)
-        return application.test_client()
-
-    yield make
-    for application in made:
-        application.extensions["consentry"].close()
 
 
 def citizen_sign_in(client, account: Account, *, next_path: str | None = None, **overrides):

@@ -16,7 +16,6 @@ import time_machine
 from argon2 import PasswordHasher, profiles
 from sqlalchemy import select
 
-from app import create_app
 from app.config import Config
 from app.security import HSTS, SESSION_ENDED, SESSION_KEY
 from core.clock import utcnow
@@ -177,22 +176,6 @@ ROLES = {"staff": _staff, "auditor": _auditor, "citizen": _citizen}
 @pytest.fixture(params=sorted(ROLES))
 def role(request, db_session, runtime) -> Role:
     return ROLES[request.param](db_session, runtime)
-
-
-@pytest.fixture
-def client_with(base_config, engine, sessions):
-    """A test client of an app built with some config changed (shorter sessions)."""
-    made = []
-
-    def make(**changes):
-        application = create_app(base_config.replace(**changes), engine=engine)
-        application.extensions["consentry"].use_sessions(sessions)
-        made.append(application)
-        return application.test_client()
-
-    yield make
-    for application in made:
-        application.extensions["consentry"].close()
 
 
 def copy_of(client, app=None):
