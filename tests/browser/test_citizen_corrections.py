@@ -3,7 +3,8 @@ simulated agencies: the id shown in place on "My profile" (not stored, "Hide", h
 the page is loaded again) at once after sign-in, then only after a fresh authenticator code
 once the sign-in is over five minutes old; 'This is wrong' on the name and on the sex, errors next
 to their fields, the requests listed; the simulated identity agency answers over HTTP (the name
-corrected and fetched again, the sex rejected with a reason). axe-core on every new page and state,
+corrected and fetched again, the sex rejected with a reason); a request withdrawn before an answer
+stays withdrawn and unanswered. axe-core on every new page and state,
 no console errors or CSP violations."""
 
 from __future__ import annotations
@@ -199,6 +200,39 @@ def test_report_a_mistake_and_the_agencys_answers(tab, live_app, live_server, si
     page.locator("#agency-identity > summary").click()
     expect(page.locator("#field-name")).to_contain_text("TAN AH KAU")
     expect(page.locator("#summary")).to_contain_text(re.compile("TAN AH KAU"))
+    assert tab.problems == []
+
+
+def test_withdraw_a_request_before_the_agency_answers(tab, live_app, live_server, simulators, person):
+    page = tab.page
+    sign_in(tab, person)
+    page.locator("#agency-identity > summary").click()
+    page.locator("#wrong-name").click()
+    page.get_by_label("What is wrong?").fill("My name is misspelt")
+    page.get_by_label("What is the correct value?").fill("TAN AH KAU")
+    page.get_by_role("button", name="Send to the agency").click()
+    expect(page.locator("#status")).to_contain_text("Sent")
+
+    page.locator("#withdraw").click()
+    expect(page.get_by_role("heading", name="Withdraw your request about your principal name?")).to_be_visible()
+    clean(tab, "withdraw confirmation")
+    page.get_by_role("button", name="Withdraw request").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("You withdrew your request")
+    expect(page.locator("#status")).to_contain_text("Withdrawn")
+    expect(page.locator("#withdraw")).to_have_count(0)
+    clean(tab, "a withdrawn request")
+    tab.goto("/citizen/corrections")
+    expect(page.locator("#corrections tbody tr").filter(has_text="Name")).to_contain_text("Withdrawn")
+
+    # The simulated agency reads only open requests: nothing to answer, nothing changed.
+    counts = agency_answers(simulators, live_server)
+    assert counts["failed"] == 0
+    assert live_app.extensions["consentry"].background.wait_idle(timeout=30)
+    tab.goto("/citizen/corrections")
+    expect(page.locator("#corrections tbody tr").filter(has_text="Name")).to_contain_text("Withdrawn")
+    tab.goto("/citizen/profile")
+    page.locator("#agency-identity > summary").click()
+    expect(page.locator("#field-name")).not_to_contain_text("TAN AH KAU")
     assert tab.problems == []
 
 
