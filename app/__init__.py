@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Config
+from .cookie_sessions import init_cookie_sessions
 from .errors import init_errors
 from .extensions import Runtime, csrf, init_runtime
 from .i18n import init_i18n
@@ -40,6 +41,7 @@ def create_app(config: Config, *, engine: Engine | None = None) -> Flask:
     init_metrics(app)
     init_request_guards(app)  # before the blueprints: it bounds their <int:...> converters
     _register_blueprints(app)
+    init_cookie_sessions(app)  # after the blueprints: it reads their routes
     from .cli import register_cli
     from .site import init_templates
 

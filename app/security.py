@@ -44,6 +44,7 @@ from identity.staff import SESSION_ROLE as STAFF
 from identity.staff import find_active_staff
 from identity.staff_models import StaffMember
 
+from .cookie_sessions import is_sessionless
 from .extensions import db, runtime
 
 F = TypeVar("F", bound=Callable)
@@ -65,6 +66,14 @@ def _guarded(kind: str) -> Callable[[F], F]:
 def public(view: F) -> F:
     """Explicitly open to anyone."""
     return _guarded("public")(view)
+
+
+def public_api(view: F) -> F:
+    """Open to anyone, for machine clients that authenticate in the request itself (a client
+    assertion, a DPoP-bound token): no cookie session is opened, looked up or saved for it
+    (app/cookie_sessions.py), and its blueprint must be exempt from CSRF."""
+    view._sessionless = True  # type: ignore[attr-defined]
+    return public(view)
 
 
 NO_ROLE = "Your staff account does not have the {role} role, so this page is not open to you."
@@ -251,6 +260,7 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+_HARDENING = [(name.lower(), name, value) for name, value in SECURITY_HEADERS.items()]
 
 
 def init_security_headers(app: Flask) -> None:
@@ -262,17 +272,20 @@ def init_security_headers(app: Flask) -> None:
 
     @app.before_request
     def _look_up_session() -> None:
-        if request.endpoint != "static":
+        if request.endpoint != "static" and not is_sessionless(app.view_functions.get(request.endpoint)):
             _state()
 
     @app.after_request
     def _harden(response: Response) -> Response:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.endpoint and request.endpoint != "static":
-            response.headers.setdefault("Cache-Control", "no-store")
+        # Each header unless the view set its own. One pass over the response's headers, not a
+        # setdefault per header (each a scan of them all): this runs on every API call.
+        present = {name.lower() for name, _value in response.headers.items()}
+        wanted = [(name, value) for key, name, value in _HARDENING if key not in present]
+        if "cache-control" not in present and request.endpoint and request.endpoint != "static":
+            wanted.append(("Cache-Control", "no-store"))
         # Production is served over HTTPS only; development runs on http://localhost, where a
         # remembered HSTS policy would break every other local site on that host name.
-        if runtime().config.production:
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        if runtime().config.production and "strict-transport-security" not in present:
+            wanted.append(("Strict-Transport-Security", HSTS))
+        response.headers.extend(wanted)
         return response

@@ -29,7 +29,7 @@ from ..oauth.resource import dpop_bound_token, usable_grant
 from ..oauth.selection import select_release
 from ..oauth.token_service import authenticate_client, dpop_key, exchange_code, form_params, token_params
 from ..oauth.wire import NO_STORE, OAuthError, oauth_error_response, redirect_with, single_params
-from ..security import public
+from ..security import public, public_api
 from . import tokens
 from .discovery import metadata
 from .par import PAR_PARAMS, check_pushed_request, dpop_jkt_param
@@ -51,26 +51,26 @@ wellknown_bp = Blueprint("fapi_wellknown", __name__)
 
 
 @bp.get("/.well-known/openid-configuration")
-@public
+@public_api
 def openid_configuration():
     return jsonify(metadata()), 200, METADATA_CACHE
 
 
 @wellknown_bp.get("/.well-known/oauth-authorization-server/fapi")
-@public
+@public_api
 def oauth_metadata():
     return jsonify(metadata()), 200, METADATA_CACHE
 
 
 @bp.get("/.well-known/keys")
-@public
+@public_api
 def keys():
     """The platform JWKS, as at /.well-known/keys and /.well-known/keys.json (one key set)."""
     return jsonify(runtime().platform_keys.jwks()), 200, JWKS_CACHE
 
 
 @bp.post("/par")
-@public
+@public_api
 def par():
     now = utcnow()
     params = form_params(PAR_PARAMS)
@@ -150,7 +150,7 @@ def authorize():
 
 
 @bp.post("/token")
-@public
+@public_api
 def token():
     rt, now = runtime(), utcnow()
     params = token_params()
@@ -194,7 +194,7 @@ def token():
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
-@public
+@public_api
 def userinfo():
     rt, now = runtime(), utcnow()
     url = endpoint("userinfo")

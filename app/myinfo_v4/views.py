@@ -37,7 +37,7 @@ from ..oauth.token_service import (
     token_params,
 )
 from ..oauth.wire import NO_STORE, OAuthError, oauth_error_response, redirect_with, single_params, split_scope
-from ..security import public
+from ..security import public, public_api
 
 PROFILE = "myinfo-v4"
 MAX_SUBENTITY = 100
@@ -137,7 +137,7 @@ def _check_authorize(app: AgencyApp, params: dict[str, str]):
 
 
 @bp.post("/token")
-@public
+@public_api
 def token():
     now = utcnow()
     params = token_params()
@@ -169,7 +169,7 @@ def token():
 
 @bp.get("/person/<sub>")
 @bp.get("/person/<sub>/")
-@public
+@public_api
 def person(sub: str):
     rt, now = runtime(), utcnow()
     claims, proof = dpop_bound_token(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from ..extensions import runtime
-from ..security import public
+from ..security import public_api
 from . import urls
 
 bp = Blueprint("wellknown", __name__)
@@ -21,7 +21,7 @@ METADATA_CACHE = {"Cache-Control": "public, max-age=3600"}
 
 @bp.get("/.well-known/keys.json")
 @bp.get("/.well-known/keys")  # Singpass's path, which Myinfo v5 clients find in discovery
-@public
+@public_api
 def keys():
     return jsonify(runtime().platform_keys.jwks()), 200, JWKS_CACHE
 
@@ -31,7 +31,7 @@ RECEIPT_KEYS_CACHE = JWKS_CACHE
 
 
 @bp.get("/.well-known/receipt-keys")
-@public
+@public_api
 def receipt_keys():
     """The consent-receipt keys (Ed25519): the active one and every earlier one, so a receipt
     saved years ago still verifies (docs/keys.md). Apart from the token keys above."""
@@ -68,12 +68,12 @@ def v4_metadata() -> dict:
 
 
 @bp.get("/.well-known/oauth-authorization-server/com/v4")
-@public
+@public_api
 def oauth_metadata():
     return jsonify(v4_metadata()), 200, METADATA_CACHE
 
 
 @bp.get("/com/v4/.well-known/openid-configuration")
-@public
+@public_api
 def openid_configuration():
     return jsonify(v4_metadata()), 200, METADATA_CACHE
