@@ -68,7 +68,7 @@ def issue_letter(
     citizen = find_citizen_by_uinfin(session, vault=vault, uinfin=uinfin)
     if citizen is None:
         raise NotFound("no citizen with this national id")
-    _revoke_letters(session, citizen_id=citizen.id, now=now)
+    revoke_letters(session, citizen_id=citizen.id, now=now)
     code = new_code(12, group=4)
     letter = ActivationLetter(
         id=str(uuid.uuid4()),
@@ -83,7 +83,9 @@ def issue_letter(
     return IssuedLetter(letter.id, citizen.id, code, letter.expires_at)
 
 
-def _revoke_letters(session: Session, *, citizen_id: str, now: dt.datetime) -> None:
+def revoke_letters(session: Session, *, citizen_id: str, now: dt.datetime) -> None:
+    """Revoke the citizen's letters not yet used (in the caller's transaction): a new letter
+    replaces them, and a closed account has none."""
     session.execute(
         update(ActivationLetter)
         .where(

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from consent.models import Consent
 
-from .activation_models import ActivationLetter, EnrolmentInProgress, RecoveryCode
+from .activation import revoke_letters
+from .activation_models import EnrolmentInProgress, RecoveryCode
 from .models import CitizenAccount
 from .web_sessions import revoke_all_for
 
@@ -30,16 +31,7 @@ def close_account(session: Session, *, citizen_id: str, now: dt.datetime) -> lis
         session.execute(
             delete(table).where(table.citizen_id == citizen_id).execution_options(synchronize_session=False)
         )
-    session.execute(
-        update(ActivationLetter)
-        .where(
-            ActivationLetter.citizen_id == citizen_id,
-            ActivationLetter.used_at.is_(None),
-            ActivationLetter.revoked_at.is_(None),
-        )
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    revoke_letters(session, citizen_id=citizen_id, now=now)
     revoke_all_for(session, role="citizen", subject=citizen_id, now=now, reason=REASON)
     consents = list(
         session.scalars(

@@ -20,15 +20,15 @@ from sqlalchemy.orm import Session
 from audit.log import Event
 from core.errors import Conflict
 
-from .catalogue import CITIZEN, Catalogue
+from .catalogue import Catalogue
 from .declaration_forms import KINDS as KINDS
 from .declaration_forms import DeclarationForm as DeclarationForm
 from .declaration_forms import Input as Input
 from .declaration_forms import answers_of as answers_of
 from .declaration_forms import declarable as declarable
 from .declaration_forms import declaration_form, parse_answers
-from .fields import DECLARED
-from .models import CITIZEN_PROVIDED, Citizen, Declaration, FieldVersion
+from .fields import DECLARED, archive_declaration
+from .models import Citizen, Declaration, FieldVersion
 from .vault import Vault, field_aad
 
 ADDED, CHANGED, REMOVED = "declared", "changed", "removed"
@@ -106,7 +106,7 @@ def remove_declaration(
         return False
     if existing.version != version:
         raise Conflict("Your declaration changed since you opened this page. Check it and try again.")
-    _archive(session, existing, now)
+    archive_declaration(session, existing, now)
     session.delete(existing)
     session.flush()
     return True
@@ -136,7 +136,7 @@ def _save(session, vault, catalogue, citizen, attribute, answers, *, expected, n
             return existing, False  # the same answers again: nothing to do
         if existing.version != expected:
             raise Conflict("Your declaration changed since you opened this page. Check it and try again.")
-        _archive(session, existing, now)
+        archive_declaration(session, existing, now)
         existing.version += 1
     elif expected:
         raise Conflict("Your declaration was removed since you opened this page.")
@@ -166,21 +166,3 @@ def _locked(session: Session, citizen_id: str, attribute: str) -> Declaration | 
         Declaration.citizen_id == citizen_id, Declaration.attribute == attribute
     )
     return session.scalar(query.with_for_update().execution_options(populate_existing=True))
-
-
-def _archive(session: Session, existing: Declaration, now: dt.datetime) -> None:
-    session.add(
-        FieldVersion(
-            citizen_id=existing.citizen_id,
-            attribute=existing.attribute,
-            origin=DECLARED,
-            version=existing.version,
-            agency=CITIZEN,
-            source=CITIZEN_PROVIDED,
-            lastupdated=existing.declared_at.date(),
-            unavailable=False,
-            ciphertext=existing.ciphertext,
-            recorded_at=existing.declared_at,
-            superseded_at=now,
-        )
-    )

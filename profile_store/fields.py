@@ -147,21 +147,7 @@ def declare(
         existing = Declaration(citizen_id=citizen.id, attribute=attribute, version=0, ciphertext=b"")
         session.add(existing)
     else:
-        session.add(
-            FieldVersion(
-                citizen_id=citizen.id,
-                attribute=attribute,
-                origin=DECLARED,
-                version=existing.version,
-                agency=CITIZEN,
-                source=CITIZEN_PROVIDED,
-                lastupdated=existing.declared_at.date(),
-                unavailable=False,
-                ciphertext=existing.ciphertext,
-                recorded_at=existing.declared_at,
-                superseded_at=now,
-            )
-        )
+        archive_declaration(session, existing, now)
     existing.version += 1
     existing.declared_at = now
     existing.ciphertext = cipher.encrypt_json(
@@ -207,6 +193,25 @@ def same_value(existing: Any, incoming: Incoming, cipher: FieldCipher) -> bool:
 
 def _archive(session: Session, existing: ProfileField, origin: str, now: dt.datetime) -> None:
     session.add(FieldVersion(**archived_values(existing, origin, now)))
+
+
+def archive_declaration(session: Session, existing: Declaration, now: dt.datetime) -> None:
+    """Keep a declaration being replaced or removed in `field_versions` (origin DECLARED)."""
+    session.add(
+        FieldVersion(
+            citizen_id=existing.citizen_id,
+            attribute=existing.attribute,
+            origin=DECLARED,
+            version=existing.version,
+            agency=CITIZEN,
+            source=CITIZEN_PROVIDED,
+            lastupdated=existing.declared_at.date(),
+            unavailable=False,
+            ciphertext=existing.ciphertext,
+            recorded_at=existing.declared_at,
+            superseded_at=now,
+        )
+    )
 
 
 def archived_values(existing: Any, origin: str, now: dt.datetime) -> dict[str, Any]:

@@ -227,6 +227,15 @@ def test_closing_ends_sign_in_sessions_and_consents_but_keeps_the_profile(db_ses
     assert activate(db_session, runtime, uinfin, now + dt.timedelta(minutes=2))[0] == citizen_id
 
 
+def test_closing_an_account_revokes_a_letter_not_yet_used(db_session, runtime, uinfin, now):
+    citizen_id = activate(db_session, runtime, uinfin, now)[0]
+    unused = issue_letter(db_session, vault=runtime.vault, key=KEY, uinfin=uinfin, now=now)
+    close_account(db_session, citizen_id=citizen_id, now=now)
+    assert db_session.get(ActivationLetter, unused.letter_id).revoked_at is not None
+    with pytest.raises(ActivationRefused):
+        start(db_session, runtime, uinfin, unused.code, now)
+
+
 def test_ended_enrolments_are_purged_after_a_day(db_session, runtime, uinfin, now):
     letter = issue_letter(db_session, vault=runtime.vault, key=KEY, uinfin=uinfin, now=now)
     token, _ = start(db_session, runtime, uinfin, letter.code, now)
