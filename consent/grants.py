@@ -19,9 +19,10 @@ from collections.abc import Iterable
 from itertools import islice
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from core.db import UTCDateTime
 from core.errors import DomainError, NotFound, Unauthorized
 from profile_store.models import Citizen
 
@@ -187,6 +188,48 @@ def issue_code(
     return code
 
 
+class RedeemedCode(NamedTuple):
+    """A code as its redemption returned it (columns, not an ORM object), and whether its
+    consent was still active when it was redeemed."""
+
+    code_hash: str
+    profile: str
+    client_id: str
+    redirect_uri: str
+    code_challenge: str
+    citizen_id: str
+    consent_id: str
+    purpose_id: str
+    scope: list[str]
+    subentity: str | None
+    nonce: str | None
+    dpop_jkt: str | None
+    wire_scope: list[str] | None
+    expires_at: dt.datetime
+    consent_active: bool
+
+
+_CODES, _CONSENTS = AuthorizationCode.__table__, Consent.__table__
+_NOW = bindparam("now", type_=UTCDateTime())
+# The token call's redemption in one statement: mark the code used and read it back, with
+# whether its consent is still active (one round trip where three were: UPDATE, SELECT, SELECT).
+_REDEEM = (
+    update(_CODES)
+    .where(_CODES.c.code_hash == bindparam("presented"), _CODES.c.redeemed_at.is_(None))
+    .values(redeemed_at=_NOW)
+    .returning(
+        *(_CODES.c[name] for name in RedeemedCode._fields[:-1]),
+        select(_CONSENTS.c.id)
+        .where(
+            _CONSENTS.c.id == _CODES.c.consent_id,
+            _CONSENTS.c.revoked_at.is_(None),
+            _CONSENTS.c.expires_at > _NOW,
+        )
+        .exists(),
+    )
+)
+
+
 def redeem_code(
     session: Session,
     *,
@@ -195,25 +238,22 @@ def redeem_code(
     redirect_uri: str | None,
     code_verifier: str,
     now: dt.datetime,
-) -> AuthorizationCode:
+) -> RedeemedCode:
     """Use a code once. It is marked used on its first presentation, whatever follows; a second
     presentation revokes the tokens issued from it. Raises InvalidGrant (commit anyway: the
-    mark and the revocation must stick)."""
+    mark and the revocation must stick). Whether its consent is still active is the caller's to
+    check (`consent_active`)."""
     if not isinstance(code, str) or not 0 < len(code) <= 256:
         raise InvalidGrant("code is missing or malformed")
     code_hash = digest(code)
-    won = session.execute(
-        update(AuthorizationCode)
-        .where(AuthorizationCode.code_hash == code_hash, AuthorizationCode.redeemed_at.is_(None))
-        .values(redeemed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    grant = session.get(AuthorizationCode, code_hash, populate_existing=True)
-    if grant is None:
-        raise InvalidGrant("code is unknown")
-    if won.rowcount != 1:
+    row = session.connection().execute(_REDEEM, {"presented": code_hash, "now": now}).one_or_none()
+    if row is None:
+        known = select(_CODES.c.code_hash).where(_CODES.c.code_hash == code_hash)
+        if session.connection().execute(known).first() is None:
+            raise InvalidGrant("code is unknown")
         revoke_tokens_from(session, code_hash=code_hash, now=now)
         raise InvalidGrant("code was already used; tokens issued from it are revoked")
+    grant = RedeemedCode._make(row)
     if not hmac.compare_digest(grant.client_id.encode(), client_id.encode()):
         raise InvalidGrant("code was issued to another client")
     if grant.expires_at <= now:
@@ -237,24 +277,27 @@ def revoke_tokens_from(session: Session, *, code_hash: str, now: dt.datetime) ->
     return result.rowcount
 
 
+_INSERT_TOKEN = insert(IssuedToken.__table__)
+
+
 def record_token(
-    session: Session, *, grant: AuthorizationCode, jti: str, jkt: str, now: dt.datetime, ttl: dt.timedelta
-) -> IssuedToken:
-    token = IssuedToken(
-        jti=jti,
-        code_hash=grant.code_hash,
-        consent_id=grant.consent_id,
-        client_id=grant.client_id,
-        citizen_id=grant.citizen_id,
-        jkt=jkt,
-        scope=list(grant.scope),
-        requested_scope=list(grant.wire_scope) if grant.wire_scope is not None else None,
-        issued_at=now,
-        expires_at=now + ttl,
-    )
-    session.add(token)
-    session.flush()
-    return token
+    session: Session, *, grant: RedeemedCode, jti: str, jkt: str, now: dt.datetime, ttl: dt.timedelta
+) -> None:
+    """Record the access token issued for `grant`, in the caller's transaction (one INSERT at
+    once on its connection, no object for the unit of work: every token call does this)."""
+    row = {
+        "jti": jti,
+        "code_hash": grant.code_hash,
+        "consent_id": grant.consent_id,
+        "client_id": grant.client_id,
+        "citizen_id": grant.citizen_id,
+        "jkt": jkt,
+        "scope": list(grant.scope),
+        "requested_scope": list(grant.wire_scope) if grant.wire_scope is not None else None,
+        "issued_at": now,
+        "expires_at": now + ttl,
+    }
+    session.connection().execute(_INSERT_TOKEN, row)
 
 
 class GrantToken(NamedTuple):

@@ -17,8 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from consent.grant_models import AuthorizationCode
-from consent.grants import GrantApp
+from consent.grants import GrantApp, RedeemedCode
 from consent.models import AgencyApp
 from profile_store.assembly import assemble_person
 from profile_store.models import Citizen
@@ -38,7 +37,7 @@ def issue_id_token(
     session: Session,
     rt: Runtime,
     app: AgencyApp,
-    grant: AuthorizationCode,
+    grant: RedeemedCode,
     *,
     token_jti: str,
     issuer: str,
@@ -79,7 +78,7 @@ def issue_id_token(
 def id_token(
     rt: Runtime,
     app: AgencyApp,
-    grant: AuthorizationCode,
+    grant: RedeemedCode,
     *,
     issuer: str,
     now: dt.datetime,

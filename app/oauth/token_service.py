@@ -22,9 +22,8 @@ from typing import Any
 from flask import request
 from sqlalchemy.orm import Session
 
-from consent.grant_models import AuthorizationCode
-from consent.grants import InvalidGrant, record_token, redeem_code
-from consent.models import AgencyApp, Consent
+from consent.grants import InvalidGrant, RedeemedCode, record_token, redeem_code
+from consent.models import AgencyApp
 
 from .. import rate_limit
 from ..extensions import db, runtime
@@ -73,7 +72,7 @@ class Issued:
     """What a redemption produced: the redeemed grant (read it, do not change it) and its
     access token."""
 
-    grant: AuthorizationCode
+    grant: RedeemedCode
     access_token: str
     claims: dict[str, Any]
     expires_in: int
@@ -212,9 +211,9 @@ def exchange_code(
     audience: str,
     now: dt.datetime,
     code_bound_to_key: bool = False,
-    scope_of: Callable[[AuthorizationCode], str] | None = None,
+    scope_of: Callable[[RedeemedCode], str] | None = None,
     typ: str = "JWT",
-    before_commit: Callable[[Session, AuthorizationCode, dict[str, Any]], None] | None = None,
+    before_commit: Callable[[Session, RedeemedCode, dict[str, Any]], None] | None = None,
 ) -> Issued:
     """Redeem the code in `params` for `app` and issue an access token bound to `jkt`.
 
@@ -242,8 +241,7 @@ def exchange_code(
             raise InvalidGrant("code was issued for another protocol")
         if code_bound_to_key and not (grant.dpop_jkt and hmac.compare_digest(grant.dpop_jkt, jkt)):
             raise DPoPError("DPoP proof key is not the key the authorization code is bound to")
-        consent = session.get(Consent, grant.consent_id)
-        if consent is None or not consent.active_at(now):
+        if not grant.consent_active:
             raise InvalidGrant("the consent behind this code was revoked or has expired")
     except (InvalidGrant, DPoPError):
         session.commit()  # the code stays used, and a replay's revocations stick

@@ -5,8 +5,10 @@ input."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import itertools
 import json
+from types import SimpleNamespace
 
 import pytest
 from joserfc import jwe, jws
@@ -14,6 +16,7 @@ from joserfc.jwk import ECKey
 from joserfc.util import json_b64encode
 
 from app.oauth import fast_jose
+from app.oauth.access_tokens import issue_access_token
 from app.oauth.dpop import DPoPError, _imported_key, _verified_proof, thumbprint
 from app.oauth.jwks import extract_jws, verify_es
 
@@ -40,6 +43,30 @@ def test_sign_es256_writes_joserfcs_header_and_payload_and_joserfc_verifies_it(s
     assert len(ours.rsplit(b".", 1)[1]) == len(theirs.rsplit(".", 1)[1])  # 64 bytes R||S
     opened = jws.deserialize_compact(ours, signing, algorithms=["ES256"])
     assert opened.payload == payload and opened.headers() == header
+
+
+@pytest.mark.parametrize("typ", ["JWT", "at+jwt"])
+def test_an_access_token_is_joserfcs_jws_and_joserfc_verifies_it(signing, typ):
+    grant = SimpleNamespace(
+        citizen_id="c-1", scope=["name"], client_id="app", purpose_id="p", subentity="T08GB0001A"
+    )
+    token, claims = issue_access_token(
+        SimpleNamespace(signing_key=lambda: signing),
+        grant=grant,  # type: ignore[arg-type]
+        jkt="thumbprint",
+        issuer="https://consentry.example/com/v4",
+        audience="https://consentry.example/com/v4/person",
+        now=dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC),
+        ttl=dt.timedelta(minutes=30),
+        typ=typ,
+    )
+    header = {"alg": "ES256", "kid": signing.kid, "typ": typ}
+    payload = json.dumps(claims, separators=(",", ":")).encode()
+    theirs = jws.serialize_compact(header, payload, signing, algorithms=["ES256"])
+    assert token.rsplit(".", 1)[0] == theirs.rsplit(".", 1)[0]
+    opened = jws.deserialize_compact(token, signing, algorithms=["ES256"])
+    assert opened.headers() == header and json.loads(opened.payload) == claims
+    assert claims["subentity"] == "T08GB0001A" and claims["exp"] - claims["iat"] == 1800
 
 
 def test_sign_es256_refuses_other_algorithms_and_encryption_keys(signing):

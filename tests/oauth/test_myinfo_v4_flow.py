@@ -316,6 +316,22 @@ def test_an_expired_code_is_refused(client, db_session, keys, citizen, verifier,
     oauth_error(token_call(client, keys, code, verifier, dpop_key), 400, "invalid_grant")
 
 
+@pytest.mark.parametrize("ended", ["revoked_at", "expires_at"])
+def test_a_code_whose_consent_ended_is_refused_and_spent(
+    client, db_session, keys, citizen, verifier, dpop_key, ended
+):
+    code = get_code(client, citizen.id, verifier)
+    db_session.execute(update(Consent).values({ended: flow._now() - dt.timedelta(seconds=1)}))
+    db_session.commit()
+    body = oauth_error(token_call(client, keys, code, verifier, dpop_key), 400, "invalid_grant")
+    assert "consent" in body["error_description"]
+    db_session.execute(update(Consent).values(revoked_at=None, expires_at=flow._now() + dt.timedelta(days=1)))
+    db_session.commit()  # the consent back: the code stays used all the same
+    body = oauth_error(token_call(client, keys, code, verifier, dpop_key), 400, "invalid_grant")
+    assert "already used" in body["error_description"]
+    assert db_session.scalar(select(func.count()).select_from(IssuedToken)) == 0
+
+
 # --- person ---------------------------------------------------------------------------------
 
 
