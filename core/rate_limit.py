@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import Insert, delete, select
+from sqlalchemy import Insert, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -122,7 +122,8 @@ class DbRateLimiter:
         start, end = _window(now, window)
         with self.sessions() as session:
             expires_at = dt.datetime.fromtimestamp(end, dt.UTC)
-            hits = session.execute(_count_hit(session, key, window, start, expires_at)).scalar_one()
+            row = {"key": key, "window_s": window, "window_start": start, "hits": 1, "expires_at": expires_at}
+            hits = session.connection().execute(_count_hit(session), row).scalar_one()
             session.commit()
         return _decision(hits, limit, end, now)
 
@@ -143,13 +144,7 @@ class DbRateLimiter:
         now = self._clock()
         start, end = _window(now, window)
         with self.sessions() as session:
-            hits = session.scalar(
-                select(RateLimitCounter.hits).where(
-                    RateLimitCounter.key == key,
-                    RateLimitCounter.window_s == window,
-                    RateLimitCounter.window_start == start,
-                )
-            )
+            hits = session.connection().execute(_PEEK, {"k": key, "w": window, "s": start}).scalar()
         return _peeked(hits or 0, limit, end, now)
 
     def _sweep(self, now: dt.datetime) -> None:
@@ -158,18 +153,31 @@ class DbRateLimiter:
             session.commit()
 
 
-def _count_hit(session: Session, key: str, window: int, start: int, expires_at: dt.datetime) -> Insert:
-    dialect = session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
-    if insert is None:
-        raise NotImplementedError(f"the database rate limiter does not support {dialect}")
-    statement = insert(RateLimitCounter).values(
-        key=key, window_s=window, window_start=start, hits=1, expires_at=expires_at
+_COUNTERS = RateLimitCounter.__table__
+# Built once, with bound parameters: building them per hit cost more than running them (every
+# token and PAR call counts a hit and peeks at another counter).
+_PEEK = select(_COUNTERS.c.hits).where(
+    _COUNTERS.c.key == bindparam("k"),
+    _COUNTERS.c.window_s == bindparam("w"),
+    _COUNTERS.c.window_start == bindparam("s"),
+)
+_COUNT_HIT = {
+    dialect: insert(_COUNTERS)
+    .on_conflict_do_update(
+        index_elements=[_COUNTERS.c.key, _COUNTERS.c.window_s, _COUNTERS.c.window_start],
+        set_={"hits": _COUNTERS.c.hits + 1},
     )
-    return statement.on_conflict_do_update(
-        index_elements=[RateLimitCounter.key, RateLimitCounter.window_s, RateLimitCounter.window_start],
-        set_={"hits": RateLimitCounter.hits + 1},
-    ).returning(RateLimitCounter.hits)
+    .returning(_COUNTERS.c.hits)
+    for dialect, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
+def _count_hit(session: Session) -> Insert:
+    """One hit counted: INSERT ... ON CONFLICT DO UPDATE ... RETURNING hits, for the row's values."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _COUNT_HIT:
+        raise NotImplementedError(f"the database rate limiter does not support {dialect}")
+    return _COUNT_HIT[dialect]
 
 
 class RedisRateLimiter:
