@@ -82,18 +82,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextlib.contextmanager
-def gunicorn(
-    db_url: str,
-    workdir: Path,
-    worker_class: str,
-    *,
-    app: str | None = None,
-    env_extra: dict[str, str] | None = None,
-    port: int | None = None,
-) -> Iterator[Server]:
-    port = port or free_port()
-    base_url = f"http://127.0.0.1:{port}"
+def server_environment(db_url: str, base_url: str) -> dict[str, str]:
+    """The server's configuration, as production passes it: this process's environment without
+    its Redis and catalogue, the bench's keys, and agencies that never answer (profiles are
+    fetched during setup and stay fresh for 30 days)."""
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CATALOGUE_PATH")},
         "CONSENTRY_ENV": "development",
@@ -106,6 +98,22 @@ def gunicorn(
         "PERSON_REFRESH_MAX_AGE_S": str(30 * 86400),
     }
     env.pop("ACTIVE_MASTER_KID", None)
+    return env
+
+
+@contextlib.contextmanager
+def gunicorn(
+    db_url: str,
+    workdir: Path,
+    worker_class: str,
+    *,
+    app: str | None = None,
+    env_extra: dict[str, str] | None = None,
+    port: int | None = None,
+) -> Iterator[Server]:
+    port = port or free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = server_environment(db_url, base_url)
     if os.environ.get("BENCH_OAUTH_REDIS_URL"):
         env["REDIS_URL"] = os.environ["BENCH_OAUTH_REDIS_URL"]
     env |= env_extra or {}

@@ -151,12 +151,12 @@ def main(argv: list[str] | None = None) -> None:
     from app import create_app
     from app.config import Config
 
-    from .common import BENCH_MASTER_KEYS, Options, build_runtime, close_runtime, fresh_database
+    from .common import Options, build_runtime, close_runtime, fresh_database
     from .fapi_api import Issuer, _login, _par_calls, _pushed_request, _token_calls_v5, _userinfo_calls
     from .oauth_client import Token, client_assertion, dpop_proof, jwt_claims, token_requests
     from .oauth_seed import mint_codes, open_v4_request, seed_app_and_citizens
-    from .oauth_server import cpu_by_pid, database_backend_pids
-    from .oauth_settings import NO_AGENCIES, SCOPE
+    from .oauth_server import cpu_by_pid, database_backend_pids, server_environment
+    from .oauth_settings import SCOPE
 
     apis = set(args.apis.split(","))
 
@@ -173,18 +173,7 @@ def main(argv: list[str] | None = None) -> None:
             return sum(cpu_by_pid(database_backend_pids(watcher)).values())
 
         database_cpu = backends_cpu if watcher is not None else None
-        env = {
-            **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CATALOGUE_PATH")},
-            "CONSENTRY_ENV": "development",
-            "DATABASE_URL": db_url,
-            "PUBLIC_BASE_URL": BASE_URL,
-            "MASTER_KEYS": BENCH_MASTER_KEYS,
-            "AGENCY_BASE_URL": NO_AGENCIES,
-            "AGENCY_TIMEOUT_S": "0.5",
-            "AGENCY_RETRIES": "0",
-            "PERSON_REFRESH_MAX_AGE_S": str(30 * 86400),
-        }
-        env.pop("ACTIVE_MASTER_KID", None)
+        env = server_environment(db_url, BASE_URL)
         # The same work under any limit; the HTTP bench waits for room instead.
         app = create_app(dataclasses.replace(Config.from_env(env), token_rate_limit=10**9))
         statements = [0]
