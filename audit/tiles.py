@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from core.errors import NotFound
 
 from .log import checkpoint_note
-from .models import AuditCheckpoint, AuditEntry, AuditTreeNode
+from .models import AuditCheckpoint, AuditEntry, AuditHead, AuditLeaf, AuditTreeNode
 
 HEIGHT = 8
 WIDTH = 1 << HEIGHT  # 256 hashes in a full tile
@@ -123,12 +123,7 @@ def read_tile(session: Session, tile: Tile, tree_size: int) -> bytes:
         raise NotFound("no such tile in the published tree")
     first = WIDTH * tile.index
     if tile.level is None:
-        bodies = session.scalars(
-            select(AuditEntry.body)
-            .where(AuditEntry.seq >= first, AuditEntry.seq < first + tile.width)
-            .order_by(AuditEntry.seq)
-        ).all()
-        return _bundle(bodies, tile.width)
+        return _bundle(_bodies(session, first, first + tile.width), tile.width)
     node = AuditTreeNode
     hashes = session.scalars(
         select(node.hash)
@@ -138,6 +133,26 @@ def read_tile(session: Session, tile: Tile, tree_size: int) -> bytes:
     if len(hashes) != tile.width or any(len(h) != HASH_SIZE for h in hashes):
         raise LookupError(f"tree nodes of {tile.path()} are missing from the store")
     return b"".join(hashes)
+
+
+def _bodies(session: Session, first: int, end: int) -> list[str]:
+    """The bodies of leaves first..end-1 in leaf order: an entry's seq is its leaf index below
+    `audit_head.leaves_from`, and audit_leaves places the entries from there on (batched
+    integration, audit/integrator.py)."""
+    leaves_from = session.scalar(select(AuditHead.leaves_from).where(AuditHead.id == 1))
+    at_seq = end if leaves_from is None else max(first, min(end, leaves_from))
+    bodies = list(
+        session.scalars(
+            select(AuditEntry.body)
+            .where(AuditEntry.seq >= first, AuditEntry.seq < at_seq)
+            .order_by(AuditEntry.seq)
+        )
+    )
+    if at_seq < end:
+        placed = select(AuditEntry.body).join(AuditLeaf, AuditLeaf.seq == AuditEntry.seq)
+        where = (AuditLeaf.leaf_index >= at_seq, AuditLeaf.leaf_index < end)
+        bodies += session.scalars(placed.where(*where).order_by(AuditLeaf.leaf_index))
+    return bodies
 
 
 def _bundle(bodies: list[str], width: int) -> bytes:

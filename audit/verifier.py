@@ -167,6 +167,15 @@ def _start_chain(first_seq: int, prev_chain_hash: bytes | None) -> bytes:
     return prev_chain_hash
 
 
+def _names_its_entry(body: dict, seq: int) -> bool:
+    """A body names its position ("seq", as the log always did) or, for an entry integrated in a
+    batch (docs/audit.md, "Batched integration"), its id ("id"), which is not its position: the
+    line's seq is, and the chain and the root tie the body to it."""
+    if "seq" in body:
+        return body["seq"] == seq and type(body["seq"]) is int
+    return type(body.get("id")) is int
+
+
 class _Run:
     """One pass over the entries. `next_seq`, `chain` and `line` describe the position reached and
     are kept current only when a helper needs them: the hot loop works on locals."""
@@ -215,8 +224,7 @@ class _Run:
                     and type(body) is dict
                     and entry["leaf_hash"] == leaf.hex()
                     and entry["chain_hash"] == following.hex()
-                    and body["seq"] == seq
-                    and type(body["seq"]) is int
+                    and _names_its_entry(body, seq)
                 )
             except (ValueError, KeyError, TypeError, RecursionError):
                 good = False
@@ -254,7 +262,9 @@ class _Run:
             raise _Failure(seq, line, "body cannot be canonicalised (RFC 8785)", "audit JSON", exc) from None
         if leaf.hex() != entry["leaf_hash"]:
             raise _Failure(seq, line, "leaf hash mismatch: body altered", leaf.hex(), entry["leaf_hash"])
-        if body.get("seq") != seq or type(body.get("seq")) is not int:
+        if not _names_its_entry(body, seq):
+            if "seq" not in body and "id" in body:
+                raise _Failure(seq, line, "body names no integer id", "an integer id", body.get("id"))
             raise _Failure(seq, line, "body names another seq", seq, body.get("seq"))
         chain = hashlib.sha256(self.chain + leaf).digest().hex()
         if chain != entry["chain_hash"]:

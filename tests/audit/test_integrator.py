@@ -7,6 +7,7 @@ integrators) use a scratch database: the first batched entry changes the log for
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import threading
 import uuid
@@ -18,12 +19,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from app.config import DEMO_AUDIT_SIGNING_KEY
+from audit.export import export_lines
 from audit.integrator import Pending, integrate_batch, leaf_index, oldest_queued, queued_count, run_integrator
 from audit.log import BATCHED, DbNodeStore, Event, append, create_checkpoint, prove_inclusion, tree_size
 from audit.merkle import root, verify_inclusion
 from audit.models import AuditEntry, AuditEntryAttribute, AuditHead, AuditLeaf, AuditQueued
 from audit.proof_bundle import NotYetSigned, bundle_for, check_bundle
 from audit.signer import AuditSigner
+from audit.tiles import Tile, read_tile
+from audit.verifier import verify_export
 from audit.verify import verify_log
 from core import migrate
 from core.clock import utcnow
@@ -306,3 +310,47 @@ def test_a_batched_entrys_proof_bundle_verifies_at_its_leaf_index_not_its_id(db_
     bundle["entry"]["seq"] = first.seq
     verdict = check_bundle(bundle, trusted_key=SIGNER.public_key)
     assert not verdict.ok and "names id" in verdict.reason
+
+
+def test_an_export_of_a_batched_log_verifies_offline_in_leaf_order(db_session, now):
+    for n in range(3):
+        append(db_session, release(n), now=now)
+    first = append(db_session, release(10), now=now, integration=BATCHED)
+    append(db_session, release(11), now=now, integration=BATCHED)
+    append(db_session, release(12), now=now)  # inline after batched: placed before the queue
+    integrate_batch(db_session)
+    append(db_session, release(13), now=now, integration=BATCHED)  # queued: not exported
+    checkpoint = create_checkpoint(db_session, signer=SIGNER, now=now)
+    signed = {"body": json.loads(checkpoint.body), "signature": checkpoint.signature}
+    lines = list(export_lines(db_session, log_id="test-log", upto=checkpoint.tree_size))
+    assert json.loads(lines[0])["count"] == checkpoint.tree_size
+    placed = [json.loads(line) for line in lines[1:]]
+    assert [line["seq"] for line in placed] == list(range(checkpoint.tree_size))
+    at = next(line for line in placed if line["body"].get("id") == first.seq)
+    assert at["seq"] == leaf_index(db_session, first.seq) != first.seq
+    report = verify_export(lines, signed, SIGNER.public_key)
+    assert report.ok, report.first_error
+    # A batched entry's body altered in the export: found at its leaf position.
+    at["body"]["outcome"] = "denied"
+    forged = [lines[0], *(json.dumps(line, separators=(",", ":")) + "\n" for line in placed)]
+    report = verify_export(forged, signed, SIGNER.public_key)
+    error = report.first_error
+    assert not report.ok and error["seq"] == at["seq"] and "body altered" in error["problem"]
+
+
+def test_a_batched_logs_entry_tile_holds_the_bodies_in_leaf_order(db_session, now):
+    while tree_size(db_session) % 256 > 250:  # keep the entries below in one tile
+        append(db_session, release(), now=now)
+    first = append(db_session, release(1), now=now, integration=BATCHED)
+    second = append(db_session, release(2), now=now, integration=BATCHED)
+    inline = append(db_session, release(3), now=now)
+    integrate_batch(db_session)
+    size = tree_size(db_session)
+    index = (size - 1) // 256
+    data = read_tile(db_session, Tile(None, index, size - 256 * index), size)
+    bodies, at = [], 0
+    while at < len(data):
+        length = int.from_bytes(data[at : at + 2], "big")
+        bodies.append(data[at + 2 : at + 2 + length].decode())
+        at += 2 + length
+    assert bodies[-3:] == [inline.body, first.body, second.body]
