@@ -25,9 +25,16 @@ from ..oauth.client_auth import ClientAuthError, claimed_client_id
 from ..oauth.jwks import JwksError
 from ..oauth.metadata_views import JWKS_CACHE, METADATA_CACHE
 from ..oauth.release import Release, disclosure_writer, encryption_key, release_person
-from ..oauth.resource import dpop_bound_token, usable_grant
+from ..oauth.resource import PresentedProof, dpop_bound_token, usable_grant
 from ..oauth.selection import select_release
-from ..oauth.token_service import authenticate_client, dpop_key, exchange_code, form_params, token_params
+from ..oauth.token_service import (
+    authenticate_client,
+    checked_dpop_proof,
+    dpop_key,
+    exchange_code,
+    form_params,
+    token_params,
+)
 from ..oauth.wire import NO_STORE, OAuthError, oauth_error_response, redirect_with, single_params
 from ..security import public, public_api
 from . import tokens
@@ -160,8 +167,7 @@ def token():
     )
     if "code" in assertion and assertion["code"] != params.get("code"):
         raise ClientAuthError("client_assertion code is not the code being redeemed")
-    jkt = dpop_key(htu=endpoint("token"), now=now, policy=DPOP)
-    encryption_key(rt, app, ID_TOKEN_ENCRYPTION)  # fail before the code is spent, not after
+    checked = checked_dpop_proof(htu=endpoint("token"), now=now, policy=DPOP)
     id_token: list[str] = []
 
     def with_id_token(session, grant, claims) -> None:
@@ -170,19 +176,23 @@ def token():
             tokens.issue_id_token(session, rt, app, grant, token_jti=claims["jti"], issuer=issuer(), now=now)
         )
 
-    issued = exchange_code(
-        params,
-        app=app,
-        profile=PROFILE,
-        jkt=jkt,
-        issuer=issuer(),
-        audience=endpoint("userinfo"),
-        now=now,
-        code_bound_to_key=True,
-        scope_of=lambda grant: granted_scope(grant.wire_scope or [], grant.scope),
-        typ="at+jwt",
-        before_commit=with_id_token,
-    )
+    proof = PresentedProof(rt.replay, checked)
+    with proof.settled():  # its jti recorded with the token, or on its own if the call fails
+        encryption_key(rt, app, ID_TOKEN_ENCRYPTION)  # fail before the code is spent, not after
+        issued = exchange_code(
+            params,
+            app=app,
+            profile=PROFILE,
+            jkt=checked.jkt,
+            issuer=issuer(),
+            audience=endpoint("userinfo"),
+            now=now,
+            code_bound_to_key=True,
+            scope_of=lambda grant: granted_scope(grant.wire_scope or [], grant.scope),
+            typ="at+jwt",
+            before_commit=with_id_token,
+            spend=proof.spend,
+        )
     body = {
         "access_token": issued.access_token,
         "token_type": "DPoP",

@@ -25,14 +25,14 @@ from ..extensions import db, runtime
 from ..oauth import urls
 from ..oauth.client_auth import ClientAuthError, claimed_client_id
 from ..oauth.release import Release, disclosure_writer, release_person, seal
-from ..oauth.resource import TokenRefused, dpop_bound_token, usable_grant
+from ..oauth.resource import PresentedProof, TokenRefused, dpop_bound_token, usable_grant
 from ..oauth.selection import select_release
 from ..oauth.token_service import (
     ES256_ONLY,
     TOKEN_PARAMS,
     ClientPolicy,
     authenticate_client,
-    dpop_key,
+    checked_dpop_proof,
     exchange_code,
     token_params,
 )
@@ -149,15 +149,24 @@ def token():
         policy=ClientPolicy(audiences=(token_url(),)),
         now=now,
     )
-    jkt = dpop_key(htu=token_url(), now=now, policy=ES256_ONLY)
-    cnf = assertion.get("cnf")
-    if cnf is not None and not (
-        isinstance(cnf, dict) and isinstance(cnf.get("jkt"), str) and hmac.compare_digest(cnf["jkt"], jkt)
-    ):
-        raise ClientAuthError("client_assertion cnf.jkt is not the DPoP proof's key")
-    issued = exchange_code(
-        params, app=app, profile=PROFILE, jkt=jkt, issuer=issuer(), audience=person_audience(), now=now
-    )
+    checked = checked_dpop_proof(htu=token_url(), now=now, policy=ES256_ONLY)
+    jkt, proof = checked.jkt, PresentedProof(runtime().replay, checked)
+    with proof.settled():  # its jti recorded with the token, or on its own if the call fails
+        cnf = assertion.get("cnf")
+        if cnf is not None and not (
+            isinstance(cnf, dict) and isinstance(cnf.get("jkt"), str) and hmac.compare_digest(cnf["jkt"], jkt)
+        ):
+            raise ClientAuthError("client_assertion cnf.jkt is not the DPoP proof's key")
+        issued = exchange_code(
+            params,
+            app=app,
+            profile=PROFILE,
+            jkt=jkt,
+            issuer=issuer(),
+            audience=person_audience(),
+            now=now,
+            spend=proof.spend,
+        )
     body = {
         "access_token": issued.access_token,
         "token_type": "DPoP",

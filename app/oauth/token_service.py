@@ -7,8 +7,9 @@ lifetime, whether the code is bound to the DPoP key, the token's scope and type)
 response; the rules themselves are written once, here.
 
 Order matters for SQLite, which allows one writer at a time: the client is read in a short
-session of its own and the replay caches record their jtis in their own transactions, all before
-the request's write transaction starts.
+session of its own and the client assertion's jti is recorded in a transaction of its own, before
+the request's write transaction starts; the DPoP proof's jti is recorded in that transaction, with
+the token it allows (and on its own if the request fails first: app.oauth.resource.PresentedProof).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .. import rate_limit
 from ..extensions import db, runtime
 from .access_tokens import issue_access_token
 from .client_auth import ASSERTION_TYPE, ClientAuthError, shown, verify_client_assertion
-from .dpop import DPoPError, verify_dpop_proof
+from .dpop import DPOP_NAMESPACE, REPLAYED, CheckedProof, DPoPError, check_dpop_proof
 from .jwks import extract_jws
 from .wire import OAuthError, single_params
 
@@ -179,25 +180,31 @@ def _authenticate(
 
 def dpop_key(*, htu: str, now: dt.datetime, policy: DPoPPolicy, required: bool = True) -> str | None:
     """The RFC 7638 thumbprint of the key that signed this request's DPoP proof (`htm` POST, `htu`
-    our canonical URL); None when the proof is absent and not `required`. Raises DPoPError, or
-    OAuthError when a required proof is missing and the profile calls that `invalid_request`."""
+    our canonical URL), its jti recorded at once; None when the proof is absent and not
+    `required`. Raises DPoPError, or OAuthError when a required proof is missing and the profile
+    calls that `invalid_request`."""
+    proofs = request.headers.getlist("DPoP")
+    if not required and len(proofs) <= 1 and not (proofs and proofs[0]):
+        return None
+    checked = checked_dpop_proof(htu=htu, now=now, policy=policy)
+    if not runtime().replay.first_use(DPOP_NAMESPACE, checked.jti, checked.expires_at):
+        raise DPoPError(REPLAYED)
+    return checked.jkt
+
+
+def checked_dpop_proof(*, htu: str, now: dt.datetime, policy: DPoPPolicy) -> CheckedProof:
+    """This request's (required) DPoP proof after dpop_key's checks, all but the replay: the
+    caller records its jti (the token call, with the token it issues: `exchange_code`'s `spend`
+    and app.oauth.resource.PresentedProof)."""
     proofs = request.headers.getlist("DPoP")
     if len(proofs) > 1:
         raise DPoPError("send exactly one DPoP header")  # RFC 9449 §4.3, check 1
     if not proofs or not proofs[0]:
-        if not required:
-            return None
         if policy.missing == "invalid_request":
             raise OAuthError("invalid_request", "a DPoP proof header is required")
         raise DPoPError("DPoP proof is missing")
-    return verify_dpop_proof(
-        proofs[0],
-        htm="POST",
-        htu=htu,
-        now=now,
-        replay=runtime().replay,
-        algorithms=policy.algorithms,
-        leeway_s=policy.leeway_s,
+    return check_dpop_proof(
+        proofs[0], htm="POST", htu=htu, now=now, algorithms=policy.algorithms, leeway_s=policy.leeway_s
     )
 
 
@@ -214,6 +221,7 @@ def exchange_code(
     scope_of: Callable[[RedeemedCode], str] | None = None,
     typ: str = "JWT",
     before_commit: Callable[[Session, RedeemedCode, dict[str, Any]], None] | None = None,
+    spend: Callable[[Session], None] | None = None,
 ) -> Issued:
     """Redeem the code in `params` for `app` and issue an access token bound to `jkt`.
 
@@ -223,12 +231,16 @@ def exchange_code(
     success the issued token's row; on refusal the code's used mark and, for a replayed code, the
     revocation of what it issued (RFC 6749 §4.1.2). `before_commit(session, grant, claims)` runs in
     the issuing transaction, so what it writes (v5: the ID token's disclosure entry) commits with
-    the token or not at all. Raises InvalidGrant or DPoPError, or what `before_commit` raises
-    (then nothing is written and the code is not spent)."""
+    the token or not at all. `spend(session)` records the DPoP proof's jti first, in the same
+    transaction (one commit instead of two; it raises DPoPError on a replay, before the code is
+    touched). Raises InvalidGrant or DPoPError, or what `before_commit` raises (then nothing is
+    written and the code is not spent)."""
     rt = runtime()
     rt.platform_keys.signing_key()  # warm, so the transaction below only writes what it must
     session = db(write=True)
     try:
+        if spend is not None:
+            spend(session)
         grant = redeem_code(
             session,
             code=params.get("code", ""),

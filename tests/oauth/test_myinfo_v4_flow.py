@@ -299,6 +299,23 @@ def test_dpop_proof_is_required_and_checked_at_the_token_endpoint(client, keys, 
     oauth_error(token_call(client, keys, code2, verifier, dpop_key, dpop=proof), 400, "invalid_dpop_proof")
 
 
+@pytest.mark.parametrize("refusal", ["unknown code", "assertion bound to another key"])
+def test_a_token_calls_proof_stays_spent_when_the_call_is_refused(
+    client, keys, citizen, verifier, dpop_key, refusal
+):
+    code = get_code(client, citizen.id, verifier)
+    signer = dpop_key if refusal == "unknown code" else ECKey.generate_key("P-256")
+    proof = dpop_proof(signer, method="POST", url=TOKEN_URL)
+    if refusal == "unknown code":
+        refused = token_call(client, keys, "not-a-code", verifier, dpop_key, dpop=proof)
+        oauth_error(refused, 400, "invalid_grant")
+    else:
+        oauth_error(token_call(client, keys, code, verifier, dpop_key, dpop=proof), 401, "invalid_client")
+    # Everything right this time but the proof, presented before: refused, and the code untouched.
+    oauth_error(token_call(client, keys, code, verifier, signer, dpop=proof), 400, "invalid_dpop_proof")
+    assert token_call(client, keys, code, verifier, signer).status_code == 200
+
+
 def test_a_replayed_code_is_refused_and_revokes_the_token_it_issued(
     client, keys, citizen, verifier, dpop_key
 ):
