@@ -200,6 +200,39 @@ def journey(app, client, db_session, runtime, citizen, verifier, keys, dpop_key)
         pages[endpoint] = client.get(path, follow_redirects=True).text
     token = CSRF_INPUT.search(pages["citizen.sign_in"]).group(1)
     pages["sign-in errors"] = client.post("/citizen/sign-in", data={"csrf_token": token, "code": "12"}).text
+    pages.update(activation_pages(app, client, db_session, runtime, token))
+    return pages
+
+
+def activation_pages(app, client, db_session, runtime, token: str) -> dict[str, str]:
+    """Activation's password (the password input and its toggle) and authenticator steps, each
+    also with an error: they need an activation under way."""
+    from app.citizen.activation import code_key
+    from identity.activation import issue_letter
+    from tests.factories import fresh_uinfin, make_citizen
+
+    uinfin = fresh_uinfin()
+    make_citizen(db_session, runtime.vault, uinfin=uinfin)
+    with app.test_request_context():
+        key = code_key()
+    letter = issue_letter(db_session, vault=runtime.vault, key=key, uinfin=uinfin, now=utcnow())
+    db_session.commit()
+    pages = {}
+    started = {"csrf_token": token, "uinfin": uinfin, "code": letter.code}
+    pages["activation: password"] = client.post("/citizen/activate", data=started, follow_redirects=True).text
+    assert 'type="password"' in pages["activation: password"]
+    weak = {"csrf_token": token, "password": "password1234", "confirm": "password1234"}
+    pages["activation: password error"] = client.post("/citizen/activate/password", data=weak).text
+    strong = {
+        "csrf_token": token,
+        "password": "tangerine lantern kettle",
+        "confirm": "tangerine lantern kettle",
+    }
+    done = client.post("/citizen/activate/password", data=strong, follow_redirects=True)
+    pages["activation: authenticator"] = done.text
+    assert "<svg" in done.text or "image/svg" in done.text or 'src="data:' in done.text
+    wrong = client.post("/citizen/activate/authenticator", data={"csrf_token": token, "code": "12"})
+    pages["activation: authenticator error"] = wrong.text
     return pages
 
 
