@@ -228,6 +228,12 @@ def test_admin_pages_fit_a_phone_screen(phone_tab, live_app):
     expect(page.locator(".govuk-notification-banner")).to_contain_text("is registered")
     assert horizontal_overflow(phone_tab) == [], "app page"
     assert phone_tab.axe_violations() == [], "app page"
+    phone_tab.goto(f"/admin/apps/{client_id}/webhook")
+    page.get_by_label("Webhook address").fill("http://" + "long-agency-host-name." * 6 + "example.gov/events")
+    page.get_by_role("button", name="Save webhook").click()
+    expect(page.locator(".govuk-error-summary")).to_be_visible()
+    assert horizontal_overflow(phone_tab) == [], "webhook page with an error"
+    assert phone_tab.axe_violations() == [], "webhook page with an error"
     phone_tab.goto("/admin/apps/-/import")
     import_document(phone_tab, example_document(f"phone-{uuid.uuid4().hex[:8]}"))
     expect(page.locator(".govuk-notification-banner")).to_contain_text("is registered")
