@@ -37,6 +37,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from audit.integrator import oldest_queued, queued_count
 from audit.log import tree_size
 from audit.models import AuditCheckpoint
 from audit.witness_check import refusal_count
@@ -301,10 +302,21 @@ class StateCollector:
                 size = tree_size(session)
                 checkpoint = session.execute(latest).one_or_none()
                 refusals = refusal_count(session)
+                queued, oldest = queued_count(session), oldest_queued(session)
         except SQLAlchemyError as exc:
             log.warning("metrics_audit_unreadable", error=type(exc).__name__)
             return
         yield GaugeMetricFamily("consentry_audit_tree_size", "Entries in the audit log.", value=size)
+        # AUDIT_INTEGRATION=batched: entries committed but not yet in the tree, and how long the
+        # oldest has waited (alert well before AUDIT_MAX_MERGE_DELAY_S, when `audit verify` fails).
+        yield GaugeMetricFamily(
+            "consentry_audit_queued_entries", "Audit entries waiting for the integrator.", value=queued
+        )
+        yield GaugeMetricFamily(
+            "consentry_audit_queue_oldest_age_seconds",
+            "Seconds the oldest queued audit entry has waited for the tree (0: none waits).",
+            value=max((utcnow() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0,
+        )
         yield GaugeMetricFamily(
             "consentry_audit_witness_refusals",
             "Witness refusals of our checkpoint as inconsistent (alarms), recorded in all.",

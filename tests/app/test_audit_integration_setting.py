@@ -3,18 +3,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 
 import pytest
 from sqlalchemy import func, select
 
+from app import metrics
 from app.auditing import record
 from app.config import Config
 from app.demo import _start_integrator
-from audit.log import Event
+from audit.integrator import integrate_batch
+from audit.log import BATCHED, Event, append
 from audit.models import AuditEntry, AuditQueued
+from core.clock import utcnow
 from core.errors import ConfigurationError
+from tests.app.test_metrics import samples, value
 
 
 def test_inline_is_the_default_and_batched_is_read_from_the_environment():
@@ -59,3 +64,22 @@ def test_the_demo_integrates_queued_entries_in_the_background(app, db_session):
                     thread.join(timeout=5)
     assert db_session.scalar(select(func.count()).select_from(AuditQueued)) == 0
     assert db_session.get(AuditEntry, entry.seq) is not None
+
+
+def test_metrics_show_the_queue_and_how_long_its_oldest_entry_has_waited(app, db_session):
+    rt = app.extensions["consentry"]
+    before = samples(metrics.render(rt).decode())
+    assert value(before, "consentry_audit_queue_oldest_age_seconds") == 0.0
+    append(
+        db_session,
+        Event(kind="admin_action", outcome="x"),
+        now=utcnow() - dt.timedelta(seconds=90),
+        integration=BATCHED,
+    )
+    after = samples(metrics.render(rt).decode())
+    assert (
+        value(after, "consentry_audit_queued_entries") == value(before, "consentry_audit_queued_entries") + 1
+    )
+    assert value(after, "consentry_audit_queue_oldest_age_seconds") >= 90
+    integrate_batch(db_session)
+    assert value(samples(metrics.render(rt).decode()), "consentry_audit_queue_oldest_age_seconds") == 0.0
