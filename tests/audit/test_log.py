@@ -151,6 +151,9 @@ WRITES = {
         "insert": "INSERT INTO {t} ({cols}) VALUES ({values})",
         "upsert": "INSERT INTO {t} ({cols}) VALUES ({values}) ON CONFLICT ({keys}) DO UPDATE SET {set}",
         "on-conflict-do-nothing": "INSERT INTO {t} ({cols}) VALUES ({values}) ON CONFLICT DO NOTHING",
+        # MERGE (PostgreSQL 15) fires the row triggers of the actions it takes.
+        "merge-update": "MERGE INTO {t} USING (SELECT 1) AS s ON {key} WHEN MATCHED THEN UPDATE SET {set}",
+        "merge-delete": "MERGE INTO {t} USING (SELECT 1) AS s ON {key} WHEN MATCHED THEN DELETE",
     },
 }
 IGNORING = {"insert-or-ignore", "on-conflict-do-nothing"}
