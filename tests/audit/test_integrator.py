@@ -354,3 +354,24 @@ def test_a_batched_logs_entry_tile_holds_the_bodies_in_leaf_order(db_session, no
         bodies.append(data[at + 2 : at + 2 + length].decode())
         at += 2 + length
     assert bodies[-3:] == [inline.body, first.body, second.body]
+
+
+def test_the_running_integrator_survives_a_failed_batch_and_integrates_it_next_round(scratch_engine, now):
+    """A real transaction rolled back mid-batch (after the leaves, nodes, head and queue deletes
+    were written): nothing of it stays, the error is reported, and the next round takes the batch."""
+    writers = make_session_factory(scratch_engine, writer=True)
+    with transaction(writers) as session:
+        seqs = [append(session, release(n), now=now, integration=BATCHED).seq for n in range(5)]
+    failures, stop = [], threading.Event()
+
+    def after(session) -> None:
+        if not failures:
+            raise RuntimeError("killed mid-batch")
+        stop.set()
+
+    run_integrator(writers, stop=stop, every_s=0.01, after=after, on_error=failures.append)
+    assert [str(f) for f in failures] == ["killed mid-batch"]
+    with transaction(writers) as session:
+        assert queued_count(session) == 0 and tree_size(session) == 5
+        assert [leaf_index(session, seq) for seq in seqs] == [0, 1, 2, 3, 4]
+        assert verify(session).ok
