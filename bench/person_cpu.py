@@ -117,6 +117,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--citizens", type=int, default=8)
     parser.add_argument("--apis", default="v4,v5", help="v4, v5 or both (v4,v5)")
+    parser.add_argument(
+        "--phases",
+        default="token,person,token-v5,userinfo",
+        help="the timed phases to run (of the APIs chosen); e.g. `person` alone, so that two "
+        "processes run side by side time the same call at the same time",
+    )
     parser.add_argument("--profile", choices=("person", "token", "token-v5", "userinfo"))
     parser.add_argument(
         "--sql",
@@ -212,6 +218,8 @@ def main(argv: list[str] | None = None) -> None:
             return made
 
         def run(name: str, make: Callable[[int, int], list[dict]], count: int, expect: str) -> None:
+            if name not in args.phases.split(","):
+                return
             profiler = cProfile.Profile(time.thread_time) if args.profile == name else None
             before = statements[0]
             if profiler is not None:
