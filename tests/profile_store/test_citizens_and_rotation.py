@@ -43,24 +43,16 @@ def test_duplicate_and_malformed_national_ids_are_refused(db_session, runtime, n
 
 def _populated(db_session, runtime, now):
     citizen = make_citizen(db_session, runtime.vault, now=now)
-    apply_agency_record(
-        db_session,
-        vault=runtime.vault,
-        catalogue=runtime.catalogue,
-        citizen=citizen,
-        agency="identity",
-        items={"name": {"value": "A"}},
-        now=now,
-    )
-    apply_agency_record(
-        db_session,
-        vault=runtime.vault,
-        catalogue=runtime.catalogue,
-        citizen=citizen,
-        agency="identity",
-        items={"name": {"value": "B"}},
-        now=now,
-    )
+    for name in ("A", "B"):  # the second supersedes the first: a field version to re-encrypt too
+        apply_agency_record(
+            db_session,
+            vault=runtime.vault,
+            catalogue=runtime.catalogue,
+            citizen=citizen,
+            agency="identity",
+            items={"name": {"value": name}},
+            now=now,
+        )
     declare(
         db_session,
         vault=runtime.vault,
