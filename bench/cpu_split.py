@@ -17,8 +17,9 @@ import sys
 PARTS = (
     ("access token + DPoP proof checks", "app/oauth/resource.py", "dpop_bound_token"),
     ("token row, consent, app, citizen (usable_token)", "consent/grants.py", "usable_token"),
-    ("freshness check (last_successes)", "app/oauth/release.py", "_stale_agencies"),
-    ("profile read and decryption (assemble_person)", "profile_store/assembly.py", "assemble_person"),
+    ("freshness check (_stale_agencies)", "app/oauth/release.py", "_stale_agencies"),
+    ("profile read (read_person, with the last successes)", "profile_store/assembly.py", "read_person"),
+    ("decryption and assembly (assemble_read)", "profile_store/assembly.py", "assemble_read"),
     ("JWS + JWE (seal)", "app/oauth/release.py", "seal"),
     ("DPoP jti recorded (spend)", "app/oauth/resource.py", "spend"),
     ("audit append (record)", "app/auditing.py", "record"),

@@ -47,10 +47,16 @@ _F, _D = ProfileField.__table__.c, Declaration.__table__.c
  _DECLARED_AT) = range(10)  # fmt: skip
 
 
-def _statement(*, provenance: bool, subset: bool) -> CompoundSelect:
+_SYNCS = AgencySync.__table__.c
+_SYNC = "sync"  # the origin of a row that is an agency's last success for the citizen, not a value
+
+
+def _statement(*, provenance: bool, subset: bool, syncs: bool = False) -> CompoundSelect:
     """Built once: a statement object reused with bound parameters skips SQL construction. Without
     `provenance` (the person format) the agency and fetch time are left out: parsing a timestamp
-    per value was a fifth of an assembly on SQLite."""
+    per value was a fifth of an assembly on SQLite. With `syncs`, each agency's last success
+    rides along (origin `_SYNC`, the agency as attribute, the time as declared_at): a release
+    learns what is stale in the same round trip as the values."""
     fields = select(
         literal_column(f"'{AGENCY}'").label("origin"),
         *(_F.attribute, _F.source, _F.lastupdated, _F.unavailable, _F.ciphertext, _F.version),
@@ -65,14 +71,65 @@ def _statement(*, provenance: bool, subset: bool) -> CompoundSelect:
     if subset:
         fields = fields.where(_F.attribute.in_(bindparam("names", expanding=True)))
         declarations = declarations.where(_D.attribute.in_(bindparam("names", expanding=True)))
-    return union_all(fields, declarations)
+    if not syncs:
+        return union_all(fields, declarations)
+    last = select(
+        literal_column(f"'{_SYNC}'"),
+        *(_SYNCS.agency, null(), null(), null(), null(), null(), null(), null(), _SYNCS.succeeded_at),
+    ).where(_SYNCS.citizen_id == bindparam("citizen_id"))
+    return union_all(fields, declarations, last)
 
 
 _QUERIES = {
-    (provenance, subset): _statement(provenance=provenance, subset=subset)
+    (provenance, subset, syncs): _statement(provenance=provenance, subset=subset, syncs=syncs)
     for provenance in (False, True)
     for subset in (False, True)
+    for syncs in (False, True)
 }
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRead:
+    """A citizen's stored values for a release, not yet decrypted, and when each agency ever
+    tried last answered successfully (None: never), read in one round trip (`read_person`)."""
+
+    citizen_id: str
+    attributes: list[str] | None
+    rows: list[Any]
+    last_successes: dict[str, dt.datetime | None]
+
+
+def read_person(session: Session, *, citizen_id: str, attributes: Iterable[str] | None = None) -> PersonRead:
+    """One query for `assemble_read` and for the freshness check (what `last_successes` says).
+    Reads only, in the caller's transaction."""
+    wanted = None if attributes is None else list(attributes)
+    rows, synced = [], {}
+    for row in _execute(session, citizen_id=citizen_id, attributes=wanted, provenance=False, syncs=True):
+        if row[_ORIGIN] == _SYNC:
+            synced[row[_ATTRIBUTE]] = row[_DECLARED_AT]
+        else:
+            rows.append(row)
+    return PersonRead(citizen_id, wanted, rows, synced)
+
+
+def assemble_read(read: PersonRead, *, vault: Vault, catalogue: Catalogue, citizen: Any) -> dict[str, Any]:
+    """`assemble_person` of what `read_person` read (`citizen` its citizen, for the data key)."""
+    if citizen.id != read.citizen_id:
+        raise ValueError("this read is another citizen's")
+    plan, values = _plan(
+        read.rows, vault=vault, catalogue=catalogue, citizen=citizen, attributes=read.attributes
+    )
+    return _person(plan, values, catalogue)
+
+
+def _execute(
+    session: Session, *, citizen_id: str, attributes: list[str] | None, provenance: bool, syncs: bool = False
+) -> Iterable[Any]:
+    params: dict[str, Any] = {"citizen_id": citizen_id}
+    if attributes is not None:
+        params["names"] = attributes
+    # session.execute, not its connection: pending ORM changes are flushed first, as for any query.
+    return session.execute(_QUERIES[provenance, attributes is not None, syncs], params)
 
 
 def _collect(
@@ -84,16 +141,20 @@ def _collect(
     attributes: Iterable[str] | None,
     provenance: bool,
 ) -> tuple[list[tuple[str, str | None, Any]], Iterator[Any]]:
+    wanted = None if attributes is None else list(attributes)
+    rows = _execute(session, citizen_id=citizen.id, attributes=wanted, provenance=provenance)
+    return _plan(rows, vault=vault, catalogue=catalogue, citizen=citizen, attributes=wanted)
+
+
+def _plan(
+    rows: Iterable[Any], *, vault: Vault, catalogue: Catalogue, citizen: Any, attributes: list[str] | None
+) -> tuple[list[tuple[str, str | None, Any]], Iterator[Any]]:
     """The wanted attributes in order as (name, origin, row): origin AGENCY or DECLARED for a value
     to show, None for unavailable; and the decrypted values of the shown ones, in the same order."""
     specs = catalogue.attributes
     wanted = list(specs) if attributes is None else [a for a in attributes if a in specs]
-    params: dict[str, Any] = {"citizen_id": citizen.id}
-    if attributes is not None:
-        params["names"] = wanted
-    # session.execute, not its connection: pending ORM changes are flushed first, as for any query.
     fields, declarations = {}, {}
-    for row in session.execute(_QUERIES[provenance, attributes is not None], params):
+    for row in rows:
         (fields if row[_ORIGIN] == AGENCY else declarations)[row[_ATTRIBUTE]] = row
     cipher = vault.cipher_for(citizen)
     plan: list[tuple[str, str | None, Any]] = []
@@ -171,6 +232,12 @@ def assemble_person(
         attributes=attributes,
         provenance=False,
     )
+    return _person(plan, values, catalogue)
+
+
+def _person(
+    plan: list[tuple[str, str | None, Any]], values: Iterator[Any], catalogue: Catalogue
+) -> dict[str, Any]:
     items = _Items()
     person: dict[str, Any] = {}
     for name, origin, row in plan:
@@ -189,19 +256,6 @@ def agency_status(session: Session, citizen_id: str) -> dict[str, AgencySync]:
     return {
         s.agency: s for s in session.scalars(select(AgencySync).where(AgencySync.citizen_id == citizen_id))
     }
-
-
-_SYNCS = AgencySync.__table__.c
-# Table columns, not the ORM class's: a Core statement skips the ORM's compile and result steps.
-_LAST_SUCCESSES = select(_SYNCS.agency, _SYNCS.succeeded_at).where(
-    _SYNCS.citizen_id == bindparam("citizen_id")
-)
-
-
-def last_successes(session: Session, citizen_id: str) -> dict[str, dt.datetime | None]:
-    """Agency code -> when the citizen's record was last fetched from it successfully (None: never),
-    for the agencies ever tried. Two columns, no ORM objects: every disclosure asks this."""
-    return {agency: at for agency, at in session.execute(_LAST_SUCCESSES, {"citizen_id": citizen_id})}
 
 
 class _Items:

@@ -25,7 +25,7 @@ from audit.log import Event
 from consent.grants import Grant, GrantApp, GrantCitizen
 from consent.lifecycle import mark_used
 from consent.models import AgencyApp
-from profile_store.assembly import assemble_person, last_successes
+from profile_store.assembly import assemble_read, read_person
 from profile_store.models import Citizen
 
 from ..auditing import record, refresh_event
@@ -127,7 +127,9 @@ def release_person(
     is held for the append and commit only, not for the reads, decryption and sealing, and app
     servers overlap. A stale field refreshed first goes through `writer`, and is read back there."""
     citizen: Citizen | GrantCitizen = release.citizen
-    if stale := _stale_agencies(reader, rt, release.citizen.id, release.attributes, now=now):
+    # The values and each agency's last success in one round trip; decrypted once known fresh.
+    read = read_person(reader, citizen_id=citizen.id, attributes=release.attributes)
+    if stale := _stale_agencies(rt, read.last_successes, release.attributes, now=now):
         if reader is not writer:
             reader.commit()
             reader = writer
@@ -135,9 +137,8 @@ def release_person(
         entity = writer.get_one(Citizen, release.citizen.id)
         _refresh(writer, rt, entity, stale, now=now)
         citizen = entity
-    person = assemble_person(
-        reader, vault=rt.vault, catalogue=rt.catalogue, citizen=citizen, attributes=release.attributes
-    )
+        read = read_person(reader, citizen_id=citizen.id, attributes=release.attributes)
+    person = assemble_read(read, vault=rt.vault, catalogue=rt.catalogue, citizen=citizen)
     body = seal(narrow(person, release.subfields))
     if reader is not writer:
         reader.commit()  # a read-only transaction: ends it, so the append below starts afresh
@@ -240,16 +241,17 @@ def disclosure_event(citizen: Citizen | GrantCitizen, release: Release) -> Event
 
 
 def _stale_agencies(
-    session: Session, rt: Runtime, citizen_id: str, attributes: Sequence[str], *, now: dt.datetime
+    rt: Runtime,
+    last_successes: Mapping[str, dt.datetime | None],
+    attributes: Sequence[str],
+    *,
+    now: dt.datetime,
 ) -> list[str]:
     """The agencies owning requested fields that were not fetched within the configured age."""
     max_age = dt.timedelta(seconds=rt.config.person_refresh_max_age_s)
     owners = {rt.catalogue[name].agency for name in attributes if name in rt.catalogue}
     owners &= set(rt.connectors.codes())
-    if not owners:
-        return []
-    fetched = last_successes(session, citizen_id)
-    return sorted(code for code in owners if (at := fetched.get(code)) is None or now - at > max_age)
+    return sorted(code for code in owners if (at := last_successes.get(code)) is None or now - at > max_age)
 
 
 def _refresh(

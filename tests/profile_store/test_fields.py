@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select, text
 
 from core.errors import CryptoError, ValidationFailed
-from profile_store.assembly import assemble_person, load_fields
+from profile_store.assembly import assemble_person, assemble_read, load_fields, read_person
 from profile_store.fields import apply_agency_record, declare, record_agency_failure
 from profile_store.models import AgencySync, Declaration, FieldVersion, ProfileField
 from tests.factories import make_citizen
@@ -231,3 +231,27 @@ def test_swapping_attributes_within_a_citizen_fails_to_decrypt(db_session, runti
     db_session.flush()
     with pytest.raises(CryptoError):
         load_fields(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen)
+
+
+def test_a_release_read_brings_each_agencys_last_success_with_the_values(db_session, runtime, now):
+    citizen = make_citizen(db_session, runtime.vault)
+    store(db_session, runtime, citizen, "identity", {"name": NAME, "sex": SEX}, now)
+    record_agency_failure(db_session, citizen_id=citizen.id, agency="transport", reason="timeout", now=now)
+    declare(db_session, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen, attribute="email",
+            value={"value": "tan@example.sg"}, now=now)  # fmt: skip
+    wanted = ["name", "email", "vehicles", "dob"]
+    read = read_person(db_session, citizen_id=citizen.id, attributes=wanted)
+    # Tried and succeeded, tried and never succeeded; never tried: absent (the caller's "stale").
+    assert read.last_successes == {"identity": now, "transport": None}
+    assembled = assemble_read(read, vault=runtime.vault, catalogue=runtime.catalogue, citizen=citizen)
+    kwargs = {
+        "vault": runtime.vault,
+        "catalogue": runtime.catalogue,
+        "citizen": citizen,
+        "attributes": wanted,
+    }
+    assert assembled == assemble_person(db_session, **kwargs)
+    assert list(assembled) == wanted and assembled["email"]["value"] == "tan@example.sg"
+    other = make_citizen(db_session, runtime.vault)
+    with pytest.raises(ValueError, match="another citizen"):
+        assemble_read(read, vault=runtime.vault, catalogue=runtime.catalogue, citizen=other)
