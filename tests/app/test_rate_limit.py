@@ -18,6 +18,9 @@ from core.db import make_session_factory
 from core.rate_limit import DbRateLimiter, RateLimiter, RedisRateLimiter, rate_limiter_for
 from core.rate_limit_model import RateLimitCounter
 
+# These tests check the windows themselves: their alignment to the epoch, their ends.
+pytestmark = pytest.mark.epoch_windows
+
 REDIS_URL = "redis://127.0.0.1:6379/15"
 WINDOW = 3600
 
