@@ -14,14 +14,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from audit.checkpointer import CheckpointPolicy, run_signer, sign_if_due
-from audit.cosignature_check import verify_cosignatures
 from audit.export import export_lines
 from audit.integrator import BATCH, integrate_batch, run_integrator
 from audit.log import latest_checkpoint, tree_size
 from audit.tiles import publish as publish_tiles
 from audit.verification_runs import record_verification
 from audit.verify import verify_log
-from audit.witness_check import check_against_log, newest_witnessed
+from audit.witness_check import verify_witnessing
 from audit.witness_client import WitnessSubmitter, httpx_post, parse_witnesses, start_submitter
 from core.clock import utcnow
 from core.db import transaction
@@ -68,47 +67,44 @@ def verify(witnessed_files: tuple[Path, ...]) -> None:
                 now=utcnow(),
             )
             bar.update(task, completed=report.entries)
+    notes = [f.read_text(encoding="utf-8") for f in witnessed_files]
+    targets = _witnesses(rt)
+    if notes and not targets:
+        raise click.ClickException("--witnessed needs AUDIT_WITNESSES (the witness keys to trust)")
+    witnessing = None
+    if report.ok and targets:
+        with rt.sessions() as session:
+            witnessing = verify_witnessing(
+                session,
+                log_vkey=rt.audit_signer.note_verifier_key(),
+                targets=targets,
+                quorum=rt.config.audit_witness_quorum,
+                extra_notes=notes,
+            )
+        if witnessing.finding is not None:
+            report.findings.append(witnessing.finding)
     with transaction(rt.sessions) as session:  # the auditor console's status page shows the last run
         record_verification(session, report=report, now=utcnow())
     if not report.ok:
         console.print(f"[red]FAILED[/red] {report.first}")
         sys.exit(1)
     console.print(f"OK: {report.entries} entries, {report.checkpoints} checkpoints verified")
-    _verify_witnessed(rt, [f.read_text(encoding="utf-8") for f in witnessed_files])
+    _print_witnessing(witnessing, targets, rt.config.audit_witness_quorum)
 
 
-def _verify_witnessed(rt, extra_notes: list[str]) -> None:
-    """Report the newest witnessed size and check the log against it (docs/audit.md, "Witnesses")."""
-    targets = _witnesses(rt)
-    if not targets:
-        if extra_notes:
-            raise click.ClickException("--witnessed needs AUDIT_WITNESSES (the witness keys to trust)")
+def _print_witnessing(witnessing, targets: list, quorum: int) -> None:
+    """What witnessing added to a passed verification (docs/audit.md, "Witnesses")."""
+    if witnessing is None:
         console.print("no witnesses configured (AUDIT_WITNESSES): witnessed size not checked")
         return
-    quorum = rt.config.audit_witness_quorum
-    with rt.sessions() as session:
-        cosigned = verify_cosignatures(session, [t.key for t in targets])
-        if not cosigned.ok:
-            console.print(f"[red]FAILED[/red] {cosigned.first}")
-            sys.exit(1)
-        found = newest_witnessed(
-            session,
-            log_vkey=rt.audit_signer.note_verifier_key(),
-            witness_vkeys=[t.key.vkey for t in targets],
-            quorum=quorum,
-            extra_notes=extra_notes,
-        )
-        checked = check_against_log(session, found)
+    cosigned, held = witnessing.cosignatures, witnessing.held
     others = f"; {cosigned.unchecked} by witnesses not configured, not checked" if cosigned.unchecked else ""
     console.print(f"cosignatures: {cosigned.checked} verified with the witnesses' keys{others}")
-    if checked.witnessed is None:
+    if held is None or held.witnessed is None:
         console.print(f"no checkpoint cosigned by {quorum} of {len(targets)} witnesses yet")
         return
-    names = ", ".join(sorted(checked.witnessed.cosigners))
-    if checked.problem:
-        console.print(f"[red]FAILED[/red] {checked.problem} (cosigned by {names})")
-        sys.exit(1)
-    console.print(f"newest witnessed size: {checked.size} (cosigned by {names}); the log holds it")
+    names = ", ".join(sorted(held.witnessed.cosigners))
+    console.print(f"newest witnessed size: {held.size} (cosigned by {names}); the log holds it")
 
 
 def _witnesses(rt) -> list:

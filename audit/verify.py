@@ -59,9 +59,12 @@ class Finding:
     found: str = ""
     node: tuple[int, int] | None = None
     leaf: int | None = None  # a leaf position with no entry of its own to name (batched log)
+    place: str | None = None  # somewhere else (a cosignature: its tree size and witness)
 
     @property
     def where(self) -> str:
+        if self.place is not None:
+            return self.place
         if self.leaf is not None:
             return f"leaf {self.leaf}"
         if self.node is not None:

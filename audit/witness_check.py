@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .cosignature_check import CosignatureReport, verify_cosignatures
 from .log import DbNodeStore, checkpoint_note, tree_size
 from .merkle import root
 from .models import AuditCheckpoint
 from .tiles import published_checkpoint
+from .verify import Finding
 from .witness_client import WitnessTarget, cosignature_lines, cosigned_note
 from .witness_format import Witnessed, check_quorum
 from .witness_models import AuditCosignature, AuditWitnessRefusal
@@ -61,6 +63,53 @@ def newest_witnessed(
         if best is None or found.checkpoint.tree_size > best.checkpoint.tree_size:
             best = found
     return best
+
+
+@dataclass(frozen=True)
+class Witnessing:
+    """What `audit verify` adds with witnesses configured: every stored cosignature checked, and
+    the newest witnessed checkpoint held against our tree (None when the cosignatures failed)."""
+
+    cosignatures: CosignatureReport
+    held: WitnessedCheck | None
+
+    @property
+    def finding(self) -> Finding | None:
+        """The problem, as a verification finding (so a run that fails here is recorded as failed)."""
+        if (bad := self.cosignatures.first) is not None:
+            return Finding(seq=None, problem=bad.problem, place=bad.where)
+        if self.held is not None and self.held.problem:
+            size = self.held.size
+            cosigners = ", ".join(sorted(self.held.witnessed.cosigners))
+            return Finding(
+                seq=None,
+                problem=f"{self.held.problem} (cosigned by {cosigners})",
+                place=f"witnessed size {size}",
+            )
+        return None
+
+
+def verify_witnessing(
+    session: Session,
+    *,
+    log_vkey: str,
+    targets: Sequence[WitnessTarget],
+    quorum: int,
+    extra_notes: Iterable[str] = (),
+) -> Witnessing:
+    """Check the stored cosignatures with the `targets`' keys, then that our tree holds the newest
+    checkpoint `quorum` of them cosigned. Run it after `verify_log` passed. Reads only."""
+    cosigned = verify_cosignatures(session, [target.key for target in targets])
+    if not cosigned.ok:
+        return Witnessing(cosigned, None)
+    found = newest_witnessed(
+        session,
+        log_vkey=log_vkey,
+        witness_vkeys=[target.key.vkey for target in targets],
+        quorum=quorum,
+        extra_notes=extra_notes,
+    )
+    return Witnessing(cosigned, check_against_log(session, found))
 
 
 def _stored_notes(session: Session, quorum: int) -> list[str]:

@@ -28,6 +28,8 @@ from audit.verification_runs import (
     start_run,
 )
 from audit.verify import verify_log
+from audit.witness_check import verify_witnessing
+from audit.witness_client import parse_witnesses
 from core.clock import utcnow
 from core.errors import Conflict
 
@@ -99,6 +101,16 @@ def _verify_in_background(rt: Runtime, run_id: int) -> None:
                 max_merge_delay=dt.timedelta(seconds=rt.config.audit_max_merge_delay_s),
                 now=utcnow(),
             )
+            targets = parse_witnesses(rt.config.audit_witnesses)
+            if report.ok and targets:  # as `consentry audit verify` does: the cosignatures too
+                witnessing = verify_witnessing(
+                    reader,
+                    log_vkey=rt.audit_signer.note_verifier_key(),
+                    targets=targets,
+                    quorum=rt.config.audit_witness_quorum,
+                )
+                if witnessing.finding is not None:
+                    report.findings.append(witnessing.finding)
         with rt.writer_sessions() as session:
             finish_run(session, run_id=run_id, report=report, now=utcnow())
             session.commit()

@@ -18,14 +18,17 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from app import create_app
+from app.auditor.verify_views import _verify_in_background
 from app.witness_cli import start_demo_witness, witness_app
 from audit import note
 from audit.log import Event, append, create_checkpoint, tree_size
 from audit.signer import AuditSigner
 from audit.tiles import published_checkpoint
+from audit.verification_runs import get_run, last_verification, start_run
 from audit.witness import Witness, WitnessState
 from audit.witness_check import check_against_log, newest_witnessed, refusal_count, witness_status
 from audit.witness_client import (
@@ -296,6 +299,24 @@ def test_audit_verify_fails_on_a_changed_cosignature(scratch, tmp_path, base_con
         f"FAILED cosignature tree size 3 witness {running.witness.name}: cosigned_at is not the signed time"
     )
     assert expected in " ".join(result.output.split())
+    # The run is recorded as failed (the auditor console's status shows the last run), and the
+    # console's own "Verify now" checks the cosignatures as the command does.
+    where = f"cosignature tree size 3 witness {running.witness.name}"
+    with Session(engine) as session:
+        recorded = last_verification(session)
+    assert (recorded.ok, recorded.position) == (False, where)
+    app = create_app(config, engine=engine)
+    try:
+        rt = app.extensions["consentry"]
+        with rt.writer_sessions() as session:
+            run = start_run(session, started_by="an auditor", total=3, now=clock())
+            session.commit()
+        _verify_in_background(rt, run.id)
+        with rt.sessions() as session:
+            finished = get_run(session, run.id)
+            assert (finished.ok, finished.position) == (False, where), finished.finding
+    finally:
+        rt.close()
 
 
 def test_audit_verify_reports_the_newest_witnessed_size_and_fails_below_it(scratch, tmp_path, base_config):
