@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import request
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from consent.grants import InvalidGrant, RedeemedCode, record_token, redeem_code
 from consent.models import AgencyApp
@@ -103,16 +104,24 @@ def find_client(client_id: str | None, *, profile: str) -> AgencyApp:
     this request's jtis. ClientAuthError for anything else, saying which (client ids are public)."""
     if not client_id:
         raise ClientAuthError("client_id is missing, and the client_assertion names no client in iss")
-    with runtime().sessions() as session:
-        app = session.get(AgencyApp, client_id) if len(client_id) <= 100 else None
-        if app is None:
-            raise ClientAuthError(f"unknown client: no app {shown(client_id)} is registered")
-        if profile not in app.profiles:
-            raise ClientAuthError(f"the app {shown(client_id)} is not registered for {profile}")
-        if app.disabled:
-            raise ClientAuthError(f"the app {shown(client_id)} is disabled")
-        session.expunge(app)
+    row = None
+    if len(client_id) <= 100:
+        # The row's columns, made into a detached AgencyApp: the object session.get and expunge
+        # gave, without the identity map and the ORM's loading (a sixth of a token call).
+        with runtime().sessions() as session:
+            row = session.connection().execute(_CLIENT, {"client_id": client_id}).one_or_none()
+    if row is None:
+        raise ClientAuthError(f"unknown client: no app {shown(client_id)} is registered")
+    app = AgencyApp(**row._mapping)
+    make_transient_to_detached(app)
+    if profile not in app.profiles:
+        raise ClientAuthError(f"the app {shown(client_id)} is not registered for {profile}")
+    if app.disabled:
+        raise ClientAuthError(f"the app {shown(client_id)} is disabled")
     return app
+
+
+_CLIENT = select(AgencyApp.__table__).where(AgencyApp.__table__.c.client_id == bindparam("client_id"))
 
 
 def authenticate_client(
