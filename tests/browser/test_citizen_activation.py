@@ -28,6 +28,9 @@ from tests.browser.test_operator_browser import horizontal_overflow
 from tests.factories import fresh_uinfin, make_citizen
 from tests.oauth.flow import PURPOSE, AgencyKeys, registration
 
+# A citizen's journey (issue 13): run on PostgreSQL too (tests/browser/conftest.py).
+pytestmark = pytest.mark.both_databases
+
 PASSWORD = "tangerine lantern kettle"
 
 
@@ -140,7 +143,6 @@ def authenticator_step(tab, name: str) -> str:
     return secret
 
 
-@pytest.mark.both_databases
 def test_a_citizen_activates_their_account(tab, letter):
     activate_in(tab, letter)
     assert tab.problems == []

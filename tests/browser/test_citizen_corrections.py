@@ -31,6 +31,9 @@ from tests.browser.test_citizen_sign_in import PASSWORD
 from tests.browser.test_operator_browser import horizontal_overflow
 from tests.factories import fresh_uinfin, make_citizen
 
+# A citizen's journey (issue 13): run on PostgreSQL too (tests/browser/conftest.py).
+pytestmark = pytest.mark.both_databases
+
 
 @dataclass(frozen=True)
 class Person:
@@ -214,7 +217,9 @@ def test_withdraw_a_request_before_the_agency_answers(tab, live_app, live_server
     expect(page.locator("#status")).to_contain_text("Sent")
 
     page.locator("#withdraw").click()
-    expect(page.get_by_role("heading", name="Withdraw your request about your principal name?")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="Withdraw your request about your principal name?")
+    ).to_be_visible()
     clean(tab, "withdraw confirmation")
     page.get_by_role("button", name="Withdraw request").click()
     expect(page.locator(".govuk-notification-banner")).to_contain_text("You withdrew your request")

@@ -36,6 +36,9 @@ from tests.browser.test_operator_browser import horizontal_overflow
 from tests.factories import fresh_uinfin, make_citizen
 from tests.oauth.flow import PURPOSE, AgencyKeys, registration
 
+# A citizen's journey (issue 13): run on PostgreSQL too (tests/browser/conftest.py).
+pytestmark = pytest.mark.both_databases
+
 PASSWORD = "correct horse battery staple"
 APP_NAME = "Housing grant application"
 PURPOSE_TEXT = "To assess your housing grant application."
@@ -161,7 +164,6 @@ def consent_of(live_app, consent_id: str) -> Consent:
         return session.get(Consent, consent_id)
 
 
-@pytest.mark.both_databases
 def test_citizen_reads_their_portal_and_withdraws_a_consent(tab, live_app, portal, screenshots):
     page = tab.page
     tab.goto("/citizen/")

@@ -28,6 +28,9 @@ from tests.browser.test_citizen_sign_in import Account, fill_sign_in
 from tests.browser.test_operator_browser import horizontal_overflow
 from tests.factories import fresh_uinfin, make_citizen
 
+# A citizen's journey (issue 13): run on PostgreSQL too (tests/browser/conftest.py).
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def account(live_app) -> Iterator[Account]:

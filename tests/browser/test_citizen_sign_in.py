@@ -17,6 +17,9 @@ from identity.accounts import SIGN_IN_FAILED, enrol
 from tests.browser.test_operator_browser import horizontal_overflow
 from tests.factories import fresh_uinfin, make_citizen
 
+# A citizen's journey (issue 13): run on PostgreSQL too (tests/browser/conftest.py).
+pytestmark = pytest.mark.both_databases
+
 PASSWORD = "correct horse battery staple"
 SCREENSHOT = "/tmp/citizen_sign_in.png"  # noqa: S108 - a fixed path to look at by hand
 PHONE_SCREENSHOT = "/tmp/citizen_sign_in_phone.png"  # noqa: S108

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_citizen_sign_in import account, fill_sign_in  # noqa: F401 - the fixture
 from tests.browser.test_operator_browser import horizontal_overflow
+
+# A citizen's journey (issue 13): run on PostgreSQL too (tests/browser/conftest.py).
+pytestmark = pytest.mark.both_databases
 
 
 def check(tab, what: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_consent_browser import (  # noqa: F401  (fixtures used by name)
@@ -19,6 +20,9 @@ from tests.browser.test_consent_browser import (  # noqa: F401  (fixtures used b
     journey,
     start,
 )
+
+# A citizen's journey (issue 13): run on PostgreSQL too (tests/browser/conftest.py).
+pytestmark = pytest.mark.both_databases
 
 ZH = "zh-Hans-SG"
 
