@@ -27,7 +27,9 @@ The crypto ceiling: in this process, one thread, the same functions the person e
 (`verify_access_token`, `verify_dpop_proof` incl. thumbprint, `seal` = JWS ES256 + JWE
 ECDH-ES+A256KW/A256GCM of a real person response), their database look-ups stubbed; calls/s on
 one core times the 2 workers is the most the endpoint could serve if it did nothing but crypto.
-Target: person calls/s >= 50% of that ceiling and p99 <= 50 ms at 16 concurrent clients.
+The ceiling shows what part of a call is irreducible; the targets (issue 18, oauth_settings.TARGETS)
+are the worker CPU per call (person, userinfo, token), PostgreSQL's CPU per call, and the p99 at 16
+concurrent clients.
 
 Then, on the same server and in the same run, bench/fapi_api.py times the Myinfo v5 (FAPI 2.0)
 calls of the same app (registered for both profiles): PAR, token and userinfo, the userinfo row
