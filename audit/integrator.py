@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import UTCDateTime, transaction
 from core.errors import DomainError, NotFound
 
+from .entry_sql import PG_ENTRY_CTES
 from .merkle import chain_next, frontier_append
 from .models import AuditEntry, AuditEntryAttribute, AuditHead, AuditLeaf, AuditQueued, AuditTreeNode
 
@@ -59,17 +60,8 @@ _SQLITE_ID = select(
     select(_H.c.leaves_from).where(_H.c.id == 1).scalar_subquery().label("base"),
 )
 _PG_WRITE_QUEUED = text(
-    """
-    WITH entry AS (
-        INSERT INTO audit_entries
-            (seq, recorded_at, kind, citizen_ref, app_id, purpose, outcome, body, leaf_hash, chain_hash)
-        VALUES
-            (:seq, :recorded_at, :kind, :citizen_ref, :app_id, :purpose, :outcome, :body,
-             :leaf_hash, :chain_hash)
-    ), attributes AS (
-        INSERT INTO audit_entry_attributes (seq, attribute)
-        SELECT :seq, unnest(CAST(:attributes AS varchar[]))
-    )
+    PG_ENTRY_CTES  # noqa: S608 (two constants, no input)
+    + """
     INSERT INTO audit_queue (seq) VALUES (:seq)
     """
 ).bindparams(

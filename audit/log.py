@@ -35,6 +35,7 @@ from core.errors import NotFound, ValidationFailed
 
 from . import integrator
 from .canonical import canonical_json
+from .entry_sql import PG_ENTRY_CTES
 from .merkle import chain_next, consistency_proof, frontier_append, inclusion_proof, leaf_hash, root
 from .models import AuditCheckpoint, AuditEntry, AuditEntryAttribute, AuditHead, AuditTreeNode
 from .note import checkpoint_body as checkpoint_note_body
@@ -113,17 +114,8 @@ _INSERT_NODES = insert(_NODES)
 # PostgreSQL: _write's four statements as one, through data-modifying CTEs. A foreign key is
 # checked at the end of the statement, by when the entry its attributes name is in.
 _PG_WRITE = text(
-    """
-    WITH entry AS (
-        INSERT INTO audit_entries
-            (seq, recorded_at, kind, citizen_ref, app_id, purpose, outcome, body, leaf_hash, chain_hash)
-        VALUES
-            (:seq, :recorded_at, :kind, :citizen_ref, :app_id, :purpose, :outcome, :body,
-             :leaf_hash, :chain_hash)
-    ), attributes AS (
-        INSERT INTO audit_entry_attributes (seq, attribute)
-        SELECT :seq, unnest(CAST(:attributes AS varchar[]))
-    ), nodes AS (
+    PG_ENTRY_CTES  # noqa: S608 (two constants, no input)
+    + """, nodes AS (
         INSERT INTO audit_tree_nodes (level, "index", hash)
         SELECT * FROM unnest(
             CAST(:levels AS smallint[]), CAST(:indexes AS bigint[]), CAST(:hashes AS bytea[])

@@ -87,27 +87,30 @@ def corrections():
     return render_template("citizen/corrections.html", requests=mine, **_names())
 
 
+def _mine(store, request_id):
+    """The signed-in citizen and their correction request `request_id` (404 for anyone else's)."""
+    citizen = get_citizen(store, g.citizen_id)
+    try:
+        mine = service.get_correction(
+            store, vault=runtime().vault, citizen=citizen, request_id=str(request_id)
+        )
+    except NotFound:
+        raise NotFound("You have no correction request with this reference.") from None
+    return citizen, mine
+
+
 @bp.get("/corrections/<uuid:request_id>")
 @citizen_required
 def correction(request_id):
-    rt, store = runtime(), db()
-    citizen = get_citizen(store, g.citizen_id)
-    try:
-        mine = service.get_correction(store, vault=rt.vault, citizen=citizen, request_id=str(request_id))
-    except NotFound:
-        raise NotFound("You have no correction request with this reference.") from None
+    _citizen, mine = _mine(db(), request_id)
     return render_template("citizen/correction.html", item=mine, **_names())
 
 
 @bp.route("/corrections/<uuid:request_id>/withdraw", methods=["GET", "POST"])
 @citizen_required
 def withdraw_correction(request_id):
-    rt, store = runtime(), db()
-    citizen = get_citizen(store, g.citizen_id)
-    try:
-        mine = service.get_correction(store, vault=rt.vault, citizen=citizen, request_id=str(request_id))
-    except NotFound:
-        raise NotFound("You have no correction request with this reference.") from None
+    store = db()
+    citizen, mine = _mine(store, request_id)
     if request.method == "GET":
         return render_template("citizen/correction_withdraw.html", item=mine, **_names())
     _action_form()
