@@ -114,6 +114,14 @@ def _witnesses(rt) -> list:
         raise click.ClickException(str(exc)) from None
 
 
+def stop_on_signals() -> threading.Event:
+    """An event SIGTERM or SIGINT (Ctrl-C) sets: a looping command stops after its round."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
 class Duration(click.ParamType):
     """A duration such as 500ms, 5s, 2m or 1h (a bare number is seconds)."""
 
@@ -159,9 +167,7 @@ def checkpoint(every: dt.timedelta | None, max_entries: int | None) -> None:
         console.print(f"checkpoint at tree size {made.tree_size}" if made else "nothing new to sign")
         return
     policy = CheckpointPolicy(every, max_entries or rt.config.audit_checkpoint_every)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     console.print(f"signing checkpoints at most every {every.total_seconds():g} s; Ctrl-C stops")
     if targets := _witnesses(rt):
         submitter = WitnessSubmitter(rt.sessions, targets, httpx_post(), utcnow)
@@ -214,9 +220,7 @@ def integrate(every: dt.timedelta | None, batch: int) -> None:
                 break
         console.print(f"integrated {total} entries")
         return
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     console.print(f"integrating queued entries at least every {every.total_seconds():g} s; Ctrl-C stops")
     run_integrator(
         rt.writer_sessions,

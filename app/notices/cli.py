@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
 import socket
-import threading
 
 import click
 from flask.cli import with_appcontext
@@ -19,7 +17,7 @@ from rich.table import Table
 from core.clock import utcnow
 from notifications.worker import deliver_due, failed_notices, retry_failed, run_worker
 
-from ..audit_cli import Duration
+from ..audit_cli import Duration, stop_on_signals
 from ..extensions import runtime
 from .sweep import sweep
 from .wiring import build_mailer, build_webhooks
@@ -57,9 +55,7 @@ def work(every: dt.timedelta | None, batch: int) -> None:
         )
         console.print(f"reminded {swept.reminded}, expired {swept.expired}; {_summary(report)}")
         return
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     console.print(f"delivering notices every {every.total_seconds():g} s as {name}; Ctrl-C stops")
     run_worker(
         rt.writer_sessions,
