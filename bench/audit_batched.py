@@ -11,7 +11,6 @@ Run after the inline settings on the same database: the first batched entry sets
 from __future__ import annotations
 
 import datetime as dt
-import math
 import threading
 import time
 
@@ -25,9 +24,9 @@ from audit.signer import AuditSigner
 from audit.verify import verify_log
 from core.db import make_session_factory, transaction
 
-from .common import MEETS, MISSES, Row, log
+from .audit_writers import run_writers
+from .common import Row, log
 
-TARGET = 2_000
 PERIOD_S = 0.05  # the integrator's wait when it found less than a full batch
 
 
@@ -69,88 +68,37 @@ class _Integrator(threading.Thread):
 
 
 def run_product(url: str, writers: int, seconds: float) -> Row:
-    from .audit_scale import MAX_PER_SETTING, disclosure_event, percentile
+    from .audit_scale import MAX_PER_SETTING, disclosure_event
 
     engine = create_engine(url, pool_size=writers + 2, max_overflow=0, pool_timeout=60)
     sessions = make_session_factory(engine, writer=True)
     log(
         f"audit-scale: product batched append (AUDIT_INTEGRATION=batched), {writers} writers, {seconds:.0f} s"
     )
+
+    def write(n: int) -> None:
+        with sessions() as session, session.begin():
+            now = dt.datetime.now(dt.UTC)
+            append(session, disclosure_event(n), now=now, request_id=f"r{n}", integration=BATCHED)
+
     integrator = _Integrator(sessions)
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(writers + 1)
-    stop_at = [math.inf]
-
-    def work(w: int) -> None:
-        mine: list[float] = []
-        n = 10_000_000 + w * 1_000_000
-        try:
-            barrier.wait(timeout=60)
-            while time.perf_counter() < stop_at[0] and len(mine) < MAX_PER_SETTING // writers:
-                began = time.perf_counter()
-                with sessions() as session, session.begin():
-                    event = disclosure_event(n)
-                    now = dt.datetime.now(dt.UTC)
-                    append(session, event, now=now, request_id=f"r{n}", integration=BATCHED)
-                mine.append(time.perf_counter() - began)
-                n += 1
-        except Exception as exc:
-            with lock:
-                errors.append(f"{type(exc).__name__}: {exc}"[:200])
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=work, args=(w,), daemon=True) for w in range(writers)]
-    for thread in threads:
-        thread.start()
-    integrator.start()
-    barrier.wait(timeout=60)
-    began = time.perf_counter()
-    stop_at[0] = began + seconds
-    for thread in threads:
-        thread.join(timeout=seconds + 120)
-    wall = time.perf_counter() - began
-    drain_began = time.perf_counter()
-    integrator.stop.set()
-    integrator.join(timeout=300)
-    drain = time.perf_counter() - drain_began
-    verdict = _check(sessions) if integrator.error is None else f"integrator failed: {integrator.error}"
-    engine.dispose()
-    rate = len(latencies) / wall
-    per_busy_s = integrator.integrated / integrator.busy_s if integrator.busy_s else math.nan
-    lag_p50, lag_p99 = percentile(integrator.lags, 50), percentile(integrator.lags, 99)
-    result = (
-        f"{rate:,.0f} releases/s; latency p50 {percentile(latencies, 50) * 1000:.1f} ms, "
-        f"p99 {percentile(latencies, 99) * 1000:.1f} ms; integrator {integrator.batches} batches, "
-        f"{per_busy_s:,.0f} entries per busy second; entry to proof p50 {lag_p50 * 1000:.0f} ms, "
-        f"p99 {lag_p99 * 1000:.0f} ms; drained in {drain:.1f} s; {verdict}"
-        + (f"; {len(errors)} errors, first: {errors[0]}" if errors else "")
-    )
-    return Row(
-        f"audit append, product batched (AUDIT_INTEGRATION=batched), {writers} writers (entry + attributes "
-        "+ queue row per release; one integrator thread)",
-        "postgresql",
-        len(latencies),
-        result,
-        f"≥ {TARGET:,} releases/s",
-        MEETS if rate >= TARGET and not errors and verdict.startswith("log OK") else MISSES,
-        {
-            "writers": writers,
-            "releases_per_s": rate,
-            "latency_p50_ms": percentile(latencies, 50) * 1000,
-            "latency_p99_ms": percentile(latencies, 99) * 1000,
-            "integrated": integrator.integrated,
-            "batches": integrator.batches,
-            "integrator_entries_per_busy_s": per_busy_s,
-            "integration_lag_p50_ms": lag_p50 * 1000,
-            "integration_lag_p99_ms": lag_p99 * 1000,
-            "drain_s": drain,
-            "check": verdict,
-            "errors": errors[:5],
-        },
-    )
+    try:
+        return run_writers(
+            title=f"audit append, product batched (AUDIT_INTEGRATION=batched), {writers} writers (entry + "
+            "attributes + queue row per release; one integrator thread)",
+            writers=writers,
+            seconds=seconds,
+            write=write,
+            first=10_000_000,
+            cap=MAX_PER_SETTING,
+            integrator=integrator,
+            stop=integrator.stop,
+            drain_timeout=300,
+            check=lambda: _check(sessions),
+            ok="log OK",
+        )
+    finally:
+        engine.dispose()
 
 
 def _check(sessions) -> str:

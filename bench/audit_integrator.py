@@ -35,9 +35,9 @@ from audit.merkle import (
 )
 from core.db import UTCDateTime
 
+from .audit_writers import TARGET, run_writers
 from .common import MEETS, MISSES, Row, log
 
-TARGET = 2_000
 PERIOD_S = 0.05  # the integrator's cadence when the queue is empty: the longest a proof waits, idle
 BATCH = 5_000
 
@@ -294,87 +294,35 @@ def _check(engine: Engine) -> str:
 
 
 def run_prototype(url: str, writers: int, seconds: float) -> Row:
-    from .audit_scale import percentile
-
     engine = create_engine(url, pool_size=writers + 2, max_overflow=0, pool_timeout=60)
     with engine.begin() as conn:
         conn.exec_driver_sql(SCHEMA)
         conn.exec_driver_sql(RESET)
         conn.exec_driver_sql("INSERT INTO bench_head VALUES (1, 0, %(z)s, '')", {"z": ZERO_HASH})
     log(f"audit-scale: batched integrator prototype, {writers} writers, {seconds:.0f} s")
+
+    def write(n: int) -> None:
+        with engine.begin() as conn:
+            _write(conn, n)
+
     integrator = Integrator(engine)
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(writers + 1)
-    stop_at = [math.inf]
-
-    def work(w: int) -> None:
-        mine: list[float] = []
-        n = w * 1_000_000
-        try:
-            barrier.wait(timeout=60)
-            while time.perf_counter() < stop_at[0] and len(mine) < 200_000 // writers:
-                began = time.perf_counter()
-                with engine.begin() as conn:
-                    _write(conn, n)
-                mine.append(time.perf_counter() - began)
-                n += 1
-        except Exception as exc:
-            with lock:
-                errors.append(f"{type(exc).__name__}: {exc}"[:200])
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=work, args=(w,), daemon=True) for w in range(writers)]
-    for thread in threads:
-        thread.start()
-    integrator.start()
-    barrier.wait(timeout=60)
-    began = time.perf_counter()
-    stop_at[0] = began + seconds
-    for thread in threads:
-        thread.join(timeout=seconds + 120)
-    wall = time.perf_counter() - began
-    drain_began = time.perf_counter()
-    integrator.stop_when_drained.set()
-    integrator.join(timeout=180)
-    drain = time.perf_counter() - drain_began
-    verdict = _check(engine) if integrator.error is None else f"integrator failed: {integrator.error}"
-    engine.dispose()
-    rate = len(latencies) / wall
-    integrated_rate = integrator.integrated / integrator.busy_s if integrator.busy_s else math.nan
-    lag_p50, lag_p99 = percentile(integrator.lags, 50), percentile(integrator.lags, 99)
-    result = (
-        f"{rate:,.0f} releases/s; latency p50 {percentile(latencies, 50) * 1000:.1f} ms, "
-        f"p99 {percentile(latencies, 99) * 1000:.1f} ms; integrator {integrator.batches} batches, "
-        f"{integrated_rate:,.0f} entries per busy second, busy {integrator.busy_s / (wall + drain):.0%}; "
-        f"entry to proof p50 {lag_p50 * 1000:.0f} ms, p99 {lag_p99 * 1000:.0f} ms; drained in {drain:.1f} s; "
-        f"{verdict}" + (f"; {len(errors)} errors, first: {errors[0]}" if errors else "")
-    )
-    return Row(
-        f"audit append, batched integrator prototype, {writers} writers (entry + attributes + queue row "
-        f"per release; one integrator folds batches every {PERIOD_S * 1000:.0f} ms or sooner)",
-        "postgresql",
-        len(latencies),
-        result,
-        f"≥ {TARGET:,} releases/s",
-        MEETS if rate >= TARGET and not errors and verdict.startswith("tree OK") else MISSES,
-        {
-            "writers": writers,
-            "releases_per_s": rate,
-            "latency_p50_ms": percentile(latencies, 50) * 1000,
-            "latency_p99_ms": percentile(latencies, 99) * 1000,
-            "integrated": integrator.integrated,
-            "batches": integrator.batches,
-            "integrator_entries_per_busy_s": integrated_rate,
-            "integration_lag_p50_ms": lag_p50 * 1000,
-            "integration_lag_p99_ms": lag_p99 * 1000,
-            "drain_s": drain,
-            "check": verdict,
-            "errors": errors[:5],
-        },
-    )
+    try:
+        return run_writers(
+            title=f"audit append, batched integrator prototype, {writers} writers (entry + attributes + "
+            f"queue row per release; one integrator folds batches every {PERIOD_S * 1000:.0f} ms or sooner)",
+            writers=writers,
+            seconds=seconds,
+            write=write,
+            first=0,
+            cap=200_000,
+            integrator=integrator,
+            stop=integrator.stop_when_drained,
+            drain_timeout=180,
+            check=lambda: _check(engine),
+            ok="tree OK",
+        )
+    finally:
+        engine.dispose()
 
 
 _BACKLOG = """
