@@ -186,6 +186,15 @@ def _rate_limit_windows_start_with_the_test(request, monkeypatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _audit_head_at_start(request) -> None:
+    """Where the log stood when the test began, for tests.audit_rows.written_here."""
+    if "db_session" in request.fixturenames:
+        from tests.audit_rows import mark_head
+
+        mark_head(request.getfixturevalue("db_session"))
+
+
+@pytest.fixture(autouse=True)
 def _reset_simulator_faults(request) -> Iterator[None]:
     yield
     if "simulators" in request.fixturenames:

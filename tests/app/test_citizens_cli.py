@@ -16,13 +16,13 @@ from sqlalchemy import select
 from app import create_app
 from app.citizen.activation import code_key
 from app.citizens_cli import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_accounts_table, seed_demo_accounts
-from audit.models import AuditEntry
 from core.clock import utcnow
 from core.uinfin import demo_uinfin
 from identity.accounts import authenticate, enrol, find_account
 from identity.activation import start_activation
 from identity.activation_models import ActivationLetter
 from profile_store.models import Citizen
+from tests.audit_rows import written_here
 from tests.factories import fresh_uinfin, make_citizen
 
 PASSWORD = "correct horse battery staple"
@@ -57,9 +57,7 @@ def test_enrol_prints_a_letter_code_never_a_password(app, db_session, runtime, u
         db_session, vault=runtime.vault, key=key_of(app), uinfin=uinfin, code=code, now=utcnow()
     )
     assert token and find_account(db_session, citizen_id) is None  # the citizen opens it themselves
-    entries = db_session.scalars(
-        select(AuditEntry).where(AuditEntry.kind == "activation_letter_issued")
-    ).all()
+    entries = written_here(db_session, kind="activation_letter_issued")
     assert entries and all(code not in entry.body for entry in entries)
 
 

@@ -15,8 +15,8 @@ from joserfc import jwt
 from sqlalchemy import select
 
 from audit.disclosure_reports import DisclosureReport
-from audit.models import AuditEntry
 from consent.models import Consent
+from tests.audit_rows import written_here
 from tests.factories import make_citizen
 from tests.http.staff_flow import signed_in_staff
 from tests.oauth import flow
@@ -57,8 +57,7 @@ def post_form(client, path: str, **data):
 
 
 def kinds(db_session, kind: str) -> list[dict]:
-    rows = db_session.scalars(select(AuditEntry).where(AuditEntry.kind == kind).order_by(AuditEntry.seq))
-    return [json.loads(row.body) for row in rows]
+    return [json.loads(row.body) for row in written_here(db_session, kind=kind)]
 
 
 def test_pausing_refuses_the_apps_token_and_resuming_accepts_it(
@@ -239,7 +238,7 @@ def test_this_wasnt_me_files_a_report_the_auditor_sees_and_moves(
     consent = only_consent(db_session, citizen)
     assert "Report sent" in done.text and "Withdraw the consent behind it" in done.text
     assert f"/citizen/consents/{consent.id}/withdraw" in done.text
-    report = db_session.scalars(select(DisclosureReport)).one()
+    report = db_session.scalars(select(DisclosureReport).where(DisclosureReport.seq == seq)).one()
     assert report.seq == seq and report.state == "open" and report.note == "Never used it"
     [entry] = kinds(db_session, "disclosure_reported")
     assert entry["details"]["seq"] == seq and "Never used it" not in json.dumps(entry)
@@ -278,7 +277,7 @@ def test_another_citizens_row_cannot_be_reported(
     assert client.post(f"/citizen/history/{seq}/not-me", data={"csrf_token": token}).status_code == 404
     assert client.post(f"/citizen/history/{seq}/report", data={"csrf_token": token}).status_code == 404
     assert client.get(f"/citizen/history/{seq + 10_000}/not-me").status_code == 404
-    assert db_session.scalars(select(DisclosureReport)).all() == []
+    assert db_session.scalars(select(DisclosureReport).where(DisclosureReport.seq == seq)).all() == []
 
 
 @pytest.mark.parametrize("path", ["/citizen/history/1/not-me", "/auditor/citizen-reports"])

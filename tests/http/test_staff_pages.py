@@ -11,15 +11,15 @@ import re
 
 import pyotp
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
-from audit.models import AuditEntry
 from core.clock import utcnow
 from identity.accounts import enrol
 from identity.staff import SIGN_IN_FAILED, disable_staff, find_staff
 from identity.staff_models import StaffMember
 from profile_store.citizens import reveal_uinfin
 from profile_store.fields import declare
+from tests.audit_rows import written_here
 from tests.factories import fresh_uinfin, make_citizen
 from tests.http.staff_flow import csrf_token, new_staff, signed_in_staff, staff_login
 from tests.http.test_operator_pages import look_up
@@ -35,11 +35,8 @@ def citizen(db_session, runtime):
 
 
 def entries(db_session, **where) -> list[dict]:
-    """Audit entries' bodies, oldest first, matching `where` (kind=..., citizen_ref=...)."""
-    query = select(AuditEntry.body).order_by(AuditEntry.seq)
-    for name, value in where.items():
-        query = query.where(getattr(AuditEntry, name) == value)
-    return [json.loads(body) for body in db_session.scalars(query)]
+    """The bodies of this test's audit entries, oldest first, matching `where` (kind=...)."""
+    return [json.loads(entry.body) for entry in written_here(db_session, **where)]
 
 
 def outcomes(db_session, actor: str) -> list[str]:
