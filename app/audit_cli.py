@@ -16,8 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from audit.checkpointer import CheckpointPolicy, run_signer, sign_if_due
 from audit.export import export_lines
 from audit.integrator import BATCH, integrate_batch, run_integrator
-from audit.log import latest_checkpoint, tree_size
 from audit.tiles import publish as publish_tiles
+from audit.tree import latest_checkpoint, tree_size
 from audit.verification_runs import record_verification
 from audit.verify import verify_log
 from audit.witness_check import verify_witnessing

@@ -38,8 +38,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from audit.integrator import oldest_queued, queued_count
-from audit.log import tree_size
 from audit.models import AuditCheckpoint
+from audit.tree import tree_size
 from audit.witness_check import refusal_count
 from core.clock import utcnow
 

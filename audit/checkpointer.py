@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import transaction
 
-from .log import create_checkpoint
 from .models import AuditCheckpoint, AuditHead
 from .signer import AuditSigner
+from .tree import create_checkpoint
 
 # pg_try_advisory_xact_lock key: "CKPT" in ASCII. Released when the signer's transaction ends.
 _PG_SIGNER_LOCK = 0x434B5054

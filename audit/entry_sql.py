@@ -1,6 +1,6 @@
 """The entry and its attribute rows as data-modifying CTEs: the start of every PostgreSQL
-statement that writes an audit entry (audit/log.py's locked append, audit/integrator.py's queued
-one), each finishing it with what its mode writes besides."""
+statement that writes an audit entry (audit/entry_write.py's locked append, audit/integrator.py's
+queued one), each finishing it with what its mode writes besides."""
 
 PG_ENTRY_CTES = """
     WITH entry AS (

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from core.errors import NotFound
 
-from .log import checkpoint_note
 from .models import AuditCheckpoint, AuditEntry, AuditHead, AuditLeaf, AuditTreeNode
+from .tree import checkpoint_note
 
 HEIGHT = 8
 WIDTH = 1 << HEIGHT  # 256 hashes in a full tile

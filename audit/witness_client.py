@@ -30,10 +30,10 @@ from core.db import transaction
 from core.errors import ConfigurationError
 
 from . import note
-from .log import DbNodeStore, checkpoint_note
 from .merkle import consistency_proof
 from .models import AuditCheckpoint
 from .tiles import published_checkpoint
+from .tree import DbNodeStore, checkpoint_note
 from .witness_format import CosignerKey, add_checkpoint_body, cosignature_time, parse_cosigner_vkey
 from .witness_models import AuditCosignature, AuditWitnessRefusal
 

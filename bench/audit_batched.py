@@ -18,9 +18,10 @@ from sqlalchemy import create_engine, select
 
 from app.config import DEMO_AUDIT_SIGNING_KEY
 from audit.integrator import BATCH, integrate_batch
-from audit.log import BATCHED, append, tree_size
+from audit.log import BATCHED, append
 from audit.models import AuditEntry, AuditLeaf
 from audit.signer import AuditSigner
+from audit.tree import tree_size
 from audit.verify import verify_log
 from core.db import make_session_factory, transaction
 

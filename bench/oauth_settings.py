@@ -62,7 +62,7 @@ CEILING_BASE = "http://127.0.0.1:5000"  # PUBLIC_BASE_URL of the crypto ceiling 
 # The code on the request paths beyond the runner's own fingerprint (common.MEASURED_CODE).
 HOT_PATH = (
     *("app/myinfo_v4", "app/fapi", "app/oauth", "app/auditing.py"),
-    *("consent", "audit/log.py", "audit/merkle.py"),
+    *("consent", "audit/log.py", "audit/entry_write.py", "audit/integrator.py", "audit/merkle.py"),
 )
 
 

@@ -29,11 +29,11 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from app import create_app
 from audit.checkpoint_signing import new_private_key
-from audit.log import create_checkpoint
 from audit.merkle import StreamingRoot
 from audit.models import AuditHead, AuditTreeNode
 from audit.signer import AuditSigner
 from audit.tiles import WIDTH, Tile, publish
+from audit.tree import create_checkpoint
 from core.db import make_engine, make_session_factory
 
 from . import pgcopy

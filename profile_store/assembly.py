@@ -22,8 +22,8 @@ from core.db import UTCDateTime
 
 from .catalogue import CITIZEN, Attribute, Catalogue
 from .fields import AGENCY, DECLARED
-from .models import CITIZEN_PROVIDED, GOVERNMENT_VERIFIED, AgencySync, Citizen, Declaration, ProfileField
-from .vault import Vault, field_aad
+from .models import CITIZEN_PROVIDED, GOVERNMENT_VERIFIED, AgencySync, Declaration, ProfileField
+from .vault import KeyedCitizen, Vault, field_aad
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,9 @@ def read_person(session: Session, *, citizen_id: str, attributes: Iterable[str] 
     return PersonRead(citizen_id, wanted, rows, synced)
 
 
-def assemble_read(read: PersonRead, *, vault: Vault, catalogue: Catalogue, citizen: Any) -> dict[str, Any]:
+def assemble_read(
+    read: PersonRead, *, vault: Vault, catalogue: Catalogue, citizen: KeyedCitizen
+) -> dict[str, Any]:
     """`assemble_person` of what `read_person` read (`citizen` its citizen, for the data key)."""
     if citizen.id != read.citizen_id:
         raise ValueError("this read is another citizen's")
@@ -137,7 +139,7 @@ def _collect(
     *,
     vault: Vault,
     catalogue: Catalogue,
-    citizen: Citizen,
+    citizen: KeyedCitizen,
     attributes: Iterable[str] | None,
     provenance: bool,
 ) -> tuple[list[tuple[str, str | None, Any]], Iterator[Any]]:
@@ -177,7 +179,7 @@ def load_fields(
     *,
     vault: Vault,
     catalogue: Catalogue,
-    citizen: Citizen,
+    citizen: KeyedCitizen,
     attributes: Iterable[str] | None = None,
 ) -> dict[str, FieldView]:
     """Decrypt the citizen's values. A government-verified value wins; a declaration fills in only
@@ -218,7 +220,7 @@ def assemble_person(
     *,
     vault: Vault,
     catalogue: Catalogue,
-    citizen: Citizen,
+    citizen: KeyedCitizen,
     attributes: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """The person JSON: exactly the requested attributes (unknown names left out), each with its

@@ -5,11 +5,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Protocol
 
 from core.crypto.field_cipher import FieldCipher, associated_data
 from core.crypto.keyring import MasterKeyring, WrappedKey
 
-from .models import Citizen
+
+class KeyedCitizen(Protocol):
+    """What a citizen's data key is found by: an ORM `Citizen`, or the plain columns a resource
+    call reads with its token (consent.grants.GrantCitizen)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def dek_kid(self) -> str: ...
+
+    @property
+    def dek_wrapped(self) -> bytes: ...
 
 
 class Vault:
@@ -25,7 +38,7 @@ class Vault:
         dek, wrapped = self.keyring.new_data_key(citizen_id.encode())
         return FieldCipher(dek), wrapped
 
-    def cipher_for(self, citizen: Citizen) -> FieldCipher:
+    def cipher_for(self, citizen: KeyedCitizen) -> FieldCipher:
         """The citizen's field cipher; raises CryptoError for a wrong master key or tampered key."""
         dek = self.keyring.unwrap(WrappedKey(citizen.dek_kid, citizen.dek_wrapped), citizen.id.encode())
         return FieldCipher(dek)

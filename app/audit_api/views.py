@@ -8,7 +8,7 @@ from flask import Blueprint, Response, request
 from marshmallow import Schema, ValidationError
 
 from audit.integrator import Pending
-from audit.log import get_checkpoint, latest_checkpoint, prove_consistency, prove_inclusion
+from audit.tree import get_checkpoint, latest_checkpoint, prove_consistency, prove_inclusion
 from core.errors import NotFound, ValidationFailed
 
 from ..extensions import db, runtime

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from audit.auditor_models import AuditVerification
 from audit.integrator import Pending, leaf_index
-from audit.log import latest_checkpoint, tree_size
 from audit.models import AuditCheckpoint, AuditEntry, AuditLeaf
 from audit.proof_bundle import bundle_for, check_bundle
 from audit.search import MAX_PAGE, Filters, search
 from audit.signer import AuditSigner
+from audit.tree import latest_checkpoint, tree_size
 from audit.verification_runs import last_verification
 from audit.witness_check import LatestQuorum, latest_quorum, recent_refusals, refusal_count, witness_status
 from audit.witness_client import parse_witnesses

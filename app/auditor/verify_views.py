@@ -16,7 +16,8 @@ from typing import Any
 import structlog
 from flask import g, redirect, render_template, url_for
 
-from audit.log import Event, tree_size
+from audit.log import Event
+from audit.tree import tree_size
 from audit.verification_runs import (
     RUNNING,
     fail_run,

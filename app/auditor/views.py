@@ -31,8 +31,9 @@ from marshmallow import Schema, ValidationError
 from sqlalchemy.orm import Session
 
 from audit.export import export_lines
-from audit.log import KINDS, Event, latest_checkpoint
+from audit.log import KINDS, Event
 from audit.search import search as search_log
+from audit.tree import latest_checkpoint
 from core.clock import utcnow
 from core.errors import NotFound, ValidationFailed
 from profile_store.citizens import normalise_uinfin

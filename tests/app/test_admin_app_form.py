@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 
 from app.admin.app_form import live_key_problems
 from audit.app_activity import app_activity
-from audit.log import Event, append, tree_size
+from audit.log import Event, append
 from audit.models import AuditEntry
+from audit.tree import tree_size
 from consent.apps import get_app
 from consent.models import AgencyApp
 from core.clock import utcnow

@@ -11,8 +11,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from audit.log import tree_size
 from audit.models import AuditEntry
+from audit.tree import tree_size
 from consent.apps import find_purpose, get_app, register_app, registration_document
 from consent.consents import grant_consent
 from consent.models import AgencyApp

@@ -12,8 +12,8 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from audit.log import tree_size
 from audit.models import AuditEntry
+from audit.tree import tree_size
 from consent.apps import get_app
 from consent.models import AgencyApp
 from tests.app.test_admin_app_form import NEW, errors_on, good_form, post

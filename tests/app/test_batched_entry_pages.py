@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from app.auditor.display import entry_view
 from audit.integrator import integrate_batch
-from audit.log import BATCHED, Event, append, create_checkpoint
+from audit.log import BATCHED, Event, append
 from audit.models import AuditLeaf
+from audit.tree import create_checkpoint
 from tests.oauth import flow
 from tests.oauth.flow import CLIENT_ID, PURPOSE
 

@@ -11,7 +11,7 @@ import pytest
 
 from app.config import Config
 from audit.checkpoint_signing import public_key_pem
-from audit.log import create_checkpoint
+from audit.tree import create_checkpoint
 from audit.verifier import main as verifier_main
 from audit.witness_client import WitnessSubmitter, httpx_post
 from core.errors import ConfigurationError

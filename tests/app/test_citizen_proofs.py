@@ -13,7 +13,8 @@ import pytest
 from app.config import Config
 from app.display_time import citizen_time
 from audit.checkpoint_signing import public_key_pem
-from audit.log import Event, append, create_checkpoint
+from audit.log import Event, append
+from audit.tree import create_checkpoint
 from audit.verifier import main as verifier_main
 from tests.factories import make_citizen
 from tests.oauth import flow

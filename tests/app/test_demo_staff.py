@@ -8,7 +8,8 @@ import time
 
 from app.auditing import record
 from app.demo import _start_checkpoint_signer
-from audit.log import Event, latest_checkpoint, tree_size
+from audit.log import Event
+from audit.tree import latest_checkpoint, tree_size
 
 
 def test_the_demo_signs_a_checkpoint_in_the_background_and_stops(app, db_session):

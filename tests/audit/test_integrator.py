@@ -21,12 +21,13 @@ from sqlalchemy.exc import DBAPIError
 from app.config import DEMO_AUDIT_SIGNING_KEY
 from audit.export import export_lines
 from audit.integrator import Pending, integrate_batch, leaf_index, oldest_queued, queued_count, run_integrator
-from audit.log import BATCHED, DbNodeStore, Event, append, create_checkpoint, prove_inclusion, tree_size
+from audit.log import BATCHED, Event, append
 from audit.merkle import root, verify_inclusion
 from audit.models import AuditEntry, AuditEntryAttribute, AuditHead, AuditLeaf, AuditQueued
 from audit.proof_bundle import NotYetSigned, bundle_for, check_bundle
 from audit.signer import AuditSigner
 from audit.tiles import Tile, read_tile
+from audit.tree import DbNodeStore, create_checkpoint, prove_inclusion, tree_size
 from audit.verifier import verify_export
 from audit.verify import verify_log
 from core import migrate

@@ -8,18 +8,10 @@ from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from audit.integrator import integrate_batch
-from audit.log import (
-    BATCHED,
-    DbNodeStore,
-    Event,
-    append,
-    create_checkpoint,
-    prove_consistency,
-    prove_inclusion,
-    tree_size,
-)
+from audit.log import BATCHED, Event, append
 from audit.merkle import frontier_of, verify_consistency, verify_inclusion
 from audit.models import AuditCheckpoint, AuditEntry, AuditEntryAttribute, AuditHead
+from audit.tree import DbNodeStore, create_checkpoint, prove_consistency, prove_inclusion, tree_size
 from audit.verify import verify_log
 from audit.witness_models import AuditCosignature, AuditWitnessRefusal
 from core.db import Base, UTCDateTime, make_session_factory

@@ -16,10 +16,11 @@ from app.config import DEMO_AUDIT_SIGNING_KEY
 from audit.canonical import canonical_json
 from audit.checkpoint_signing import key_id, new_private_key, public_key_pem, sign_checkpoint
 from audit.checkpointer import CheckpointPolicy
-from audit.log import Event, append, create_checkpoint
+from audit.log import Event, append
 from audit.merkle import leaf_hash
 from audit.proof_bundle import NotYetSigned, bundle_for, check_bundle, check_bundle_json, citizen_entry_proof
 from audit.signer import AuditSigner
+from audit.tree import create_checkpoint
 from core.errors import NotFound
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,9 +25,10 @@ import audit.models
 import audit.witness_models  # noqa: F401 (their tables in the metadata)
 from audit import note
 from audit.cosignature_check import verify_cosignatures
-from audit.log import DbNodeStore, Event, append, checkpoint_note, create_checkpoint, tree_size
+from audit.log import Event, append
 from audit.merkle import frontier_of
 from audit.models import AuditCheckpoint, AuditEntry, AuditEntryAttribute, AuditHead, AuditTreeNode
+from audit.tree import DbNodeStore, checkpoint_note, create_checkpoint, tree_size
 from audit.verify import verify_log
 from audit.witness_format import CosignerKey, cosign, parse_cosigner_vkey
 from audit.witness_models import AuditCosignature

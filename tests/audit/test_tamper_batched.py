@@ -15,8 +15,9 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from audit.integrator import integrate_batch
-from audit.log import BATCHED, Event, append, create_checkpoint, tree_size
+from audit.log import BATCHED, Event, append
 from audit.models import AuditEntry, AuditHead, AuditLeaf, AuditQueued
+from audit.tree import create_checkpoint, tree_size
 from audit.verify import verify_log
 
 pytestmark = pytest.mark.as_owner  # the attacker has the tables' owner's rights

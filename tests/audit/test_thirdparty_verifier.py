@@ -21,8 +21,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import update
 
-from audit.log import Event, append, create_checkpoint, tree_size
+from audit.log import Event, append
 from audit.models import AuditTreeNode
+from audit.tree import create_checkpoint, tree_size
 from tests.audit.test_tamper import _bypass_guard
 from tests.servers import serving
 

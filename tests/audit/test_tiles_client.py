@@ -26,8 +26,9 @@ from sqlalchemy import select
 import audit.tiles
 from audit.canonical import canonical_json
 from audit.checkpoint_signing import sign_checkpoint
-from audit.log import Event, append, create_checkpoint, latest_checkpoint, tree_size
+from audit.log import Event, append
 from audit.models import AuditCheckpoint, AuditHead
+from audit.tree import create_checkpoint, latest_checkpoint, tree_size
 from audit.verify import verify_log
 from tests.factories import make_staff
 

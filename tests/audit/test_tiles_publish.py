@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audit.log import Event, append, create_checkpoint
+from audit.log import Event, append
 from audit.tiles import publish, tiles_for
+from audit.tree import create_checkpoint
 
 from .test_tiles_client import TileClient, _FileResponse, open_note, parse_checkpoint
 

@@ -12,9 +12,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from audit.checkpoint_signing import public_key_pem
 from audit.checkpointer import CheckpointPolicy
 from audit.export import export_lines
-from audit.log import Event, append, create_checkpoint, latest_checkpoint
+from audit.log import Event, append
 from audit.proof_bundle import bundle_for, citizen_entry_proof
 from audit.signer import AuditSigner
+from audit.tree import create_checkpoint, latest_checkpoint
 from audit.verifier import main
 from audit.witness_client import WitnessSubmitter, httpx_post
 from audit.witness_format import cosigner_vkey

@@ -25,9 +25,10 @@ from app import create_app
 from app.auditor.verify_views import _verify_in_background
 from app.witness_cli import start_demo_witness, witness_app
 from audit import note
-from audit.log import Event, append, create_checkpoint, tree_size
+from audit.log import Event, append
 from audit.signer import AuditSigner
 from audit.tiles import published_checkpoint
+from audit.tree import create_checkpoint, tree_size
 from audit.verification_runs import get_run, last_verification, start_run
 from audit.witness import Witness, WitnessState
 from audit.witness_check import check_against_log, newest_witnessed, refusal_count, witness_status

@@ -12,7 +12,8 @@ import pytest
 from playwright.sync_api import expect
 
 from audit.checkpoint_signing import load_public_key_pem
-from audit.log import Event, append, create_checkpoint
+from audit.log import Event, append
+from audit.tree import create_checkpoint
 from audit.verifier import verify_export
 from audit.witness_client import WitnessSubmitter, httpx_post
 from core.clock import utcnow

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from audit.log import Event, append, tree_size
+from audit.log import Event, append
+from audit.tree import tree_size
 from core.db_roles import APPEND_ONLY, AUDIT_HEAD, READ_WRITE, grant_app_role, table_privileges
 from core.errors import ConfigurationError
 from core.migrate import ROOT

@@ -12,7 +12,8 @@ import re
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit.log import Event, append, create_checkpoint, tree_size
+from audit.log import Event, append
+from audit.tree import create_checkpoint, tree_size
 from audit.witness import Witness, WitnessState
 from audit.witness_format import add_checkpoint_body
 from tests.audit.test_tiles_client import TileClient, open_note, parse_checkpoint

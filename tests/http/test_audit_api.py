@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from audit.checkpoint_signing import load_public_key_pem, verify_checkpoint
-from audit.log import Event, append, create_checkpoint
+from audit.log import Event, append
 from audit.merkle import verify_inclusion
+from audit.tree import create_checkpoint
 from audit.verifier import verify_export
 
 ROOT = Path(__file__).resolve().parents[2]

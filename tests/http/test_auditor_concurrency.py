@@ -15,7 +15,8 @@ import httpx
 import pytest
 from argon2 import PasswordHasher, profiles
 
-from audit.log import Event, append, create_checkpoint
+from audit.log import Event, append
+from audit.tree import create_checkpoint
 from tests.factories import fresh_uinfin, make_staff
 
 PASSWORD = "correct horse battery staple"

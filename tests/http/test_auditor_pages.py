@@ -23,8 +23,9 @@ from sqlalchemy import select, text
 from app.auditor.display import CSV_COLUMNS
 from audit.auditor_models import AuditorName
 from audit.checkpoint_signing import load_public_key_pem
-from audit.log import Event, append, create_checkpoint
+from audit.log import Event, append
 from audit.models import AuditEntry
+from audit.tree import create_checkpoint
 from audit.verifier import verify_export
 from core.clock import utcnow
 from identity.staff import SIGN_IN_FAILED, disable_staff
