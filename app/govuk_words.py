@@ -21,7 +21,9 @@ def N_(message: str) -> str:  # Babel's keyword for "extract now, translate when
 
 # component template -> [(what the package writes, what the page gets)]. Password input: the
 # toggle's words also go to the data-i18n attributes its script reads (else "Hide" and the
-# announcements would be English once the script runs).
+# announcements would be English once the script runs). Pagination: "Previous page" is one message,
+# its hidden part included, so a language whose word for "Previous" already means "previous page"
+# (Chinese 上一页) translates the whole and a screen reader does not hear "page" twice.
 _REWRITES: dict[str, list[tuple[str, str]]] = {
     "components/back-link/macro.html": [('default("Back", true)', 'default(_("Back"), true)')],
     "components/error-message/macro.html": [('default("Error")', 'default(_("Error"))')],
@@ -39,11 +41,11 @@ _REWRITES: dict[str, list[tuple[str, str]]] = {
         ('default("Page " ~ item.number)', 'default(_("Page %(number)s", number=item.number))'),
         (
             'Previous<span class="govuk-visually-hidden"> page</span>',
-            '{{ _("Previous") }}<span class="govuk-visually-hidden"> {{ _("page") }}</span>',
+            "{{ _('Previous<span class=\"govuk-visually-hidden\"> page</span>') }}",
         ),
         (
             'Next<span class="govuk-visually-hidden"> page</span>',
-            '{{ _("Next") }}<span class="govuk-visually-hidden"> {{ _("page") }}</span>',
+            "{{ _('Next<span class=\"govuk-visually-hidden\"> page</span>') }}",
         ),
     ],
     "components/password-input/macro.html": [
@@ -80,9 +82,8 @@ EXTRACTED = (
     N_("Support links"),
     N_("Pagination"),
     N_("Page %(number)s"),
-    N_("Previous"),
-    N_("Next"),
-    N_("page"),
+    N_('Previous<span class="govuk-visually-hidden"> page</span>'),
+    N_('Next<span class="govuk-visually-hidden"> page</span>'),
     N_("Show"),
     N_("Hide"),
     N_("Show password"),
