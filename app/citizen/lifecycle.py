@@ -29,7 +29,7 @@ from ..extensions import db, runtime
 from ..identity import citizen_required
 from ..notices.events import notify_app
 from .lifecycle_schemas import NarrowForm, ReportForm
-from .portal import consent_record, labelled
+from .portal import access_ends, consent_record, labelled
 from .views import _action_form, bp
 
 log = structlog.get_logger(__name__)
@@ -175,7 +175,7 @@ def report_entry(seq: int):
 @bp.get("/reports/<uuid:report_id>")
 @citizen_required
 def filed_report(report_id):
-    store = db()
+    store, now = db(), utcnow()
     report = store.get(DisclosureReport, str(report_id))
     if report is None or report.citizen_id != g.citizen_id:
         raise NotFound("You have no report with this reference.")
@@ -184,13 +184,15 @@ def filed_report(report_id):
     )
     consent_id = _consent_behind(entry)
     behind = (
-        consent_record(
-            store, runtime().catalogue, citizen_id=g.citizen_id, consent_id=consent_id, now=utcnow()
-        )
+        consent_record(store, runtime().catalogue, citizen_id=g.citizen_id, consent_id=consent_id, now=now)
         if consent_id
         else None
     )
-    return render_template("citizen/reported.html", report=report, consent=behind, state=state)
+    # A used "this request only" consent still lets the app in until its token expires.
+    ends = access_ends(store, consent_id=behind.id, now=now) if behind else None
+    return render_template(
+        "citizen/reported.html", report=report, consent=behind, access_ends=ends, state=state
+    )
 
 
 def _consent_behind(entry) -> str | None:

@@ -9,12 +9,15 @@ import json
 import re
 import secrets
 import time
+from zoneinfo import ZoneInfo
 
 import pytest
 from joserfc import jwt
 from sqlalchemy import select
 
+from app.display_time import citizen_time
 from audit.disclosure_reports import DisclosureReport
+from consent.grant_models import IssuedToken
 from consent.models import Consent
 from tests.audit_rows import written_here
 from tests.factories import make_citizen
@@ -264,6 +267,53 @@ def test_this_wasnt_me_files_a_report_the_auditor_sees_and_moves(
     assert update["details"]["state"] == "investigating" and update["details"]["reason"] == "asked the agency"
     assert "Investigating" in staff_client.get("/auditor/citizen-reports?state=investigating").text
     assert client.get("/auditor/citizen-reports").status_code in (302, 303, 403)  # not for citizens
+
+
+def test_a_used_request_only_consent_is_not_still_in_place_but_open_until_its_token_expires(
+    client, app, db_session, keys, citizen, verifier, dpop_key
+):
+    """Reported while its token lasts: not "still in place" (it was for one request), but the app
+    can still get the details until the token's expiry, in the portal's zone; withdrawing stops it."""
+    code = flow.get_code(client, citizen.id, verifier, attributes=[])  # this request only
+    token = get_token(client, keys, code, verifier, dpop_key)["access_token"]
+    assert get_person(client, token, dpop_key).status_code == 200
+    consent = only_consent(db_session, citizen)
+    issued = db_session.scalars(select(IssuedToken).where(IssuedToken.consent_id == consent.id)).one()
+    seq = next(
+        e["seq"]
+        for e in client.get("/api/citizen/disclosures").get_json()["entries"]
+        if e["kind"] == "disclosure"
+    )
+    history = client.get("/citizen/history").text
+    token_form = CSRF_INPUT.search(history).group(1)
+    sent = client.post(f"/citizen/history/{seq}/report", data={"csrf_token": token_form, "note": ""})
+
+    page = client.get(sent.headers["Location"]).text
+
+    with app.test_request_context():
+        until = citizen_time(min(issued.expires_at, consent.expires_at), ZoneInfo("Asia/Singapore"))
+    assert "still in place" not in page
+    assert (
+        f"for that one request only, but the service can still use it to get your details until {until}"
+        in page
+    )
+    assert "(Singapore time), when its access ends" in page
+    assert f"/citizen/consents/{consent.id}/withdraw" in page
+    assert post_form(client, f"/citizen/consents/{consent.id}/withdraw").status_code == 303
+    refused = get_person(client, token, dpop_key)  # what the page promised withdrawal does
+    assert refused.status_code == 401 and refused.get_json()["error"] == "invalid_token"
+    after = client.get(sent.headers["Location"]).text
+    assert "can still use it" not in after and "has already ended" in after
+
+
+def test_a_standing_consent_behind_a_report_is_still_in_place(
+    client, db_session, keys, citizen, verifier, dpop_key
+):
+    seq = released(client, keys, citizen, verifier, dpop_key)
+    token = CSRF_INPUT.search(client.get("/citizen/history").text).group(1)
+    sent = client.post(f"/citizen/history/{seq}/report", data={"csrf_token": token, "note": ""})
+    page = client.get(sent.headers["Location"]).text
+    assert "which is still in place" in page and "can still use it" not in page
 
 
 def test_another_citizens_row_cannot_be_reported(
