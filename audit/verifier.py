@@ -2,8 +2,9 @@
 
 An outside auditor runs it with the export (JSON Lines), a signed checkpoint and the platform's
 published public key; it needs no database and no application code, only the standard library
-and `cryptography`. It streams the export in constant memory and stops at the first problem,
-because every later position depends on the earlier ones.
+and `cryptography`. It streams the export, keeping only a bit per entry name seen (to find an
+entry named twice), and stops at the first problem, because every later position depends on the
+earlier ones.
 
     python -m audit.verifier EXPORT.jsonl --checkpoint CP.json --public-key KEY.pem \\
         [--prev-chain-hash HEX]
@@ -92,8 +93,10 @@ def verify_export(
     ``{"body", "signature"}`` JSON). Checks, stopping at the first problem: the checkpoint's key_id
     and signature ("forged or swapped checkpoint") and fields; the header; then per entry that the
     line parses, seq follows on (gap / out of order / duplicate), the leaf hash and the chain hash
-    recompute; at seq tree_size - 1 the checkpoint's chain head and root; at the end that the
-    export reaches the checkpoint and holds the header's count.
+    recompute, and the entry's name (its body's "seq", or its "id" when integrated in a batch) is
+    not one an earlier line named ("duplicate entry id N"); at seq tree_size - 1 the checkpoint's
+    chain head and root; at the end that the export reaches the checkpoint and holds the header's
+    count.
 
     A partial export (first_seq > 0) needs `prev_chain_hash`, the chain hash of entry
     first_seq - 1 from a trusted source; its leaf hashes, chain and (if covered) the checkpoint's
@@ -176,6 +179,28 @@ def _names_its_entry(body: dict, seq: int) -> bool:
     return type(body.get("id")) is int
 
 
+class _Names:
+    """The entry names an export has shown: a bit per name in a bytearray (names run close to
+    positions: an id is a seq, ahead of its leaf by the entries still queued), a set for any far
+    from it, so a doctored huge id cannot make the bytearray huge."""
+
+    def __init__(self) -> None:
+        self.bits, self.far = bytearray(), set()
+
+    def first_time(self, name: int, position: int) -> bool:
+        """Record `name` (read at leaf `position`); False when it was recorded before."""
+        if not 0 <= name <= 2 * position + (1 << 23):
+            new = name not in self.far
+            self.far.add(name)
+            return new
+        index, bit = name >> 3, 1 << (name & 7)
+        if index >= len(self.bits):
+            self.bits.extend(bytes(index + 1 - len(self.bits) + 4096))
+        new = not self.bits[index] & bit
+        self.bits[index] |= bit
+        return new
+
+
 class _Run:
     """One pass over the entries. `next_seq`, `chain` and `line` describe the position reached and
     are kept current only when a helper needs them: the hot loop works on locals."""
@@ -184,6 +209,7 @@ class _Run:
         self.cp, self.first_seq, self.count = cp, first_seq, count
         self.next_seq, self.line, self.chain = first_seq, 1, prev_chain
         self.stream = StreamingRoot()
+        self.names = _Names()
         self.root_checked = self.chain_head_checked = False
         self.notes: list[str] = []
 
@@ -204,6 +230,7 @@ class _Run:
         # The strict parser lets canonical_json skip its type walk; anything it rejects goes to
         # _diagnose, which parses leniently to say precisely what is wrong.
         sha256, canon, parse, add = hashlib.sha256, canonical_json_of_loaded, loads, self.stream.add
+        first_time = self.names.first_time
         last_covered, seq_expected, chain, line_no = (
             self.cp.tree_size - 1,
             self.next_seq,
@@ -232,6 +259,12 @@ class _Run:
                 self.next_seq, self.chain, self.line = seq_expected, chain, line_no
                 self._diagnose(text, it)
                 return  # only trailing blank lines get here: the export ended cleanly
+            name = seq if "seq" in body else body["id"]
+            if not first_time(name, seq):
+                self.next_seq, self.chain, self.line = seq_expected, chain, line_no
+                kind = "seq" if "seq" in body else "id"
+                problem = f"duplicate entry {kind} {name}: an earlier line names the same entry"
+                raise _Failure(seq, line_no, problem, f"a new {kind}", f"{kind} {name}")
             chain, seq_expected = following, seq_expected + 1
             if seq <= last_covered:
                 add(leaf)

@@ -441,3 +441,56 @@ def test_standalone_modules_import_only_the_stdlib_cryptography_and_each_other()
             else:
                 continue
             assert roots <= sys.stdlib_module_names | {"cryptography"}, (name, roots)
+
+
+# --- entries named by id (batched integration): each id once -------------------------------------
+
+
+def batched_bodies(ids: list[int], leaves_from: int = 4) -> list[dict]:
+    """`leaves_from` entries naming their seq, then one naming each of `ids` (as a batched log's
+    export holds them: the line's seq is the leaf position, the body names the entry's id)."""
+    bodies = make_bodies(leaves_from)
+    for position, entry_id in enumerate(ids, start=leaves_from):
+        body = {key: value for key, value in make_bodies(position + 1)[position].items() if key != "seq"}
+        bodies.append({**body, "id": entry_id})
+    return bodies
+
+
+def signed_export(bodies: list[dict], size: int | None = None) -> tuple[list[str], dict]:
+    """A doctored log exported with every hash recomputed and its checkpoint signed: only the
+    names can tell."""
+    size = len(bodies) if size is None else size
+    return export(bodies), sign_checkpoint(KEY, checkpoint_body(bodies, size))
+
+
+def test_ids_out_of_order_and_with_gaps_verify():
+    lines, checkpoint = signed_export(batched_bodies([5, 4, 9, 7]))
+    assert verify(lines, checkpoint).ok
+
+
+def test_an_id_named_twice_is_a_finding_naming_the_id():
+    lines, checkpoint = signed_export(batched_bodies([4, 9, 5, 9, 6]))
+    error = assert_fails(verify(lines, checkpoint), seq=7, line=line_of(7), problem="duplicate entry id 9")
+    assert (error["expected"], error["found"]) == ("a new id", "id 9")
+
+
+def test_an_id_naming_an_earlier_seq_is_a_duplicate():
+    lines, checkpoint = signed_export(batched_bodies([4, 2, 5]))
+    assert_fails(verify(lines, checkpoint), seq=5, line=line_of(5), problem="duplicate entry id 2")
+
+
+def test_a_duplicate_after_the_checkpoint_is_found_too():
+    lines, checkpoint = signed_export(batched_bodies([4, 5, 6, 5]), size=6)  # chain-checked only
+    assert_fails(verify(lines, checkpoint), seq=7, line=line_of(7), problem="duplicate entry id 5")
+
+
+def test_a_far_id_named_twice_is_found():
+    lines, checkpoint = signed_export(batched_bodies([4, 10**12, 5, 10**12]))
+    assert_fails(verify(lines, checkpoint), seq=7, line=line_of(7), problem=f"duplicate entry id {10**12}")
+
+
+def test_cli_names_the_duplicated_id(tmp_path, capsys):
+    lines, checkpoint = signed_export(batched_bodies([4, 9, 5, 9, 6]))
+    assert main(write_inputs(tmp_path, lines, checkpoint)) == 1
+    out = capsys.readouterr().out
+    assert f"FAILED at line {line_of(7)}" in out and "duplicate entry id 9" in out
