@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.db import UTCDateTime
+from core.driver_sql import DriverStatement
 from core.errors import DomainError, NotFound, Unauthorized
 from profile_store.models import Citizen
 
@@ -366,7 +367,7 @@ _PARTS = (
 _T, _C, _A, _Z = (table for _part, table in _PARTS)
 # One round trip and plain columns on every person and userinfo call: loading four ORM entities
 # (identity map, instance state, every column of each) was an eighth of a call. Built once.
-_TOKEN_GRANT = (
+_TOKEN_GRANT = DriverStatement(
     select(*(table.c[name] for part, table in _PARTS for name in part._fields))
     .select_from(_T)
     .join(_C, _C.c.id == _T.c.consent_id)
@@ -381,7 +382,8 @@ def usable_token(session: Session, jti: str, *, now: dt.datetime) -> Grant:
     not paused: revoking or pausing a consent stops its tokens at once (resuming it lets them work
     again while unexpired). The app is returned as it is (the caller checks
     it is enabled). Reads in the caller's transaction; raises InvalidToken."""
-    row = session.execute(_TOKEN_GRANT, {"jti": jti}).one_or_none()
+    session.flush()  # pending ORM changes first, as session.execute would
+    row = _TOKEN_GRANT.first(session.connection(), {"jti": jti})
     if row is None:
         raise InvalidToken("access token is unknown")
     columns = iter(row)

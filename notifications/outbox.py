@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from core.driver_sql import DriverStatement
 from core.errors import ValidationFailed
 
 from .models import DIGEST, EMAIL, IMMEDIATE, LANGUAGES, OFF, WEBHOOK, NotificationPreference, Outbox
@@ -62,10 +63,10 @@ def enqueue_now(
     its transaction) instead of an object for the unit of work: a release enqueues one on every
     person call, where the flush's bookkeeping cost more than the INSERT. Same checks."""
     row = _row(citizen_id=citizen_id, template=template, params=params, now=now, kind=EMAIL)
-    session.connection().execute(_INSERT, row)
+    _INSERT.rows(session.connection(), row)
 
 
-_INSERT = insert(Outbox.__table__)
+_INSERT = DriverStatement(insert(Outbox.__table__))
 
 
 def _row(

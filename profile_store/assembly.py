@@ -19,6 +19,7 @@ from sqlalchemy import CompoundSelect, bindparam, literal_column, null, select, 
 from sqlalchemy.orm import Session
 
 from core.db import UTCDateTime
+from core.driver_sql import DriverStatement
 
 from .catalogue import CITIZEN, Attribute, Catalogue
 from .fields import AGENCY, DECLARED
@@ -81,7 +82,9 @@ def _statement(*, provenance: bool, subset: bool, syncs: bool = False) -> Compou
 
 
 _QUERIES = {
-    (provenance, subset, syncs): _statement(provenance=provenance, subset=subset, syncs=syncs)
+    (provenance, subset, syncs): DriverStatement(
+        _statement(provenance=provenance, subset=subset, syncs=syncs), expanding=("names",) if subset else ()
+    )
     for provenance in (False, True)
     for subset in (False, True)
     for syncs in (False, True)
@@ -130,8 +133,8 @@ def _execute(
     params: dict[str, Any] = {"citizen_id": citizen_id}
     if attributes is not None:
         params["names"] = attributes
-    # session.execute, not its connection: pending ORM changes are flushed first, as for any query.
-    return session.execute(_QUERIES[provenance, attributes is not None, syncs], params)
+    session.flush()  # pending ORM changes first, as session.execute would
+    return _QUERIES[provenance, attributes is not None, syncs].rows(session.connection(), params)
 
 
 def _collect(
@@ -149,7 +152,12 @@ def _collect(
 
 
 def _plan(
-    rows: Iterable[Any], *, vault: Vault, catalogue: Catalogue, citizen: Any, attributes: list[str] | None
+    rows: Iterable[Any],
+    *,
+    vault: Vault,
+    catalogue: Catalogue,
+    citizen: KeyedCitizen,
+    attributes: list[str] | None,
 ) -> tuple[list[tuple[str, str | None, Any]], Iterator[Any]]:
     """The wanted attributes in order as (name, origin, row): origin AGENCY or DECLARED for a value
     to show, None for unavailable; and the decrypted values of the shown ones, in the same order."""

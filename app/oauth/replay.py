@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import metrics
 from core import redis_client
 from core.clock import utcnow
+from core.driver_sql import DriverStatement
 from core.periodic import AtMostEvery
 from core.replay_model import ReplayJti
 
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
 
 SWEEP_INTERVAL = dt.timedelta(minutes=1)
 _JTIS = ReplayJti.__table__
-_FIRST_USE_PG = pg_insert(_JTIS).on_conflict_do_nothing().returning(_JTIS.c.jti)
-_FIRST_USE_SQLITE = sqlite_insert(_JTIS).on_conflict_do_nothing().returning(_JTIS.c.jti)
+_FIRST_USE_PG = DriverStatement(pg_insert(_JTIS).on_conflict_do_nothing().returning(_JTIS.c.jti))
+_FIRST_USE_SQLITE = DriverStatement(sqlite_insert(_JTIS).on_conflict_do_nothing().returning(_JTIS.c.jti))
 
 
 class ReplayCache(Protocol):
@@ -86,8 +87,8 @@ class DbReplayCache:
         dialect = session.get_bind().dialect.name
         statement = _FIRST_USE_PG if dialect == "postgresql" else _FIRST_USE_SQLITE
         row = {"namespace": namespace, "jti": jti, "expires_at": expires_at}
-        inserted = session.connection().execute(statement, row)
-        return metrics.unless_replayed(inserted.first() is not None, namespace)
+        inserted = statement.first(session.connection(), row)
+        return metrics.unless_replayed(inserted is not None, namespace)
 
     def _sweep(self, now: dt.datetime) -> None:
         with self._sessions() as session:
