@@ -58,9 +58,10 @@ class VerificationReport:
 
     `checked` counts the entries whose seq, leaf hash and chain hash checked out; `uncovered` how
     many of those lie beyond the checkpoint's tree size (chain-checked only). `first_error` is None
-    or ``{"seq", "line", "problem", "expected", "found"}``, where `line` is 1-based in the export
-    (1 = header, 0 = the checkpoint itself) and `seq` is the log position at which the export goes
-    wrong (None when no entry is involved).
+    or ``{"seq", "line", "problem", "expected", "found", "id"}``, where `line` is 1-based in the
+    export (1 = header, 0 = the checkpoint itself), `seq` is the log position (leaf) at which the
+    export goes wrong (None when no entry is involved), and `id` the name of the entry there when
+    its body names an id (integrated in a batch: its position is a leaf, not its name), else None.
     """
 
     ok: bool
@@ -76,10 +77,19 @@ class _Failure(Exception):
     """The first problem found; carries the report's `first_error` dict."""
 
     def __init__(
-        self, seq: int | None, line: int, problem: str, expected: object = "", found: object = ""
+        self,
+        seq: int | None,
+        line: int,
+        problem: str,
+        expected: object = "",
+        found: object = "",
+        *,
+        entry_id: int | None = None,
     ) -> None:
         super().__init__(problem)
-        self.error = dict(seq=seq, line=line, problem=problem, expected=str(expected), found=str(found))
+        self.error = dict(
+            seq=seq, line=line, problem=problem, expected=str(expected), found=str(found), id=entry_id
+        )
 
 
 def verify_export(
@@ -179,6 +189,11 @@ def _names_its_entry(body: dict, seq: int) -> bool:
     return type(body.get("id")) is int
 
 
+def _id_of(body: dict) -> int | None:
+    """The id a body names when its entry is named by id (its line's seq is then only a leaf)."""
+    return body["id"] if "seq" not in body and type(body.get("id")) is int else None
+
+
 class _Names:
     """The entry names an export has shown: a bit per name in a bytearray (names run close to
     positions: an id is a seq, ahead of its leaf by the entries still queued), a set for any far
@@ -210,6 +225,7 @@ class _Run:
         self.next_seq, self.line, self.chain = first_seq, 1, prev_chain
         self.stream = StreamingRoot()
         self.names = _Names()
+        self.last_id: int | None = None  # the id at the checkpoint's last leaf, if named by id
         self.root_checked = self.chain_head_checked = False
         self.notes: list[str] = []
 
@@ -264,12 +280,15 @@ class _Run:
                 self.next_seq, self.chain, self.line = seq_expected, chain, line_no
                 kind = "seq" if "seq" in body else "id"
                 problem = f"duplicate entry {kind} {name}: an earlier line names the same entry"
-                raise _Failure(seq, line_no, problem, f"a new {kind}", f"{kind} {name}")
+                raise _Failure(
+                    seq, line_no, problem, f"a new {kind}", f"{kind} {name}", entry_id=_id_of(body)
+                )
             chain, seq_expected = following, seq_expected + 1
             if seq <= last_covered:
                 add(leaf)
                 if seq == last_covered:
                     self.next_seq, self.chain, self.line = seq_expected, chain, line_no
+                    self.last_id = _id_of(body)
                     self._check_head()
         self.next_seq, self.chain, self.line = seq_expected, chain, line_no
 
@@ -288,20 +307,23 @@ class _Run:
             raise _Failure(seq, line, "malformed entry line", _ENTRY_SHAPE, text.rstrip("\r\n")[:300])
         if entry["seq"] != seq or type(entry["seq"]) is not int:
             self._seq_error(entry["seq"], it)
-        body = entry["body"]
+        body, named = entry["body"], _id_of(entry["body"])
         try:
             leaf = hashlib.sha256(b"\x00" + canonical_json(body)).digest()
         except ValueError as exc:
-            raise _Failure(seq, line, "body cannot be canonicalised (RFC 8785)", "audit JSON", exc) from None
+            problem = "body cannot be canonicalised (RFC 8785)"
+            raise _Failure(seq, line, problem, "audit JSON", exc, entry_id=named) from None
         if leaf.hex() != entry["leaf_hash"]:
-            raise _Failure(seq, line, "leaf hash mismatch: body altered", leaf.hex(), entry["leaf_hash"])
+            problem = "leaf hash mismatch: body altered"
+            raise _Failure(seq, line, problem, leaf.hex(), entry["leaf_hash"], entry_id=named)
         if not _names_its_entry(body, seq):
             if "seq" not in body and "id" in body:
                 raise _Failure(seq, line, "body names no integer id", "an integer id", body.get("id"))
             raise _Failure(seq, line, "body names another seq", seq, body.get("seq"))
         chain = hashlib.sha256(self.chain + leaf).digest().hex()
         if chain != entry["chain_hash"]:
-            raise _Failure(seq, line, "chain hash mismatch: chain forged", chain, entry["chain_hash"])
+            problem = "chain hash mismatch: chain forged"
+            raise _Failure(seq, line, problem, chain, entry["chain_hash"], entry_id=named)
         raise AssertionError("unreachable: the fast checks and _diagnose disagree")
 
     def _seq_error(self, seq: Any, it: Iterator[str]) -> None:
@@ -336,19 +358,16 @@ class _Run:
     def _check_head(self) -> None:
         """At the end of the checkpoint's tree: its chain head, and its root if computable."""
         seq, line, cp = (self.cp.tree_size - 1 if self.cp.tree_size else None), self.line, self.cp
+        named = self.last_id if seq is not None and seq >= self.first_seq else None
         if self.chain.hex() != cp.chain_head:
-            raise _Failure(
-                seq,
-                line,
-                "chain head mismatch: checkpoint is not of this log",
-                self.chain.hex(),
-                cp.chain_head,
-            )
+            problem = "chain head mismatch: checkpoint is not of this log"
+            raise _Failure(seq, line, problem, self.chain.hex(), cp.chain_head, entry_id=named)
         self.chain_head_checked = True
         if self.first_seq == 0:
             root = (self.stream.root() if cp.tree_size else EMPTY_ROOT).hex()
             if root != cp.root_hash:
-                raise _Failure(seq, line, "root mismatch: checkpoint is not of this log", root, cp.root_hash)
+                problem = "root mismatch: checkpoint is not of this log"
+                raise _Failure(seq, line, problem, root, cp.root_hash, entry_id=named)
             self.root_checked = True
 
     def finish(self) -> None:
@@ -460,7 +479,11 @@ def _print_report(report: VerificationReport) -> None:
     if err is None:
         print(f"OK: {report.checked} entries verified" + (", root verified" if report.root_checked else ""))
     else:
-        where = f"line {err['line']}" + (f", seq {err['seq']}" if err["seq"] is not None else "")
+        where = f"line {err['line']}"
+        if err.get("id") is not None:  # a batched entry: its line's seq is a leaf, its name an id
+            where += f", leaf {err['seq']} (id {err['id']})"
+        elif err["seq"] is not None:
+            where += f", seq {err['seq']}"
         print(
             f"FAILED at {where}: {err['problem']}\n  expected: {err['expected']}\n  found:    {err['found']}"
         )

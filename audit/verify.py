@@ -58,7 +58,9 @@ class Finding:
     expected: str = ""
     found: str = ""
     node: tuple[int, int] | None = None
-    leaf: int | None = None  # a leaf position with no entry of its own to name (batched log)
+    # A leaf position in a batched log's part named by id (from `leaves_from` on), where a
+    # position is not an entry's name: a leaf out of place, a checkpoint's last leaf, the tree's end.
+    leaf: int | None = None
     place: str | None = None  # somewhere else (a cosignature: its tree size and witness)
 
     @property
@@ -216,15 +218,24 @@ class _Walk:
             self.checkpoints_ok += 1
         return None
 
+    def _at(self, position: int) -> dict[str, Any]:
+        """How a finding names leaf `position`: below `leaves_from` the entry there has that seq
+        ("seq N"); from there on entries are named by id and placed by audit_leaves, so the
+        position is a leaf ("leaf N"), not an entry's name."""
+        if self.leaves_from is None or position < self.leaves_from:
+            return {"seq": position}
+        return {"seq": None, "leaf": position}
+
     def _checkpoint(self, checkpoint: Row[Any]) -> Finding | None:
         size = checkpoint.tree_size
+        at = self._at(size - 1)  # the checkpoint's last leaf
         try:
             body = json.loads(checkpoint.body)
         except ValueError:
             body = None
         signed = {"body": body, "signature": checkpoint.signature}
         if not isinstance(body, dict) or not verify_checkpoint(self.public_key, signed):
-            return Finding(size - 1, f"checkpoint at size {size}: signature invalid (forged or swapped)")
+            return Finding(problem=f"checkpoint at size {size}: signature invalid (forged or swapped)", **at)
         stored = {
             "tree_size": size,
             "key_id": checkpoint.key_id,
@@ -234,11 +245,10 @@ class _Walk:
         }
         for name, value in stored.items():
             if body.get(name) != value:
-                return Finding(
-                    size - 1, f"checkpoint at size {size}: {name} differs", str(value), str(body.get(name))
-                )
+                problem = f"checkpoint at size {size}: {name} differs"
+                return Finding(problem=problem, expected=str(value), found=str(body.get(name)), **at)
         if not _note_verifies(checkpoint, self.stream.root(), self.public_key):
-            return Finding(size - 1, f"checkpoint at size {size}: note signature invalid")
+            return Finding(problem=f"checkpoint at size {size}: note signature invalid", **at)
         return None
 
     def finish(self) -> Finding | None:
@@ -252,10 +262,14 @@ class _Walk:
             return Finding(None, "log head row missing")
         if head.next_seq > size:
             problem = "truncated: entries missing at the end of the log (or the head altered)"
-            return Finding(size, problem, f"{head.next_seq} entries", f"{size} entries")
+            expected, found = f"{head.next_seq} entries", f"{size} entries"
+            return Finding(problem=problem, expected=expected, found=found, **self._at(size))
         if head.next_seq < size:
             problem = "head is behind the log: the next append would reuse a seq"
-            return Finding(head.next_seq, problem, f"{size} entries", f"{head.next_seq} entries")
+            found = f"{head.next_seq} entries"
+            return Finding(
+                problem=problem, expected=f"{size} entries", found=found, **self._at(head.next_seq)
+            )
         if finding := self._beyond_the_end():
             return finding
         if head.chain_head != self.chain:
@@ -271,7 +285,8 @@ class _Walk:
         size = self.size
         if self.pending:
             found = f"{self.pending[0].tree_size} entries"
-            return Finding(size, "checkpoint beyond the end of the log", f"{size} entries", found)
+            problem = "checkpoint beyond the end of the log"
+            return Finding(problem=problem, expected=f"{size} entries", found=found, **self._at(size))
         beyond = select(_A.c.seq).where(_A.c.seq >= size).order_by(_A.c.seq).limit(1)
         if self.leaves_from is not None:  # ids run ahead of the tree: any row naming no entry
             orphan = ~select(_E.c.seq).where(_E.c.seq == _A.c.seq).exists()

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from audit.integrator import integrate_batch
 from audit.log import BATCHED, Event, append
-from audit.models import AuditEntry, AuditHead, AuditLeaf, AuditQueued
+from audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditLeaf, AuditQueued
 from audit.tree import create_checkpoint, tree_size
 from audit.verify import verify_log
 
@@ -221,3 +221,48 @@ def test_a_queued_entry_is_not_late_within_the_maximum_merge_delay(db_session, r
         now=now,
     )
     assert report.ok
+
+
+# --- findings at a leaf position name it as a leaf, not as the seq of another entry -------------
+
+
+@pytest.fixture
+def shuffled(db_session, runtime, now) -> int:
+    """A batched log whose ids are not their leaf positions (an inline append after two queued
+    entries is placed ahead of them), a checkpoint over all of it; its last leaf's position."""
+    for i in range(3):
+        append(db_session, _event(i), now=now)
+    late = [append(db_session, _event(10 + i), now=now, integration=BATCHED).seq for i in range(2)]
+    append(db_session, _event(12), now=now)  # inline: placed at once, ahead of the queue
+    integrate_batch(db_session)
+    create_checkpoint(db_session, signer=runtime.audit_signer, now=now)
+    size = tree_size(db_session)
+    last = db_session.scalar(select(L.seq).where(L.leaf_index == size - 1))
+    assert last == late[-1] != size - 1  # SQLite: "seq 5" would be `early`, at leaf 3
+    assert verify(db_session, runtime).ok
+    _bypass_guard(db_session.connection())
+    return size - 1
+
+
+@pytest.mark.parametrize("column", ["body", "signature"])
+def test_a_tampered_checkpoint_over_batched_entries_names_its_last_leaf(
+    db_session, runtime, shuffled, column
+):
+    size = shuffled + 1
+    body = json.loads(
+        db_session.scalar(select(AuditCheckpoint.body).where(AuditCheckpoint.tree_size == size))
+    )
+    body["root_hash"] = "00" * 32
+    changed = {"body": json.dumps(body)} if column == "body" else {"signature": "A" * 86}
+    db_session.execute(update(AuditCheckpoint).where(AuditCheckpoint.tree_size == size).values(changed))
+
+    report = verify(db_session, runtime)
+
+    assert not report.ok and report.first.where == f"leaf {shuffled}", str(report.first)
+    assert f"checkpoint at size {size}" in report.first.problem
+
+
+def test_a_truncated_batched_tree_names_the_missing_leaf(db_session, runtime, shuffled):
+    db_session.execute(update(AuditHead).where(AuditHead.id == 1).values(next_seq=shuffled + 2))
+    report = verify(db_session, runtime)
+    assert not report.ok and report.first.where == f"leaf {shuffled + 1}", str(report.first)

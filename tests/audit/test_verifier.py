@@ -494,3 +494,21 @@ def test_cli_names_the_duplicated_id(tmp_path, capsys):
     assert main(write_inputs(tmp_path, lines, checkpoint)) == 1
     out = capsys.readouterr().out
     assert f"FAILED at line {line_of(7)}" in out and "duplicate entry id 9" in out
+
+
+def test_a_finding_at_an_entry_named_by_id_names_its_leaf_and_its_id(tmp_path, capsys):
+    bodies = batched_bodies([4, 9, 5, 6])
+    lines, checkpoint = signed_export(bodies)
+    altered = edit(lines, 5, lambda e: e["body"].update(app="x"))
+    error = assert_fails(verify(altered, checkpoint), seq=5, line=line_of(5), problem="body altered")
+    assert error["id"] == 9
+    assert main(write_inputs(tmp_path, altered, checkpoint)) == 1
+    assert f"FAILED at line {line_of(5)}, leaf 5 (id 9): leaf hash mismatch" in capsys.readouterr().out
+
+    wrong_root = sign_checkpoint(KEY, {**checkpoint_body(bodies, len(bodies)), "root_hash": "00" * 32})
+    error = assert_fails(verify(lines, wrong_root), seq=7, line=line_of(7), problem="root mismatch")
+    assert error["id"] == 6
+    assert main(write_inputs(tmp_path, lines, wrong_root)) == 1
+    assert f"FAILED at line {line_of(7)}, leaf 7 (id 6): root mismatch" in capsys.readouterr().out
+
+    assert verify(edit(LINES, 3, lambda e: e["body"].update(app="x"))).first_error["id"] is None
