@@ -214,7 +214,7 @@ _CODES, _CONSENTS = AuthorizationCode.__table__, Consent.__table__
 _NOW = bindparam("now", type_=UTCDateTime())
 # The token call's redemption in one statement: mark the code used and read it back, with
 # whether its consent is still active (one round trip where three were: UPDATE, SELECT, SELECT).
-_REDEEM = (
+_REDEEM = DriverStatement(
     update(_CODES)
     .where(_CODES.c.code_hash == bindparam("presented"), _CODES.c.redeemed_at.is_(None))
     .values(redeemed_at=_NOW)
@@ -247,7 +247,7 @@ def redeem_code(
     if not isinstance(code, str) or not 0 < len(code) <= 256:
         raise InvalidGrant("code is missing or malformed")
     code_hash = digest(code)
-    row = session.connection().execute(_REDEEM, {"presented": code_hash, "now": now}).one_or_none()
+    row = _REDEEM.first(session.connection(), {"presented": code_hash, "now": now})
     if row is None:
         known = select(_CODES.c.code_hash).where(_CODES.c.code_hash == code_hash)
         if session.connection().execute(known).first() is None:
@@ -278,7 +278,7 @@ def revoke_tokens_from(session: Session, *, code_hash: str, now: dt.datetime) ->
     return result.rowcount
 
 
-_INSERT_TOKEN = insert(IssuedToken.__table__)
+_INSERT_TOKEN = DriverStatement(insert(IssuedToken.__table__))
 
 
 def record_token(
@@ -298,7 +298,7 @@ def record_token(
         "issued_at": now,
         "expires_at": now + ttl,
     }
-    session.connection().execute(_INSERT_TOKEN, row)
+    _INSERT_TOKEN.rows(session.connection(), row)
 
 
 class GrantToken(NamedTuple):

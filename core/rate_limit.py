@@ -20,12 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import Insert, bindparam, delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core import redis_client
 from core.clock import utcnow
+from core.driver_sql import DriverStatement
 from core.errors import DomainError
 from core.periodic import AtMostEvery
 from core.rate_limit_model import MAX_KEY, RateLimitCounter
@@ -123,7 +124,7 @@ class DbRateLimiter:
         with self.sessions() as session:
             expires_at = dt.datetime.fromtimestamp(end, dt.UTC)
             row = {"key": key, "window_s": window, "window_start": start, "hits": 1, "expires_at": expires_at}
-            hits = session.connection().execute(_count_hit(session), row).scalar_one()
+            (hits,) = _count_hit(session).rows(session.connection(), row)[0]
             session.commit()
         return _decision(hits, limit, end, now)
 
@@ -144,8 +145,9 @@ class DbRateLimiter:
         now = self._clock()
         start, end = _window(now, window)
         with self.sessions() as session:
-            hits = session.connection().execute(_PEEK, {"k": key, "w": window, "s": start}).scalar()
-        return _peeked(hits or 0, limit, end, now)
+            found = _PEEK.first(session.connection(), {"k": key, "w": window, "s": start})
+        hits = found[0] if found else 0
+        return _peeked(hits, limit, end, now)
 
     def _sweep(self, now: dt.datetime) -> None:
         with self.sessions() as session:
@@ -156,23 +158,27 @@ class DbRateLimiter:
 _COUNTERS = RateLimitCounter.__table__
 # Built once, with bound parameters: building them per hit cost more than running them (every
 # token and PAR call counts a hit and peeks at another counter).
-_PEEK = select(_COUNTERS.c.hits).where(
-    _COUNTERS.c.key == bindparam("k"),
-    _COUNTERS.c.window_s == bindparam("w"),
-    _COUNTERS.c.window_start == bindparam("s"),
+_PEEK = DriverStatement(
+    select(_COUNTERS.c.hits).where(
+        _COUNTERS.c.key == bindparam("k"),
+        _COUNTERS.c.window_s == bindparam("w"),
+        _COUNTERS.c.window_start == bindparam("s"),
+    )
 )
 _COUNT_HIT = {
-    dialect: insert(_COUNTERS)
-    .on_conflict_do_update(
-        index_elements=[_COUNTERS.c.key, _COUNTERS.c.window_s, _COUNTERS.c.window_start],
-        set_={"hits": _COUNTERS.c.hits + 1},
+    dialect: DriverStatement(
+        insert(_COUNTERS)
+        .on_conflict_do_update(
+            index_elements=[_COUNTERS.c.key, _COUNTERS.c.window_s, _COUNTERS.c.window_start],
+            set_={"hits": _COUNTERS.c.hits + 1},
+        )
+        .returning(_COUNTERS.c.hits)
     )
-    .returning(_COUNTERS.c.hits)
     for dialect, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
 
 
-def _count_hit(session: Session) -> Insert:
+def _count_hit(session: Session) -> DriverStatement:
     """One hit counted: INSERT ... ON CONFLICT DO UPDATE ... RETURNING hits, for the row's values."""
     dialect = session.get_bind().dialect.name
     if dialect not in _COUNT_HIT:

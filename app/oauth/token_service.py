@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from consent.grants import InvalidGrant, RedeemedCode, record_token, redeem_code
 from consent.models import AgencyApp
+from core.driver_sql import DriverStatement
 
 from .. import rate_limit
 from ..extensions import db, runtime
@@ -109,10 +110,10 @@ def find_client(client_id: str | None, *, profile: str) -> AgencyApp:
         # The row's columns, made into a detached AgencyApp: the object session.get and expunge
         # gave, without the identity map and the ORM's loading (a sixth of a token call).
         with runtime().sessions() as session:
-            row = session.connection().execute(_CLIENT, {"client_id": client_id}).one_or_none()
+            row = _CLIENT.first(session.connection(), {"client_id": client_id})
     if row is None:
         raise ClientAuthError(f"unknown client: no app {shown(client_id)} is registered")
-    app = AgencyApp(**row._mapping)
+    app = AgencyApp(**dict(zip(_CLIENT_COLUMNS, row, strict=True)))
     make_transient_to_detached(app)
     if profile not in app.profiles:
         raise ClientAuthError(f"the app {shown(client_id)} is not registered for {profile}")
@@ -121,7 +122,10 @@ def find_client(client_id: str | None, *, profile: str) -> AgencyApp:
     return app
 
 
-_CLIENT = select(AgencyApp.__table__).where(AgencyApp.__table__.c.client_id == bindparam("client_id"))
+_CLIENT = DriverStatement(
+    select(AgencyApp.__table__).where(AgencyApp.__table__.c.client_id == bindparam("client_id"))
+)
+_CLIENT_COLUMNS = tuple(column.key for column in AgencyApp.__table__.columns)
 
 
 def authenticate_client(
