@@ -377,6 +377,21 @@ _TOKEN_GRANT = DriverStatement(
 )
 
 
+_CITIZEN_COLUMNS = DriverStatement(
+    select(*(_Z.c[name] for name in GrantCitizen._fields)).where(_Z.c.id == bindparam("id"))
+)
+
+
+def grant_citizen(session: Session, citizen_id: str) -> GrantCitizen:
+    """The columns of a citizen a release reads (as a resource call reads them with its token),
+    for a release from the token call (an ID token's claims). Raises NotFound."""
+    session.flush()  # pending ORM changes first, as session.execute would
+    row = _CITIZEN_COLUMNS.first(session.connection(), {"id": citizen_id})
+    if row is None:
+        raise NotFound("no such citizen")
+    return GrantCitizen._make(row)
+
+
 def usable_token(session: Session, jti: str, *, now: dt.datetime) -> Grant:
     """The token's grant, if the token is unrevoked and unexpired and the consent still active and
     not paused: revoking or pausing a consent stops its tokens at once (resuming it lets them work

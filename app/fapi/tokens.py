@@ -17,10 +17,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from consent.grants import GrantApp, RedeemedCode
+from consent.grants import GrantApp, RedeemedCode, grant_citizen
 from consent.models import AgencyApp
 from profile_store.assembly import assemble_person
-from profile_store.models import Citizen
 
 from ..auditing import record
 from ..extensions import Runtime
@@ -51,7 +50,7 @@ def issue_id_token(
     names = login_attributes(wire_scope, grant.scope)
     if not names:
         return id_token(rt, app, grant, issuer=issuer, now=now)
-    citizen = session.get(Citizen, grant.citizen_id)
+    citizen = grant_citizen(session, grant.citizen_id)
     person = assemble_person(
         session, vault=rt.vault, catalogue=rt.catalogue, citizen=citizen, attributes=names
     )
