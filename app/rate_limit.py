@@ -30,6 +30,7 @@ import structlog
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from sqlalchemy.orm import Session
 
 from core.rate_limit import Decision, RateLimited
 
@@ -75,10 +76,15 @@ def limit_key(scope: str, subject: str) -> str:
     return f"{scope}:{digest}"
 
 
-def check(scope: str, subject: str, *, limit: int, window: int) -> Decision:
+def check(scope: str, subject: str, *, limit: int, window: int, session: Session | None = None) -> Decision:
     """Count one hit on (scope, subject); raises RateLimited (a 429 page or JSON body) past the
-    limit. For callers with their own limits, such as the OAuth token endpoint."""
-    decision = runtime().rate_limiter.check(limit_key(scope, subject), limit, window)
+    limit. For callers with their own limits, such as the OAuth token endpoint. With `session`,
+    in its transaction, which the caller commits whatever follows."""
+    limiter, key = runtime().rate_limiter, limit_key(scope, subject)
+    if session is None:
+        decision = limiter.check(key, limit, window)
+    else:
+        decision = limiter.check_in(session, key, limit, window)
     if not decision.allowed:
         log.warning("rate_limited", scope=scope, retry_after=decision.retry_after)
         metrics.rate_limited(scope)
@@ -86,11 +92,17 @@ def check(scope: str, subject: str, *, limit: int, window: int) -> Decision:
     return decision
 
 
-def refuse_if_spent(scope: str, subject: str, *, limit: int, window: int) -> None:
+def refuse_if_spent(
+    scope: str, subject: str, *, limit: int, window: int, session: Session | None = None
+) -> None:
     """Raise RateLimited when (scope, subject) already has `limit` hits in this window; counts
     nothing. For limits that count only failures: checked before the attempt, charged after it
-    fails (`check`)."""
-    decision = runtime().rate_limiter.peek(limit_key(scope, subject), limit, window)
+    fails (`check`). With `session`, read in its transaction."""
+    limiter, key = runtime().rate_limiter, limit_key(scope, subject)
+    if session is None:
+        decision = limiter.peek(key, limit, window)
+    else:
+        decision = limiter.peek_in(session, key, limit, window)
     if not decision.allowed:
         log.warning("rate_limited", scope=scope, retry_after=decision.retry_after)
         metrics.rate_limited(scope)

@@ -74,6 +74,16 @@ class RateLimiter(Protocol):
         be within `limit` (for limits that count only failures, checked before the attempt)."""
         ...
 
+    def check_in(self, session: Session, key: str, limit: int, window: int) -> Decision:
+        """`check` in the caller's transaction, which must commit whatever becomes of the request
+        (the token call counts its hit with its client assertion's jti: one commit for both).
+        Redis counts at once."""
+        ...
+
+    def peek_in(self, session: Session, key: str, limit: int, window: int) -> Decision:
+        """`peek` in the caller's transaction."""
+        ...
+
 
 def _window(now: dt.datetime, window: int) -> tuple[int, int]:
     start = math.floor(now.timestamp()) // window * window
@@ -116,16 +126,22 @@ class DbRateLimiter:
         self._sweeps = AtMostEvery(sweep_interval)
 
     def check(self, key: str, limit: int, window: int) -> Decision:
+        with self.sessions() as session:
+            decision = self.check_in(session, key, limit, window)
+            session.commit()
+        return decision
+
+    def check_in(self, session: Session, key: str, limit: int, window: int) -> Decision:
         _validate(key, limit, window)
         now = self._clock()
-        # Non-blocking: one thread sweeps, the others carry on counting.
-        self._sweeps.run(now, lambda: self._sweep(now))
+        # Non-blocking: one thread sweeps, the others carry on counting. Not while the caller's
+        # transaction is open: on SQLite it may hold the write lock the sweep's session waits for.
+        if not session.in_transaction():
+            self._sweeps.run(now, lambda: self._sweep(now))
         start, end = _window(now, window)
-        with self.sessions() as session:
-            expires_at = dt.datetime.fromtimestamp(end, dt.UTC)
-            row = {"key": key, "window_s": window, "window_start": start, "hits": 1, "expires_at": expires_at}
-            (hits,) = _count_hit(session).rows(session.connection(), row)[0]
-            session.commit()
+        expires_at = dt.datetime.fromtimestamp(end, dt.UTC)
+        row = {"key": key, "window_s": window, "window_start": start, "hits": 1, "expires_at": expires_at}
+        (hits,) = _count_hit(session).rows(session.connection(), row)[0]
         return _decision(hits, limit, end, now)
 
     def reset(self, key: str, window: int) -> None:
@@ -141,13 +157,17 @@ class DbRateLimiter:
             session.commit()
 
     def peek(self, key: str, limit: int, window: int) -> Decision:
+        with self.sessions() as session:
+            return self.peek_in(session, key, limit, window)
+
+    def peek_in(self, session: Session, key: str, limit: int, window: int) -> Decision:
         _validate(key, limit, window)
         now = self._clock()
+        if not session.in_transaction():  # as in check_in
+            self._sweeps.run(now, lambda: self._sweep(now))
         start, end = _window(now, window)
-        with self.sessions() as session:
-            found = _PEEK.first(session.connection(), {"k": key, "w": window, "s": start})
-        hits = found[0] if found else 0
-        return _peeked(hits, limit, end, now)
+        found = _PEEK.first(session.connection(), {"k": key, "w": window, "s": start})
+        return _peeked(found[0] if found else 0, limit, end, now)
 
     def _sweep(self, now: dt.datetime) -> None:
         with self.sessions() as session:
@@ -227,6 +247,12 @@ class RedisRateLimiter:
         start, end = _window(now, window)
         hits = self._redis.get(self.redis_key(key, window, start))
         return _peeked(int(hits or 0), limit, end, now)
+
+    def check_in(self, session: Session, key: str, limit: int, window: int) -> Decision:
+        return self.check(key, limit, window)
+
+    def peek_in(self, session: Session, key: str, limit: int, window: int) -> Decision:
+        return self.peek(key, limit, window)
 
     def close(self) -> None:
         self._redis.close()

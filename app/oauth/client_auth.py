@@ -23,6 +23,7 @@ from typing import Any
 
 from joserfc import jws
 from joserfc.jwk import ECKey
+from sqlalchemy.orm import Session
 
 from app.oauth.dpop import MAX_JTI_LENGTH, normalise_url, numeric_date, thumbprint, usable_jti
 from app.oauth.jwks import ES_ALGORITHMS, JwksError, JwksResolver, extract_jws, verify_es
@@ -48,6 +49,7 @@ def verify_client_assertion(
     jwks: JwksResolver,
     now: dt.datetime,
     replay: ReplayCache,
+    session: Session | None = None,
     max_lifetime_s: int = 300,
     leeway_s: int = 5,
     algorithms: tuple[str, ...] = ("ES256",),
@@ -59,7 +61,9 @@ def verify_client_assertion(
     name; they are compared after URL normalisation. With `audience_as_string` an `aud` array is
     refused (FAPI 2.0). `algorithms` are the ECDSA algorithms the profile accepts. On success the
     jti is recorded in `replay` (namespace "client_assertion:<client_id>") until the assertion
-    expires. The caller still checks `cnf.jkt` (v4) or `code` (v5) itself. Raises ClientAuthError.
+    expires: at once, or with `session` in its transaction, which the caller then commits
+    whatever becomes of the request. The caller still checks `cnf.jkt` (v4) or `code` (v5)
+    itself. Raises ClientAuthError.
     """
     if not isinstance(assertion, str) or not assertion:
         raise ClientAuthError("client_assertion is missing")
@@ -76,7 +80,12 @@ def verify_client_assertion(
     _check_identity(claims, client_id=client_id, audiences=audiences)
     exp = _check_times(claims, now=now, max_lifetime_s=max_lifetime_s, leeway_s=leeway_s)
     expires_at = dt.datetime.fromtimestamp(math.ceil(exp) + leeway_s, dt.UTC)
-    if not replay.first_use(f"client_assertion:{client_id}", claims["jti"], expires_at):
+    namespace = f"client_assertion:{client_id}"
+    if session is None:
+        first = replay.first_use(namespace, claims["jti"], expires_at)
+    else:
+        first = replay.first_use_in(session, namespace, claims["jti"], expires_at)
+    if not first:
         raise ClientAuthError("client_assertion jti was already used: sign a new jti for every request")
     return claims
 

@@ -81,8 +81,10 @@ class DbReplayCache:
         only once that transaction commits. For a use recorded together with what it allowed
         (a disclosure and its audit entry), one commit instead of two."""
         now = self._clock()
-        # Non-blocking: one thread sweeps, the others carry on with their insert.
-        self._sweeps.run(now, lambda: self._sweep(now))
+        # Non-blocking: one thread sweeps, the others carry on with their insert. Not while the
+        # caller's transaction is open: on SQLite it may hold the write lock the sweep waits for.
+        if not session.in_transaction():
+            self._sweeps.run(now, lambda: self._sweep(now))
         # ON CONFLICT DO NOTHING RETURNING: a replay returns no row, not an exception to unwind.
         dialect = session.get_bind().dialect.name
         statement = _FIRST_USE_PG if dialect == "postgresql" else _FIRST_USE_SQLITE

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,18 +100,19 @@ def token_params() -> dict[str, str]:
     return params
 
 
-def find_client(client_id: str | None, *, profile: str) -> AgencyApp:
-    """The registered, enabled client allowed `profile`, read in a short session of its own and
-    detached: the request's write transaction starts only after the replay caches have recorded
-    this request's jtis. ClientAuthError for anything else, saying which (client ids are public)."""
+def find_client(client_id: str | None, *, profile: str, session: Session | None = None) -> AgencyApp:
+    """The registered, enabled client allowed `profile`, read in `session` (else a short session of
+    its own) and detached: the request's write transaction starts only after the replay caches
+    have recorded this request's jtis. ClientAuthError for anything else, saying which (client ids
+    are public)."""
     if not client_id:
         raise ClientAuthError("client_id is missing, and the client_assertion names no client in iss")
     row = None
     if len(client_id) <= 100:
         # The row's columns, made into a detached AgencyApp: the object session.get and expunge
         # gave, without the identity map and the ORM's loading (a sixth of a token call).
-        with runtime().sessions() as session:
-            row = _CLIENT.first(session.connection(), {"client_id": client_id})
+        with nullcontext(session) if session is not None else runtime().sessions() as reading:
+            row = _CLIENT.first(reading.connection(), {"client_id": client_id})
     if row is None:
         raise ClientAuthError(f"unknown client: no app {shown(client_id)} is registered")
     app = AgencyApp(**dict(zip(_CLIENT_COLUMNS, row, strict=True)))
@@ -147,18 +149,38 @@ def authenticate_client(
     so junk assertions naming a client's public id cannot lock that client out."""
     config, address = runtime().config, rate_limit.client_address()
     failures = {"limit": config.client_auth_failure_limit, "window": config.client_auth_failure_window_s}
-    rate_limit.refuse_if_spent(rate_limit.CLIENT_AUTH_FAILURES, address, **failures)
-    try:
-        app, claims = _authenticate(params, client_id=client_id, profile=profile, policy=policy, now=now)
-    except ClientAuthError:
-        rate_limit.check(rate_limit.CLIENT_AUTH_FAILURES, address, **failures)
-        raise
-    rate_limit.check(limit, app.client_id, limit=config.token_rate_limit, window=60)
+    # One session for the lot, two transactions where there were four sessions: the reads (the
+    # address's failures, the client), then the assertion's jti and the hit that counts, committed
+    # together whatever follows. The reads' transaction ends before the writes begin: SQLite
+    # cannot turn a read into a write once another writer has committed meanwhile.
+    with runtime().sessions() as session:
+        rate_limit.refuse_if_spent(rate_limit.CLIENT_AUTH_FAILURES, address, **failures, session=session)
+        try:
+            app, claims = _authenticate(
+                params, client_id=client_id, profile=profile, policy=policy, now=now, session=session
+            )
+        except ClientAuthError:
+            session.commit()  # a recorded jti stays recorded; ends the reads on any other failure
+            try:
+                rate_limit.check(rate_limit.CLIENT_AUTH_FAILURES, address, **failures, session=session)
+            finally:
+                session.commit()
+            raise
+        try:
+            rate_limit.check(limit, app.client_id, limit=config.token_rate_limit, window=60, session=session)
+        finally:
+            session.commit()
     return app, claims
 
 
 def _authenticate(
-    params: dict[str, str], *, client_id: str | None, profile: str, policy: ClientPolicy, now: dt.datetime
+    params: dict[str, str],
+    *,
+    client_id: str | None,
+    profile: str,
+    policy: ClientPolicy,
+    now: dt.datetime,
+    session: Session,
 ) -> tuple[AgencyApp, dict[str, Any]]:
     rt = runtime()
     if "client_assertion_type" not in params:
@@ -175,7 +197,8 @@ def _authenticate(
         except ValueError as exc:
             algorithms = " or ".join(policy.algorithms)
             raise ClientAuthError(f"client_assertion is not an {algorithms} JWS: {exc}") from None
-    app = find_client(client_id, profile=profile)
+    app = find_client(client_id, profile=profile, session=session)
+    session.commit()  # the reads end here; the assertion's jti is the next transaction's write
     claims = verify_client_assertion(
         params["client_assertion"],
         client_id=app.client_id,
@@ -183,6 +206,7 @@ def _authenticate(
         jwks=rt.client_jwks.resolver(app.client_id, jwks=app.jwks, jwks_uri=app.jwks_uri),
         now=now,
         replay=rt.replay,
+        session=session,
         max_lifetime_s=policy.max_lifetime_s,
         leeway_s=policy.leeway_s,
         algorithms=policy.algorithms,
