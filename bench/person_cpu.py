@@ -127,8 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--sql",
         action="store_true",
-        help="count SQL statements per call (those through SQLAlchemy: not the SQLite audit "
-        "append's, which run on the driver)",
+        help="count SQL statements per call (through SQLAlchemy or a DriverStatement; an "
+        "executemany counts once)",
     )
     parser.add_argument("--pg-url", help="PostgreSQL (name must contain 'bench'; dropped and re-created)")
     parser.add_argument("--top", type=int, default=45)
@@ -191,6 +191,19 @@ def main(argv: list[str] | None = None) -> None:
             @event.listens_for(engine, "before_cursor_execute")
             def _count(*_args: Any) -> None:
                 statements[0] += 1
+
+            # DriverStatements (core/driver_sql.py) bypass SQLAlchemy's events: count them too.
+            from core.driver_sql import DriverStatement
+
+            for method in ("rows", "many"):
+                original = getattr(DriverStatement, method)
+
+                def counted(self, *args: Any, _original=original, **kwargs: Any) -> Any:
+                    if self.direct:
+                        statements[0] += 1
+                    return _original(self, *args, **kwargs)
+
+                setattr(DriverStatement, method, counted)
 
         token_url = f"{BASE_URL}/com/v4/token"
         dpop_keys = [ECKey.generate_key("P-256", auto_kid=True) for _ in range(16)]

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from itertools import islice
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.db import UTCDateTime
@@ -410,6 +410,25 @@ def usable_token(session: Session, jti: str, *, now: dt.datetime) -> Grant:
     if consent.paused_at is not None:
         raise InvalidToken("the consent behind this access token is paused")
     return Grant(token, consent, app, citizen)
+
+
+def access_ends(session: Session, *, consent_id: str, now: dt.datetime) -> dt.datetime | None:
+    """When the app's access under the consent ends: the latest expiry among its unrevoked access
+    tokens, capped by the consent's own expiry (consent.grants.usable_token refuses a token past
+    either, and any token once the consent is withdrawn). None when no token works at `now`.
+    Reads only, in the caller's transaction."""
+    consent = session.get(Consent, consent_id)
+    if consent is None or not consent.active_at(now):
+        return None
+    latest = session.scalar(
+        select(func.max(IssuedToken.expires_at)).where(
+            IssuedToken.consent_id == consent_id, IssuedToken.revoked_at.is_(None)
+        )
+    )
+    if latest is None:
+        return None
+    ends = min(latest, consent.expires_at)  # UTCDateTime: aware on every backend, max() included
+    return ends if ends > now else None
 
 
 def purge_expired(session: Session, *, now: dt.datetime, keep: dt.timedelta = PURGE_AFTER) -> dict[str, int]:

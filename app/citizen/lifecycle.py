@@ -19,6 +19,7 @@ from marshmallow import ValidationError
 from audit.disclosure_reports import NOTE_MAX, DisclosureReport, file_report, reportable_entry
 from audit.log import Event
 from consent.apps import find_purpose
+from consent.grants import access_ends
 from consent.lifecycle import droppable, narrow, own_consent, pause, resume, state
 from core.clock import utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -29,7 +30,7 @@ from ..extensions import db, runtime
 from ..identity import citizen_required
 from ..notices.events import notify_app
 from .lifecycle_schemas import NarrowForm, ReportForm
-from .portal import access_ends, consent_record, labelled
+from .portal import consent_record, labelled
 from .views import _action_form, bp
 
 log = structlog.get_logger(__name__)

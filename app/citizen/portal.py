@@ -16,13 +16,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from audit.log import Event
 from audit.search import citizen_history
 from consent.consents import consents_of, revoke_consent
-from consent.grant_models import IssuedToken
 from consent.grants import pending_request
 from consent.lifecycle import CURRENT, Allowed, allowed, state
 from consent.models import AgencyApp, Consent, Purpose
@@ -233,25 +232,6 @@ def consent_record(
     apps = _apps(session, {consent.client_id})
     purposes = _purposes(session, {(consent.client_id, consent.purpose_id)})
     return _consent_record(consent, apps, purposes, catalogue, now=now)
-
-
-def access_ends(session: Session, *, consent_id: str, now: dt.datetime) -> dt.datetime | None:
-    """When the app's access under the consent ends: the latest expiry among its unrevoked access
-    tokens, capped by the consent's own expiry (consent.grants.usable_token refuses a token past
-    either, and any token once the consent is withdrawn). None when no token works at `now`.
-    Reads only, in the caller's transaction."""
-    consent = session.get(Consent, consent_id)
-    if consent is None or not consent.active_at(now):
-        return None
-    latest = session.scalar(
-        select(func.max(IssuedToken.expires_at)).where(
-            IssuedToken.consent_id == consent_id, IssuedToken.revoked_at.is_(None)
-        )
-    )
-    if latest is None:
-        return None
-    ends = min(latest, consent.expires_at)  # UTCDateTime: aware on every backend, max() included
-    return ends if ends > now else None
 
 
 def withdraw(session: Session, *, citizen: Citizen, consent_id: str, now: dt.datetime) -> Consent | None:
