@@ -88,7 +88,9 @@ class DriverStatement:
 
     def _plan_for(self, dialect: Dialect, params: Mapping[str, Any]) -> _Plan:
         sizes = tuple(len(params[name]) for name in self._expanding)
-        key = (id(dialect), frozenset(params), sizes)
+        # What the compiled SQL and the processors depend on; not id(dialect), which a later
+        # engine's dialect may reuse once the first is gone.
+        key = (type(dialect), dialect.server_version_info, frozenset(params), sizes)
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = self._compile(dialect, params, sizes)
