@@ -101,7 +101,7 @@ def webhook(client_id: str, url: str | None, remove: bool) -> None:
     expired): an https URL receiving signed Security Event Tokens (docs/agency-apps.md)."""
     if remove == (url is not None):
         raise click.UsageError("give a URL, or --remove")
-    loopback_ok = not runtime().config.production  # http://127.0.0.1 only for development
+    loopback_ok = runtime().config.loopback_webhooks
     _run(
         "webhook_removed" if remove else "webhook_set",
         lambda s, rt: set_webhook_url(

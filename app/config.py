@@ -234,6 +234,12 @@ class Config:
     def production(self) -> bool:
         return self.env == "production"
 
+    @property
+    def loopback_webhooks(self) -> bool:
+        """Whether an app's webhook may be plain http to 127.0.0.1 or localhost: outside
+        production only (a developer's own machine), for the admin page and the CLI alike."""
+        return not self.production
+
     def check(self) -> None:
         """Refuse, naming each variable: in every mode an unknown mode, a negative JWKS TTL or a
         blank SECRET_KEY (Flask cannot sign a session with it); in production, every weak or

@@ -24,7 +24,7 @@ from .app_form import Problems, document_from, live_key_problems, place
 from .display import catalogue_choices
 from .schemas import MAX_PURPOSES, AppForm, form_payload
 from .views import FLASH, _audit, bp
-from .webhook_views import loopback_http_allowed, webhook_problem
+from .webhook_views import webhook_problem
 
 log = structlog.get_logger(__name__)
 EMPTY_PURPOSE = {"id": "", "description": "", "required": [], "optional": []}
@@ -70,7 +70,7 @@ def register():
         return _form_page(form, found, 409)
     _audit(app.client_id, "registered")
     if webhook:  # audited on its own, as `consentry apps webhook` and the app's webhook page do
-        loopback = loopback_http_allowed()
+        loopback = runtime().config.loopback_webhooks
         set_webhook_url(
             store, client_id=app.client_id, url=webhook, now=utcnow(), allow_loopback_http=loopback
         )
@@ -100,6 +100,6 @@ def _form_page(form: dict[str, Any], found: Problems, status: int = 200):
         choices=catalogue_choices(runtime().catalogue),
         profiles=PROFILES,
         max_purposes=MAX_PURPOSES,
-        loopback=loopback_http_allowed(),
+        loopback=runtime().config.loopback_webhooks,
     )
     return page, status

@@ -24,15 +24,10 @@ log = structlog.get_logger(__name__)
 ENTER_ADDRESS = "Enter the https address the app receives events at, or remove the webhook"
 
 
-def loopback_http_allowed() -> bool:
-    """http://127.0.0.1 and http://localhost are for development only, as in the CLI."""
-    return not runtime().config.production
-
-
 def webhook_problem(url: str) -> str | None:
     """Why events may not go to `url`, or None if they may."""
     try:
-        check_webhook_url(url, allow_loopback_http=loopback_http_allowed())
+        check_webhook_url(url, allow_loopback_http=runtime().config.loopback_webhooks)
     except ValidationFailed as exc:
         return exc.message[:1].upper() + exc.message[1:]
     return None
@@ -53,9 +48,8 @@ def webhook(client_id: str):
     url = None if form["action"] == "remove" else form["webhook_url"].strip()
     if url is not None and (problem := ENTER_ADDRESS if not url else webhook_problem(url)):
         return _page(app, form["webhook_url"], {"webhook_url": [problem]}, 400)
-    set_webhook_url(
-        store, client_id=client_id, url=url, now=utcnow(), allow_loopback_http=loopback_http_allowed()
-    )
+    loopback = runtime().config.loopback_webhooks
+    set_webhook_url(store, client_id=client_id, url=url, now=utcnow(), allow_loopback_http=loopback)
     action = "webhook_removed" if url is None else "webhook_set"
     _audit(client_id, action)
     store.commit()
@@ -66,5 +60,5 @@ def webhook(client_id: str):
 
 def _page(app: AgencyApp, value: str, errors: dict[str, list[str]], status: int = 200):
     return render_template(
-        "admin/webhook.html", app=app, value=value, errors=errors, loopback=loopback_http_allowed()
+        "admin/webhook.html", app=app, value=value, errors=errors, loopback=runtime().config.loopback_webhooks
     ), status

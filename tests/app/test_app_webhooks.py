@@ -173,6 +173,15 @@ def test_the_cli_refuses_a_webhook_url_it_will_not_post_to(app, agency_app, url,
     assert result.exit_code == 1 and reason in result.output
 
 
+def test_the_cli_takes_plain_http_to_loopback_only_outside_production(app, agency_app, monkeypatch):
+    # The same rule as the admin page's (Config.loopback_webhooks).
+    assert set_webhook(app, "http://127.0.0.1:8001/events").exit_code == 0
+    rt = app.extensions["consentry"]
+    monkeypatch.setattr(rt, "config", rt.config.replace(env="production"))
+    result = set_webhook(app, "http://localhost:8001/events")
+    assert result.exit_code == 1 and "must use https" in result.output
+
+
 def test_the_sweep_reminds_then_records_the_expiry_once(
     app, client, db_session, keys, citizen, verifier, dpop_key, receiver
 ):
