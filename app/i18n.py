@@ -128,13 +128,15 @@ def language_context() -> dict[str, object]:
 def choose(locale: str):
     """Remember the chosen language (a GOV.UK-style link, so it works without JavaScript) and go
     back to the page it was chosen on: a local path only, never another site. A signed-in
-    citizen's choice is stored for them too: their mails are written in it."""
+    citizen without a language for mails gets this one, as at sign-in; one they have is changed
+    only on the notices page (a form with its CSRF token): this is a GET, which another site
+    can send the citizen to."""
     back = safe_next(_decode_back(request.args.get("back", ""))) or url_for("site.index")
     response = redirect(back, code=303)
     if locale in SUPPORTED_LOCALES:
         citizen_id = current_citizen_id()
         if citizen_id is not None:
-            remember_language(citizen_id, locale)
+            remember_language(citizen_id, locale, only_if_unset=True)
         response.set_cookie(
             LANGUAGE_COOKIE,
             locale,
