@@ -414,7 +414,7 @@ def usable_token(session: Session, jti: str, *, now: dt.datetime) -> Grant:
 
 def access_ends(session: Session, *, consent_id: str, now: dt.datetime) -> dt.datetime | None:
     """When the app's access under the consent ends: the latest expiry among its unrevoked access
-    tokens, capped by the consent's own expiry (consent.grants.usable_token refuses a token past
+    tokens, capped by the consent's own expiry (`usable_token` refuses a token past
     either, and any token once the consent is withdrawn). None when no token works at `now`.
     Reads only, in the caller's transaction."""
     consent = session.get(Consent, consent_id)
