@@ -21,7 +21,7 @@ from audit.integrator import BATCH, integrate_batch
 from audit.log import BATCHED, append
 from audit.models import AuditEntry, AuditLeaf
 from audit.signer import AuditSigner
-from audit.tree import tree_size
+from audit.tree import create_checkpoint, tree_size
 from audit.verify import verify_log
 from core.db import make_session_factory, transaction
 
@@ -106,8 +106,6 @@ def _check(sessions) -> str:
     """The whole log as `consentry audit verify` checks it (after a checkpoint of the drained log)."""
     signer = AuditSigner.from_pem("bench", DEMO_AUDIT_SIGNING_KEY)
     with transaction(sessions) as session:
-        from audit.log import create_checkpoint
-
         create_checkpoint(session, signer=signer, now=dt.datetime.now(dt.UTC))
         report = verify_log(session, public_key=signer.public_key)
     if not report.ok:
