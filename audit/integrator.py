@@ -42,6 +42,7 @@ from core.db import UTCDateTime, transaction
 from core.errors import DomainError, NotFound
 
 from .entry_sql import PG_ENTRY_CTES
+from .entry_write import locked_head
 from .merkle import chain_next, frontier_append
 from .models import AuditEntry, AuditEntryAttribute, AuditHead, AuditLeaf, AuditQueued, AuditTreeNode
 
@@ -86,7 +87,6 @@ _PG_FOLD = """
     UPDATE audit_head SET next_seq = %(size)s, chain_head = %(chain_head)s, frontier = %(frontier)s
     WHERE id = 1
 """
-_HEAD_FOR_UPDATE = select(_H.c.next_seq, _H.c.chain_head, _H.c.frontier, _H.c.leaves_from).where(_H.c.id == 1)
 _TAKE = (
     select(_Q.c.seq, _E.c.leaf_hash)
     .join(_E, _E.c.seq == _Q.c.seq)
@@ -123,7 +123,7 @@ def allocate_id(connection: Connection) -> int:
 
 def _start_leaves(connection: Connection) -> int:
     """Set `leaves_from` (once, under the head's row lock): every entry below it is at its seq."""
-    head = connection.execute(_HEAD_FOR_UPDATE.with_for_update()).one_or_none()
+    head = locked_head(connection)
     if head is None:
         raise NotFound("audit log not initialised (run the migrations)")
     if head.leaves_from is not None:  # another writer set it while we waited for the lock
@@ -194,9 +194,7 @@ def integrate_batch(
         )
         if not elected.scalar():
             return 0
-    found = connection.execute(
-        _HEAD_FOR_UPDATE.with_for_update() if postgres else _HEAD_FOR_UPDATE
-    ).one_or_none()
+    found = locked_head(connection)
     if found is None:
         raise NotFound("audit log not initialised (run the migrations)")
     taken = connection.execute(_TAKE, {"limit": limit}).all()
