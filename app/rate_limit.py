@@ -85,11 +85,7 @@ def check(scope: str, subject: str, *, limit: int, window: int, session: Session
         decision = limiter.check(key, limit, window)
     else:
         decision = limiter.check_in(session, key, limit, window)
-    if not decision.allowed:
-        log.warning("rate_limited", scope=scope, retry_after=decision.retry_after)
-        metrics.rate_limited(scope)
-        raise RateLimited(TOO_MANY_ATTEMPTS, retry_after=decision.retry_after)
-    return decision
+    return _allowed(decision, scope)
 
 
 def refuse_if_spent(
@@ -103,10 +99,16 @@ def refuse_if_spent(
         decision = limiter.peek(key, limit, window)
     else:
         decision = limiter.peek_in(session, key, limit, window)
+    _allowed(decision, scope)
+
+
+def _allowed(decision: Decision, scope: str) -> Decision:
+    """`decision` if allowed; else logged, counted and raised as RateLimited."""
     if not decision.allowed:
         log.warning("rate_limited", scope=scope, retry_after=decision.retry_after)
         metrics.rate_limited(scope)
         raise RateLimited(TOO_MANY_ATTEMPTS, retry_after=decision.retry_after)
+    return decision
 
 
 def reset(scope: str, subject: str, *, window: int) -> None:
