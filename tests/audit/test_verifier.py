@@ -408,8 +408,8 @@ FORBIDDEN = {
 }
 STANDALONE = {
     "audit", "audit.canonical", "audit.merkle", "audit.checkpoint_signing", "audit.proof_check",
-    "audit.verifier", "audit.verifier_bundle", "audit.witness_verify", "audit.witness_format",
-    "audit.note",
+    "audit.verifier", "audit.verifier_walk", "audit.verifier_bundle", "audit.witness_verify",
+    "audit.witness_format", "audit.note",
 }  # fmt: skip
 
 
