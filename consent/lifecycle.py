@@ -5,7 +5,7 @@ expiry on the record) is consent.expiry.
 
 Every function works in the caller's transaction and flushes; none commits. The state is derived
 from the row (`revoked_at`, `expires_at`, `paused_at`, `used_at`, `remembered`), never stored on
-its own, so it cannot disagree with what the token check (consent.grants.usable_token) does.
+its own, so it cannot disagree with what the token check (consent.token_grants.usable_token) does.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from marshmallow import ValidationError
 from audit.disclosure_reports import NOTE_MAX, DisclosureReport, file_report, reportable_entry
 from audit.log import Event
 from consent.apps import find_purpose
-from consent.grants import access_ends
 from consent.lifecycle import droppable, narrow, own_consent, pause, resume, state
+from consent.token_grants import access_ends
 from core.clock import utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
 from profile_store.citizens import get_citizen

@@ -238,7 +238,7 @@ def withdraw(session: Session, *, citizen: Citizen, consent_id: str, now: dt.dat
     """Revoke one of the citizen's consents that can still be withdrawn (consent.lifecycle.allowed:
     active, paused, or used within its time) and append `consent_revoked` to the audit log,
     in the caller's transaction (flushed, not committed): tokens issued under it stop working once
-    the caller commits (consent.grants.usable_token checks the consent on every call). Returns
+    the caller commits (consent.token_grants.usable_token checks the consent on every call). Returns
     None, changing nothing, when the consent had already ended (expired or withdrawn). Raises
     NotFound for an unknown consent or another citizen's."""
     consent = _revoke_if_current(session, citizen_id=citizen.id, consent_id=consent_id, now=now)

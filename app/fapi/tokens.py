@@ -17,8 +17,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from consent.grants import GrantApp, RedeemedCode, grant_citizen
+from consent.grants import RedeemedCode
 from consent.models import AgencyApp
+from consent.token_grants import GrantApp, grant_citizen
 from profile_store.assembly import assemble_person
 
 from ..auditing import record

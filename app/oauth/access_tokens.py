@@ -12,7 +12,8 @@ import json
 import secrets
 from typing import Any
 
-from consent.grants import InvalidToken, RedeemedCode
+from consent.grants import RedeemedCode
+from consent.token_grants import InvalidToken
 
 from . import fast_jose
 from .dpop import numeric_date

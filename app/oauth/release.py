@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from agency_connectors.refresh import refresh_citizen
 from audit.log import Event
-from consent.grants import Grant, GrantApp, GrantCitizen
 from consent.lifecycle import mark_used
 from consent.models import AgencyApp
+from consent.token_grants import Grant, GrantApp, GrantCitizen
 from profile_store.assembly import assemble_read, read_person
 from profile_store.models import Citizen
 

@@ -16,7 +16,7 @@ from typing import Any
 from flask import g, request
 from sqlalchemy.orm import Session
 
-from consent.grants import Grant, usable_token
+from consent.token_grants import Grant, usable_token
 from core.errors import DomainError
 
 from ..extensions import runtime

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from consent.grants import Grant
+from consent.token_grants import Grant
 
 from ..fapi.scopes import OPENID, SUB_ATTRIBUTES, parent, release_selection
 from .wire import OAuthError
