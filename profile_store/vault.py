@@ -13,7 +13,7 @@ from core.crypto.keyring import MasterKeyring, WrappedKey
 
 class KeyedCitizen(Protocol):
     """What a citizen's data key is found by: an ORM `Citizen`, or the plain columns a resource
-    call reads with its token (consent.grants.GrantCitizen)."""
+    call reads with its token (consent.token_grants.GrantCitizen)."""
 
     @property
     def id(self) -> str: ...
