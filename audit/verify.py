@@ -262,14 +262,12 @@ class _Walk:
             return Finding(None, "log head row missing")
         if head.next_seq > size:
             problem = "truncated: entries missing at the end of the log (or the head altered)"
-            expected, found = f"{head.next_seq} entries", f"{size} entries"
+            expected, found = _in_tree(head.next_seq), _in_tree(size)
             return Finding(problem=problem, expected=expected, found=found, **self._at(size))
         if head.next_seq < size:
             problem = "head is behind the log: the next append would reuse a seq"
-            found = f"{head.next_seq} entries"
-            return Finding(
-                problem=problem, expected=f"{size} entries", found=found, **self._at(head.next_seq)
-            )
+            found = _in_tree(head.next_seq)
+            return Finding(problem=problem, expected=_in_tree(size), found=found, **self._at(head.next_seq))
         if finding := self._beyond_the_end():
             return finding
         if head.chain_head != self.chain:
@@ -284,9 +282,9 @@ class _Walk:
     def _beyond_the_end(self) -> Finding | None:
         size = self.size
         if self.pending:
-            found = f"{self.pending[0].tree_size} entries"
+            found = _in_tree(self.pending[0].tree_size)
             problem = "checkpoint beyond the end of the log"
-            return Finding(problem=problem, expected=f"{size} entries", found=found, **self._at(size))
+            return Finding(problem=problem, expected=_in_tree(size), found=found, **self._at(size))
         beyond = select(_A.c.seq).where(_A.c.seq >= size).order_by(_A.c.seq).limit(1)
         if self.leaves_from is not None:  # ids run ahead of the tree: any row naming no entry
             orphan = ~select(_E.c.seq).where(_E.c.seq == _A.c.seq).exists()
@@ -424,3 +422,9 @@ def _fetch(
 
 def _hex(value: Any) -> str:
     return value.hex() if isinstance(value, bytes) else repr(value)
+
+
+def _in_tree(size: int) -> str:
+    """A log size as findings state it: leaves of the tree, which in a batched log are the
+    integrated entries (entries still queued are not counted)."""
+    return f"{size} entries in the tree"

@@ -350,6 +350,18 @@ def test_audit_verify_prints_the_bad_tree_node(app, db_session, log):
     assert f"FAILED {expected}: tree node hash mismatch (expected " in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize("name", ["head-next_seq-ahead", "head-next_seq-behind"])
+def test_a_head_out_of_step_names_both_sizes_of_the_tree(db_session, runtime, log, name):
+    next(m for m in MUTATIONS if m.name == name).apply(db_session, log)
+    first = verify(db_session, runtime).first
+    sizes = {first.expected, first.found}
+    # The head says one size, the tree holds another: both are named, as leaves of the tree.
+    assert sizes in (
+        {f"{log.size} entries in the tree", f"{log.size + 1} entries in the tree"},
+        {f"{log.size} entries in the tree", f"{log.size - 1} entries in the tree"},
+    )
+
+
 # --- the witnesses' cosignatures ----------------------------------------------------------------
 # Two witnesses: A cosigns every checkpoint but the last, B only the first (so a row can be moved
 # to a tree size or a witness name that has no row yet).
