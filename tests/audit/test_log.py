@@ -4,7 +4,7 @@ import json
 import threading
 
 import pytest
-from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy import bindparam, delete, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from audit.integrator import integrate_batch
@@ -214,6 +214,55 @@ def test_the_database_refuses_every_rewrite_of_an_audit_row(db_session, runtime,
         assert refused or (statement == "insert" and isinstance(exc, IntegrityError)), str(exc.orig)
     else:
         assert statement in IGNORING, f"{statement} on {table} was not refused"
+    where = [Base.metadata.tables[table].c[k] == v for k, v in key.items()]
+    after = db_session.execute(select(*Base.metadata.tables[table].c).where(*where)).one_or_none()
+    assert after is not None and dict(after._mapping) == before
+
+
+def unique_keys_beside_the_primary_key(connection, table):
+    """Every unique key of `table` other than its primary key, as the database has it (the
+    migrations, not the models): a replacing insert may conflict on any of them."""
+    inspector = inspect(connection)
+    primary = tuple(inspector.get_pk_constraint(table)["constrained_columns"])
+    keys = {tuple(c["column_names"]) for c in inspector.get_unique_constraints(table)}
+    keys |= {tuple(i["column_names"]) for i in inspector.get_indexes(table) if i["unique"]}
+    return primary, sorted(keys - {primary})
+
+
+def _fresh(value):
+    """A primary-key value no row has: the row below then conflicts on the other key only."""
+    if isinstance(value, int):
+        return value + 10**12
+    return f"{value}-replaced"
+
+
+@pytest.mark.as_owner
+@pytest.mark.parametrize("table", GUARDED)
+def test_a_replacing_insert_on_any_unique_key_is_refused(db_session, runtime, now, table):
+    """INSERT OR REPLACE (SQLite) and ON CONFLICT DO UPDATE (both) resolve a conflict on any unique
+    key, not just the primary key: a row with a new primary key and another key of an existing
+    row would replace that row without a DELETE trigger firing (audit_leaves' seq, until 0033)."""
+    connection = db_session.connection()
+    dialect = connection.dialect.name
+    primary, others = unique_keys_beside_the_primary_key(connection, table)
+    if not others:
+        pytest.skip(f"{table} has no unique key beside its primary key")
+    key, before = audit_row(db_session, runtime, now, table)
+    for unique in others:
+        row = {**before, **{k: _fresh(before[k]) for k in primary if k not in unique}}
+        cols = ", ".join(f'"{name}"' for name in row)
+        values = ", ".join(f":{name}" for name in row)
+        # Names from the database's own schema, values bound.
+        insert = f"INSERT INTO {table} ({cols}) VALUES ({values})"  # noqa: S608
+        statements = [f"{insert} ON CONFLICT ({', '.join(unique)}) "
+                      f'DO UPDATE SET "{primary[0]}" = excluded."{primary[0]}"']  # fmt: skip
+        if dialect == "sqlite":
+            statements.append(insert.replace("INSERT", "INSERT OR REPLACE", 1))
+        typed = [bindparam(name, type_=UTCDateTime()) for name in row if name.endswith("_at")]
+        for sql in statements:
+            with pytest.raises(DBAPIError) as refused, db_session.begin_nested():
+                db_session.execute(text(sql).bindparams(*typed), row)
+            assert any(reason in str(refused.value.orig) for reason in REFUSED), str(refused.value.orig)
     where = [Base.metadata.tables[table].c[k] == v for k, v in key.items()]
     after = db_session.execute(select(*Base.metadata.tables[table].c).where(*where)).one_or_none()
     assert after is not None and dict(after._mapping) == before
