@@ -24,15 +24,17 @@ from .common import (
     Options,
     Row,
     Stopwatch,
+    fresh_database,
+    med_p95,
+    summarize,
+)
+from .seeding import (
     build_runtime,
     close_runtime,
     declare_usual,
-    fresh_database,
     full_record_indices,
-    med_p95,
     seed_citizens,
     simulators,
-    summarize,
 )
 
 TARGET_MS = 2.0

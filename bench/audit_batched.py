@@ -1,5 +1,5 @@
 """The product's batched audit append (AUDIT_INTEGRATION=batched, audit/integrator.py) under the
-same load as bench/audit_scale.py's locked append: writers call `audit.log.append(...,
+same load as bench/audit_append.py's locked append: writers call `audit.log.append(...,
 integration="batched")`, one transaction per release, while one integrator thread runs
 `integrate_batch` in a loop, as `consentry audit integrate --every` does. At the end the queue is
 drained and the whole log verified with `audit.verify.verify_log` (leaves, tree, chain, queue).
@@ -25,6 +25,7 @@ from audit.tree import create_checkpoint, tree_size
 from audit.verify import verify_log
 from core.db import make_session_factory, transaction
 
+from .audit_load import MAX_PER_SETTING, disclosure_event
 from .audit_writers import run_writers
 from .common import Row, log
 
@@ -69,8 +70,6 @@ class _Integrator(threading.Thread):
 
 
 def run_product(url: str, writers: int, seconds: float) -> Row:
-    from .audit_scale import MAX_PER_SETTING, disclosure_event
-
     engine = create_engine(url, pool_size=writers + 2, max_overflow=0, pool_timeout=60)
     sessions = make_session_factory(engine, writer=True)
     log(

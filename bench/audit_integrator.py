@@ -35,6 +35,7 @@ from audit.merkle import (
 )
 from core.db import UTCDateTime
 
+from .audit_load import disclosure_event
 from .audit_writers import TARGET, run_writers
 from .common import MEETS, MISSES, Row, log
 
@@ -134,8 +135,6 @@ def fold(size: int, chain_head: bytes, frontier: bytes, batch: Sequence[tuple[in
 
 def entry_body(entry_id: int, n: int, now: dt.datetime) -> dict:
     """The body a writer hashes: the entry's id (from the sequence), not its leaf index."""
-    from .audit_scale import disclosure_event
-
     event = disclosure_event(n)
     body = {
         "id": entry_id,

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .common import MEETS, MISSES, Row
+from .common import MEETS, MISSES, Row, percentile
 
 TARGET = 2_000  # releases/s the issue asks of the append alone (issue 18, item 4)
 
@@ -34,8 +34,6 @@ def run_writers(
     `first + w * 1,000,000`, and all of them stop after `cap` releases. `integrator` is a started-
     later thread with `integrated`, `batches`, `busy_s`, `lags` and `error`; setting `stop` asks it
     to drain the queue and end. `check()` judges the log afterwards; it passed if it starts `ok`."""
-    from .audit_scale import percentile
-
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()

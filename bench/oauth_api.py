@@ -56,7 +56,7 @@ from urllib.parse import quote
 from joserfc.jwk import ECKey
 from sqlalchemy.engine import make_url
 
-from .common import SKIPPED, Options, Row, build_runtime, close_runtime, fresh_database, log
+from .common import SKIPPED, Options, Row, fresh_database, log
 from .fapi_api import drive_v5
 from .oauth_ceiling import CryptoPath, _access_token, _crypto_ceiling, _v4_crypto_path
 from .oauth_client import (
@@ -88,6 +88,7 @@ from .oauth_settings import (
     sizes,
     worker_classes,
 )
+from .seeding import build_runtime, close_runtime
 
 
 def run(options: Options) -> list[Row]:

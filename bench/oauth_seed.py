@@ -23,7 +23,8 @@ from core.clock import utcnow
 from core.uinfin import demo_uinfin
 from profile_store.models import Citizen
 
-from .common import (
+from .oauth_settings import CODE_TTL, PURPOSE_ID, REDIRECT_URI, SCOPE, V4, V5
+from .seeding import (
     build_runtime,
     close_runtime,
     declare_usual,
@@ -31,7 +32,6 @@ from .common import (
     seed_citizens,
     simulators,
 )
-from .oauth_settings import CODE_TTL, PURPOSE_ID, REDIRECT_URI, SCOPE, V4, V5
 
 
 @dataclass

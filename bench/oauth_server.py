@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
-from .common import BENCH_MASTER_KEYS
 from .oauth_settings import NO_AGENCIES, ROOT, THREADS, WORKERS
+from .seeding import BENCH_MASTER_KEYS
 
 
 @dataclass

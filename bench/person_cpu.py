@@ -157,12 +157,13 @@ def main(argv: list[str] | None = None) -> None:
     from app import create_app
     from app.config import Config
 
-    from .common import Options, build_runtime, close_runtime, fresh_database
+    from .common import Options, fresh_database
     from .fapi_api import Issuer, _login, _par_calls, _pushed_request, _token_calls_v5, _userinfo_calls
     from .oauth_client import Token, client_assertion, dpop_proof, jwt_claims, token_requests
     from .oauth_seed import mint_codes, open_v4_request, seed_app_and_citizens
     from .oauth_server import cpu_by_pid, database_backend_pids, server_environment
     from .oauth_settings import SCOPE
+    from .seeding import build_runtime, close_runtime
 
     apis = set(args.apis.split(","))
 

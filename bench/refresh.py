@@ -31,19 +31,15 @@ from .common import (
     Options,
     Row,
     Stopwatch,
-    build_runtime,
-    close_runtime,
     fresh_database,
-    full_record_indices,
     med_p95,
     mib,
     peak_rss_bytes,
     reset_peak_rss,
     rss_bytes,
-    seed_citizens,
-    simulators,
     summarize,
 )
+from .seeding import build_runtime, close_runtime, full_record_indices, seed_citizens, simulators
 
 AGENCY_LATENCY_MS = 100
 BATCH_SIZE = 200  # refresh_all's defaults, as `consentry refresh --all` uses them

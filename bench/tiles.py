@@ -37,7 +37,8 @@ from audit.tree import create_checkpoint
 from core.db import make_engine, make_session_factory
 
 from . import pgcopy
-from .common import INFO, Options, Row, bench_config, fresh_database, log
+from .common import INFO, Options, Row, fresh_database, log
+from .seeding import bench_config
 
 FULL_LEAVES, QUICK_LEAVES = 1_000_000, 50_000
 GROW = 10_000
