@@ -304,6 +304,8 @@ class Config:
                 audit_key_problems(self.audit_signing_key, demo_pem=DEMO_AUDIT_SIGNING_KEY),
             ),
         ]
+        if self.metrics_token is not None:  # unset: /metrics answers loopback clients only
+            verdicts.append(Verdict("METRICS_TOKEN", key_problems(self.metrics_token, published)))
         for agency in self.agencies:
             code = agency.code.upper()
             verdicts.append(Verdict(f"AGENCY_KEY_{code}", key_problems(agency.api_key, published)))

@@ -5,10 +5,9 @@ Keys are compared by their key material, never as strings: an audit key is the p
 key when its public key is, whatever its PEM whitespace; a master key is the demo key when its
 bytes are, under any kid. Text secrets need a length and an entropy estimate:
 
-- keys (SECRET_KEY, LOOKUP_KEY, AGENCY_KEY_*, AGENCY_NOTIFY_SECRET_*): at least 32 characters
-  and 128 estimated bits; `secrets.token_urlsafe(32)` gives 43 characters and about 200;
-- passwords (`password_problems`, for any a deployment configures): at least 16 characters and 48
-  estimated bits.
+- keys (SECRET_KEY, LOOKUP_KEY, METRICS_TOKEN when set, AGENCY_KEY_*, AGENCY_NOTIFY_SECRET_*): at
+  least 32 characters and 128 estimated bits; `secrets.token_urlsafe(32)` gives 43 characters and
+  about 200. (No password is configured: staff and citizens choose their own, identity/passwords.py.)
 
 The estimate is the Shannon entropy of the secret's own characters times its length. It catches
 repetition and tiny alphabets (one character repeated is 0 bits), not a guessable phrase; and no
@@ -31,7 +30,6 @@ from audit.checkpoint_signing import load_private_key_pem
 from core.crypto.keyring import KEY_BYTES, b64d
 
 MIN_KEY_CHARS, MIN_KEY_BITS = 32, 128
-MIN_PASSWORD_CHARS, MIN_PASSWORD_BITS = 16, 48
 # 32 random bytes hold about 30 distinct values; fewer than 16 is a pattern, not a random key.
 MIN_DISTINCT_KEY_BYTES = 16
 # How to make good ones, said once under a refusal (never per variable).
@@ -89,12 +87,6 @@ def text_secret_problems(
 
 def key_problems(value: str, published: Iterable[str]) -> tuple[str, ...]:
     return text_secret_problems(value, min_chars=MIN_KEY_CHARS, min_bits=MIN_KEY_BITS, published=published)
-
-
-def password_problems(value: str, published: Iterable[str]) -> tuple[str, ...]:
-    return text_secret_problems(
-        value, min_chars=MIN_PASSWORD_CHARS, min_bits=MIN_PASSWORD_BITS, published=published
-    )
 
 
 def parse_master_keys(spec: str) -> tuple[list[tuple[str, bytes]], list[str]]:

@@ -1,7 +1,9 @@
 import base64
+import dataclasses
 import functools
 import os
 import random
+import re
 import secrets
 
 import pytest
@@ -160,11 +162,34 @@ def test_an_active_master_kid_that_names_no_key_is_refused():
     assert "names no key" in refused_line(refusal(ACTIVE_MASTER_KID="missing"), "MASTER_KEYS")
 
 
-@pytest.mark.parametrize("variable", ["SECRET_KEY", "LOOKUP_KEY", "AGENCY_KEY_TAX"])
-@pytest.mark.parametrize("value", ["", "x", " ", "x" * 64])
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "LOOKUP_KEY", "AGENCY_KEY_TAX", "METRICS_TOKEN"])
+@pytest.mark.parametrize("value", ["x", " ", "x" * 64])
 def test_production_refuses_empty_one_character_and_repeated_secrets(variable, value):
     line = refused_line(refusal(**{variable: value}), variable)
     assert any(word in line for word in ("empty", "too short", "one character repeated"))
+
+
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "LOOKUP_KEY", "AGENCY_KEY_TAX"])
+def test_production_refuses_an_empty_secret(variable):
+    assert "empty" in refused_line(refusal(**{variable: ""}), variable)
+
+
+def test_an_empty_metrics_token_means_none_and_a_good_one_passes():
+    # Unset (or empty): /metrics answers loopback clients only, nothing to judge.
+    assert "METRICS_TOKEN" not in {v.variable for v in Config.from_env(production_env()).secret_verdicts()}
+    Config.from_env({**production_env(), "METRICS_TOKEN": secrets.token_urlsafe(32)})
+
+
+def test_every_secret_setting_is_judged_in_production():
+    """A setting whose name says it is a secret (key, secret, token, password) gets a verdict, so a
+    new one cannot reach production unjudged; agencies' keys are judged per agency."""
+    config = Config.from_env({**production_env(), "METRICS_TOKEN": secrets.token_urlsafe(32)})
+    judged = {verdict.variable for verdict in config.secret_verdicts()}
+    secret_like = re.compile(r"(^|_)(keys?|secret|token|password)($|_)")
+    settings = {f.name.upper() for f in dataclasses.fields(Config) if secret_like.search(f.name)}
+    assert settings and settings <= judged, settings - judged
+    for code in AGENCY_CODES:
+        assert {f"AGENCY_KEY_{code.upper()}", f"AGENCY_NOTIFY_SECRET_{code.upper()}"} <= judged
 
 
 @pytest.mark.parametrize(
