@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from audit.checkpointer import CheckpointPolicy, run_signer, sign_if_due
 from audit.export import export_lines
 from audit.integrator import BATCH, integrate_batch, run_integrator
+from audit.tiles import PublishedElsewhere
 from audit.tiles import publish as publish_tiles
 from audit.tree import latest_checkpoint, tree_size
 from audit.verification_runs import record_verification
@@ -279,15 +280,23 @@ def public_key(note: bool) -> None:
 )
 @with_appcontext
 def publish(directory: Path) -> None:
-    """Write the latest checkpoint (signed note) and its hash tiles (tlog-tiles) to a directory.
-    Resumable: full tiles already written are skipped; partial tiles and the checkpoint are
-    rewritten, the checkpoint last. Entry bundles are not written (they are for auditors)."""
+    """Write the latest checkpoint (signed note, with the witnesses' cosignatures) and its hash
+    tiles (tlog-tiles) to a directory. Resumable: full tiles already written are skipped; partial
+    tiles and the checkpoint are rewritten, the checkpoint last. A checkpoint already in the
+    directory that is not ours (another key, or another root at its size) stops it before it
+    writes anything: exit 1. Entry bundles are not written (they are for auditors)."""
+    rt = runtime()
     progress = Progress(TextColumn("publishing tiles"), MofNCompleteColumn(), console=console)
-    with runtime().sessions() as session, progress as bar:
+    with rt.sessions() as session, progress as bar:
         task = bar.add_task("publish", total=None)
         try:
-            report = publish_tiles(session, directory, on_tile=lambda _: bar.advance(task))
-        except NotFound as exc:
+            report = publish_tiles(
+                session,
+                directory,
+                log_vkey=rt.audit_signer.note_verifier_key(),
+                on_tile=lambda _: bar.advance(task),
+            )
+        except (NotFound, PublishedElsewhere) as exc:
             raise click.ClickException(str(exc)) from None
     console.print(
         f"tree size {report.tree_size}: {report.written} tiles written, {report.skipped} already there"

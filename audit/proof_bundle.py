@@ -24,12 +24,12 @@ from core.errors import Conflict, NotFound
 
 from .checkpoint_signing import key_id, public_key_pem
 from .checkpointer import CheckpointPolicy, log_progress
+from .cosigned import cosigned_note
 from .integrator import Pending, leaf_index
 from .models import AuditCheckpoint, AuditEntry
 from .proof_check import FORMAT, Verdict, check_bundle, check_bundle_json
 from .search import DISCLOSURE_KINDS
 from .tree import latest_checkpoint, prove_inclusion
-from .witness_client import cosigned_note
 from .witness_models import AuditCosignature
 from .witness_verify import WitnessPolicy, check_bundle_witnessed
 

@@ -24,10 +24,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import NotFound
+from core.errors import Conflict, NotFound
 
+from . import note
+from .cosigned import cosigned_note
+from .merkle import root
 from .models import AuditCheckpoint, AuditEntry, AuditHead, AuditLeaf, AuditTreeNode
-from .tree import checkpoint_note
+from .tree import DbNodeStore
 
 HEIGHT = 8
 WIDTH = 1 << HEIGHT  # 256 hashes in a full tile
@@ -191,22 +194,31 @@ class PublishReport:
     skipped: int = 0
 
 
+class PublishedElsewhere(Conflict):
+    """The directory already holds a checkpoint that is not of our log's history: another key or
+    origin, a root other than ours at its size, or a larger tree than ours. A fork (or another
+    log) an operator must look at; publish writes nothing over it."""
+
+
 def publish(
-    session: Session, directory: Path, *, on_tile: Callable[[Tile], None] | None = None
+    session: Session, directory: Path, *, log_vkey: str, on_tile: Callable[[Tile], None] | None = None
 ) -> PublishReport:
     """Write the published checkpoint and its hash tiles under `directory` for a static host:
-    ``checkpoint`` and ``tile/...``. Full tiles already there are skipped (a rerun resumes an
-    interrupted run); partial tiles and the checkpoint are rewritten; every file is written to a
-    temporary name and renamed, and the checkpoint last, so a reader never finds a checkpoint
-    whose tiles are not all there. That also makes publishing incremental: the full tiles of the
-    size in the directory's checkpoint are known to be there and are not even looked at, so a
-    publish costs what the log grew, not its size. Entry bundles are not written (they are for
-    auditors). Reads only. Raises NotFound when no checkpoint has a note yet."""
+    ``checkpoint`` (the signed note with the witness cosignatures we hold, so a mirror carries
+    them) and ``tile/...``. Full tiles already there are skipped (a rerun resumes an interrupted
+    run); partial tiles and the checkpoint are rewritten; every file is written to a temporary
+    name and renamed, and the checkpoint last, so a reader never finds a checkpoint whose tiles
+    are not all there. That also makes publishing incremental: the full tiles of the size in the
+    directory's checkpoint are known to be there and are not even looked at, so a publish costs
+    what the log grew, not its size. That checkpoint is trusted only once it verifies with
+    `log_vkey` (our note verifier key) and its root is our tree's root at its size; otherwise
+    PublishedElsewhere is raised before anything is written. Entry bundles are not written (they
+    are for auditors). Reads only. Raises NotFound when no checkpoint has a note yet."""
     checkpoint = published_checkpoint(session)
     if checkpoint is None:
         raise NotFound("no checkpoint with a signed note yet: run `consentry audit checkpoint`")
     size = checkpoint.tree_size
-    done = min(_published_size(directory, checkpoint.note_origin), size)
+    done = min(_published_size(session, directory, log_vkey, size), size)
     report = PublishReport(tree_size=size)
     report.skipped = sum(full_tiles(done, level) for level in range(max(size.bit_length(), 1)))
     for tile in tiles_for(size, since=done):
@@ -218,20 +230,30 @@ def publish(
             report.written += 1
         if on_tile is not None:
             on_tile(tile)
-    _write_atomically(directory / "checkpoint", (checkpoint_note(checkpoint) or "").encode())
+    _write_atomically(directory / "checkpoint", (cosigned_note(session, checkpoint) or "").encode())
     return report
 
 
-def _published_size(directory: Path, origin: str | None) -> int:
-    """The tree size of the checkpoint a previous publish left in `directory` (0: none, or not
-    this log's). Written last, it vouches for every full tile of that size."""
+def _published_size(session: Session, directory: Path, log_vkey: str, ours: int) -> int:
+    """The tree size of the checkpoint a previous publish left in `directory` (0: none). Written
+    last, it vouches for every full tile of that size, so it must be ours: signed with our key,
+    and our tree must have its root at its size. PublishedElsewhere naming the mismatch if not."""
+    path = directory / "checkpoint"
+    if not path.exists():
+        return 0
+    where = f"{path} holds another history"
     try:
-        lines = (directory / "checkpoint").read_text(encoding="utf-8").split("\n")
-    except (OSError, UnicodeDecodeError):
-        return 0
-    if len(lines) < 2 or lines[0] != origin or not lines[1].isdigit():
-        return 0
-    return int(lines[1])
+        body = note.verify_note(path.read_text(encoding="utf-8"), log_vkey)
+        theirs = note.parse_checkpoint(body)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise PublishedElsewhere(f"{where}: not a checkpoint signed with our log key ({exc})") from None
+    if theirs.tree_size > ours:
+        raise PublishedElsewhere(
+            f"{where}: tree size {theirs.tree_size} is larger than our published size {ours}"
+        )
+    if theirs.tree_size and root(DbNodeStore(session), theirs.tree_size) != theirs.root_hash:
+        raise PublishedElsewhere(f"{where}: its root at tree size {theirs.tree_size} is not our tree's")
+    return theirs.tree_size
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

@@ -18,12 +18,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .cosignature_check import CosignatureReport, verify_cosignatures
+from .cosigned import cosignature_lines, cosigned_note
 from .merkle import root
 from .models import AuditCheckpoint
 from .tiles import published_checkpoint
 from .tree import DbNodeStore, checkpoint_note, tree_size
 from .verify import Finding
-from .witness_client import WitnessTarget, cosignature_lines, cosigned_note
+from .witness_client import WitnessTarget
 from .witness_format import Witnessed, check_quorum
 from .witness_models import AuditCosignature, AuditWitnessRefusal
 from .witness_verify import note_cosigners

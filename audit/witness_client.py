@@ -31,7 +31,6 @@ from core.errors import ConfigurationError
 
 from . import note
 from .merkle import consistency_proof
-from .models import AuditCheckpoint
 from .tiles import published_checkpoint
 from .tree import DbNodeStore, checkpoint_note
 from .witness_format import CosignerKey, add_checkpoint_body, cosignature_time, parse_cosigner_vkey
@@ -217,22 +216,6 @@ def _has_cosignature(session: Session, size: int, witness: str) -> bool:
 def _last_cosigned_size(session: Session, witness: str) -> int:
     query = select(func.max(AuditCosignature.tree_size)).where(AuditCosignature.witness == witness)
     return session.scalar(query) or 0
-
-
-def cosignature_lines(session: Session, tree_size: int) -> str:
-    """The stored cosignature lines of the checkpoint at `tree_size`, to append to its note."""
-    rows = session.scalars(
-        select(AuditCosignature)
-        .where(AuditCosignature.tree_size == tree_size)
-        .order_by(AuditCosignature.witness)
-    )
-    return "".join(note.signature_line(row.witness, row.signature) for row in rows)
-
-
-def cosigned_note(session: Session, checkpoint: AuditCheckpoint) -> str | None:
-    """The checkpoint's signed note with every cosignature we hold for it."""
-    text = checkpoint_note(checkpoint)
-    return None if text is None else text + cosignature_lines(session, checkpoint.tree_size)
 
 
 def run_submitter(submitter: WitnessSubmitter, *, stop: threading.Event, poll_s: float = 1.0) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, url_for
 from marshmallow import Schema, fields
 
+from audit.cosigned import cosigned_note
 from audit.tiles import Tile, parse_tile_path, published_checkpoint, read_tile
 from audit.witness_check import recent_refusals, refusal_count, refused_note, witness_status
-from audit.witness_client import cosigned_note, parse_witnesses
+from audit.witness_client import parse_witnesses
 from core.errors import NotFound
 
 from ..extensions import db, runtime

@@ -25,6 +25,7 @@ from app import create_app
 from app.auditor.verify_views import _verify_in_background
 from app.witness_cli import start_demo_witness, witness_app
 from audit import note
+from audit.cosigned import cosigned_note
 from audit.log import Event, append
 from audit.signer import AuditSigner
 from audit.tiles import published_checkpoint
@@ -35,7 +36,6 @@ from audit.witness_check import check_against_log, newest_witnessed, refusal_cou
 from audit.witness_client import (
     WitnessSubmitter,
     WitnessTarget,
-    cosigned_note,
     httpx_post,
     parse_witnesses,
 )
