@@ -185,7 +185,7 @@ def test_every_secret_setting_is_judged_in_production():
     new one cannot reach production unjudged; agencies' keys are judged per agency."""
     config = Config.from_env({**production_env(), "METRICS_TOKEN": secrets.token_urlsafe(32)})
     judged = {verdict.variable for verdict in config.secret_verdicts()}
-    secret_like = re.compile(r"(^|_)(keys?|secret|token|password)($|_)")
+    secret_like = re.compile(r"(^|_)(keys?|secret|token|password)$")
     settings = {f.name.upper() for f in dataclasses.fields(Config) if secret_like.search(f.name)}
     assert settings and settings <= judged, settings - judged
     for code in AGENCY_CODES:
