@@ -123,6 +123,15 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
+def start_witnessing(rt, stop: threading.Event) -> None:
+    """With AUDIT_WITNESSES, the witness submitter in a thread beside a loop that signs
+    checkpoints: `checkpoint --every`, and `integrate --every`, which signs them itself in a
+    batched deployment (that may run no other signer, and would then never be witnessed)."""
+    if targets := _witnesses(rt):
+        start_submitter(WitnessSubmitter(rt.sessions, targets, httpx_post(), utcnow), stop=stop)
+        console.print(f"offering checkpoints to {len(targets)} witnesses")
+
+
 class Duration(click.ParamType):
     """A duration such as 500ms, 5s, 2m or 1h (a bare number is seconds)."""
 
@@ -170,10 +179,7 @@ def checkpoint(every: dt.timedelta | None, max_entries: int | None) -> None:
     policy = CheckpointPolicy(every, max_entries or rt.config.audit_checkpoint_every)
     stop = stop_on_signals()
     console.print(f"signing checkpoints at most every {every.total_seconds():g} s; Ctrl-C stops")
-    if targets := _witnesses(rt):
-        submitter = WitnessSubmitter(rt.sessions, targets, httpx_post(), utcnow)
-        start_submitter(submitter, stop=stop)
-        console.print(f"offering checkpoints to {len(targets)} witnesses")
+    start_witnessing(rt, stop)
     run_signer(
         rt.writer_sessions,
         signer=rt.audit_signer,
@@ -223,6 +229,7 @@ def integrate(every: dt.timedelta | None, batch: int) -> None:
         return
     stop = stop_on_signals()
     console.print(f"integrating queued entries at least every {every.total_seconds():g} s; Ctrl-C stops")
+    start_witnessing(rt, stop)
     run_integrator(
         rt.writer_sessions,
         stop=stop,

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import click
+import structlog
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -28,6 +29,7 @@ from audit.witness_format import cosigner_vkey, parse_cosigner_vkey
 from core.clock import utcnow
 
 MAX_REQUEST = 64 * 1024  # a checkpoint and 63 proof lines fit many times over
+log = structlog.get_logger(__name__)
 
 
 @click.group("witness")
@@ -84,6 +86,26 @@ def witness_app(witness: Witness, state: WitnessState, on_alarm=None):
     return application
 
 
+def log_alarm(state: Path):
+    """serve's alarm: one structured WARNING line, `witness_alarm`, for the operator's log
+    alerting (the domain's own error line says the same in the witness's words; this one names
+    what an operator acts on). A checkpoint says nothing about people, so neither does this: the
+    log's origin, the size cosigned before (old) and the size refused (new), why, and the file
+    keeping the refused request, which anyone can check against the log's key."""
+
+    def on_alarm(alarm: dict) -> None:
+        log.warning(
+            "witness_alarm",
+            origin=alarm["origin"],
+            reason=alarm["reason"],
+            old_size=alarm["cosigned_size"],
+            new_size=alarm["submitted_size"],
+            evidence=str((state / "evidence" / alarm["evidence"]).absolute()),
+        )
+
+    return on_alarm
+
+
 @witness_group.command("serve")
 @click.option("--name", required=True, help="The witness's name (as in its verifier key).")
 @click.option("--key-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True)
@@ -94,10 +116,11 @@ def witness_app(witness: Witness, state: WitnessState, on_alarm=None):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8790, show_default=True)
 def serve(name: str, key_file: Path, log_keys: tuple[str, ...], state: Path, host: str, port: int) -> None:
-    """Serve add-checkpoint until stopped. A refused inconsistent checkpoint is logged as
-    `witness_refused_inconsistent_checkpoint` (an alarm) and kept under STATE/evidence/."""
+    """Serve add-checkpoint until stopped. A refused inconsistent checkpoint is kept under
+    STATE/evidence/ and raised as the alarm line `witness_alarm` (a WARNING: see log_alarm)."""
     witness = load_witness(name, key_file, log_keys)
-    server = make_server(host, port, witness_app(witness, WitnessState(state)), threaded=True)
+    app = witness_app(witness, WitnessState(state), on_alarm=log_alarm(state))
+    server = make_server(host, port, app, threaded=True)
     click.echo(f"witness {witness.vkey} on http://{host}:{server.server_port}/add-checkpoint", err=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
