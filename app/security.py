@@ -172,6 +172,13 @@ def start_web_session(role: str, subject: str, *, now: dt.datetime) -> None:
     g.pop(_STATE, None)
 
 
+def adopt_rotated_session(token: str) -> None:
+    """Give the browser the token its session was rotated to (a step-up: identity.step_up); the
+    caller has committed the rotation. The rest of the cookie stays."""
+    session[SESSION_KEY] = token
+    g.pop(_STATE, None)
+
+
 def end_web_session(reason: str = web_sessions.SIGNED_OUT) -> None:
     """Revoke the browser's session, whatever its role, and clear the cookie. Commits on its own."""
     token = session.get(SESSION_KEY)

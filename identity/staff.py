@@ -172,11 +172,13 @@ def disable_staff(session: Session, *, username: str, now: dt.datetime) -> Staff
 
 
 def set_roles(session: Session, *, username: str, roles: Iterable[str], now: dt.datetime) -> StaffMember:
-    """Replace a member's roles. Taking a role away revokes every session of theirs (they sign in
-    again with what is left). Raises NotFound, or ValidationFailed for no role or an unknown one."""
+    """Replace a member's roles. Any change revokes every session of theirs: taking a role away
+    must take effect at once, and a role added is new power that a token issued before it (one
+    that may have been seen or planted) must not carry, so they sign in again for a new one.
+    Raises NotFound, or ValidationFailed for no role or an unknown one."""
     wanted = _checked_roles(roles, {})
     member = get_staff(session, username=username)
-    if member.role_set - set(wanted):
+    if member.role_set != set(wanted):
         web_sessions.revoke_all_for(
             session, role=SESSION_ROLE, subject=member.id, now=now, reason="roles_changed"
         )

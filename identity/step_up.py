@@ -31,16 +31,18 @@ def confirm_code(
     web_session_id: str,
     code: str,
     now: dt.datetime,
-) -> None:
-    """Accept `code` as the citizen's fresh proof: claim its time step and mark the web session
-    `web_session_id` as authenticated at `now`. Raises Unauthorized (one message) for a wrong,
-    old or reused code, or a citizen without a local account. Flushes, never commits."""
+) -> str:
+    """Accept `code` as the citizen's fresh proof: claim its time step and rotate the web session
+    `web_session_id` to a new one authenticated at `now`; returns its token (the browser's
+    cookie must take it). Raises Unauthorized (one message) for a wrong, old or reused code, or a
+    citizen without a local account. Flushes, never commits."""
     account = find_account(session, citizen_id)
     if account is None:
         raise Unauthorized(WRONG_CODE)
     step = matching_step(pyotp.TOTP(_load_secret(account, keyring)), code, now)
     if step is None or not _claim_step(session, account, step, now):
         raise Unauthorized(WRONG_CODE)
-    if not reauthenticated(session, session_id=web_session_id, now=now):
+    token = reauthenticated(session, session_id=web_session_id, now=now)
+    if token is None:
         raise Unauthorized("Your session has ended. Sign in again.")
-    session.flush()
+    return token

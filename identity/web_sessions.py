@@ -36,6 +36,7 @@ MAX_SUBJECT = 100
 # Reasons a session was revoked, as stored in `revoked_reason`.
 SIGNED_OUT = "signed_out"
 REPLACED = "replaced"  # a new sign-in in the same browser (fixation, a change of principal)
+REAUTHENTICATED = "reauthenticated"  # rotated at a step-up: the session goes on under a new token
 
 
 def token_digest(token: str) -> str:
@@ -136,17 +137,38 @@ def needs_step_up(row: WebSession, *, now: dt.datetime, max_age: dt.timedelta) -
     return now - last_authenticated(row) > max_age
 
 
-def reauthenticated(session: Session, *, session_id: str, now: dt.datetime) -> bool:
+def reauthenticated(session: Session, *, session_id: str, now: dt.datetime) -> str | None:
     """Record a fresh proof of identity (a step-up code) on the live session `session_id` (the
-    row's id, not the token). Never revives a revoked session. Returns whether it wrote. Flushes,
-    never commits."""
+    row's id, not the token) by rotating it: a new token whose session carries on (same role,
+    subject, start and absolute expiry) authenticated at `now`, and the old row revoked as
+    REAUTHENTICATED, so a token seen before the step-up never carries its new rights. Returns the
+    new token, or None when the session had already ended (never revives one). Flushes, never
+    commits."""
     result = session.execute(
         update(WebSession)
         .where(WebSession.id == session_id, WebSession.revoked_at.is_(None))
-        .values(authenticated_at=now)
+        .values(revoked_at=now, revoked_reason=REAUTHENTICATED)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    old = session.get(WebSession, session_id, populate_existing=True)
+    token = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(
+            id=token_digest(token),
+            role=old.role,
+            subject=old.subject,
+            created_at=old.created_at,
+            last_seen_at=now,
+            idle_timeout_s=old.idle_timeout_s,
+            idle_expires_at=min(now + dt.timedelta(seconds=old.idle_timeout_s), old.expires_at),
+            expires_at=old.expires_at,
+            authenticated_at=now,
+        )
+    )
+    session.flush()
+    return token
 
 
 def revoke(session: Session, *, token: object, now: dt.datetime, reason: str = SIGNED_OUT) -> bool:

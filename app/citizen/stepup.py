@@ -34,7 +34,7 @@ from ..auditing import record
 from ..extensions import db, runtime
 from ..identity import citizen_required
 from ..rate_limit import check, reset
-from ..security import SESSION_ENDED, signed_in_as
+from ..security import SESSION_ENDED, adopt_rotated_session, signed_in_as
 from .correction_schemas import StepUpForm
 from .views import _action_form, bp, render_profile
 
@@ -79,7 +79,7 @@ def confirm_national_id():
         raise Unauthorized(SESSION_ENDED)
     store = db(write=True)
     try:
-        confirm_code(
+        token = confirm_code(
             store, keyring=runtime().vault.keyring, citizen_id=g.citizen_id, web_session_id=row.id,
             code=code, now=utcnow(),
         )  # fmt: skip
@@ -87,7 +87,8 @@ def confirm_national_id():
         store.rollback()
         log.info("citizen_step_up_failed", citizen_id=g.citizen_id)
         return render_template("citizen/stepup_code.html", error="wrong"), 400
-    _audit_reveal(stepped_up=True)
+    _audit_reveal(stepped_up=True)  # commits the rotation with the audit entry
+    adopt_rotated_session(token)
     # After the commit, before the page's reads: the limiter counts in a transaction of its own
     # (SQLite has one writer, and a reader's open transaction would hold it off).
     reset(f"{SCOPE}:account", g.citizen_id, window=window)

@@ -228,6 +228,33 @@ def test_show_after_five_minutes_asks_for_a_fresh_code(client, db_session, enrol
     assert len(details) == 2
 
 
+def test_a_step_up_rotates_the_session_token(app, client, db_session, enrolled):
+    """The step-up raises what the session may do, so it goes on under a new token: a copy of the
+    cookie taken before it (seen, or planted) is signed out, and the session keeps its absolute
+    expiry (a step-up does not extend a session's life)."""
+    person, uinfin, totp = enrolled
+    flow.sign_in(client, person.id)
+    age_sessions(db_session, person.id, minutes=6)
+    before = db_session.scalars(
+        select(WebSession).where(WebSession.subject == person.id, WebSession.revoked_at.is_(None))
+    ).one()
+    copy = app.test_client()
+    copy.set_cookie("session", client.get_cookie("session").value)
+    assert copy.get("/citizen/profile").status_code == 200
+    token = csrf(client)
+    client.post("/citizen/profile/national-id", data={"csrf_token": token})
+    assert uinfin in client.post(CONFIRM, data={"csrf_token": token, "code": totp.now()}).text
+    db_session.expire_all()
+    old = db_session.get(WebSession, before.id)
+    assert old.revoked_reason == "reauthenticated"
+    now_live = db_session.scalars(
+        select(WebSession).where(WebSession.subject == person.id, WebSession.revoked_at.is_(None))
+    ).one()
+    assert now_live.id != before.id and now_live.expires_at == old.expires_at
+    assert client.get("/citizen/profile").status_code == 200, "the citizen's browser goes on"
+    assert copy.get("/citizen/profile").status_code != 200, "the copy from before the step-up is out"
+
+
 def test_a_forged_show_is_refused(client, db_session, enrolled):
     person, uinfin, totp = enrolled
     flow.sign_in(client, person.id)
