@@ -2,9 +2,10 @@
 checkpoint, that checkpoint and the audit public key, for checking offline with
 `python -m audit.verifier --bundle FILE` (format and checks: audit/proof_check.py).
 
-When witnesses cosign our checkpoints, the bundle is made against the newest cosigned checkpoint
-that covers the entry (else the latest) and carries `checkpoint_note`: that checkpoint's signed
-note with its cosignatures, which `--log-key/--witness/--quorum` check (audit/witness_verify.py).
+When witnesses cosign our checkpoints, the bundle is made against the newest checkpoint covering
+the entry that a quorum of the configured witnesses validly cosigned (else the latest), and it
+carries `checkpoint_note`: that checkpoint's signed note with its cosignatures, which
+`--log-key/--witness/--quorum` check (audit/witness_verify.py).
 
 Reads only, inside the caller's transaction.
 """
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound
@@ -30,6 +31,7 @@ from .models import AuditCheckpoint, AuditEntry
 from .proof_check import FORMAT, Verdict, check_bundle, check_bundle_json
 from .search import DISCLOSURE_KINDS
 from .tree import latest_checkpoint, prove_inclusion
+from .witness_format import check_quorum
 from .witness_models import AuditCosignature
 from .witness_verify import WitnessPolicy, check_bundle_witnessed
 
@@ -37,6 +39,8 @@ __all__ = [
     "FORMAT", "EntryProof", "NotYetSigned", "Verdict", "bundle_for", "check_bundle", "check_bundle_json",
     "citizen_entry_proof",
 ]  # fmt: skip
+
+CANDIDATES = 20  # the newest cosigned sizes tried for a quorum, as audit verify does
 
 
 class NotYetSigned(Conflict):
@@ -50,8 +54,10 @@ def bundle_for(
     public_key: Ed25519PublicKey,
     log_id: str,
     checkpoint: AuditCheckpoint | None = None,
+    witnesses: WitnessPolicy | None = None,
 ) -> dict[str, Any]:
-    """The proof bundle of entry `seq` against `checkpoint` (default: the latest). Raises NotFound
+    """The proof bundle of entry `seq` against `checkpoint` (default: the newest checkpoint that
+    covers it and that a quorum of `witnesses` cosigned, else the latest). Raises NotFound
     for an entry that does not exist and NotYetSigned when the checkpoint does not cover it (or
     the entry is still queued for the tree: AUDIT_INTEGRATION=batched)."""
     entry = _entry(session, seq)
@@ -59,22 +65,43 @@ def bundle_for(
         index = leaf_index(session, seq)
     except Pending:
         raise NotYetSigned("the audit entry is being added to the log's tree") from None
-    checkpoint = checkpoint or _covering(session, index)
+    checkpoint = checkpoint or _covering(session, index, witnesses)
     if checkpoint is None or index >= checkpoint.tree_size:
         raise NotYetSigned("no signed checkpoint covers this audit entry yet")
     return _bundle(session, entry, checkpoint, public_key=public_key, log_id=log_id)
 
 
-def _covering(session: Session, index: int) -> AuditCheckpoint | None:
-    """The newest witnessed (cosigned) checkpoint covering leaf `index`, else the latest."""
-    witnessed = session.scalar(
-        select(AuditCheckpoint)
-        .join(AuditCosignature, AuditCosignature.tree_size == AuditCheckpoint.tree_size)
-        .where(AuditCheckpoint.tree_size > index)
-        .order_by(AuditCheckpoint.tree_size.desc())
-        .limit(1)
+def _covering(session: Session, index: int, witnesses: WitnessPolicy | None) -> AuditCheckpoint | None:
+    """The newest witnessed checkpoint covering leaf `index`, else the latest. Witnessed means
+    what the verifier will check: a quorum of the configured witness keys validly cosigned it
+    (a cosignature row alone, by any witness, says nothing). No witnesses configured: the latest."""
+    latest = latest_checkpoint(session)
+    if witnesses is None or witnesses.quorum <= 0:
+        return latest
+    sizes = session.scalars(
+        select(AuditCosignature.tree_size)
+        .where(AuditCosignature.tree_size > index)
+        .group_by(AuditCosignature.tree_size)
+        .having(func.count() >= witnesses.quorum)
+        .order_by(AuditCosignature.tree_size.desc())
+        .limit(CANDIDATES)
     )
-    return witnessed or latest_checkpoint(session)
+    for size in sizes:
+        checkpoint = session.get(AuditCheckpoint, size)
+        text = cosigned_note(session, checkpoint) if checkpoint is not None else None
+        if text is not None and _has_quorum(text, witnesses):
+            return checkpoint
+    return latest
+
+
+def _has_quorum(text: str, witnesses: WitnessPolicy) -> bool:
+    try:
+        check_quorum(
+            text, log_vkey=witnesses.log_vkey, witness_vkeys=witnesses.witness_vkeys, quorum=witnesses.quorum
+        )
+    except ValueError:
+        return False
+    return True
 
 
 def _entry(session: Session, seq: int) -> AuditEntry:
@@ -156,7 +183,7 @@ def citizen_entry_proof(
         index = leaf_index(session, seq)
     except Pending:  # queued for the tree (AUDIT_INTEGRATION=batched): signed soon after
         index = None
-    checkpoint = None if index is None else _covering(session, index)
+    checkpoint = None if index is None else _covering(session, index, witnesses)
     if index is None or checkpoint is None or index >= checkpoint.tree_size:
         due = log_progress(session).next_due(policy, now) or now
         return EntryProof(

@@ -102,3 +102,35 @@ def test_the_citizens_proof_says_whether_witnesses_cosigned_its_checkpoint(scrat
     assert ok and running.witness.name in reason
     ok, reason = proof([cosigner_vkey("someone.else/w", other.public_key())]).witnessed
     assert not ok and "only 0 of the 1" in reason
+
+
+def test_witnessed_means_a_quorum_of_the_configured_keys(scratch, tmp_path):  # noqa: F811
+    """The bundle goes to the newest checkpoint a quorum of the configured witnesses validly
+    cosigned; one cosignature when the quorum is 2, or one by a witness not configured, does not
+    make a checkpoint witnessed: the bundle then leads to the latest checkpoint."""
+    signer = AuditSigner("quorum-log", Ed25519PrivateKey.generate(), "quorum.example/disclosures")
+    sessions = history(scratch(), signer, ["ok"] * 3)
+    running = start_witness(tmp_path, signer)
+    try:  # size 3 cosigned by one witness
+        assert WitnessSubmitter(sessions, [running.target], httpx_post(), clock).run_round()[0].result == (
+            "cosigned"
+        )
+    finally:
+        running.stop()
+    with transaction(sessions) as session:  # then size 5, not cosigned
+        for _ in range(2):
+            append(session, Event(kind="admin_action", outcome="ok"), now=T0)
+        create_checkpoint(session, signer=signer, now=T0)
+    other = cosigner_vkey("other.example/w", Ed25519PrivateKey.generate().public_key())
+
+    def proven_at(witness_vkeys: list[str], quorum: int) -> int:
+        policy = WitnessPolicy(signer.note_verifier_key(), witness_vkeys, quorum)
+        with sessions() as session:
+            made = bundle_for(
+                session, seq=1, public_key=signer.public_key, log_id=signer.log_id, witnesses=policy
+            )
+        return made["proof"]["tree_size"]
+
+    assert proven_at([running.witness.vkey], 1) == 3  # witnessed: the quorum of 1 cosigned size 3
+    assert proven_at([running.witness.vkey, other], 2) == 5  # 1 of 2: not witnessed
+    assert proven_at([other], 1) == 5  # cosigned, but not by a configured witness
