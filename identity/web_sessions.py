@@ -69,14 +69,29 @@ def start_session(
     _check(role=role, subject=subject, idle=idle, lifetime=lifetime)
     if replacing:
         revoke(session, token=replacing, now=now, reason=REPLACED)
+    return _new_token(
+        session, role=role, subject=subject, started=now, expires_at=now + lifetime, idle=idle, now=now
+    )
+
+
+def _new_token(
+    session: Session,
+    *,
+    role: str,
+    subject: str,
+    started: dt.datetime,
+    expires_at: dt.datetime,
+    idle: dt.timedelta,
+    now: dt.datetime,
+) -> str:
+    """A session row under a fresh token, authenticated and last seen at `now`; the token."""
     token = secrets.token_urlsafe(32)
-    expires_at = now + lifetime
     session.add(
         WebSession(
             id=token_digest(token),
             role=role,
             subject=subject,
-            created_at=now,
+            created_at=started,
             last_seen_at=now,
             idle_timeout_s=int(idle.total_seconds()),
             idle_expires_at=min(now + idle, expires_at),
@@ -153,22 +168,11 @@ def reauthenticated(session: Session, *, session_id: str, now: dt.datetime) -> s
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
     old = session.get(WebSession, session_id, populate_existing=True)
-    token = secrets.token_urlsafe(32)
-    session.add(
-        WebSession(
-            id=token_digest(token),
-            role=old.role,
-            subject=old.subject,
-            created_at=old.created_at,
-            last_seen_at=now,
-            idle_timeout_s=old.idle_timeout_s,
-            idle_expires_at=min(now + dt.timedelta(seconds=old.idle_timeout_s), old.expires_at),
-            expires_at=old.expires_at,
-            authenticated_at=now,
-        )
-    )
-    session.flush()
-    return token
+    idle = dt.timedelta(seconds=old.idle_timeout_s)
+    return _new_token(
+        session, role=old.role, subject=old.subject, started=old.created_at,
+        expires_at=old.expires_at, idle=idle, now=now,
+    )  # fmt: skip
 
 
 def revoke(session: Session, *, token: object, now: dt.datetime, reason: str = SIGNED_OUT) -> bool:
