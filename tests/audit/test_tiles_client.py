@@ -1,7 +1,8 @@
 """An independent client of the published log, written from the specifications and not from our
 code: c2sp.org/signed-note (note format, Ed25519 key hash, verifier key string),
 c2sp.org/tlog-checkpoint (origin, size, root lines), c2sp.org/tlog-tiles (tile paths, height 8,
-partial tiles, entry bundles) and RFC 9162 section 2.1 (MTH, PATH, inclusion verification).
+partial tiles, entry bundles) and RFC 9162 section 2.1 (MTH, PATH, inclusion and consistency
+verification).
 
 It imports nothing from `audit` to compute or check: only to drive the server side (append,
 sign). One log is grown to 1,000 entries, a checkpoint signed at every size; at every size the
@@ -160,6 +161,31 @@ def verify_inclusion(leaf: bytes, index: int, size: int, path: list[bytes], root
             r = sha256(b"\x01" + r + p)
         fn, sn = fn >> 1, sn >> 1
     return sn == 0 and r == root
+
+
+def verify_consistency(
+    first: int, second: int, first_hash: bytes, second_hash: bytes, path: list[bytes]
+) -> bool:
+    """RFC 9162 2.1.4.2, step by step, for 0 < first < second."""
+    if not 0 < first < second or not path:  # 1. an empty path fails
+        return False
+    if first & (first - 1) == 0:  # 2. first an exact power of 2: prepend first_hash
+        path = [first_hash, *path]
+    fn, sn = first - 1, second - 1  # 3.
+    while fn & 1:  # 4. right-shift both while LSB(fn) is set
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]  # 5.
+    for c in path[1:]:  # 6.
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = sha256(b"\x01" + c + fr), sha256(b"\x01" + c + sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = sha256(b"\x01" + sr + c)
+        fn, sn = fn >> 1, sn >> 1
+    return fr == first_hash and sr == second_hash and sn == 0  # 7.
 
 
 def split_bundle(data: bytes) -> list[bytes]:
