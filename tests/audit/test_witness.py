@@ -90,11 +90,17 @@ def test_cosigner_key_id_matches_a_published_type_04_verifier_key():
 
 
 def test_cosignature_layout_key_id_timestamp_signature():
-    # The reference test vector's cosignature carries timestamp 1727964367 after the key ID.
+    # The reference test vector's cosignature (transparency-dev/formats, log/note_verifier_test.go,
+    # TestCoSigV1Timestamp) carries timestamp 1727964367 after the key ID. Its signature cannot be
+    # verified here: the vector gives neither the witness's public key nor the checkpoint it signed
+    # (its key ID is not that of the one published cosigner key above), so its layout is what is
+    # checked; the signature itself is checked on one made below.
     raw = base64.b64decode(
         "ZGhGuQAAAABm/qTPeyKXD+R2rzyQsxPiP8mXum7qq/iF0u4vanlqJyocWODBt97w9uL+8qT7S5gxEHWWOworDcFiEBYJXORmnFBOBA=="
     )
     assert len(raw) == 4 + 8 + 64 and int.from_bytes(raw[4:12], "big") == 1727964367
+    remora = parse_cosigner_vkey("remora.n621.de+da77ade7+BOvN63jn/bLvkieywe8R6UYAtVtNbZpXh34x7onlmtw2")
+    assert raw[:4].hex() == "646846b9" != remora.key_hash.hex()
     key = Ed25519PrivateKey.generate()
     body = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
     line = cosign(key, "witness.example/w1", body, 1679315147)
