@@ -102,10 +102,9 @@ class AgencyGroup:
 class AgencyState:
     name: str
     state: str  # "ok" | "failed" | "never"
-    last_success: str
-    last_attempt: str
     last_error: str
     code: str = ""
+    # UTC; pages show them in the display zone (app/display_time.py), staff pages with its name.
     succeeded_at: dt.datetime | None = None
     attempted_at: dt.datetime | None = None
 
@@ -276,12 +275,10 @@ def _as_view(current: FieldView, old: EarlierValue) -> FieldView:
 
 def agency_state(name: str, sync: AgencySync | None, *, code: str = "") -> AgencyState:
     if sync is None:
-        return AgencyState(name, "never", _("Never"), _("Never"), "", code)
+        return AgencyState(name, "never", "", code)
     return AgencyState(
         name=name,
         state="failed" if sync.last_error else "ok",
-        last_success=timestamp(sync.succeeded_at) if sync.succeeded_at else _("Never"),
-        last_attempt=timestamp(sync.attempted_at),
         last_error=sync.last_error or "",
         code=code,
         succeeded_at=sync.succeeded_at,
@@ -322,11 +319,6 @@ def _leaf(value: Any, key: str | None, masked: bool, depth: int = 0) -> str:
 
 def _masked_text(text: str, masked: bool) -> str:
     return mask_scalar(text, None, text) if masked else text
-
-
-def timestamp(moment: dt.datetime) -> str:
-    moment = _utc(moment)
-    return f"{moment.day} {moment:%b %Y %H:%M}"
 
 
 def ago(moment: dt.datetime, now: dt.datetime) -> str:

@@ -62,15 +62,10 @@ def _midnight(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(dt.UTC)
 
 
-def utc_time(moment: dt.datetime) -> str:
-    return f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
-
-
 @dataclass(frozen=True)
 class Row:
     seq: int
-    time: str
-    recorded_at: dt.datetime
+    recorded_at: dt.datetime  # UTC; pages show it with `local_time('staff')` (app/display_time.py)
     kind: str
     app_id: str | None
     purpose: str | None
@@ -100,7 +95,6 @@ def row(entry: AuditEntry) -> Row:
     body = json.loads(entry.body)
     return Row(
         seq=entry.seq,
-        time=utc_time(entry.recorded_at),
         recorded_at=entry.recorded_at,
         kind=entry.kind.replace("_", " ").capitalize(),
         app_id=entry.app_id,
@@ -115,7 +109,7 @@ def row(entry: AuditEntry) -> Row:
 class Proof:
     tree_size: int
     root_hash: str
-    signed_at: str
+    signed_at: dt.datetime
     key_id: str
     signature_valid: bool
     audit_path: list[str]
@@ -125,7 +119,7 @@ class Proof:
 @dataclass(frozen=True)
 class EntryView:
     seq: int
-    time: str
+    recorded_at: dt.datetime
     kind: str
     body: str  # pretty-printed for reading; the hashed bytes are the canonical form
     leaf_hash: str
@@ -152,7 +146,7 @@ def entry_view(session: Session, seq: int, *, public_key: Ed25519PublicKey) -> E
     log_id = json.loads(checkpoint.body)["log_id"] if checkpoint else ""
     return EntryView(
         seq=entry.seq,
-        time=utc_time(entry.recorded_at),
+        recorded_at=entry.recorded_at,
         kind=entry.kind,
         body=json.dumps(json.loads(entry.body), indent=2, ensure_ascii=False),
         leaf_hash=entry.leaf_hash.hex(),
@@ -175,7 +169,7 @@ def _proof(
     return Proof(
         tree_size=bundle["proof"]["tree_size"],
         root_hash=bundle["checkpoint"]["body"]["root_hash"],
-        signed_at=utc_time(checkpoint.created_at),
+        signed_at=checkpoint.created_at,
         key_id=checkpoint.key_id,
         signature_valid=verdict.signature_valid,
         audit_path=bundle["proof"]["audit_path"],
@@ -187,9 +181,8 @@ def _proof(
 class Status:
     tree_size: int
     checkpoint: dict[str, Any] | None  # the signed body of the latest checkpoint
-    checkpoint_time: str
+    checkpoint_at: dt.datetime | None  # when it was signed
     verification: AuditVerification | None
-    verified_at: str
     key_id: str
 
 
@@ -199,9 +192,8 @@ def log_status(session: Session, signer: AuditSigner) -> Status:
     return Status(
         tree_size=tree_size(session),
         checkpoint=json.loads(checkpoint.body) if checkpoint else None,
-        checkpoint_time=utc_time(checkpoint.created_at) if checkpoint else "",
+        checkpoint_at=checkpoint.created_at if checkpoint else None,
         verification=verification,
-        verified_at=utc_time(verification.ran_at) if verification else "",
         key_id=signer.key_id,
     )
 
@@ -210,12 +202,12 @@ def log_status(session: Session, signer: AuditSigner) -> Status:
 class Witnessing:
     """The status page's Witnesses section: each configured witness with its key, the newest
     checkpoint it cosigned and its refusals; whether the newest published checkpoint has a quorum;
-    the recent alarms (refusals) with their times in UTC."""
+    the recent alarms (refusals). Times stay datetimes: the page shows them in the display zone."""
 
     witnesses: list[dict[str, Any]]
     latest: LatestQuorum
     refusals: int
-    recent: list[tuple[str, AuditWitnessRefusal]]  # (when, in UTC; the refusal)
+    recent: list[AuditWitnessRefusal]
 
 
 def witnessing(session: Session, config: Config, signer: AuditSigner) -> Witnessing:
@@ -228,13 +220,13 @@ def witnessing(session: Session, config: Config, signer: AuditSigner) -> Witness
         {
             "name": s.name,
             "key": keys[s.name],
-            "cosigned": f"tree size {s.cosigned_size}, {utc_time(s.cosigned_at)}" if s.cosigned_at else "",
+            "cosigned_size": s.cosigned_size,
+            "cosigned_at": s.cosigned_at,
             "refusals": s.refusals,
         }
         for s in witness_status(session, targets)
     ]
-    recent = [(utc_time(r.occurred_at), r) for r in recent_refusals(session)]
-    return Witnessing(rows, quorum, refusal_count(session), recent)
+    return Witnessing(rows, quorum, refusal_count(session), recent_refusals(session))
 
 
 def signed_checkpoint_json(checkpoint: AuditCheckpoint) -> str:

@@ -29,7 +29,6 @@ from .. import identity
 from ..extensions import db, runtime
 from ..identity import citizen_required, current_citizen_id, safe_next, start_citizen_session
 from ..operator.schemas import ActionForm
-from ..profile_display import timestamp
 from ..rate_limit import check, check_sign_in_address, reset
 from ..security import public
 from .portal import consent_record, consent_records, history, my_profile, requesting_service, withdraw
@@ -43,7 +42,7 @@ SCOPE = "citizen_sign_in"
 
 @bp.context_processor
 def _citizen_context() -> dict[str, object]:
-    return {"citizen_signed_in": current_citizen_id() is not None, "when": timestamp}
+    return {"citizen_signed_in": current_citizen_id() is not None}
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

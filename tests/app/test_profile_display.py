@@ -6,6 +6,8 @@ of it. Pure functions: no database, no app."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -226,6 +228,23 @@ def test_times_are_shown_in_the_citizens_zone():
         citizen_time(dt.datetime(2026, 12, 3, 4, 0), SINGAPORE) == "3 December 2026, midday"
     )  # naive is UTC
     assert staff_time(NOW, SINGAPORE) == "3 Dec 2026 21:05 (Asia/Singapore)"
+
+
+STAFF_TEMPLATES = ("app/operator/templates", "app/admin/templates", "app/auditor/templates",
+                   "app/staff/templates", "app/notices/templates/notices/failed.html")  # fmt: skip
+
+
+def test_staff_pages_format_every_time_one_way_naming_the_zone():
+    """Every staff template formats times with `local_time('staff')` (the zone on each time), none
+    with the citizens' style, none labelled UTC (the pages' own times: tests/http/test_staff_pages.py,
+    tests/http/test_auditor_pages.py)."""
+    root = Path(__file__).resolve().parents[2]
+    paths = [p for name in STAFF_TEMPLATES for p in sorted((root / name).glob("**/*.html")) or [root / name]]
+    assert len(paths) > 10
+    for path in paths:
+        text = path.read_text()
+        assert re.findall(r"local_time(?!\('staff'\))", text) == [], path
+        assert "UTC" not in text, path
 
 
 def test_a_zone_with_summer_time_follows_it():

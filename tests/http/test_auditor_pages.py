@@ -337,6 +337,35 @@ def test_an_entry_after_the_latest_checkpoint_says_it_is_not_covered_yet(signed_
     assert page.status_code == 200 and "No signed checkpoint covers this entry yet" in page.text
 
 
+def words(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+@pytest.mark.parametrize(
+    "zone, recorded, signed",
+    [  # `now` is 23 Nov 2026 09:00 UTC; the entry is 27 minutes later, the checkpoint at `now`
+        (None, "23 Nov 2026 17:27 (Asia/Singapore)", "23 Nov 2026 17:00 (Asia/Singapore)"),
+        ("Europe/London", "23 Nov 2026 09:27 (Europe/London)", "23 Nov 2026 09:00 (Europe/London)"),
+    ],
+)
+def test_an_entry_is_at_the_same_time_in_the_search_and_on_its_page_in_the_display_zone(
+    app, signed_in, logged, zone, recorded, signed
+):
+    if zone:
+        rt = app.extensions["consentry"]
+        rt.config = rt.config.replace(display_timezone=zone)
+    seq = logged.seqs[27]  # on the first page of results, and covered by the checkpoint
+    results = search(signed_in, app_id=logged.app_id).text
+    (row,) = [
+        r for r in re.findall(r"<tr[^>]*>(.*?)</tr>", results, re.S) if f'aria-label="Entry {seq}"' in r
+    ]
+    assert words(row).startswith(f"{seq} {recorded} Disclosure")
+    page = words(signed_in.get(f"/auditor/entries/{seq}").text)
+    assert f"Recorded {recorded} Leaf hash" in page
+    assert f"Signed {signed} with key" in page
+    assert "UTC" not in page
+
+
 @pytest.mark.parametrize("seq", ["999999999", "99999999999999999999999"])
 def test_an_unknown_entry_is_404(signed_in, logged, seq):
     assert signed_in.get(f"/auditor/entries/{seq}").status_code == 404
@@ -444,6 +473,11 @@ def test_status_shows_the_checkpoint_the_size_and_the_last_verification(signed_i
     assert "Latest signed checkpoint" in page.text and "Passed" in page.text
     assert app.extensions["consentry"].audit_signer.key_id in page.text
     assert f">{logged.checkpoint_size}<" in page.text
+    # The checkpoint was signed at `now` (09:00 UTC), shown in the display zone with its name.
+    text = words(page.text)
+    assert "Signed 23 Nov 2026 17:00 (Asia/Singapore) Key id" in text
+    assert re.search(r"Ran \d{1,2} \w{3} \d{4} \d\d:\d\d \(Asia/Singapore\) Checked", text), text
+    assert "UTC" not in text
 
 
 def test_an_older_auditor_accounts_entries_read_with_its_username(signed_in, db_session, now):

@@ -55,10 +55,10 @@ def test_each_witness_its_key_newest_cosigned_size_and_the_quorum(
     text = words(page.text)
     assert "Quorum not met" in text
     assert f"The newest checkpoint (tree size {size}) is cosigned by 1 of 2 witnesses; 2 needed." in text
-    # The time is the witness's own (its cosignature's timestamp), in UTC.
+    # The time is the witness's own (its cosignature's timestamp), in the display zone, named.
     row = (
         re.escape(f"{first.witness.name} {first.witness.vkey} tree size {size}, ")
-        + r"\d{4}-\d\d-\d\d [\d:]+ UTC 0"
+        + r"\d{1,2} \w{3} \d{4} \d\d:\d\d \(Asia/Singapore\) 0"
     )
     assert re.search(row, text), text
     assert f"{second.witness.name} {second.witness.vkey} nothing yet 0" in text
@@ -91,7 +91,8 @@ def test_a_refusal_is_an_alarm_with_its_evidence(app, client, db_session, runtim
     text = words(page)
     assert "Quorum not met" in text
     assert "Alarms: checkpoints a witness refused as inconsistent (1)" in text
-    assert f"{running.witness.name} refused tree size {refused} (it holds {size + 1})" in text
+    alarm = re.escape(f": {running.witness.name} refused tree size {refused} (it holds {size + 1})")
+    assert re.search(r"\d{1,2} \w{3} \d{4} \d\d:\d\d \(Asia/Singapore\)" + alarm, text), text
     [evidence] = re.findall(r'href="(/log/witnesses/refusals/\d+)"', page)
     served = client.get(evidence)
     assert served.status_code == 200 and served.mimetype == "text/plain"

@@ -6,6 +6,7 @@ audited; app admins add and disable staff on a page."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -19,12 +20,20 @@ from identity.staff import SIGN_IN_FAILED, disable_staff, find_staff
 from identity.staff_models import StaffMember
 from profile_store.citizens import reveal_uinfin
 from profile_store.fields import declare
+from profile_store.models import AgencySync
 from tests.audit_rows import written_here
 from tests.factories import fresh_uinfin, make_citizen
 from tests.http.staff_flow import csrf_token, new_staff, signed_in_staff, staff_login
 from tests.http.test_operator_pages import look_up
 
 CITIZEN_PASSWORD = "citizen correct horse battery"
+# One UTC instant and how each staff page must show it: in DISPLAY_TIMEZONE (default Singapore,
+# UTC+8), the zone named on the time (app/display_time.py, `local_time('staff')`).
+INSTANT = dt.datetime(2026, 12, 3, 6, 5, tzinfo=dt.UTC)
+SHOWN_IN = {
+    "Asia/Singapore": "3 Dec 2026 14:05 (Asia/Singapore)",
+    "Europe/London": "3 Dec 2026 06:05 (Europe/London)",  # GMT in December
+}
 
 
 @pytest.fixture
@@ -290,6 +299,63 @@ def test_a_refresh_is_audited_with_the_operator_as_actor(client, db_session, cit
     assert client.post(f"{page}/refresh", data={"csrf_token": csrf_token(client, page)}).status_code == 303
     (entry,) = entries(db_session, kind="profile_refreshed")
     assert entry["details"]["actor"] == f"staff:{staff.id}"
+
+
+# Times on staff pages
+
+
+def words(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def table_row(html: str, heading: str) -> str:
+    """The words of the table row whose row heading is `heading`."""
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", html, flags=re.S):
+        if re.search(rf'<th scope="row"[^>]*>\s*{re.escape(heading)}\s*</th>', row):
+            return words(row)
+    raise AssertionError(f"no row for {heading}")
+
+
+def show_times_in(client, zone: str) -> None:
+    rt = client.application.extensions["consentry"]
+    rt.config = rt.config.replace(display_timezone=zone)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Singapore", "Europe/London"])
+def test_the_operator_page_shows_each_agency_fetch_in_the_display_zone_named(
+    client, db_session, citizen, runtime, zone
+):
+    fetched, failing, never = runtime.catalogue.source_agencies()[:3]
+    db_session.add_all([
+        AgencySync(citizen_id=citizen.id, agency=fetched, attempted_at=INSTANT, succeeded_at=INSTANT),
+        AgencySync(citizen_id=citizen.id, agency=failing, attempted_at=INSTANT, last_error="timeout"),
+    ])  # fmt: skip
+    db_session.commit()
+    show_times_in(client, zone)
+    signed_in_staff(client, "operator")
+    look_up(client, citizen)
+    page = client.get(f"/operator/citizens/{citizen.id}").text
+    table = page.split("Agency status", 1)[1].split("</table>", 1)[0]
+    shown, name = SHOWN_IN[zone], runtime.catalogue.agencies
+    assert "Status and last error Last fetched" in words(table) and "UTC" not in page
+    fetched_row = f"{name[fetched].name} OK Last success: {shown} Last attempt: {shown}"
+    assert table_row(table, name[fetched].name) == fetched_row
+    failing_row = f"{name[failing].name} Failed timeout Last success: never Last attempt: {shown}"
+    assert table_row(table, name[failing].name) == failing_row
+    never_row = f"{name[never].name} Not fetched Last success: never Last attempt: never"
+    assert table_row(table, name[never].name) == never_row
+
+
+@pytest.mark.parametrize("zone", ["Asia/Singapore", "Europe/London"])
+def test_the_staff_list_shows_the_last_sign_in_in_the_display_zone_named(client, db_session, zone):
+    member, never = new_staff(client, "operator"), new_staff(client, "auditor")
+    db_session.get(StaffMember, member.id).last_login_at = INSTANT
+    db_session.commit()
+    show_times_in(client, zone)
+    signed_in_staff(client, "admin")
+    page = client.get("/admin/staff/").text
+    assert table_row(page, member.username).startswith(f"{member.username} Operator Active {SHOWN_IN[zone]}")
+    assert table_row(page, never.username).startswith(f"{never.username} Auditor Active Never")
 
 
 # Staff on the admin page
