@@ -53,13 +53,16 @@ def run(options: Options) -> list[Row]:
         engine = make_engine(db_url)
         sessions = make_session_factory(engine, writer=True)
         stream = StreamingRoot()
-        load_s = _load(sessions, stream, leaves)
+        # One key for every checkpoint: a publish checks the directory's note against it.
+        signer = AuditSigner("bench", new_private_key(), "bench.example/disclosures")
+        load_s = _load(sessions, stream, leaves, signer)
         settle_s = _settle(engine)
         with tempfile.TemporaryDirectory(prefix="tiles-", dir=options.workdir) as out:
-            written, publish_s = _publish(sessions, Path(out))
-            _, resume_s = _publish(sessions, Path(out))
-            _load(sessions, stream, GROW)
-            grown, grow_s = _publish(sessions, Path(out))
+            vkey = signer.note_verifier_key()
+            written, publish_s = _publish(sessions, Path(out), vkey)
+            _, resume_s = _publish(sessions, Path(out), vkey)
+            _load(sessions, stream, GROW, signer)
+            grown, grow_s = _publish(sessions, Path(out), vkey)
         served = _serve(db_url, leaves, seconds=3 if options.quick else 10)
         engine.dispose()
     return [
@@ -101,7 +104,7 @@ def run(options: Options) -> list[Row]:
     ]
 
 
-def _load(sessions, stream: StreamingRoot, leaves: int) -> float:
+def _load(sessions, stream: StreamingRoot, leaves: int, signer: AuditSigner) -> float:
     """Append `leaves` synthetic leaves to the tree `stream` has so far, then sign a checkpoint."""
     log(f"tiles: writing {leaves:,} leaves and their tree nodes")
     started = time.perf_counter()
@@ -113,7 +116,6 @@ def _load(sessions, stream: StreamingRoot, leaves: int) -> float:
             _insert_nodes(connection, stream, leaves)
         head = {"next_seq": stream.size, "chain_head": bytes(32), "frontier": stream.frontier}
         connection.execute(update(AuditHead.__table__).where(AuditHead.id == 1).values(head))
-        signer = AuditSigner("bench", new_private_key(), "bench.example/disclosures")
         create_checkpoint(session, signer=signer, now=dt.datetime.now(dt.UTC))
     log(f"tiles: {leaves:,} leaves written in {time.perf_counter() - started:.1f} s")
     return time.perf_counter() - started
@@ -177,10 +179,10 @@ def _copy_nodes(connection, stream: StreamingRoot, leaves: int) -> None:
         copy.write(bytes(buffer))
 
 
-def _publish(sessions, out: Path) -> tuple[int, float]:
+def _publish(sessions, out: Path, log_vkey: str) -> tuple[int, float]:
     started = time.perf_counter()
     with sessions() as session:
-        report = publish(session, out)
+        report = publish(session, out, log_vkey=log_vkey)
     elapsed = time.perf_counter() - started
     log(f"tiles: published {report.written} tiles, skipped {report.skipped}, in {elapsed:.1f} s")
     return report.written, elapsed
