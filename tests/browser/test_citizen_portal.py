@@ -2,8 +2,8 @@
 profile (a summary, then one collapsed group per agency that opens without JavaScript, every value
 in full but the NRIC), their history ("Who has my data") and their consents, and withdraws a
 consent; on a desktop (1280 px) and a phone (375 px). Every page is checked with axe-core, for
-console errors and CSP violations, and at 375 px for sideways scrolling. Screenshots go to a
-directory under pytest's tmp path; each path is printed (run with -s to see them)."""
+console errors and CSP violations, and at 375 px for sideways scrolling. Screenshots of these
+pages are taken by tests/browser/test_screenshots.py."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import pyotp
 import pytest
@@ -49,26 +48,6 @@ PAGES = [
     ("/citizen/history", "Who has my data"),
     ("/citizen/consents", "My consents"),
 ]
-
-
-@dataclass
-class Screenshots:
-    """Full-page screenshots in one directory under pytest's tmp path, each path printed."""
-
-    directory: Path
-    taken: list[Path] = field(default_factory=list)
-
-    def take(self, tab, name: str) -> Path:
-        path = self.directory / f"{name}.png"
-        tab.page.screenshot(path=str(path), full_page=True)
-        self.taken.append(path)
-        print(f"screenshot: {path}")
-        return path
-
-
-@pytest.fixture(scope="session")
-def screenshots(tmp_path_factory) -> Screenshots:
-    return Screenshots(tmp_path_factory.mktemp("citizen-portal-screenshots"))
 
 
 def code(account: Account, step: int = 0) -> str:
@@ -164,7 +143,7 @@ def consent_of(live_app, consent_id: str) -> Consent:
         return session.get(Consent, consent_id)
 
 
-def test_citizen_reads_their_portal_and_withdraws_a_consent(tab, live_app, portal, screenshots):
+def test_citizen_reads_their_portal_and_withdraws_a_consent(tab, live_app, portal):
     page = tab.page
     tab.goto("/citizen/")
     fill_sign_in(page, portal.account, portal.account.totp.now())
@@ -188,7 +167,6 @@ def test_citizen_reads_their_portal_and_withdraws_a_consent(tab, live_app, porta
     expect(table).to_contain_text("Registered address")
     expect(table).to_contain_text(PURPOSE_TEXT)
     assert tab.axe_violations() == []
-    screenshots.take(tab, "history_1280")
 
     page.get_by_role("navigation", name="Account menu").get_by_role("link", name="My consents").click()
     expect(page.get_by_role("heading", name="My consents")).to_be_visible()
@@ -207,12 +185,11 @@ def test_citizen_reads_their_portal_and_withdraws_a_consent(tab, live_app, porta
     expect(card).to_contain_text("Withdrawn")
     expect(card.get_by_role("link", name=re.compile("^Withdraw"))).to_have_count(0)
     assert tab.axe_violations() == []
-    screenshots.take(tab, "consents_1280")
     assert consent_of(live_app, portal.consent_id).revoked_at is not None
     assert tab.problems == []
 
 
-def test_portal_fits_a_phone(phone_tab, portal, screenshots):
+def test_portal_fits_a_phone(phone_tab, portal):
     page = phone_tab.page
     phone_tab.goto("/citizen/sign-in")
     fill_sign_in(page, portal.account, portal.account.totp.now())
@@ -222,7 +199,6 @@ def test_portal_fits_a_phone(phone_tab, portal, screenshots):
         expect(page.get_by_role("heading", name=heading).first).to_be_visible()
         assert horizontal_overflow(phone_tab) == [], path
         assert phone_tab.axe_violations() == [], path
-    screenshots.take(phone_tab, "withdraw_375")
     assert phone_tab.problems == []
 
 
@@ -236,7 +212,7 @@ def test_withdrawing_works_without_javascript(no_js_tab, live_app, portal):
     assert no_js_tab.problems == []
 
 
-def test_the_home_page_offers_citizens_a_way_in(tab, phone_tab, screenshots):
+def test_the_home_page_offers_citizens_a_way_in(tab, phone_tab):
     for each, width in ((tab, 1280), (phone_tab, 375)):
         page = each.page
         each.goto("/")
@@ -248,7 +224,6 @@ def test_the_home_page_offers_citizens_a_way_in(tab, phone_tab, screenshots):
         expect(page.locator("footer").get_by_role("link", name="Staff sign-in")).to_be_visible()
         assert horizontal_overflow(each) == [], width
         assert each.axe_violations() == [], width
-        screenshots.take(each, f"home_{width}")
         page.locator("main").get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("heading", name="Sign in to Consentry")).to_be_visible()
         assert each.problems == []
@@ -259,7 +234,7 @@ def open_all_groups(tab) -> None:
         summary.click()
 
 
-def test_my_profile_is_short_collapsed_and_shows_the_owners_values(tab, phone_tab, portal, screenshots):
+def test_my_profile_is_short_collapsed_and_shows_the_owners_values(tab, phone_tab, portal):
     """A summary first and one collapsed group per agency: the page is a fraction of its full
     height; opened, every value is there in full (only the NRIC partly hidden), with no sideways
     scrolling on a phone. Prints the page heights."""
@@ -281,7 +256,6 @@ def test_my_profile_is_short_collapsed_and_shows_the_owners_values(tab, phone_ta
         collapsed = page_height(each)
         assert horizontal_overflow(each) == [], width
         assert each.axe_violations() == [], width
-        screenshots.take(each, f"profile_{width}")
 
         open_all_groups(each)
         if "value" in identity["passportnumber"]:  # not every synthetic citizen holds one
@@ -308,7 +282,6 @@ def test_my_profile_is_short_collapsed_and_shows_the_owners_values(tab, phone_ta
         assert collapsed * 3 < expanded, "collapsed groups make the page much shorter"
         assert horizontal_overflow(each) == [], f"{width}, every group open"
         assert each.axe_violations() == [], f"{width}, every group open"
-        screenshots.take(each, f"profile_open_{width}")
         assert each.problems == []
 
 

@@ -19,8 +19,8 @@ from tests.browser.test_citizen_sign_in import fill_sign_in
 from tests.browser.test_operator_browser import horizontal_overflow
 
 SIGN_NOW = CheckpointPolicy(dt.timedelta(0), 1)
-# The portal tests' fixtures: a signed-in-able citizen with a consent and a disclosure; screenshots.
-portal, screenshots = test_citizen_portal.portal, test_citizen_portal.screenshots
+# The portal tests' fixture: a signed-in-able citizen with a consent and a disclosure.
+portal = test_citizen_portal.portal
 
 
 def sign_checkpoint(live_app) -> int:
@@ -36,7 +36,6 @@ def test_citizen_checks_a_history_row_is_in_the_public_log(
     tab,
     live_app,
     portal,
-    screenshots,
     tmp_path,
     capsys,
 ):
@@ -57,7 +56,6 @@ def test_citizen_checks_a_history_row_is_in_the_public_log(
     )
     expect(result).to_contain_text(f"({tree_size} entries)")
     assert tab.axe_violations() == []
-    screenshots.take(tab, "proof_1280")
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Download proof (JSON)").click()
@@ -72,11 +70,9 @@ def test_citizen_checks_a_history_row_is_in_the_public_log(
     page.set_viewport_size({"width": 375, "height": 740})
     assert horizontal_overflow(tab) == []
     assert tab.axe_violations() == []
-    screenshots.take(tab, "proof_375")
     page.get_by_role("link", name="Back to Who has my data").click()
     expect(page.get_by_role("heading", name="Who has my data")).to_be_visible()
     assert horizontal_overflow(tab) == []
-    screenshots.take(tab, "history_with_proofs_375")
     assert tab.problems == []
 
 

@@ -21,8 +21,6 @@ from tests.factories import fresh_uinfin, make_citizen
 pytestmark = pytest.mark.both_databases
 
 PASSWORD = "correct horse battery staple"
-SCREENSHOT = "/tmp/citizen_sign_in.png"  # noqa: S108 - a fixed path to look at by hand
-PHONE_SCREENSHOT = "/tmp/citizen_sign_in_phone.png"  # noqa: S108
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,6 @@ def test_citizen_signs_in_and_out(tab, account):
     expect(page.get_by_role("heading", name="Signed in")).to_be_visible()
     assert account.uinfin not in page.content()
     assert tab.axe_violations() == []
-    page.screenshot(path=SCREENSHOT, full_page=True)
 
     page.locator("main").get_by_role("button", name="Sign out").click()
     expect(page.locator(".govuk-notification-banner")).to_contain_text("You have signed out")
@@ -88,7 +85,6 @@ def test_citizen_signs_in_on_a_phone(phone_tab, account):
     expect(page.get_by_role("heading", name="Signed in")).to_be_visible()
     assert horizontal_overflow(phone_tab) == []
     assert phone_tab.axe_violations() == []
-    page.screenshot(path=PHONE_SCREENSHOT, full_page=True)
     assert phone_tab.problems == []
 
 

@@ -43,8 +43,6 @@ APP_AGENCY = "Housing Board"
 PURPOSE_TEXT = "To assess your housing grant application."
 SCOPE = REQUIRED + OPTIONAL  # uinfin name | regadd noa-basic cpfbalances
 UNTICKED = "noa-basic"
-SCREENSHOT = "/tmp/consent_screen.png"  # noqa: S108 - a fixed path to look at by hand
-PHONE_SCREENSHOT = "/tmp/consent_screen_phone.png"  # noqa: S108
 
 
 @dataclass
@@ -231,7 +229,6 @@ def test_citizen_signs_in_unticks_an_item_shares_and_the_app_gets_only_the_rest(
     assert refuses_framing(consent_page.value.all_headers())
     check_consent_screen(page, journey)
     assert tab.axe_violations() == [], "consent page"
-    page.screenshot(path=SCREENSHOT, full_page=True)
 
     page.get_by_role("checkbox", name=journey.shown[UNTICKED].label, exact=True).uncheck()
     page.get_by_role("button", name="Share", exact=True).click()
@@ -350,7 +347,6 @@ def test_consent_screen_fits_a_phone(phone_tab, phone_gate, journey):
     box = share.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
     assert phone_tab.axe_violations() == []
-    page.screenshot(path=PHONE_SCREENSHOT, full_page=True)
     assert phone_tab.problems == []
 
 

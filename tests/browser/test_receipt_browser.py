@@ -12,14 +12,14 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.browser.test_citizen_portal import APP_NAME, portal, screenshots  # noqa: F401  (fixtures)
+from tests.browser.test_citizen_portal import APP_NAME, portal  # noqa: F401  (fixtures)
 from tests.browser.test_citizen_sign_in import fill_sign_in
 from tests.browser.test_operator_browser import horizontal_overflow
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_citizen_opens_downloads_and_verifies_a_receipt(tab, live_server, portal, screenshots, tmp_path):  # noqa: F811
+def test_citizen_opens_downloads_and_verifies_a_receipt(tab, live_server, portal, tmp_path):  # noqa: F811
     page = tab.page
     tab.goto("/citizen/history")
     fill_sign_in(page, portal.account, portal.account.totp.now())
@@ -34,7 +34,6 @@ def test_citizen_opens_downloads_and_verifies_a_receipt(tab, live_server, portal
     expect(summary).to_contain_text("urn:consentry:receipt:")
     assert portal.uinfin not in page.content()
     assert tab.axe_violations() == []
-    screenshots.take(tab, "receipt_1280")
 
     with page.expect_download() as caught:
         page.get_by_role("button", name="Download receipt (JSON)").click()
