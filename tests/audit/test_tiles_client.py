@@ -44,7 +44,7 @@ def sha256(data: bytes) -> bytes:
 
 def parse_vkey(vkey: str) -> tuple[str, bytes, Ed25519PublicKey]:
     """signed-note: <name>+<hex(key hash)>+<base64(type || key)>; Ed25519 type 0x01."""
-    name, hash_hex, key_b64 = vkey.strip().split("+")
+    name, hash_hex, key_b64 = vkey.strip().split("+", 2)  # the base64 may hold "+" itself
     raw = base64.b64decode(key_b64, validate=True)
     assert raw[0] == 0x01 and len(raw) == 33
     assert sha256(name.encode() + b"\n" + raw)[:4].hex() == hash_hex  # key hash = H(name\n type key)
