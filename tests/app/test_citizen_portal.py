@@ -345,6 +345,11 @@ def test_profile_summary_names_the_citizen_and_says_how_fresh(client, db_session
     assert "Last refreshed" in summary and "(Singapore time)" in summary
     assert "1 item" in summary, "one item declared"
     assert "Singapore time" in summary and "UTC" not in page
+    # The declared group counts what the citizen declared, an agency's what it holds.
+    declared = page[page.index('id="agency-citizen"') :].split("</summary>", 1)[0]
+    assert re.search(r"\(1 of \d+ declared\)", declared) and "held)" not in declared
+    identity = page[page.index('id="agency-identity"') :].split("</summary>", 1)[0]
+    assert re.search(r"\(\d+ of \d+ held\)", identity)
 
 
 def test_profile_shows_a_fields_earlier_values(client, db_session, runtime, citizen):
