@@ -95,8 +95,10 @@ def test_the_refresh_runs_in_the_background_and_shows_each_agencys_outcome(
     page = signed_in.get("/citizen/refresh")
     assert page.status_code == 200
     assert "What each agency said" in page.text
-    for agency in runtime.catalogue.source_agencies():
-        assert f'id="outcome-{agency}"' in page.text
+    shown = re.findall(r'id="outcome-([a-z]+)"', page.text)
+    # Every agency, in the catalogue's order as on My profile (not the order they answered in).
+    sources = runtime.catalogue.source_agencies()
+    assert shown == [code for code in runtime.catalogue.agencies if code in sources]
     identity = page.text.split('id="outcome-identity"')[1].split("</tr>")[0]
     assert "Updated" in identity
     tax = page.text.split('id="outcome-tax"')[1].split("</tr>")[0]
