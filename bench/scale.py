@@ -29,10 +29,9 @@ from typing import Any
 from sqlalchemy import text
 
 from app.extensions import Runtime
-from core.clock import utcnow
 from core.uinfin import demo_uinfin
 from profile_store.assembly import load_fields
-from profile_store.citizens import create_citizen, find_citizen_by_uinfin
+from profile_store.citizens import find_citizen_by_uinfin
 from profile_store.models import Citizen
 
 from .common import (
@@ -58,8 +57,8 @@ from .scale_pg import (
     relation_sizes,
     sql_latency,
 )
-from .scale_sample import sample_citizens
-from .seeding import build_runtime, close_runtime, full_record_indices, store_full_profile
+from .scale_sample import create_real, sample_citizens
+from .seeding import build_runtime, close_runtime, full_record_indices
 
 DEFAULT_CITIZENS = 1_000_000
 QUICK_CITIZENS = 50_000
@@ -85,7 +84,7 @@ def run(options: Options) -> list[Row]:
         runtime = build_runtime(db_url)
         indices = full_record_indices(HANDFUL + samples)
         log(f"scale: {HANDFUL} citizens through the real code; near-empty reads")
-        handful_ids = _create_real(runtime, indices[:HANDFUL])
+        handful_ids = create_real(runtime, indices[:HANDFUL])
         handful_uinfins = [demo_uinfin(n) for n in indices[:HANDFUL]]
         with runtime.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
@@ -218,18 +217,6 @@ def _lookup_once(runtime: Runtime, uinfin: str) -> float:
 
 
 # --- real citizens -----------------------------------------------------------------------------
-
-
-def _create_real(runtime: Runtime, indices: list[int]) -> list[str]:
-    ids = []
-    for n in indices:
-        uinfin = demo_uinfin(n)
-        now = utcnow()
-        with runtime.sessions() as session, session.begin():
-            citizen = create_citizen(session, vault=runtime.vault, uinfin=uinfin, now=now)
-            store_full_profile(session, runtime, citizen, uinfin, now)
-            ids.append(citizen.id)
-    return ids
 
 
 def _read_once(runtime: Runtime, citizen_id: str) -> float:
