@@ -40,6 +40,9 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
+LONGEST_FIRST = ("test_screenshots.py", "test_operator_browser.py")
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """Mark and, without Chromium, skip the browser tests; run them last so a worker's one Chromium
     starts after the fast tests.
@@ -58,6 +61,9 @@ def pytest_collection_modifyitems(config, items) -> None:
             reason = "a browser journey: runs on SQLite (not marked both_databases)"
             item.add_marker(pytest.mark.skip(reason=reason))
     chosen = set(browser_items)
+    # The longest journeys first within the browser block: started last, the screenshot journeys
+    # (about 50 s each) were the run's tail while the other workers sat idle.
+    browser_items.sort(key=lambda item: Path(item.path).name not in LONGEST_FIRST)
     items[:] = [item for item in items if item not in chosen] + browser_items
 
 
