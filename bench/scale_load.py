@@ -206,20 +206,19 @@ def bulk_load(
                 )
                 next_report += 0.1
         copy_s = copy_clock.seconds()
-        index_clock = Stopwatch()
-        for statement in ddl["create"]:
-            clock = Stopwatch()
-            conn.execute(statement)
-            timings.append((statement, clock.seconds()))
-            log(f"scale: {clock.seconds():6.1f} s  {statement[:110]}")
-        index_s = index_clock.seconds()
-        fk_clock = Stopwatch()
-        for statement in ddl["foreign_keys"]:
-            clock = Stopwatch()
-            conn.execute(statement)
-            timings.append((statement, clock.seconds()))
-            log(f"scale: {clock.seconds():6.1f} s  {statement[:110]}")
-        fk_s = fk_clock.seconds()
+
+        def run_timed(statements: list[str]) -> float:
+            """Run each statement, timing it into `timings`; the seconds they took in all."""
+            total = Stopwatch()
+            for statement in statements:
+                clock = Stopwatch()
+                conn.execute(statement)
+                timings.append((statement, clock.seconds()))
+                log(f"scale: {clock.seconds():6.1f} s  {statement[:110]}")
+            return total.seconds()
+
+        index_s = run_timed(ddl["create"])
+        fk_s = run_timed(ddl["foreign_keys"])
         analyze_clock = Stopwatch()
         conn.execute(f"ANALYZE {', '.join(pgcopy.TABLES)}")
         analyze_s = analyze_clock.seconds()
